@@ -1,0 +1,34 @@
+# The README's two commands: `make book` and `make test`. Both create the environment they need.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PROFILE ?= default
+
+.PHONY: book test env browser clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[book,dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+env: $(VENV)/.installed
+
+# Debian's Chromium + ChromeDriver for the browser test of the built book
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+# Execute every notebook with papermill under $(PROFILE) and build the Jupyter Book into _build/html
+book: env
+	$(PY) -m cxrlib.book --profile $(PROFILE)
+
+# Build the book on the smoke profile, then run the whole test suite (unit, notebook numbers, browser)
+test: env browser
+	$(PY) -m cxrlib.book --profile smoke
+	CXRLIB_REQUIRE_BOOK=1 $(PY) -m pytest -q
+
+clean:
+	rm -rf _build book/notebooks book/scorecard.md results

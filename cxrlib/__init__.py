@@ -1,0 +1,3 @@
+"""cxrlib: the library under the cxr-reliability book."""
+
+__version__ = "0.1.0"
