@@ -1,0 +1,100 @@
+"""CAM, Grad-CAM and HiResCAM for all K classes of a batch at once, differentiable.
+
+For a head that is global pooling + one linear layer (every :class:`~cxrlib.models.CXRClassifier`)
+the maps have a closed form in the classifier weights ``W (K, C)`` and the features ``A (B, C, h, w)``:
+
+* CAM:       ``M_c = Σ_k W_ck A_k``
+* Grad-CAM:  ``α_ck = mean_hw ∂y_c/∂A_k``; with average pooling ``∂y_c/∂A_k = W_ck / (hw)`` everywhere,
+  so ``M_c = ReLU(Σ_k W_ck A_k) / (hw)``
+* HiResCAM:  ``M_c = ReLU(Σ_k ∂y_c/∂A_k ⊙ A_k)``, equal to Grad-CAM under average pooling.
+
+One einsum gives all K maps, and it stays in the autograd graph, so a loss on the maps costs
+almost nothing. For any other head (max pooling, PYLON's decoder...) Grad-CAM / HiResCAM use
+autograd with ``create_graph`` (one backward per class).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import torch
+import torch.nn.functional as F
+
+from ..models.backbones import CXRClassifier, Pooling
+
+__all__ = ["SaliencyMethod", "saliency_maps", "compute_saliency", "upsample_maps", "normalize_maps"]
+
+
+class SaliencyMethod(str, Enum):
+    CAM = "cam"
+    GRADCAM = "gradcam"
+    HIRESCAM = "hirescam"
+
+
+def _closed_form_available(model: torch.nn.Module) -> bool:
+    return isinstance(model, CXRClassifier) and model.pooling is Pooling.AVG
+
+
+def saliency_maps(
+    model: torch.nn.Module,
+    features: torch.Tensor,
+    logits: torch.Tensor | None = None,
+    method: SaliencyMethod | str = SaliencyMethod.GRADCAM,
+    create_graph: bool = True,
+    relu: bool = True,
+) -> torch.Tensor:
+    """Saliency maps ``(B, K, h, w)`` for every class from the last feature map ``(B, C, h, w)``.
+
+    ``logits`` (computed from ``features``) is needed only on the autograd path (heads other than
+    average pooling + linear). With ``create_graph=True`` the maps are differentiable with respect
+    to the model's parameters. ``relu`` keeps the positive part (as pytorch-grad-cam does).
+    """
+    method = SaliencyMethod(method)
+    if method is SaliencyMethod.CAM:
+        if not isinstance(model, CXRClassifier):
+            raise ValueError("CAM needs a pooling + linear head (a CXRClassifier)")
+        maps = torch.einsum("kc,bchw->bkhw", model.classifier.weight.to(features.dtype), features)
+        return maps.clamp_min(0) if relu else maps
+    if _closed_form_available(model):
+        h, w = features.shape[-2:]
+        maps = torch.einsum("kc,bchw->bkhw", model.classifier.weight.to(features.dtype), features) / (h * w)
+        return maps.clamp_min(0) if relu else maps
+    if logits is None:
+        raise ValueError(f"{method.value} on this head needs the logits computed from `features`")
+    per_class = []
+    for c in range(logits.shape[1]):
+        (grad,) = torch.autograd.grad(logits[:, c].sum(), features, create_graph=create_graph, retain_graph=True)
+        if method is SaliencyMethod.GRADCAM:
+            per_class.append((grad.mean((2, 3), keepdim=True) * features).sum(1))
+        else:
+            per_class.append((grad * features).sum(1))
+    maps = torch.stack(per_class, 1)
+    return maps.clamp_min(0) if relu else maps
+
+
+def compute_saliency(model: torch.nn.Module, images: torch.Tensor,
+                     method: SaliencyMethod | str = SaliencyMethod.GRADCAM,
+                     create_graph: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run the model and return ``(logits (B, K), maps (B, K, h, w))``; detached unless ``create_graph``."""
+    with torch.enable_grad():
+        logits, features = model.forward_with_features(images)
+        if not features.requires_grad:
+            features.requires_grad_(True)
+            logits = model.head(features)
+        maps = saliency_maps(model, features, logits, method, create_graph=create_graph)
+    if not create_graph:
+        logits, maps = logits.detach(), maps.detach()
+    return logits, maps
+
+
+def upsample_maps(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear upsampling ``(B, K, h, w)`` → ``(B, K, H, W)`` (half-pixel centres, like cv2)."""
+    return F.interpolate(maps, size=size, mode="bilinear", align_corners=False)
+
+
+def normalize_maps(maps: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    """Min-max normalise each map to [0, 1] (pytorch-grad-cam's convention)."""
+    flat = maps.flatten(-2)
+    lo = flat.amin(-1, keepdim=True)[..., None]
+    hi = (flat.amax(-1, keepdim=True)[..., None] - lo)
+    return (maps - lo) / (hi + eps)

@@ -1,0 +1,41 @@
+"""Losses on saliency maps: class distinctiveness (seed 000) and heatmap-outside-mask (seed 003)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..metrics import heatmap_mass_in_mask
+
+__all__ = ["saliency_latents", "class_distinctiveness_loss", "heatmap_outside_mask_loss"]
+
+
+def saliency_latents(maps: torch.Tensor, features: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Latent of each class's map from the last conv layer: ``Z_c = Σ_hw Ŝ_c A`` → ``(B, K, C)``.
+
+    ``Ŝ_c`` is the map normalised to unit mass, so ``Z_c`` is the feature vector the map attends to.
+    """
+    weights = maps / (maps.sum((2, 3), keepdim=True) + eps)
+    return torch.einsum("bkhw,bchw->bkc", weights, features)
+
+
+def class_distinctiveness_loss(maps: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+    """Mean cosine similarity over all class pairs of the saliency latents ``(B, K, C)``; 0 = distinct."""
+    z = F.normalize(saliency_latents(maps, features), dim=-1)
+    sim = z @ z.transpose(1, 2)  # (B, K, K)
+    k = sim.shape[-1]
+    if k < 2:
+        return maps.sum() * 0.0
+    iu = torch.triu_indices(k, k, offset=1, device=sim.device)
+    return sim[:, iu[0], iu[1]].mean()
+
+
+def heatmap_outside_mask_loss(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Mean fraction of heatmap mass outside the mask (seed 003's heatmap loss, normalised).
+
+    ``maps (B, K, h, w)`` or ``(B, h, w)``; ``masks (B, H, W)`` or ``(B, K, H, W)`` bool, broadcast
+    over K. Maps are upsampled bilinearly to the mask size first.
+    """
+    if maps.ndim == 4 and masks.ndim == 3:
+        masks = masks[:, None]
+    return (1.0 - heatmap_mass_in_mask(maps, masks)).mean()
