@@ -1,0 +1,151 @@
+"""The notebook runner: execute every notebook with papermill under a profile, collect each one's
+headline numbers, write the scorecard page and build the Jupyter Book.
+
+Command line (what ``make book`` / ``make test`` call)::
+
+    python -m cxrlib.book --profile smoke|default|full [--only 01_baseline] [--no-build]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .scorecard import scorecard_markdown
+
+__all__ = ["NOTEBOOKS", "PROFILES", "record_results", "results_dir", "execute_notebooks", "collect_results",
+           "write_scorecard", "build_book", "main"]
+
+#: every notebook of the book, in order; a test keeps this equal to notebooks/ and _toc.yml
+NOTEBOOKS: list[str] = ["00_data", "01_baseline"]
+PROFILES = ("smoke", "default", "full")
+EXECUTED_DIR = Path("book") / "notebooks"
+
+
+def results_dir() -> Path:
+    """Where notebooks write their headline numbers: ``$CXRLIB_RESULTS_DIR`` or ``./results``."""
+    return Path(os.environ.get("CXRLIB_RESULTS_DIR", Path.cwd() / "results"))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def record_results(notebook: str, values: dict[str, Any]) -> Path:
+    """Write a notebook's headline numbers to ``results/<notebook>.json`` and glue the scalars.
+
+    Glued names are ``<key>`` for every top-level scalar, so book pages can ``{glue:}`` them.
+    """
+    path = results_dir() / f"{notebook}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    plain = _plain(values)
+    path.write_text(json.dumps(plain, indent=1))
+    try:
+        from myst_nb import glue
+    except ImportError:  # outside the book environment: the JSON file is enough
+        return path
+    for key, value in plain.items():
+        if isinstance(value, (int, float, str)):
+            glue(key, value, display=False)
+    return path
+
+
+def execute_notebooks(profile: str, names: Sequence[str] | None = None, root: str | Path = ".",
+                      parameters: dict[str, Any] | None = None) -> dict[str, float]:
+    """Run ``notebooks/<name>.ipynb`` with papermill into ``book/notebooks/``; returns seconds per notebook.
+
+    Raises ``ValueError`` for an unknown profile or notebook name; a failing notebook raises
+    papermill's ``PapermillExecutionError`` (the partly executed copy is kept for inspection).
+    """
+    import papermill
+
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; use one of {PROFILES}")
+    root = Path(root).resolve()
+    names = list(names or NOTEBOOKS)
+    unknown = [n for n in names if n not in NOTEBOOKS]
+    if unknown:
+        raise ValueError(f"unknown notebook(s) {unknown}; the book has {NOTEBOOKS}")
+    (root / EXECUTED_DIR).mkdir(parents=True, exist_ok=True)
+    os.environ["CXRLIB_RESULTS_DIR"] = str(root / "results")
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    seconds = {}
+    for name in names:
+        t0 = time.perf_counter()
+        print(f"[cxrlib.book] executing {name} (profile {profile})", flush=True)
+        papermill.execute_notebook(
+            str(root / "notebooks" / f"{name}.ipynb"), str(root / EXECUTED_DIR / f"{name}.ipynb"),
+            parameters={"profile": profile, **(parameters or {})}, cwd=str(root / "notebooks"),
+            kernel_name="python3", progress_bar=False, stdout_file=sys.stdout, stderr_file=sys.stderr,
+        )
+        seconds[name] = time.perf_counter() - t0
+        print(f"[cxrlib.book] {name}: {seconds[name]:.0f} s", flush=True)
+    return seconds
+
+
+def collect_results(root: str | Path = ".") -> dict[str, dict]:
+    """Every ``results/*.json`` written by the notebooks, by notebook name."""
+    folder = Path(root) / "results"
+    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))} if folder.exists() else {}
+
+
+def write_scorecard(root: str | Path = ".") -> Path:
+    path = Path(root) / "book" / "scorecard.md"
+    path.write_text(scorecard_markdown(collect_results(root)))
+    return path
+
+
+def build_book(root: str | Path = ".") -> Path:
+    """``jupyter-book build`` (1.x) of ``root``; returns ``_build/html/index.html``."""
+    root = Path(root).resolve()
+    exe = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(root), "--keep-going"]
+    subprocess.run(cmd, check=True, cwd=root)
+    index = root / "_build" / "html" / "index.html"
+    if not index.exists():
+        raise RuntimeError(f"jupyter-book finished but {index} is missing")
+    return index
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cxrlib.book", description=__doc__.split("\n")[0])
+    parser.add_argument("--profile", default="default", choices=PROFILES)
+    parser.add_argument("--only", nargs="*", help="notebooks to execute (default: all)")
+    parser.add_argument("--no-execute", action="store_true", help="build from the executed copies already there")
+    parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--root", default=".")
+    args = parser.parse_args(argv)
+    t0 = time.perf_counter()
+    if not args.no_execute:
+        seconds = execute_notebooks(args.profile, args.only, args.root)
+        (Path(args.root) / "results").mkdir(exist_ok=True)
+        (Path(args.root) / "results" / "_runner.json").write_text(
+            json.dumps({"profile": args.profile, "seconds": seconds}, indent=1))
+    write_scorecard(args.root)
+    if not args.no_build:
+        index = build_book(args.root)
+        print(f"[cxrlib.book] built {index}")
+    print(f"[cxrlib.book] done in {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

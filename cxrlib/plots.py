@@ -1,0 +1,118 @@
+"""Figures: image galleries with boxes and masks, label distributions, training curves, saliency
+overlays. Each function draws into a new figure and returns it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+
+from .data.dataset import CXRDataset
+from .saliency.cam import normalize_maps, upsample_maps
+
+__all__ = ["image_gallery", "label_distribution", "training_curves", "saliency_overlays", "CLASS_COLORS"]
+
+CLASS_COLORS = plt.get_cmap("tab10").colors
+
+
+def _color(classes: Sequence[str], name: str):
+    return CLASS_COLORS[list(classes).index(name) % len(CLASS_COLORS)] if name in classes else "white"
+
+
+def image_gallery(ds: CXRDataset, positions: Sequence[int], ncols: int = 4, show_masks: bool = True,
+                  show_boxes: bool = True, title_fn=None, panel: float = 3.0) -> plt.Figure:
+    """Images at ``positions`` with their positive labels, masks (contours) and boxes (truth only)."""
+    nrows = int(np.ceil(len(positions) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel * ncols, panel * nrows + 0.4), squeeze=False)
+    boxes = ds.boxes_in_array_pixels()
+    for ax, pos in zip(axes.flat, positions):
+        item = ds[int(pos)]
+        ax.imshow(item["image"][0], cmap="gray", vmin=0, vmax=1)
+        key = ds.table.loc[int(pos), "image"]
+        labels = item["labels"].numpy()
+        positive = [c for c, v in zip(ds.classes, labels) if v == 1]
+        if show_masks and "masks" in item:
+            for k, c in enumerate(ds.classes):
+                if item["masks"][k].any():
+                    ax.contour(item["masks"][k].numpy().astype(float), levels=[0.5], colors=[_color(ds.classes, c)],
+                               linewidths=0.8)
+        if show_boxes:
+            own = boxes[(boxes["image"] == key) & (boxes["reader"].isin(["truth", None]) | boxes["reader"].isna())]
+            for _, b in own.iterrows():
+                ax.add_patch(plt.Rectangle((b.x, b.y), b.w, b.h, fill=False, lw=1.2, color=_color(ds.classes, b["class"])))
+        ax.set_title(title_fn(pos) if title_fn else ("\n".join(positive) or "no finding"), fontsize=8)
+        ax.axis("off")
+    for ax in list(axes.flat)[len(positions):]:
+        ax.axis("off")
+    handles = [plt.Line2D([], [], color=_color(ds.classes, c), lw=2, label=c) for c in ds.classes]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+def label_distribution(ds: CXRDataset) -> plt.Figure:
+    """Positive / negative / unknown counts per class and split (stacked bars)."""
+    splits = [s for s in ("train", "val", "test") if s in set(ds.table["split"])]
+    fig, axes = plt.subplots(1, len(splits), figsize=(4.5 * len(splits), 3.6), sharey=True, squeeze=False)
+    for ax, split in zip(axes.flat, splits):
+        sub = ds.table[ds.table["split"] == split][ds.classes]
+        pos, neg, unk = (sub == 1).sum(), (sub == 0).sum(), sub.isna().sum()
+        x = np.arange(len(ds.classes))
+        ax.bar(x, pos, color="tab:red", label="positive")
+        ax.bar(x, unk, bottom=pos, color="tab:gray", label="unknown / uncertain")
+        ax.bar(x, neg, bottom=pos + unk, color="tab:blue", alpha=0.35, label="negative")
+        ax.set_xticks(x, ds.classes, rotation=60, ha="right", fontsize=8)
+        ax.set_title(f"{split} (n={len(sub)})")
+    axes.flat[0].set_ylabel("images")
+    axes.flat[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(histories: Mapping[str, pd.DataFrame]) -> plt.Figure:
+    """Train / val loss and val AUROC per epoch, one line per run."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
+    for name, h in histories.items():
+        line = a.plot(h["epoch"], h["train_loss"], "--", label=f"{name} train")[0]
+        if "val_loss" in h:
+            a.plot(h["epoch"], h["val_loss"], "-", color=line.get_color(), label=f"{name} val")
+            b.plot(h["epoch"], h["val_auroc"], "-o", color=line.get_color(), label=name)
+    a.set(xlabel="epoch", ylabel="loss")
+    b.set(xlabel="epoch", ylabel="val mean AUROC")
+    a.legend(fontsize=7)
+    b.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def saliency_overlays(images: torch.Tensor, maps: Mapping[str, np.ndarray | torch.Tensor], classes: Sequence[str],
+                      class_index: Sequence[int], boxes: Sequence[pd.DataFrame] | None = None,
+                      panel: float = 2.6, alpha: float = 0.45) -> plt.Figure:
+    """Grid: one row per image, first column the image, then one overlay per model (``maps`` name →
+    ``(N, K, h, w)``) for the class ``class_index[i]`` of image ``i``, with that class's boxes."""
+    names = list(maps)
+    n = len(images)
+    fig, axes = plt.subplots(n, 1 + len(names), figsize=(panel * (1 + len(names)), panel * n), squeeze=False)
+    size = tuple(images.shape[-2:])
+    for i in range(n):
+        k = class_index[i]
+        axes[i, 0].imshow(images[i, 0], cmap="gray", vmin=0, vmax=1)
+        axes[i, 0].set_title(classes[k], fontsize=9)
+        for j, name in enumerate(names):
+            m = torch.as_tensor(np.asarray(maps[name][i:i + 1, k:k + 1]), dtype=torch.float32)
+            heat = normalize_maps(upsample_maps(normalize_maps(m), size))[0, 0].numpy()
+            ax = axes[i, 1 + j]
+            ax.imshow(images[i, 0], cmap="gray", vmin=0, vmax=1)
+            ax.imshow(heat, cmap="jet", alpha=alpha, vmin=0, vmax=1)
+            if i == 0:
+                ax.set_title(name, fontsize=9)
+        for ax in axes[i]:
+            if boxes is not None:
+                for _, b in boxes[i].iterrows():
+                    ax.add_patch(plt.Rectangle((b.x, b.y), b.w, b.h, fill=False, lw=1.2, color="white"))
+            ax.axis("off")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,122 @@
+"""Study 00: the data: gallery, label distributions, uncertain labels, finding sizes, split audit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..data import CXRDataset, PatientLeakageError, check_patient_leakage
+from .common import open_study_dataset, resolve_settings
+
+__all__ = ["gallery_positions", "data_settings", "DataSettings", "DataOverview", "run_data_overview", "finding_sizes", "split_audit"]
+
+
+@dataclass
+class DataSettings:
+    profile: str = "default"
+    dataset: str = "synth-cxr"
+    data_root: str | None = None
+    n: int = 2000
+    image_size: int = 256
+    seed: int = 0
+    uncertain_rate: float = 0.1
+    studies_per_patient: int = 3
+    n_readers: int = 3
+    size_sample: int = 400  #: images used to measure finding sizes
+
+
+PRESETS = {
+    "smoke": {"n": 240, "image_size": 128, "size_sample": 120},
+    "default": {"n": 2000, "image_size": 256},
+    "full": {"n": 20000, "image_size": 512, "size_sample": 2000},
+}
+
+
+def data_settings(profile: str = "default", **overrides) -> DataSettings:
+    """Settings for ``profile`` with every non-None override applied."""
+    return resolve_settings(DataSettings, PRESETS, profile, **overrides)
+
+
+@dataclass
+class DataOverview:
+    settings: DataSettings
+    dataset: CXRDataset
+    label_counts: pd.DataFrame
+    sizes: pd.DataFrame
+    audit: pd.DataFrame
+    image_level_leaks: int
+    headline: dict = field(default_factory=dict)
+
+
+def finding_sizes(ds: CXRDataset, limit: int = 400) -> pd.DataFrame:
+    """Mask and truth-box area as a percentage of the image, per class (over up to ``limit`` images)."""
+    h, w = ds.image_size
+    rows = []
+    for i in range(min(limit, len(ds))):
+        masks = ds[i]["masks"].numpy()
+        for k, c in enumerate(ds.classes):
+            if masks[k].any():
+                rows.append((c, 100 * masks[k].mean()))
+    mask = pd.DataFrame(rows, columns=["class", "mask_%"]).groupby("class")["mask_%"].describe()[["count", "min", "50%", "max"]]
+    boxes = ds.boxes_in_array_pixels()
+    boxes = boxes[boxes["reader"] == "truth"]
+    box = (100 * boxes["w"] * boxes["h"] / (h * w)).groupby(boxes["class"]).median().rename("box_%_median")
+    return mask.rename(columns={"50%": "mask_%_median", "min": "mask_%_min", "max": "mask_%_max"}).join(box).reindex(ds.classes)
+
+
+def split_audit(ds: CXRDataset) -> pd.DataFrame:
+    """Images and patients per split; the patient-level leakage check is run (it raises on a leak)."""
+    check_patient_leakage(ds.table)
+    g = ds.table.groupby("split")
+    return pd.DataFrame({"images": g.size(), "patients": g["patient_id"].nunique()})
+
+
+def _image_level_leaks(ds: CXRDataset, seed: int) -> int:
+    """How many patients a naive image-level random split would put in two splits."""
+    rng = np.random.default_rng(seed)
+    naive = ds.table.assign(split=rng.choice(["train", "val", "test"], len(ds.table), p=[0.7, 0.15, 0.15]))
+    try:
+        check_patient_leakage(naive)
+        return 0
+    except PatientLeakageError as err:
+        return int(str(err).split()[0])
+
+
+def run_data_overview(settings: DataSettings) -> DataOverview:
+    ds = open_study_dataset(settings.dataset, settings.data_root, dict(
+        n=settings.n, image_size=settings.image_size, seed=settings.seed, uncertain_rate=settings.uncertain_rate,
+        studies_per_patient=settings.studies_per_patient, readers={"n_readers": settings.n_readers},
+        shortcut={"class_name": "Pneumothorax", "rate": 0.9}))
+    raw = ds.info.get("raw_labels")
+    counts = pd.DataFrame({
+        "positive": (ds.table[ds.classes] == 1).sum(),
+        "negative": (ds.table[ds.classes] == 0).sum(),
+        "unknown": ds.table[ds.classes].isna().sum(),
+    })
+    if raw is not None:
+        counts["reported uncertain (-1)"] = (raw == -1).sum()
+        counts["prevalence (truth)"] = ds.info["truth"].mean().round(3)
+    sizes = finding_sizes(ds, settings.size_sample)
+    audit = split_audit(ds)
+    leaks = _image_level_leaks(ds, settings.seed)
+    headline = {
+        "images": len(ds), "patients": int(ds.table["patient_id"].nunique()), "boxes": int((ds.boxes["reader"] == "truth").sum()),
+        "smallest_median_mask_pct": float(sizes["mask_%_median"].min()),
+        "largest_median_mask_pct": float(sizes["mask_%_median"].max()),
+        "image_level_split_leaking_patients": leaks,
+    }
+    return DataOverview(settings, ds, counts, sizes, audit, leaks, headline)
+
+
+def gallery_positions(ds: CXRDataset, per_class: int = 1, extra_negative: int = 1) -> list[int]:
+    """Positions of ``per_class`` images positive for each class, plus normal (all-negative) images."""
+    chosen: list[int] = []
+    labels = ds.table[ds.classes]
+    for c in ds.classes:
+        hits = [int(i) for i in labels.index[labels[c] == 1] if int(i) not in chosen][:per_class]
+        chosen += hits
+    normal = labels.index[(labels == 0).all(axis=1)]
+    chosen += [int(i) for i in normal[:extra_negative]]
+    return chosen
