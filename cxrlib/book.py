@@ -87,6 +87,7 @@ def execute_notebooks(profile: str, names: Sequence[str] | None = None, root: st
     (root / EXECUTED_DIR).mkdir(parents=True, exist_ok=True)
     os.environ["CXRLIB_RESULTS_DIR"] = str(root / "results")
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    os.environ.setdefault("CXRLIB_PROGRESS", "0")  # progress bars are for interactive runs, not the book
     seconds = {}
     for name in names:
         t0 = time.perf_counter()

@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from ._progress import progress_enabled
 from .metrics import per_class_auroc
 from .models.backbones import ModelOutput
 
@@ -205,7 +206,7 @@ def fit(
     for epoch in range(start_epoch, config.epochs):
         model.train()
         t_epoch, total, n, extra = time.perf_counter(), 0.0, 0, {}
-        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not config.progress, leave=False)
+        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress_enabled(config.progress), leave=False)
         for batch in bar:
             batch = _to(batch, device)
             images = batch["image"]
@@ -264,7 +265,7 @@ def predict(model: torch.nn.Module, data: Dataset, batch_size: int = 64, device:
     model.to(dev).eval()
     loader = DataLoader(data, batch_size=batch_size, shuffle=False)
     logits, labels, maps = [], [], []
-    for batch in tqdm(loader, desc="predict", disable=not progress, leave=False):
+    for batch in tqdm(loader, desc="predict", disable=not progress_enabled(progress), leave=False):
         images = batch["image"].to(dev)
         if saliency:
             lo, mp = compute_saliency(model, images, saliency)

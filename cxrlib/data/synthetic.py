@@ -42,9 +42,10 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .._progress import progress_enabled
 from .cache import open_or_build
 from .dataset import BOX_COLUMNS, CXRDataset
-from .labels import apply_label_policy
+from .labels import apply_label_policy, resolve_policy
 from .splits import DEFAULT_FRACTIONS, check_patient_leakage, split_by_patient
 
 __all__ = [
@@ -285,6 +286,8 @@ def render_synth_cxr(params: dict[str, np.ndarray], idx: np.ndarray, size: int, 
 
     Returns ``images (B, S, S)`` float in [0, 1], ``masks (B, K_all, S, S)`` bool,
     ``marker (B, S, S)`` bool and ``boxes`` (list of ``(row_in_chunk, class, x, y, w, h)``).
+    A drawn finding whose mask ends up empty (hidden behind the heart or below the diaphragm) has
+    no box; the caller turns its label negative (``masks.any((2, 3))`` is what is visible).
     """
     gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(idx[0]))
     P = {k: v[idx] for k, v in params.items()}
@@ -316,9 +319,9 @@ def render_synth_cxr(params: dict[str, np.ndarray], idx: np.ndarray, size: int, 
     # heart: enlarged by Cardiomegaly severity, AP views magnify it a little
     cm = sev[:, ci["Cardiomegaly"]] + _col(P["normal_heart"])
     mag = 1.0 + 0.08 * _col(P["ap"].astype(np.float32))
-    hrx = 0.25 * sw * _col(P["heart"]) * (1 + 0.55 * cm) * mag
-    hry = 0.2 * _col(P["heart"]) * (1 + 0.22 * cm) * mag
-    hcx, hcy = cx + 0.07 * sw + 0.3 * (hrx - 0.25 * sw), cy + 0.17
+    hrx = 0.27 * sw * _col(P["heart"]) * (1 + 0.6 * cm) * mag
+    hry = 0.215 * _col(P["heart"]) * (1 + 0.25 * cm) * mag
+    hcx, hcy = cx + 0.07 * sw + 0.3 * (hrx - 0.27 * sw), cy + 0.17
     hd = _ellipse_distance(u, v, hcx, hcy, hrx, hry, torch.full_like(hcx, -0.35))
     heart = _soft(hd, edge)
     lung_soft = [ls * (1 - heart) for ls in lung_soft]
@@ -347,8 +350,9 @@ def render_synth_cxr(params: dict[str, np.ndarray], idx: np.ndarray, size: int, 
 
     def lung_point(k: int, side: torch.Tensor, spread: float, low: float = 0.0):
         """A point inside the chosen lung (``low`` > 0 biases it towards the base)."""
-        a = _col(P["pos_a"][:, k]) * spread
-        bb = (_col(P["pos_b"][:, k]) * (1 - low) + low) * spread
+        radius = np.sqrt((P["pos_a"][:, k] + 1) / 2)  # uniform over the unit disc
+        a = _col(radius * np.cos(np.pi * P["pos_b"][:, k])) * spread
+        bb = (_col(radius * np.sin(np.pi * P["pos_b"][:, k])) * (1 - low) + low) * spread
         lcx = torch.where(side == 0, lungs_c[0][0], lungs_c[1][0])
         lcy = torch.where(side == 0, lungs_c[0][1], lungs_c[1][1])
         rx = torch.where(side == 0, lungs_c[0][2], lungs_c[1][2])
@@ -396,7 +400,7 @@ def render_synth_cxr(params: dict[str, np.ndarray], idx: np.ndarray, size: int, 
     k = ci["Pleural Effusion"]
     for i, (lcx, lcy, lrx, lry) in enumerate(lungs_c):
         on_side = torch.as_tensor((P["side"][:, k] == i) | (P["side"][:, k] == 2)) & truth[:, k]
-        level = lcy + lry * (0.95 - 0.45 * sev[:, k])  # higher fluid level with severity
+        level = lcy + lry * (0.9 - 0.55 * sev[:, k])  # higher fluid level with severity
         meniscus = level - 0.18 * lry * ((u - lcx) / lrx * (1 if i == 1 else -1)).clamp(min=0) ** 2 * 4
         fluid = torch.sigmoid((v - meniscus) / edge) * _soft(_ellipse_distance(u, v, lcx, lcy, lrx * 1.05, lry * 1.08), edge)
         atten = atten + 0.26 * fluid * on_side[:, None, None] * lung_soft[i]
@@ -464,7 +468,6 @@ def _reader_tables(cfg: SynthCXRConfig, truth: np.ndarray, boxes: pd.DataFrame, 
     spec = cfg.readers
     rng = np.random.default_rng([cfg.seed, 0xBEAD])
     label_rows, box_rows = [], []
-    truth_boxes = boxes.groupby(["image", "class"])
     size = cfg.image_size
     for r in range(spec.n_readers):
         reader = f"reader_{r}"
@@ -477,7 +480,7 @@ def _reader_tables(cfg: SynthCXRConfig, truth: np.ndarray, boxes: pd.DataFrame, 
             for i in np.flatnonzero(says):
                 label_rows.append((keys[i], reader, c))
                 if truth[i, kk]:
-                    for _, bx in truth_boxes.get_group((keys[i], c)).iterrows():
+                    for _, bx in boxes[(boxes["image"] == keys[i]) & (boxes["class"] == c)].iterrows():
                         j = rng.normal(0, spec.box_jitter, 4)
                         x0 = bx.x + j[0] * bx.w
                         y0 = bx.y + j[1] * bx.h
@@ -506,6 +509,7 @@ def _build_cache(cfg: SynthCXRConfig, params: dict[str, np.ndarray], progress: b
         images = np.lib.format.open_memmap(tmp / "images.npy", "w+", np.uint8, (n, size, size))
         masks = np.lib.format.open_memmap(tmp / "masks.npy", "w+", np.uint8, (n, K, size, (size + 7) // 8))
         markers = np.lib.format.open_memmap(tmp / "markers.npy", "w+", np.uint8, (n, size, (size + 7) // 8))
+        visible = np.lib.format.open_memmap(tmp / "visible.npy", "w+", np.bool_, (n, K))
         box_rows = []
         starts = range(0, n, chunk)
         for start in tqdm(starts, desc=f"SynthCXR {n}×{size}px", disable=not progress, unit="chunk"):
@@ -514,12 +518,13 @@ def _build_cache(cfg: SynthCXRConfig, params: dict[str, np.ndarray], progress: b
             images[idx] = (img.numpy() * 255 + 0.5).astype(np.uint8)
             masks[idx] = np.packbits(msk.numpy(), axis=-1)
             markers[idx] = np.packbits(mark.numpy(), axis=-1)
+            visible[idx] = msk.any(3).any(2).numpy()
             box_rows += [(int(idx[r]), *rest) for r, *rest in boxes]
-        images.flush(), masks.flush(), markers.flush()
+        images.flush(), masks.flush(), markers.flush(), visible.flush()
         pd.DataFrame(box_rows, columns=["row", "class", "x", "y", "w", "h"]).to_csv(tmp / "boxes.csv", index=False)
         return {"n": n, "image_size": size}
 
-    spec = {"generator": "synth-cxr/1", **asdict(cfg)}
+    spec = {"generator": "synth-cxr/3", **asdict(cfg)}
     spec.pop("split_fractions")  # splits do not change pixels
     return open_or_build("synth-cxr", spec, build)
 
@@ -563,12 +568,14 @@ def open_synth_cxr(
         uncertain_rate=uncertain_rate, label_noise=label_noise, studies_per_patient=studies_per_patient,
         ap_fraction=ap_fraction, shortcut=shortcut, readers=readers, split_fractions=dict(split_fractions),
     )
+    resolve_policy(label_policy, list(cfg.classes))  # fail before generating anything
     params = _sample_parameters(cfg)
-    entry = _build_cache(cfg, params, progress)
+    entry = _build_cache(cfg, params, progress_enabled(progress))
     keys = [f"synth_{i:06d}.png" for i in range(n)]
     cls = list(cfg.classes)
     kk = [SYNTH_CLASSES.index(c) for c in cls]
-    truth = params["truth"]
+    invisible = params["truth"] & ~entry.array("visible")
+    truth = params["truth"] & ~invisible  # a finding that could not be drawn is not there
     # reported labels: label noise flips, then some become uncertain (-1)
     rng = np.random.default_rng([seed, 0x1AB])
     flip = rng.random(truth.shape) < label_noise
@@ -599,8 +606,9 @@ def open_synth_cxr(
         "config": cfg,
         "truth": pd.DataFrame(truth[:, kk].astype(float), columns=cls, index=index),
         "raw_labels": raw,
-        "severity": pd.DataFrame(params["severity"][:, kk], columns=cls, index=index),
+        "severity": pd.DataFrame((params["severity"] * truth)[:, kk], columns=cls, index=index),
         "cache": str(entry.path),
+        "hidden_findings": int(invisible[:, kk].sum()),
     }
     if readers is not None:
         info["reader_labels"], reader_boxes = _reader_tables(cfg, truth, boxes, keys)

@@ -48,7 +48,7 @@ class BaselineSettings:
 
 
 PRESETS = {
-    "smoke": {"n": 400, "image_size": 64, "epochs": 2},
+    "smoke": {"n": 600, "image_size": 64, "epochs": 4},
     "default": {"n": 1500, "image_size": 64, "epochs": 6},
     "full": {"n": 20000, "image_size": 224, "epochs": 15, "batch_size": 64, "lr": 1e-4, "seeds": (0, 1, 2, 3, 4)},
 }
