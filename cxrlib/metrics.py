@@ -149,6 +149,19 @@ def _boxes_by_key(boxes: pd.DataFrame) -> dict[tuple[str, str], np.ndarray]:
     return {key: g[["x", "y", "w", "h"]].to_numpy(float) for key, g in boxes.groupby(["image", "class"])}
 
 
+def _peak(heatmap: np.ndarray) -> tuple[int, int]:
+    """Row and column of the maximum. A low-resolution map upsampled bilinearly has a flat plateau
+    at its maximum (a 2×2 map gives a whole corner quadrant); ``argmax`` would then always pick the
+    plateau's first pixel, often the image corner. Ties are broken by the plateau pixel nearest to the
+    plateau's centroid instead."""
+    top = heatmap.max()
+    rows, cols = np.nonzero(heatmap >= top - 1e-6 * max(abs(top), 1e-12))
+    if len(rows) == 1:
+        return int(rows[0]), int(cols[0])
+    nearest = np.argmin((rows - rows.mean()) ** 2 + (cols - cols.mean()) ** 2)
+    return int(rows[nearest]), int(cols[nearest])
+
+
 def point_localization_accuracy(
     heatmaps, boxes: pd.DataFrame, image_keys: Sequence[str], classes: Sequence[str],
     image_size: tuple[int, int],
@@ -156,7 +169,8 @@ def point_localization_accuracy(
     """PYLON's point localisation accuracy.
 
     For every (image, class) with at least one ground-truth box, the class heatmap is upsampled
-    bilinearly to ``image_size``; a hit is when its argmax pixel (centre) lies inside any box of
+    bilinearly to ``image_size``; a hit is when its argmax pixel (centre; ties broken towards the
+    centre of the maximum's plateau) lies inside any box of
     that class on that image. ``heatmaps (N, K, h, w)`` are aligned with ``image_keys``; ``boxes``
     (``image, class, x, y, w, h``) are in the pixel coordinates of ``image_size``.
 
@@ -171,7 +185,7 @@ def point_localization_accuracy(
         if cls not in total or image not in position:
             continue
         up = _upsampled(heatmaps[position[image], list(classes).index(cls)], image_size)
-        row, col = np.unravel_index(np.argmax(up), up.shape)
+        row, col = _peak(up)
         px, py = col + 0.5, row + 0.5
         inside = (bxs[:, 0] <= px) & (px <= bxs[:, 0] + bxs[:, 2]) & (bxs[:, 1] <= py) & (py <= bxs[:, 1] + bxs[:, 3])
         hits[cls] += int(inside.any())

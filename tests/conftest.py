@@ -24,7 +24,8 @@ def synth(cache_dir):
                         prevalence=0.3, progress=False, cache_dir=cache_dir)
 
 
-def require_book() -> Path:
+@pytest.fixture(scope="session")
+def book_html() -> Path:
     """The built book, or a skip (a failure when CXRLIB_REQUIRE_BOOK=1, as `make test` sets)."""
     html = ROOT / "_build" / "html"
     if not (html / "index.html").exists():

@@ -42,12 +42,14 @@ def saliency_maps(
     method: SaliencyMethod | str = SaliencyMethod.GRADCAM,
     create_graph: bool = True,
     relu: bool = True,
+    closed_form: bool = True,
 ) -> torch.Tensor:
     """Saliency maps ``(B, K, h, w)`` for every class from the last feature map ``(B, C, h, w)``.
 
     ``logits`` (computed from ``features``) is needed only on the autograd path (heads other than
     average pooling + linear). With ``create_graph=True`` the maps are differentiable with respect
     to the model's parameters. ``relu`` keeps the positive part (as pytorch-grad-cam does).
+    ``closed_form=False`` forces the autograd path (for benchmarks and tests).
     """
     method = SaliencyMethod(method)
     if method is SaliencyMethod.CAM:
@@ -55,7 +57,7 @@ def saliency_maps(
             raise ValueError("CAM needs a pooling + linear head (a CXRClassifier)")
         maps = torch.einsum("kc,bchw->bkhw", model.classifier.weight.to(features.dtype), features)
         return maps.clamp_min(0) if relu else maps
-    if _closed_form_available(model):
+    if closed_form and _closed_form_available(model):
         h, w = features.shape[-2:]
         maps = torch.einsum("kc,bchw->bkhw", model.classifier.weight.to(features.dtype), features) / (h * w)
         return maps.clamp_min(0) if relu else maps

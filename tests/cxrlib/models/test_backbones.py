@@ -1,0 +1,46 @@
+import pytest
+import torch
+
+from cxrlib.models import Backbone, CXRClassifier, build_model
+
+
+@pytest.mark.parametrize("name, stride", [("small-cnn", 16), ("densenet121", 32), ("resnet50", 32),
+                                          ("resnet101", 32), ("vgg19", 16)])
+def test_every_backbone_gives_logits_and_feature_map(name, stride):
+    torch.manual_seed(0)
+    model = build_model(name, num_classes=5).eval()
+    x = torch.rand(2, 1, 64, 64)
+    out = model.forward_with_features(x)
+    assert out.logits.shape == (2, 5)
+    assert out.features.shape[:2] == (2, model.classifier.in_features)
+    assert out.features.shape[-1] == 64 // stride
+    assert (out.features >= 0).all()  # the feature map is post-ReLU (CAM-ready)
+    assert torch.allclose(model(x), out.logits)
+    assert torch.allclose(model.head(out.features), out.logits)
+
+
+def test_max_pooling_head_and_errors():
+    model = build_model("small-cnn", 3, pooling="max")
+    f = torch.rand(2, model.classifier.in_features, 4, 4)
+    expected = model.classifier(f.amax((2, 3)))
+    assert torch.allclose(model.head(f), expected)
+    with pytest.raises(ValueError, match="unknown backbone 'alexnet'"):
+        build_model("alexnet", 3)
+    with pytest.raises(ValueError, match="num_classes"):
+        build_model("small-cnn", 0)
+    with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
+        model(torch.rand(1, 64, 64))
+    assert {b.value for b in Backbone} == {"densenet121", "resnet50", "resnet101", "vgg19", "small-cnn"}
+
+
+def test_pretrained_is_opt_in_and_fails_clearly_offline(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # no cached weights
+    import torchvision
+
+    def no_network(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(torchvision.models._api.WeightsEnum, "get_state_dict", no_network)
+    with pytest.raises(RuntimeError, match="weights are opt-in"):
+        build_model("resnet50", 2, pretrained=True)
+    assert isinstance(build_model("resnet50", 2), CXRClassifier)  # default never downloads

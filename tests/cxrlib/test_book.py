@@ -1,0 +1,70 @@
+"""The runner, the table of contents and the committed notebooks agree; notebooks carry no outputs."""
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from cxrlib import book
+from cxrlib.scorecard import SCORECARD, lookup, scorecard_markdown
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [c["file"] for c in part["chapters"]]
+    return files
+
+
+def test_every_notebook_is_in_toc_and_runner():
+    on_disk = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
+    assert on_disk == sorted(book.NOTEBOOKS)
+    toc_notebooks = [f.split("/")[-1] for f in _toc_files() if f.startswith("book/notebooks/")]
+    assert sorted(toc_notebooks) == sorted(book.NOTEBOOKS)
+    for f in _toc_files():
+        if not f.startswith("book/notebooks/"):
+            assert (ROOT / f"{f}.md").exists() or f == "book/scorecard", f
+
+
+@pytest.mark.parametrize("name", book.NOTEBOOKS)
+def test_committed_notebooks_are_clean_and_parameterised(name):
+    nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "strip outputs before committing"
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and code[0] is tagged[0]
+    assert 'profile = "default"' in tagged[0].source
+    # thin: no function definitions in notebooks
+    assert not any(line.lstrip().startswith("def ") for c in code for line in c.source.splitlines())
+
+
+def test_execute_rejects_unknown_profile_and_notebook():
+    with pytest.raises(ValueError, match="unknown profile 'huge'"):
+        book.execute_notebooks("huge")
+    with pytest.raises(ValueError, match="unknown notebook"):
+        book.execute_notebooks("smoke", ["99_nothing"])
+
+
+def test_record_results_and_scorecard(tmp_path, monkeypatch):
+    monkeypatch.setenv("CXRLIB_RESULTS_DIR", str(tmp_path / "results"))
+    import numpy as np
+
+    path = book.record_results("01_baseline", {"dataset": "synth-cxr", "profile": "smoke", "image_size": 64,
+                                               "backbones": {"densenet121": {"mean_auroc": np.float64(0.71),
+                                                                             "per_class_auroc": {"Edema": float("nan")}}}})
+    data = json.loads(path.read_text())
+    assert data["backbones"]["densenet121"]["per_class_auroc"]["Edema"] is None
+    results = book.collect_results(tmp_path)
+    assert lookup(results, "01_baseline", "backbones.densenet121.mean_auroc") == 0.71
+    page = scorecard_markdown(results)
+    assert "| S1 | Table 4.1 | CE (weighted BCE) | mean val AUROC | 0.756 | 0.7100 | synth-cxr, smoke profile, 64 px |" in page
+    assert page.count("not yet run") == sum(1 for r in SCORECARD) - sum(
+        1 for r in SCORECARD if lookup(results, r.notebook, r.key) is not None)
+    for table in ["Table 4.1", "Table 4.2", "Table 4.3", "Table 1", "Table 5.1", "Table 5.3", "Table 5.4",
+                  "Table 5.5", "Table 6.2", "Exp. 1", "Exp. 2"]:
+        assert f"| {table} |" in page

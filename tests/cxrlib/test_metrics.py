@@ -1,0 +1,127 @@
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.stats
+import torch
+from netcal.metrics import ECE
+from sklearn.metrics import roc_auc_score
+from torchvision.ops import box_iou
+
+from cxrlib.metrics import (auroc, expected_calibration_error, heatmap_mass_in_mask, iobb_scores,
+                            mean_confidence_interval, per_class_auroc, per_class_ece, point_localization_accuracy,
+                            reliability_curve)
+
+rng = np.random.default_rng(0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_auroc_matches_sklearn_with_ties(seed):
+    r = np.random.default_rng(seed)
+    y = r.integers(0, 2, 300).astype(float)
+    s = np.round(r.normal(y * 0.8, 1.0), 1)  # rounding creates ties
+    assert auroc(s, y) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+
+
+def test_per_class_auroc_masks_nan_and_single_class():
+    y = rng.integers(0, 2, (200, 3)).astype(float)
+    s = rng.normal(y, 1.0)
+    y[:50, 0] = np.nan
+    y[:, 2] = 1.0
+    out = per_class_auroc(s, y, ["a", "b", "c"])
+    keep = ~np.isnan(y[:, 0])
+    assert out["a"] == pytest.approx(roc_auc_score(y[keep, 0], s[keep, 0]))
+    assert out["b"] == pytest.approx(roc_auc_score(y[:, 1], s[:, 1]))
+    assert np.isnan(out["c"]) and out["mean"] == pytest.approx((out["a"] + out["b"]) / 2)
+
+
+@pytest.mark.parametrize("n_bins", [10, 15])
+def test_binary_ece_matches_netcal(n_bins):
+    p = rng.uniform(0, 1, 2000)
+    y = (rng.uniform(0, 1, 2000) < p ** 1.5).astype(float)
+    ours = expected_calibration_error(p, y, n_bins)
+    ref = ECE(bins=n_bins).measure(p, y)
+    assert ours == pytest.approx(ref, abs=1e-6)
+
+
+def test_multiclass_top_label_ece_matches_netcal():
+    logits = rng.normal(0, 2, (1500, 4))
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    y = np.array([rng.choice(4, p=p) for p in probs ** 0.7 / (probs ** 0.7).sum(1, keepdims=True)])
+    assert expected_calibration_error(probs, y, 15) == pytest.approx(ECE(bins=15).measure(probs, y), abs=1e-6)
+
+
+def test_multilabel_ece_is_mean_of_binary_and_curve_is_consistent():
+    p = rng.uniform(0, 1, (500, 3))
+    y = (rng.uniform(0, 1, (500, 3)) < p).astype(float)
+    y[:20, 1] = np.nan
+    per = per_class_ece(p, y)
+    assert expected_calibration_error(p, y) == pytest.approx(per.mean())
+    keep = ~np.isnan(y[:, 1])
+    assert per[1] == pytest.approx(ECE(bins=15).measure(p[keep, 1], y[keep, 1]), abs=1e-6)
+    curve = reliability_curve(p[:, 0], y[:, 0])
+    assert curve.count.sum() == 500 and len(curve.edges) == 16
+    assert curve.ece == pytest.approx(per[0])
+
+
+def test_ece_of_perfectly_calibrated_bins_is_zero():
+    p = np.repeat([0.1, 0.5, 0.9], 10)
+    y = np.concatenate([[1] + [0] * 9, [1] * 5 + [0] * 5, [1] * 9 + [0]]).astype(float)
+    assert expected_calibration_error(p, y, 10) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_point_localization_hand_built():
+    maps = np.zeros((2, 2, 4, 4), np.float32)
+    maps[0, 0, 0, 0] = 1.0  # top-left → image pixel region (0..8, 0..8) at 32 px
+    maps[0, 1, 3, 3] = 1.0  # bottom-right
+    maps[1, 0, 3, 0] = 1.0  # bottom-left
+    boxes = pd.DataFrame([
+        ("a", "A", 0, 0, 10, 10), ("a", "B", 0, 0, 10, 10),  # A hit, B miss
+        ("b", "A", 0, 20, 12, 12), ("b", "A", 20, 0, 5, 5),   # two boxes, the first is hit
+    ], columns=["image", "class", "x", "y", "w", "h"])
+    table = point_localization_accuracy(maps, boxes, ["a", "b"], ["A", "B"], (32, 32))
+    assert table.loc["A", "n"] == 2 and table.loc["A", "hits"] == 2
+    assert table.loc["B", "n"] == 1 and table.loc["B", "hits"] == 0
+    assert table.loc["weighted", "accuracy"] == pytest.approx(2 / 3)
+    assert table.loc["macro", "accuracy"] == pytest.approx(0.5)
+
+
+def test_iobb_against_torchvision_intersections():
+    maps = np.zeros((1, 1, 32, 32), np.float32)
+    maps[0, 0, 4:12, 6:20] = 1.0  # predicted region: x 6..20, y 4..12 at native size
+    gt = pd.DataFrame([("a", "A", 10.0, 0.0, 20.0, 10.0)], columns=["image", "class", "x", "y", "w", "h"])
+    out = iobb_scores(maps, gt, ["a"], ["A"], (32, 32), threshold=0.5)
+    pred = torch.tensor([[6.0, 4.0, 20.0, 12.0]])
+    g = torch.tensor([[10.0, 0.0, 30.0, 10.0]])
+    iou = box_iou(pred, g)[0, 0]
+    a_pred, a_gt = 14 * 8, 20 * 10
+    inter = iou * (a_pred + a_gt) / (1 + iou)
+    assert out["iobb"].iloc[0] == pytest.approx(float(inter / a_pred), abs=1e-4)
+
+
+def test_mass_in_mask():
+    maps = torch.zeros(2, 4, 4)
+    maps[0, :2, :2] = 1.0
+    maps[1] = 1.0
+    mask = torch.zeros(2, 16, 16, dtype=torch.bool)
+    mask[:, :8, :8] = True
+    share = heatmap_mass_in_mask(maps, mask)
+    assert share[1] == pytest.approx(0.25, abs=1e-6)
+    assert 0.8 < share[0] <= 1.0  # bilinear upsampling spreads a little mass over the edge
+
+
+@pytest.mark.parametrize("n", [2, 5, 12])
+def test_student_t_interval_matches_scipy(n):
+    v = rng.normal(0.6, 0.05, n)
+    mean, half = mean_confidence_interval(v)
+    lo, hi = scipy.stats.t.interval(0.95, n - 1, loc=v.mean(), scale=scipy.stats.sem(v))
+    assert mean == pytest.approx(v.mean()) and half == pytest.approx((hi - lo) / 2)
+    assert np.isnan(mean_confidence_interval([0.5])[1])
+    with pytest.raises(ValueError):
+        mean_confidence_interval([])
+
+
+def test_point_localization_breaks_plateau_ties_at_its_centre():
+    maps = np.array([[[[0.0, 1.0], [0.0, 0.0]]]], np.float32)  # 2×2: top-right quadrant is the plateau
+    box = pd.DataFrame([("a", "A", 40, 8, 16, 16)], columns=["image", "class", "x", "y", "w", "h"])
+    table = point_localization_accuracy(maps, box, ["a"], ["A"], (64, 64))
+    assert table.loc["A", "hits"] == 1  # plain argmax would pick pixel (0, 48), outside the box
