@@ -215,7 +215,7 @@ def fit(
             out = _forward(model, images, device, config.amp)
             loss, terms = _as_loss(loss_fn(out, batch))
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"epoch {epoch + 1}: loss is {float(loss)}; lower the learning rate")
+                raise FloatingPointError(f"epoch {epoch + 1}: loss is {loss.item()}; lower the learning rate")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -22,7 +22,7 @@ def test_weighted_bce_matches_torch_on_known_labels():
 
 def test_positive_weights_and_error():
     y = np.array([[1, 0], [0, 0], [0, 1], [np.nan, 1]])
-    assert torch.allclose(positive_weights(y), torch.tensor([2.0, 0.5]))
+    assert torch.allclose(positive_weights(y), torch.tensor([2.0, 1.0]))  # 2 neg / 1 pos; 2 neg / 2 pos
     with pytest.raises(ValueError, match="no positive label"):
         positive_weights(np.zeros((4, 2)))
 

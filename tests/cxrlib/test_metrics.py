@@ -122,6 +122,6 @@ def test_student_t_interval_matches_scipy(n):
 
 def test_point_localization_breaks_plateau_ties_at_its_centre():
     maps = np.array([[[[0.0, 1.0], [0.0, 0.0]]]], np.float32)  # 2×2: top-right quadrant is the plateau
-    box = pd.DataFrame([("a", "A", 40, 8, 16, 16)], columns=["image", "class", "x", "y", "w", "h"])
+    box = pd.DataFrame([("a", "A", 50, 2, 12, 12)], columns=["image", "class", "x", "y", "w", "h"])
     table = point_localization_accuracy(maps, box, ["a"], ["A"], (64, 64))
-    assert table.loc["A", "hits"] == 1  # plain argmax would pick pixel (0, 48), outside the box
+    assert table.loc["A", "hits"] == 1  # plain argmax picks pixel (row 0, col 48): outside
