@@ -3,17 +3,24 @@
 from .cache import default_cache_dir
 from .dataset import BOX_COLUMNS, TABLE_COLUMNS, CXRDataset
 from .labels import POLICY_PRESETS, UncertainPolicy, apply_label_policy, resolve_policy
-from .sources import available_sources, open_dataset, register_source
+from .registry import available_sources, open_dataset, register_source
 from .splits import PatientLeakageError, check_patient_leakage, split_by_patient
 from .synthetic import (CHEXPERT5, NIH_BOX_CLASSES, SYNTH_CLASSES, ReaderSpec, ShortcutSpec,
                         open_synth_cxr)
 
+from .decode import ImageDecodeError, decode_image
+from .sources import open_chexpert, open_mimic, open_mura, open_nih, open_vindr
+
 register_source("synth-cxr", needs_root=False)(open_synth_cxr)
+for _name, _reader in {"chexpert": open_chexpert, "mimic": open_mimic, "nih": open_nih, "vindr": open_vindr,
+                       "mura": open_mura}.items():
+    register_source(_name)(_reader)
 
 __all__ = [
     "BOX_COLUMNS", "TABLE_COLUMNS", "CXRDataset", "default_cache_dir",
     "POLICY_PRESETS", "UncertainPolicy", "apply_label_policy", "resolve_policy",
     "available_sources", "open_dataset", "register_source",
     "PatientLeakageError", "check_patient_leakage", "split_by_patient",
+    "ImageDecodeError", "decode_image", "open_chexpert", "open_mimic", "open_mura", "open_nih", "open_vindr",
     "CHEXPERT5", "NIH_BOX_CLASSES", "SYNTH_CLASSES", "ReaderSpec", "ShortcutSpec", "open_synth_cxr",
 ]

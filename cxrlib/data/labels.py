@@ -66,8 +66,11 @@ def _parse_policy(value: str | UncertainPolicy) -> UncertainPolicy:
         raise ValueError(f"unknown uncertain-label policy {value!r}; use one of {known}") from None
 
 
-def validate_raw_labels(raw: pd.DataFrame, classes: list[str], source: str = "labels") -> None:
-    """Raise ``ValueError`` naming the file/row/column of any value not in {1, 0, -1, blank}."""
+def validate_raw_labels(raw: pd.DataFrame, classes: list[str], source: str = "labels", row_word: str = "row") -> None:
+    """Raise ``ValueError`` naming the file/row/column of any value not in {1, 0, -1, blank}.
+
+    The row is named by ``raw``'s index (a reader can index by file line and say ``row_word="line"``).
+    """
     missing = [c for c in classes if c not in raw.columns]
     if missing:
         raise ValueError(f"{source}: missing label columns {missing}")
@@ -80,7 +83,7 @@ def validate_raw_labels(raw: pd.DataFrame, classes: list[str], source: str = "la
         row = raw.index[row_pos]
         col = classes[col_pos]
         raise ValueError(
-            f"{source}: row {row}, column {col!r}: unknown label value {raw[col].iloc[row_pos]!r}"
+            f"{source}: {row_word} {row}, column {col!r}: unknown label value {raw[col].iloc[row_pos]!r}"
             f" (expected 1, 0, -1 or blank); {int(bad.to_numpy().sum())} bad cell(s) in all"
         )
 

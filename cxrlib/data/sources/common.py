@@ -1,0 +1,219 @@
+"""What every real-dataset reader shares: checked CSV reading, view filters, validation splits,
+bad-row handling and the decode-once image cache.
+
+Error messages name the file and the line (``line N`` counts the header as line 1), so a user can
+open the file at that line. Where skipping is allowed (``on_bad="skip"``), every skipped row is
+counted by reason and reported in ``ds.info["skipped"]``; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ..._progress import progress_enabled
+from ..cache import open_or_build
+from ..dataset import BOX_COLUMNS, CXRDataset, empty_boxes
+from ..decode import decode_image, resize_to_uint8
+from ..splits import check_patient_leakage, split_by_patient
+
+__all__ = ["SkipReport", "read_csv_checked", "first_existing", "filter_rows", "filter_views", "carve_validation",
+           "finalize_dataset", "NoImages", "line"]
+
+log = logging.getLogger("cxrlib.data")
+
+
+def line(index: int) -> int:
+    """File line of a 0-based data row (the header is line 1)."""
+    return int(index) + 2
+
+
+@dataclass
+class SkipReport:
+    """Counted, reported skips: ``{reason: count}`` and the first few examples of each."""
+
+    source: str
+    on_bad: str = "raise"
+    counts: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.on_bad not in ("raise", "skip"):
+            raise ValueError(f"on_bad must be 'raise' or 'skip', got {self.on_bad!r}")
+
+    def bad(self, reason: str, where: str, exc: type[Exception] = ValueError) -> None:
+        """Raise ``exc`` naming ``where`` (file and line), or count the skip."""
+        if self.on_bad == "raise":
+            raise exc(f"{where}: {reason} (pass on_bad='skip' to skip such rows, counted and reported)")
+        self.counts[reason] = self.counts.get(reason, 0) + 1
+        self.examples.setdefault(reason, [])
+        if len(self.examples[reason]) < 5:
+            self.examples[reason].append(where)
+
+    def as_dict(self) -> dict:
+        return {"counts": dict(self.counts), "examples": dict(self.examples)}
+
+    def __bool__(self) -> bool:
+        return bool(self.counts)
+
+
+def first_existing(root: Path, names: Sequence[str], what: str) -> Path:
+    """The first of ``names`` under ``root`` that exists, else ``FileNotFoundError`` listing them."""
+    for name in names:
+        if (root / name).exists():
+            return root / name
+    raise FileNotFoundError(f"{what}: none of {list(names)} found in {root}")
+
+
+def read_csv_checked(path: Path, required: Sequence[str], **kwargs) -> pd.DataFrame:
+    """``pd.read_csv`` with a clear error for a missing file, an empty file or missing columns."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"metadata file not found: {path}")
+    try:
+        frame = pd.read_csv(path, **{"dtype": str, "keep_default_na": False, "na_values": [""], **kwargs})
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: the file is empty") from None
+    except pd.errors.ParserError as err:
+        raise ValueError(f"{path}: cannot parse as CSV: {err}") from None
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}; the header has {list(frame.columns)}")
+    if frame.empty:
+        raise ValueError(f"{path}: no data rows")
+    return frame
+
+
+def filter_rows(table: pd.DataFrame, keep: pd.Series, description: str, by: str, source: str,
+                info: dict) -> pd.DataFrame:
+    """Keep rows where ``keep``; the effect (kept, dropped, dropped by ``by``) goes to ``info["filters"]``."""
+    keep = keep.fillna(False).astype(bool).to_numpy()
+    dropped = table.loc[~keep, by].fillna("(blank)").value_counts().to_dict()
+    report = {"filter": description, "kept": int(keep.sum()), "dropped": int((~keep).sum()),
+              f"dropped_by_{by}": {str(k): int(v) for k, v in dropped.items()}}
+    info.setdefault("filters", []).append(report)
+    log.info("%s: filter %s kept %d rows, dropped %d %s", source, description, report["kept"], report["dropped"], dropped)
+    if not keep.any():
+        raise ValueError(f"{source}: the filter {description} keeps no image; {by} values present: "
+                         f"{table[by].fillna('(blank)').value_counts().to_dict()}")
+    return table[keep].reset_index(drop=True)
+
+
+def filter_views(table: pd.DataFrame, views: Iterable[str] | None, source: str, info: dict) -> pd.DataFrame:
+    """Keep rows whose ``view`` is in ``views`` (None keeps all), reported in ``info["filters"]``."""
+    if views is None:
+        return table
+    views = [views] if isinstance(views, str) else list(views)
+    return filter_rows(table, table["view"].isin(views), f"views in {views}", "view", source, info)
+
+
+def carve_validation(table: pd.DataFrame, fraction: float, seed: int, source: str = "train") -> pd.Series:
+    """Split the rows of ``source`` into ``train`` / ``val`` by patient; other rows keep their split."""
+    split = table["split"].copy()
+    rows = split == source
+    if fraction <= 0 or not rows.any():
+        return split
+    sub = split_by_patient(table[rows], {"train": 1 - fraction, "val": fraction}, seed)
+    split[rows] = sub.to_numpy()
+    return split
+
+
+class NoImages:
+    """Stand-in for the pixel array when a dataset is opened with ``load_images=False``."""
+
+    def __init__(self, n: int, source: str):
+        self.shape = (n, 0, 0)
+        self.source = source
+
+    def __getitem__(self, row):
+        raise RuntimeError(f"{self.source} was opened with load_images=False: the table and boxes are there, "
+                           "the pixels are not")
+
+
+def _check_table(table: pd.DataFrame, boxes: pd.DataFrame, classes: list[str], source: str) -> None:
+    if table.empty:
+        raise ValueError(f"{source}: no images left after reading and filtering")
+    dup = table["image"].duplicated()
+    if dup.any():
+        raise ValueError(f"{source}: duplicate image rows, e.g. {table.loc[dup, 'image'].iloc[:3].tolist()}")
+    for split in table["split"].unique():
+        if split not in ("train", "val", "test"):
+            raise ValueError(f"{source}: unknown split name {split!r}")
+    check_patient_leakage(table)
+    unknown_box_classes = sorted(set(boxes["class"]) - set(classes)) if not boxes.empty else []
+    if unknown_box_classes:
+        raise ValueError(f"{source}: boxes for classes {unknown_box_classes} that are not among {classes}")
+
+
+def finalize_dataset(
+    name: str,
+    classes: list[str],
+    table: pd.DataFrame,
+    boxes: pd.DataFrame | None,
+    paths: Sequence[Path] | None,
+    image_size: int,
+    load_images: bool,
+    skips: SkipReport,
+    info: dict,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+    decode: Callable[[Path], np.ndarray] = decode_image,
+) -> CXRDataset:
+    """Check the table, build (once) the uint8 cache of ``paths`` at ``image_size`` and return the dataset.
+
+    Images that fail to decode raise (naming the file) or, with ``on_bad="skip"``, are dropped from
+    the table and counted in ``ds.info["skipped"]``.
+    """
+    boxes = empty_boxes() if boxes is None else boxes[BOX_COLUMNS].reset_index(drop=True)
+    table = table.reset_index(drop=True)
+    _check_table(table, boxes, classes, name)
+    info = {**info, "skipped": skips.as_dict()}
+    if not load_images:
+        return CXRDataset(name, classes, table, boxes, NoImages(len(table), name), info=info)
+    if not 16 <= image_size <= 2048:
+        raise ValueError(f"image_size must lie in [16, 2048], got {image_size}")
+    paths = [Path(p) for p in paths]
+    spec = {"source": name, "size": image_size, "paths": [str(p) for p in paths], "on_bad": skips.on_bad}
+
+    def build(tmp: Path) -> dict:
+        images = np.lib.format.open_memmap(tmp / "images.npy", "w+", np.uint8, (len(paths), image_size, image_size))
+        sizes = np.zeros((len(paths), 2), np.int64)
+        failed: list[list] = []
+        for i, path in enumerate(tqdm(paths, desc=f"{name}: decode once to {image_size}px", unit="img",
+                                      disable=not progress_enabled(progress))):
+            try:
+                image = decode(path)
+            except (FileNotFoundError, ValueError) as err:
+                if skips.on_bad == "raise":
+                    raise type(err)(f"{err} (table row {i}, image {table.loc[i, 'image']})") from err
+                failed.append([i, type(err).__name__, str(err)])
+                continue
+            sizes[i] = image.shape
+            images[i] = resize_to_uint8(image, image_size)
+        images.flush()
+        np.save(tmp / "sizes.npy", sizes)
+        return {"failed": failed}
+
+    entry = open_or_build(f"real-{name}", spec, build, cache_dir)
+    sizes = entry.array("sizes")
+    for i, kind, message in entry.meta["failed"]:
+        skips.bad(f"unreadable image ({kind})", message)
+    keep = np.ones(len(table), bool)
+    keep[[i for i, *_ in entry.meta["failed"]]] = False
+    if "original_height" not in table.columns or table["original_height"].isna().any():
+        decoded = pd.DataFrame(sizes, columns=["original_height", "original_width"])
+        for col in decoded:
+            table[col] = table[col].fillna(decoded[col]) if col in table.columns else decoded[col]
+    rows = np.flatnonzero(keep)
+    table = table.iloc[rows].reset_index(drop=True)
+    if table.empty:
+        raise ValueError(f"{name}: every image failed to decode; first: {entry.meta['failed'][:1]}")
+    boxes = boxes[boxes["image"].isin(set(table["image"]))]
+    info["skipped"] = skips.as_dict()
+    info["cache"] = str(entry.path)
+    return CXRDataset(name, classes, table, boxes, entry.array("images"), rows=rows, info=info)

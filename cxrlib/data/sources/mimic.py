@@ -1,0 +1,112 @@
+"""MIMIC-CXR-JPG v2.0.0: chexpert (per study) ⋈ metadata (per image) ⋈ split (per image).
+
+Layout (``root`` = ``mimic-cxr-jpg/2.0.0``; each CSV may be gzipped)::
+
+    mimic-cxr-2.0.0-chexpert.csv   subject_id,study_id,<14 labels in alphabetical order>
+    mimic-cxr-2.0.0-metadata.csv   dicom_id,subject_id,study_id,...,ViewPosition,Rows,Columns,...
+    mimic-cxr-2.0.0-split.csv      dicom_id,study_id,subject_id,split   (train / validate / test)
+    files/p{subject_id[:2]}/p{subject_id}/s{study_id}/{dicom_id}.jpg
+
+Labels are study-level: every image of a study gets its study's labels. An image whose study has no
+label row keeps NaN labels (counted in ``ds.info["images_without_label_row"]``). ``ViewPosition``
+may be blank (view None). The official patient-disjoint split is used (``validate`` → ``val``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..dataset import CXRDataset
+from ..labels import apply_label_policy, resolve_policy, validate_raw_labels
+from .common import SkipReport, filter_views, finalize_dataset, first_existing, read_csv_checked
+
+__all__ = ["MIMIC_CLASSES", "open_mimic", "mimic_image_path"]
+
+MIMIC_CLASSES = ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Enlarged Cardiomediastinum", "Fracture",
+                 "Lung Lesion", "Lung Opacity", "No Finding", "Pleural Effusion", "Pleural Other", "Pneumonia",
+                 "Pneumothorax", "Support Devices"]
+_SPLITS = {"train": "train", "validate": "val", "test": "test"}
+
+
+def mimic_image_path(subject_id: str, study_id: str, dicom_id: str) -> str:
+    """``files/p{first two digits}/p{subject}/s{study}/{dicom_id}.jpg``."""
+    return f"files/p{subject_id[:2]}/p{subject_id}/s{study_id}/{dicom_id}.jpg"
+
+
+def _csv(root: Path, stem: str) -> Path:
+    return first_existing(root, [f"{stem}.csv", f"{stem}.csv.gz"], f"MIMIC-CXR-JPG {stem}")
+
+
+def open_mimic(
+    root: Path,
+    image_size: int = 256,
+    classes: Iterable[str] | str = "all",
+    label_policy: str | Mapping[str, str] = "ignore",
+    blank_as_negative: bool = False,
+    views: Iterable[str] | None = None,
+    drop_only_uncertain: bool = False,
+    load_images: bool = True,
+    on_bad: str = "raise",
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+) -> CXRDataset:
+    """Open MIMIC-CXR-JPG. ``views=["PA", "AP"]`` is the usual frontal filter (explicit, reported).
+
+    ``drop_only_uncertain`` drops images whose chosen labels are all uncertain or blank (the deferral
+    study's rule), reported in ``ds.info["filters"]``.
+    """
+    root = Path(root)
+    classes = MIMIC_CLASSES if classes == "all" else list(classes)
+    unknown = [c for c in classes if c not in MIMIC_CLASSES]
+    if unknown:
+        raise ValueError(f"unknown MIMIC-CXR class(es) {unknown}; classes are {MIMIC_CLASSES}")
+    resolve_policy(label_policy, classes)
+    skips = SkipReport("mimic", on_bad)
+    info: dict = {"root": str(root)}
+    ids = ["subject_id", "study_id"]
+    labels_path, meta_path, split_path = (_csv(root, f"mimic-cxr-2.0.0-{s}") for s in ("chexpert", "metadata", "split"))
+    labels = read_csv_checked(labels_path, ids + MIMIC_CLASSES)
+    meta = read_csv_checked(meta_path, ["dicom_id", *ids, "ViewPosition"])
+    split = read_csv_checked(split_path, ["dicom_id", "study_id", "subject_id", "split"])
+    validate_raw_labels(labels.set_index(labels.index + 2), classes, source=str(labels_path), row_word="line")
+    for frame, path, key in ((labels, labels_path, ids), (meta, meta_path, ["dicom_id"]), (split, split_path, ["dicom_id"])):
+        dup = frame.duplicated(key)
+        if dup.any():
+            i = int(np.flatnonzero(dup.to_numpy())[0])
+            raise ValueError(f"{path}, line {i + 2}: duplicate {key} {frame.loc[i, key].tolist()}")
+    bad_split = ~split["split"].isin(_SPLITS)
+    if bad_split.any():
+        i = int(np.flatnonzero(bad_split.to_numpy())[0])
+        raise ValueError(f"{split_path}, line {i + 2}: unknown split {split.loc[i, 'split']!r}; expected {list(_SPLITS)}")
+    table = meta.merge(split[["dicom_id", "split"]], on="dicom_id", how="left", validate="one_to_one")
+    no_split = table["split"].isna()
+    for i in np.flatnonzero(no_split.to_numpy()):
+        skips.bad(f"image {table.loc[i, 'dicom_id']} has no row in {split_path.name}", f"{meta_path}, line {i + 2}")
+    table = table[~no_split.to_numpy()].reset_index(drop=True)
+    table = table.merge(labels, on=ids, how="left", validate="many_to_one", indicator=True)
+    info["images_without_label_row"] = int((table.pop("_merge") == "left_only").sum())
+    raw = table[classes].reset_index(drop=True)
+    out = pd.DataFrame({
+        "image": [mimic_image_path(s, t, d) for s, t, d in zip(table["subject_id"], table["study_id"], table["dicom_id"])],
+        "patient_id": table["subject_id"].to_numpy(),
+        "study_id": table["study_id"].to_numpy(),
+        "view": table["ViewPosition"].where(table["ViewPosition"].notna(), None).to_numpy(),
+        "split": table["split"].map(_SPLITS).to_numpy(),
+    })
+    if {"Rows", "Columns"} <= set(table.columns):
+        out["original_height"] = pd.to_numeric(table["Rows"], errors="coerce").to_numpy()
+        out["original_width"] = pd.to_numeric(table["Columns"], errors="coerce").to_numpy()
+    out = pd.concat([out, apply_label_policy(raw, classes, label_policy, blank_as_negative, source="mimic")], axis=1)
+    out["_raw_known"] = (raw.apply(pd.to_numeric).isin([0.0, 1.0])).any(axis=1).to_numpy()
+    out = filter_views(out, views, "mimic", info)
+    if drop_only_uncertain:
+        from .common import filter_rows
+
+        out = filter_rows(out, out["_raw_known"], "drop images with only uncertain/blank labels", "view", "mimic", info)
+    out = out.drop(columns="_raw_known")
+    paths = [root / p for p in out["image"]] if load_images else None
+    return finalize_dataset("mimic", classes, out, None, paths, image_size, load_images, skips, info, cache_dir, progress)
