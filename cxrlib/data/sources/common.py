@@ -59,9 +59,6 @@ class SkipReport:
     def as_dict(self) -> dict:
         return {"counts": dict(self.counts), "examples": dict(self.examples)}
 
-    def __bool__(self) -> bool:
-        return bool(self.counts)
-
 
 def first_existing(root: Path, names: Sequence[str], what: str) -> Path:
     """The first of ``names`` under ``root`` that exists, else ``FileNotFoundError`` listing them."""

@@ -46,7 +46,7 @@ def _int(value: str, what: str, where: str) -> int:
 
 def read_nih_table(path: Path, skips: SkipReport | None = None, max_age: int = 120) -> pd.DataFrame:
     """Parse a Data_Entry file into the common table (``split`` left empty) plus 14 label columns."""
-    skips = skips or SkipReport("nih")
+    skips = skips if skips is not None else SkipReport("nih")
     raw = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False) if Path(path).is_file() else None
     if raw is None:
         raise FileNotFoundError(f"metadata file not found: {path}")
@@ -91,7 +91,7 @@ def read_nih_table(path: Path, skips: SkipReport | None = None, max_age: int = 1
 
 def read_nih_boxes(path: Path, skips: SkipReport | None = None, image_size: int = _PNG_SIZE) -> pd.DataFrame:
     """Parse BBox_List_2017.csv (9-field header over 6-field rows) into ``image, class, x, y, w, h, reader``."""
-    skips = skips or SkipReport("nih")
+    skips = skips if skips is not None else SkipReport("nih")
     if not Path(path).is_file():
         raise FileNotFoundError(f"box file not found: {path}")
     header = pd.read_csv(path, nrows=0).columns
