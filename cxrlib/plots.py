@@ -19,15 +19,20 @@ CLASS_COLORS = plt.get_cmap("tab10").colors
 
 
 def _color(classes: Sequence[str], name: str):
-    return CLASS_COLORS[list(classes).index(name) % len(CLASS_COLORS)] if name in classes else "white"
+    palette = CLASS_COLORS if len(classes) <= 10 else plt.get_cmap("tab20").colors
+    return palette[list(classes).index(name) % len(palette)] if name in classes else "white"
 
 
 def image_gallery(ds: CXRDataset, positions: Sequence[int], ncols: int = 4, show_masks: bool = True,
-                  show_boxes: bool = True, title_fn=None, panel: float = 3.0) -> plt.Figure:
-    """Images at ``positions`` with their positive labels, masks (contours) and boxes (truth only)."""
+                  show_boxes: bool = True, title_fn=None, panel: float = 3.0, caption: str | None = None) -> plt.Figure:
+    """Images at ``positions`` with their positive labels, masks (contours) and boxes (the ground
+    truth where a source has one, else every box)."""
     nrows = int(np.ceil(len(positions) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(panel * ncols, panel * nrows + 0.4), squeeze=False)
     boxes = ds.boxes_in_array_pixels()
+    if (boxes["reader"] == "truth").any():  # synthetic: the ground truth, not the simulated readers
+        boxes = boxes[boxes["reader"] == "truth"]
+    drawn: set[str] = set()
     for ax, pos in zip(axes.flat, positions):
         item = ds[int(pos)]
         ax.imshow(item["image"][0], cmap="gray", vmin=0, vmax=1)
@@ -37,19 +42,25 @@ def image_gallery(ds: CXRDataset, positions: Sequence[int], ncols: int = 4, show
         if show_masks and "masks" in item:
             for k, c in enumerate(ds.classes):
                 if item["masks"][k].any():
+                    drawn.add(c)
                     ax.contour(item["masks"][k].numpy().astype(float), levels=[0.5], colors=[_color(ds.classes, c)],
                                linewidths=0.8)
         if show_boxes:
-            own = boxes[(boxes["image"] == key) & (boxes["reader"].isin(["truth", None]) | boxes["reader"].isna())]
+            own = boxes[boxes["image"] == key]
             for _, b in own.iterrows():
+                drawn.add(b["class"])
                 ax.add_patch(plt.Rectangle((b.x, b.y), b.w, b.h, fill=False, lw=1.2, color=_color(ds.classes, b["class"])))
         ax.set_title(title_fn(pos) if title_fn else ("\n".join(positive) or "no finding"), fontsize=8)
         ax.axis("off")
     for ax in list(axes.flat)[len(positions):]:
         ax.axis("off")
-    handles = [plt.Line2D([], [], color=_color(ds.classes, c), lw=2, label=c) for c in ds.classes]
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    handles = [plt.Line2D([], [], color=_color(ds.classes, c), lw=2, label=c) for c in ds.classes if c in drawn]
+    bottom = 0.06 + (0.05 if caption else 0.0)
+    fig.legend(handles=handles, loc="lower center", ncol=max(min(len(handles), 5), 1), fontsize=8, frameon=False,
+               bbox_to_anchor=(0.5, bottom - 0.06))
+    if caption:
+        fig.text(0.5, 0.005, caption, ha="center", va="bottom", fontsize=7, style="italic")
+    fig.tight_layout(rect=(0, bottom, 1, 1))
     return fig
 
 

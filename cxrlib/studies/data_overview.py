@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..data import CXRDataset, PatientLeakageError, check_patient_leakage
+from ..data import CXRDataset, PatientLeakageError, check_patient_leakage, open_dataset
 from .common import open_study_dataset, resolve_settings
 
-__all__ = ["gallery_positions", "data_settings", "DataSettings", "DataOverview", "run_data_overview", "finding_sizes", "split_audit"]
+NIH_ATTRIBUTION = ("Data: NIH Clinical Center, https://nihcc.app.box.com/v/ChestXray-NIHCC (Wang et al., "
+                   "ChestX-ray8, IEEE CVPR 2017)")
+DEFAULT_NIH_SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "nih"
+
+__all__ = ["NIH_ATTRIBUTION", "open_nih_sample", "gallery_positions", "data_settings", "DataSettings", "DataOverview", "run_data_overview", "finding_sizes", "split_audit"]
 
 
 @dataclass
@@ -25,6 +30,7 @@ class DataSettings:
     studies_per_patient: int = 3
     n_readers: int = 3
     size_sample: int = 400  #: images used to measure finding sizes
+    nih_sample_root: str | None = None  #: the real NIH images to show (default: ../shared/realdata/nih)
 
 
 PRESETS = {
@@ -120,3 +126,12 @@ def gallery_positions(ds: CXRDataset, per_class: int = 1, extra_negative: int = 
     normal = labels.index[(labels == 0).all(axis=1)]
     chosen += [int(i) for i in normal[:extra_negative]]
     return chosen
+
+
+def open_nih_sample(settings: DataSettings) -> CXRDataset | None:
+    """The real NIH images with boxes (``settings.nih_sample_root`` or ../shared/realdata/nih), or
+    None when that folder is not there."""
+    root = Path(settings.nih_sample_root) if settings.nih_sample_root else DEFAULT_NIH_SAMPLE
+    if not (root / "images").is_dir():
+        return None
+    return open_dataset("nih", root=root, image_size=settings.image_size, progress=False)
