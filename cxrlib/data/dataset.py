@@ -63,6 +63,8 @@ class CXRDataset(Dataset):
         if len(self.table) != len(self.rows):
             raise ValueError(f"{name}: table has {len(self.table)} rows but {len(self.rows)} array rows")
         self.boxes = boxes.reset_index(drop=True)
+        # labels as one array, so that ds[i] does no pandas work (the table is read-only once built)
+        self._labels = self.table[self.classes].to_numpy(dtype=np.float32)
         self._images = images
         self._masks = masks
         self._extras = extras or {}
@@ -78,7 +80,7 @@ class CXRDataset(Dataset):
         row = int(self.rows[i])
         item = {
             "image": torch.from_numpy(np.asarray(self._images[row], dtype=np.float32) / 255.0)[None],
-            "labels": torch.from_numpy(self.table.loc[i, self.classes].to_numpy(dtype=np.float32)),
+            "labels": torch.from_numpy(self._labels[i].copy()),
             "index": torch.tensor(i),
         }
         if self._masks is not None:

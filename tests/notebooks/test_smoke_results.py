@@ -43,5 +43,5 @@ def test_executed_copies_have_outputs_and_figures(book_html):
         images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
         errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
         assert images and not errors
-        if name == "00_data":  # gallery, label distribution, real NIH images, SynthCXR beside them
-            assert len(images) >= 4
+        if name == "00_data" and (ROOT.parent / "shared" / "realdata" / "nih" / "images").is_dir():
+            assert len(images) >= 4  # gallery, label distribution, real NIH images, SynthCXR beside them
