@@ -238,7 +238,7 @@ def fit(
                     save_checkpoint(ckpt_dir / "best.pt", {"model": best_state, "epoch": epoch})
         row["seconds"] = time.perf_counter() - t_epoch
         history.append(row)
-        if config.progress:
+        if progress_enabled(config.progress):
             shown = ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k not in ("epoch",))
             tqdm.write(f"epoch {epoch + 1}: {shown}")
         if ckpt_dir:

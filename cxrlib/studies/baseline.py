@@ -94,7 +94,9 @@ class BaselineResult:
         return positions, class_index
 
     def summary(self) -> pd.DataFrame:
-        """One row per backbone: mean AUROC, point accuracy and mask share (mean ± 95% CI across seeds)."""
+        """One row per backbone: mean AUROC, point accuracy and mask share (mean, and the 95% CI
+        half-width across seeds when there are several)."""
+        several = len(set(r.seed for r in self.runs)) > 1
         rows = []
         for bb in dict.fromkeys(r.backbone for r in self.runs):
             runs = [r for r in self.runs if r.backbone == bb]
@@ -107,7 +109,8 @@ class BaselineResult:
             }.items():
                 mean, half = mean_confidence_interval(values)
                 row[name] = mean
-                row[f"{name} ±95%"] = half
+                if several:
+                    row[f"{name} ±95%"] = half
             rows.append(row)
         return pd.DataFrame(rows).set_index("backbone")
 
