@@ -469,6 +469,7 @@ def _reader_tables(cfg: SynthCXRConfig, truth: np.ndarray, boxes: pd.DataFrame, 
     rng = np.random.default_rng([cfg.seed, 0xBEAD])
     label_rows, box_rows = [], []
     size = cfg.image_size
+    truth_boxes = {key: g[["x", "y", "w", "h"]].to_numpy() for key, g in boxes.groupby(["image", "class"])}
     for r in range(spec.n_readers):
         reader = f"reader_{r}"
         for k, c in enumerate(cfg.classes):
@@ -480,12 +481,12 @@ def _reader_tables(cfg: SynthCXRConfig, truth: np.ndarray, boxes: pd.DataFrame, 
             for i in np.flatnonzero(says):
                 label_rows.append((keys[i], reader, c))
                 if truth[i, kk]:
-                    for _, bx in boxes[(boxes["image"] == keys[i]) & (boxes["class"] == c)].iterrows():
+                    for bx, by, bw, bh in truth_boxes.get((keys[i], c), ()):
                         j = rng.normal(0, spec.box_jitter, 4)
-                        x0 = bx.x + j[0] * bx.w
-                        y0 = bx.y + j[1] * bx.h
-                        x1 = bx.x + bx.w + j[2] * bx.w
-                        y1 = bx.y + bx.h + j[3] * bx.h
+                        x0 = bx + j[0] * bw
+                        y0 = by + j[1] * bh
+                        x1 = bx + bw + j[2] * bw
+                        y1 = by + bh + j[3] * bh
                         x0, x1 = np.clip(sorted([x0, x1]), 0, size)
                         y0, y1 = np.clip(sorted([y0, y1]), 0, size)
                         box_rows.append((keys[i], c, x0, y0, max(x1 - x0, 1.0), max(y1 - y0, 1.0), reader))

@@ -147,6 +147,14 @@ def _check_table(table: pd.DataFrame, boxes: pd.DataFrame, classes: list[str], s
         raise ValueError(f"{source}: boxes for classes {unknown_box_classes} that are not among {classes}")
 
 
+def _fingerprint(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+        return st.st_size, st.st_mtime_ns
+    except OSError:
+        return -1, -1
+
+
 def finalize_dataset(
     name: str,
     classes: list[str],
@@ -175,7 +183,8 @@ def finalize_dataset(
     if not 16 <= image_size <= 2048:
         raise ValueError(f"image_size must lie in [16, 2048], got {image_size}")
     paths = [Path(p) for p in paths]
-    spec = {"source": name, "size": image_size, "paths": [str(p) for p in paths], "on_bad": skips.on_bad}
+    spec = {"source": name, "size": image_size, "paths": [str(p) for p in paths], "on_bad": skips.on_bad,
+            "files": [_fingerprint(p) for p in paths]}  # a replaced image file makes a new cache entry
 
     def build(tmp: Path) -> dict:
         images = np.lib.format.open_memmap(tmp / "images.npy", "w+", np.uint8, (len(paths), image_size, image_size))
