@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..dataset import CXRDataset
 from ..labels import apply_label_policy, resolve_policy, validate_raw_labels
-from .common import SkipReport, filter_views, finalize_dataset, first_existing, read_csv_checked
+from .common import SkipReport, filter_rows, filter_views, finalize_dataset, first_existing, read_csv_checked
 
 __all__ = ["MIMIC_CLASSES", "open_mimic", "mimic_image_path"]
 
@@ -104,8 +104,6 @@ def open_mimic(
     out["_raw_known"] = (raw.apply(pd.to_numeric).isin([0.0, 1.0])).any(axis=1).to_numpy()
     out = filter_views(out, views, "mimic", info)
     if drop_only_uncertain:
-        from .common import filter_rows
-
         out = filter_rows(out, out["_raw_known"], "drop images with only uncertain/blank labels", "view", "mimic", info)
     out = out.drop(columns="_raw_known")
     paths = [root / p for p in out["image"]] if load_images else None

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..dataset import CXRDataset
+from ..splits import split_by_patient
 from .common import SkipReport, carve_validation, filter_views, finalize_dataset, first_existing, line
 
 __all__ = ["NIH_CLASSES", "NIH_LABELS", "open_nih", "read_nih_table", "read_nih_boxes"]
@@ -47,9 +48,9 @@ def _int(value: str, what: str, where: str) -> int:
 def read_nih_table(path: Path, skips: SkipReport | None = None, max_age: int = 120) -> pd.DataFrame:
     """Parse a Data_Entry file into the common table (``split`` left empty) plus 14 label columns."""
     skips = skips if skips is not None else SkipReport("nih")
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False) if Path(path).is_file() else None
-    if raw is None:
+    if not Path(path).is_file():
         raise FileNotFoundError(f"metadata file not found: {path}")
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False)
     raw = raw.rename(columns={"Patient Gender": "Patient Sex"})
     raw = raw.loc[:, [c for c in raw.columns if not c.startswith("Unnamed")]]
     missing = [c for c in _COLUMNS[:7] if c not in raw.columns]
@@ -185,8 +186,6 @@ def open_nih(
             table = table[~unlisted].reset_index(drop=True)
         table["split"] = carve_validation(table, val_fraction, seed)
     elif split == "patient":
-        from ..splits import split_by_patient
-
         table["split"] = split_by_patient(table, seed=seed).to_numpy()
     else:
         raise ValueError(f"unknown split {split!r}; use 'official' or 'patient'")
