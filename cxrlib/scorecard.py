@@ -92,7 +92,8 @@ def scorecard_markdown(results: dict[str, dict]) -> str:
         "Every table of the source papers ({doc}`see the studies <intro>`), the paper's number beside "
         "ours. *Ours* is read from the results file the executed notebook wrote in this build; "
         "the dataset and profile it ran on are shown, since a synthetic-data smoke run is not the "
-        "paper's setting and its numbers are not expected to match.", "",
+        "paper's setting and its numbers are not expected to match. Where the paper reports a "
+        "validation AUROC, ours is measured on the held-out test split.", "",
         "| study | table | row | metric | paper | ours | ran on | notebook |",
         "|---|---|---|---|---|---|---|---|",
     ]
