@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from cxrlib.losses import SaliencyRegularizedLoss, WeightedBCELoss, positive_weights, weighted_bce
-from cxrlib.models import ModelOutput, build_model
+from cxrlib.models import build_model
 
 
 def test_weighted_bce_matches_torch_on_known_labels():

@@ -6,7 +6,6 @@ These check that the notebooks computed what they claim at reduced size, not the
 import json
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -21,7 +21,8 @@ import pandas as pd
 
 from ..dataset import CXRDataset
 from ..labels import apply_label_policy, resolve_policy, validate_raw_labels
-from .common import SkipReport, carve_validation, filter_rows, filter_views, finalize_dataset, line, read_csv_checked
+from .common import (SkipReport, carve_validation, drop_duplicates, filter_rows, filter_views, finalize_dataset, line,
+                     read_csv_checked)
 
 __all__ = ["CHEXPERT_CLASSES", "CHEXPERT_COMPETITION", "open_chexpert", "read_chexpert_csv"]
 
@@ -119,10 +120,8 @@ def open_chexpert(
     labels = apply_label_policy(raw[classes], classes, label_policy, blank_as_negative, source="chexpert")
     info["uncertain_counts"] = {c: int((pd.to_numeric(raw[c]) == -1).sum()) for c in classes}
     table = pd.concat([table, labels], axis=1)
-    dup = table["image"].duplicated()
-    for i in np.flatnonzero(dup.to_numpy()):
-        skips.bad(f"duplicate row for image {table.loc[i, 'image']}", f"{raw.loc[i, '_file']}, line {raw.loc[i, '_line']}")
-    table = table[~dup.to_numpy()].reset_index(drop=True)
+    table = drop_duplicates(table, ["image"], skips, lambda i: (
+        f"duplicate row for image {table.loc[i, 'image']}", f"{raw.loc[i, '_file']}, line {raw.loc[i, '_line']}"))
     if frontal_only:
         table = filter_rows(table, table["frontal_lateral"] == "Frontal", "frontal only", "frontal_lateral",
                             "chexpert", info)

@@ -23,7 +23,7 @@ from ..dataset import BOX_COLUMNS, CXRDataset, empty_boxes
 from ..decode import decode_image, resize_to_uint8
 from ..splits import check_patient_leakage, split_by_patient
 
-__all__ = ["SkipReport", "read_csv_checked", "first_existing", "filter_rows", "filter_views", "carve_validation",
+__all__ = ["SkipReport", "drop_duplicates", "read_csv_checked", "first_existing", "filter_rows", "filter_views", "carve_validation",
            "finalize_dataset", "NoImages", "line"]
 
 log = logging.getLogger("cxrlib.data")
@@ -58,6 +58,16 @@ class SkipReport:
 
     def as_dict(self) -> dict:
         return {"counts": dict(self.counts), "examples": dict(self.examples)}
+
+
+def drop_duplicates(frame: pd.DataFrame, subset: Sequence[str] | None, skips: SkipReport,
+                    describe: Callable[[int], tuple[str, str]]) -> pd.DataFrame:
+    """Rows repeating an earlier row on ``subset`` (all columns if None): each is raised or counted by
+    ``skips``, with ``describe(position) -> (reason, where)``; the first occurrence is kept."""
+    dup = frame.duplicated(subset).to_numpy()
+    for i in np.flatnonzero(dup):
+        skips.bad(*describe(int(i)))
+    return frame[~dup].reset_index(drop=True)
 
 
 def first_existing(root: Path, names: Sequence[str], what: str) -> Path:

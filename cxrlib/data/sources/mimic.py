@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..dataset import CXRDataset
 from ..labels import apply_label_policy, resolve_policy, validate_raw_labels
-from .common import SkipReport, filter_rows, filter_views, finalize_dataset, first_existing, read_csv_checked
+from .common import SkipReport, filter_rows, filter_views, finalize_dataset, first_existing, line, read_csv_checked
 
 __all__ = ["MIMIC_CLASSES", "open_mimic", "mimic_image_path"]
 
@@ -72,20 +72,20 @@ def open_mimic(
     labels = read_csv_checked(labels_path, ids + MIMIC_CLASSES)
     meta = read_csv_checked(meta_path, ["dicom_id", *ids, "ViewPosition"])
     split = read_csv_checked(split_path, ["dicom_id", "study_id", "subject_id", "split"])
-    validate_raw_labels(labels.set_index(labels.index + 2), classes, source=str(labels_path), row_word="line")
+    validate_raw_labels(labels.set_index(labels.index.map(line)), classes, source=str(labels_path), row_word="line")
     for frame, path, key in ((labels, labels_path, ids), (meta, meta_path, ["dicom_id"]), (split, split_path, ["dicom_id"])):
         dup = frame.duplicated(key)
         if dup.any():
             i = int(np.flatnonzero(dup.to_numpy())[0])
-            raise ValueError(f"{path}, line {i + 2}: duplicate {key} {frame.loc[i, key].tolist()}")
+            raise ValueError(f"{path}, line {line(i)}: duplicate {key} {frame.loc[i, key].tolist()}")
     bad_split = ~split["split"].isin(_SPLITS)
     if bad_split.any():
         i = int(np.flatnonzero(bad_split.to_numpy())[0])
-        raise ValueError(f"{split_path}, line {i + 2}: unknown split {split.loc[i, 'split']!r}; expected {list(_SPLITS)}")
+        raise ValueError(f"{split_path}, line {line(i)}: unknown split {split.loc[i, 'split']!r}; expected {list(_SPLITS)}")
     table = meta.merge(split[["dicom_id", "split"]], on="dicom_id", how="left", validate="one_to_one")
     no_split = table["split"].isna()
     for i in np.flatnonzero(no_split.to_numpy()):
-        skips.bad(f"image {table.loc[i, 'dicom_id']} has no row in {split_path.name}", f"{meta_path}, line {i + 2}")
+        skips.bad(f"image {table.loc[i, 'dicom_id']} has no row in {split_path.name}", f"{meta_path}, line {line(i)}")
     table = table[~no_split.to_numpy()].reset_index(drop=True)
     table = table.merge(labels, on=ids, how="left", validate="many_to_one", indicator=True)
     info["images_without_label_row"] = int((table.pop("_merge") == "left_only").sum())

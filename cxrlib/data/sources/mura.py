@@ -16,11 +16,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..dataset import CXRDataset
-from .common import SkipReport, carve_validation, finalize_dataset
+from .common import SkipReport, carve_validation, drop_duplicates, finalize_dataset
 
 __all__ = ["MURA_BODY_PARTS", "open_mura"]
 
@@ -94,10 +93,8 @@ def open_mura(
     table = pd.DataFrame(rows)
     if table.empty:
         raise ValueError(f"MURA: no usable image rows under {base / 'MURA-v1.1'}")
-    dup = table["image"].duplicated()
-    for name in table.loc[dup, "image"]:
-        skips.bad(f"duplicate image path {name}", str(base / "MURA-v1.1"))
-    table = table[~dup.to_numpy()].reset_index(drop=True)
+    table = drop_duplicates(table, ["image"], skips, lambda i: (
+        f"duplicate image path {table.loc[i, 'image']}", str(base / "MURA-v1.1")))
     if task == "body-part":
         classes = MURA_BODY_PARTS
         for c in classes:

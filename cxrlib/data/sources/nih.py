@@ -25,7 +25,8 @@ import pandas as pd
 
 from ..dataset import CXRDataset
 from ..splits import split_by_patient
-from .common import SkipReport, carve_validation, filter_views, finalize_dataset, first_existing, line
+from .common import (SkipReport, carve_validation, drop_duplicates, filter_views, finalize_dataset, first_existing,
+                     line)
 
 __all__ = ["NIH_CLASSES", "NIH_LABELS", "open_nih", "read_nih_table", "read_nih_boxes"]
 
@@ -121,10 +122,7 @@ def read_nih_boxes(path: Path, skips: SkipReport | None = None, image_size: int 
         else:
             out.append((rec.image.strip(), label, x, y, w, h, "nih"))
     boxes = pd.DataFrame(out, columns=["image", "class", "x", "y", "w", "h", "reader"])
-    dup = boxes.duplicated(keep="first")
-    for i in np.flatnonzero(dup):
-        skips.bad("duplicate box row", f"{path}, box {boxes.iloc[i].tolist()[:6]}")
-    return boxes[~dup].reset_index(drop=True)
+    return drop_duplicates(boxes, None, skips, lambda i: ("duplicate box row", f"{path}, box {boxes.iloc[i].tolist()[:6]}"))
 
 
 def _image_paths(root: Path) -> dict[str, Path]:
@@ -170,10 +168,7 @@ def open_nih(
                                   "Data_Entry_2017.csv", "Data_Entry_2017.csv.gz"], "NIH Data_Entry")
     table = read_nih_table(entry, skips, max_age)
     info["metadata"] = str(entry)
-    dup = table["image"].duplicated()
-    for name in table.loc[dup, "image"]:
-        skips.bad(f"duplicate row for image {name}", f"{entry}")
-    table = table[~dup].reset_index(drop=True)
+    table = drop_duplicates(table, ["image"], skips, lambda i: (f"duplicate row for image {table.loc[i, 'image']}", f"{entry}"))
     if split == "official":
         test, train_val = _read_list(root / "test_list.txt"), _read_list(root / "train_val_list.txt")
         both = test & train_val

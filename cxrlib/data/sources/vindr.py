@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..dataset import CXRDataset
-from .common import SkipReport, finalize_dataset, line, read_csv_checked
+from .common import SkipReport, drop_duplicates, finalize_dataset, line, read_csv_checked
 from ..splits import split_by_patient
 
 __all__ = ["VINDR_CLASSES", "open_vindr", "read_vindr_annotations"]
@@ -72,10 +72,7 @@ def read_vindr_annotations(path: Path, skips: SkipReport) -> pd.DataFrame:
     for c in ("x_min", "y_min", "x_max", "y_max"):
         rows[c] = pd.to_numeric(rows[c])
     rows["source_line"] = [line(i) for i in keep]
-    dup = rows.duplicated(_COLUMNS)
-    for i in np.flatnonzero(dup.to_numpy()):
-        skips.bad("duplicate row", f"{path}, line {rows.loc[i, 'source_line']}")
-    return rows[~dup.to_numpy()].reset_index(drop=True)
+    return drop_duplicates(rows, _COLUMNS, skips, lambda i: ("duplicate row", f"{path}, line {rows.loc[i, 'source_line']}"))
 
 
 def _find_image(folder: Path, image_id: str) -> Path | None:

@@ -3,7 +3,6 @@ reported skip where ``on_bad="skip"`` is asked for."""
 
 import gzip
 
-import numpy as np
 import pytest
 
 from cxrlib.data import ImageDecodeError, PatientLeakageError, open_dataset
