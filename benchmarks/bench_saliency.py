@@ -24,7 +24,7 @@ import torch
 
 from cxrlib.losses import SaliencyRegularizedLoss, WeightedBCELoss
 from cxrlib.models import build_model
-from cxrlib.saliency import compute_saliency, normalize_maps, saliency_maps, upsample_maps
+from cxrlib.saliency import compute_saliency, display_maps, saliency_maps
 from cxrlib.saliency.losses import class_distinctiveness_loss
 from cxrlib.train import resolve_device
 
@@ -99,7 +99,7 @@ def cam_extraction_ratio(device, size=128, batch=16, repeats=5) -> dict:
 
     def ours():
         _, maps = compute_saliency(model, x, "gradcam")
-        return normalize_maps(upsample_maps(normalize_maps(maps), (size, size))).cpu().numpy()
+        return display_maps(maps, (size, size)).cpu().numpy()
 
     def reference():
         return np.stack([cam(x, targets=[ClassifierOutputTarget(c)] * batch) for c in range(5)], 1)

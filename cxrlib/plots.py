@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 
 from .data.dataset import CXRDataset
-from .saliency.cam import normalize_maps, upsample_maps
+from .saliency.cam import display_maps
 
 __all__ = ["image_gallery", "label_distribution", "training_curves", "saliency_overlays", "CLASS_COLORS"]
 
@@ -114,7 +114,7 @@ def saliency_overlays(images: torch.Tensor, maps: Mapping[str, np.ndarray | torc
         axes[i, 0].set_title(classes[k], fontsize=9)
         for j, name in enumerate(names):
             m = torch.as_tensor(np.asarray(maps[name][i:i + 1, k:k + 1]), dtype=torch.float32)
-            heat = normalize_maps(upsample_maps(normalize_maps(m), size))[0, 0].numpy()
+            heat = display_maps(m, size)[0, 0].numpy()
             ax = axes[i, 1 + j]
             ax.imshow(images[i, 0], cmap="gray", vmin=0, vmax=1)
             ax.imshow(heat, cmap="jet", alpha=alpha, vmin=0, vmax=1)

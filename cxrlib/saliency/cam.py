@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from ..models.backbones import CXRClassifier, Pooling
 
-__all__ = ["SaliencyMethod", "saliency_maps", "compute_saliency", "upsample_maps", "normalize_maps"]
+__all__ = ["SaliencyMethod", "saliency_maps", "compute_saliency", "upsample_maps", "normalize_maps", "display_maps"]
 
 
 class SaliencyMethod(str, Enum):
@@ -100,3 +100,9 @@ def normalize_maps(maps: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
     lo = flat.amin(-1, keepdim=True)[..., None]
     hi = (flat.amax(-1, keepdim=True)[..., None] - lo)
     return (maps - lo) / (hi + eps)
+
+
+def display_maps(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Maps ready to overlay on the image, as pytorch-grad-cam shows them: min-max normalise,
+    upsample bilinearly to ``size``, min-max normalise again. ``(B, K, h, w)`` → ``(B, K, H, W)``."""
+    return normalize_maps(upsample_maps(normalize_maps(maps), size))

@@ -7,7 +7,7 @@ from pytorch_grad_cam import GradCAM, HiResCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
 from cxrlib.models import build_model
-from cxrlib.saliency import compute_saliency, normalize_maps, saliency_maps, upsample_maps
+from cxrlib.saliency import compute_saliency, display_maps, saliency_maps
 
 REFERENCE = {"gradcam": GradCAM, "hirescam": HiResCAM}
 
@@ -38,7 +38,7 @@ def test_maps_equal_pytorch_grad_cam(name, method):
     ours_raw = saliency_maps(model, features, logits, method, relu=False).detach()
     ours = saliency_maps(model, features, logits, method).detach()
     # pytorch-grad-cam's output = minmax(resize(minmax(relu(raw)))), resized with cv2 bilinear
-    ours_final = normalize_maps(upsample_maps(normalize_maps(ours), (64, 64)))
+    ours_final = display_maps(ours, (64, 64))
     with REFERENCE[method](model, [model.feature_layer]) as cam:
         for c in range(4):
             raw, final = _reference_raw(cam, model, x, c)
