@@ -348,15 +348,16 @@ def render_synth_cxr(params: dict[str, np.ndarray], idx: np.ndarray, size: int, 
     masks = torch.zeros(b, K, size, size, dtype=torch.bool)
     boxes: list[tuple[int, str, float, float, float, float]] = []
 
+    def chosen_lung(side: torch.Tensor):
+        """Centre and radii ``(cx, cy, rx, ry)`` of the right (side 0) or left (side 1) lung, per image."""
+        return tuple(torch.where(side == 0, right, left) for right, left in zip(lungs_c[0], lungs_c[1]))
+
     def lung_point(k: int, side: torch.Tensor, spread: float, low: float = 0.0):
         """A point inside the chosen lung (``low`` > 0 biases it towards the base)."""
         radius = np.sqrt((P["pos_a"][:, k] + 1) / 2)  # uniform over the unit disc
         a = _col(radius * np.cos(np.pi * P["pos_b"][:, k])) * spread
         bb = (_col(radius * np.sin(np.pi * P["pos_b"][:, k])) * (1 - low) + low) * spread
-        lcx = torch.where(side == 0, lungs_c[0][0], lungs_c[1][0])
-        lcy = torch.where(side == 0, lungs_c[0][1], lungs_c[1][1])
-        rx = torch.where(side == 0, lungs_c[0][2], lungs_c[1][2])
-        ry = torch.where(side == 0, lungs_c[0][3], lungs_c[1][3])
+        lcx, lcy, rx, ry = chosen_lung(side)
         return lcx + a * rx, lcy + bb * ry * 0.75, rx, ry
 
     def add_instance(k: int, region: torch.Tensor, present: torch.Tensor) -> None:
@@ -423,10 +424,7 @@ def render_synth_cxr(params: dict[str, np.ndarray], idx: np.ndarray, size: int, 
     k = ci["Pneumothorax"]
     collapse = 0.10 + 0.25 * sev[:, k]
     side = side_one[:, k]
-    lcx = torch.where(side == 0, lungs_c[0][0], lungs_c[1][0])
-    lcy = torch.where(side == 0, lungs_c[0][1], lungs_c[1][1])
-    lrx = torch.where(side == 0, lungs_c[0][2], lungs_c[1][2])
-    lry = torch.where(side == 0, lungs_c[0][3], lungs_c[1][3])
+    lcx, lcy, lrx, lry = chosen_lung(side)
     medial = torch.where(side == 0, 1.0, -1.0)
     d_in = _ellipse_distance(u, v, lcx + medial * collapse * lrx, lcy + collapse * lry * 0.6,
                              lrx * (1 - collapse), lry * (1 - collapse * 0.6))
