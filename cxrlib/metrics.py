@@ -5,17 +5,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 
 import numpy as np
 import pandas as pd
 import scipy.ndimage
 import scipy.stats
 import torch
-import torch.nn.functional as F
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from .maps import flat_maps, upsample_maps
 
 __all__ = [
     "auroc",
     "per_class_auroc",
+    "average_precision",
+    "per_class_average_precision",
+    "CalibrationKind",
     "ReliabilityCurve",
     "reliability_curve",
     "expected_calibration_error",
@@ -28,20 +34,16 @@ __all__ = [
 
 
 def _np(x) -> np.ndarray:
+    """Any array-like as float64 numpy (tensors of any float dtype are widened, never narrowed)."""
     if isinstance(x, torch.Tensor):
-        return x.detach().cpu().float().numpy()
+        return x.detach().cpu().double().numpy()
     return np.asarray(x, dtype=np.float64)
 
 
 # ----------------------------------------------------------------------------------------------
 # Discrimination
 # ----------------------------------------------------------------------------------------------
-def auroc(scores, labels) -> float:
-    """Area under the ROC curve of one class (Mann-Whitney statistic, ties counted half).
-
-    ``scores`` and ``labels`` are ``(N,)``; NaN labels are ignored. Returns NaN when only one
-    label value is present.
-    """
+def _binary_inputs(scores, labels) -> tuple[np.ndarray, np.ndarray]:
     s, y = _np(scores).ravel(), _np(labels).ravel()
     if s.shape != y.shape:
         raise ValueError(f"scores {s.shape} and labels {y.shape} differ in shape")
@@ -51,18 +53,50 @@ def auroc(scores, labels) -> float:
         raise ValueError("scores contain NaN")
     if not np.isin(y, (0.0, 1.0)).all():
         raise ValueError("labels must be 0, 1 or NaN")
-    n_pos, n_neg = int(y.sum()), int((1 - y).sum())
-    if n_pos == 0 or n_neg == 0:
+    return s, y
+
+
+def auroc(scores, labels) -> float:
+    """Area under the ROC curve of one class (scikit-learn's ``roc_auc_score``; ties count half).
+
+    ``scores (N,)`` are any monotone score: pass logits rather than probabilities, since a float32
+    sigmoid saturates at 1.0 for logits above ~17 and ties what the logits still rank. ``labels
+    (N,)`` in {0, 1, NaN}; NaN labels are ignored. Returns NaN when only one label value is present.
+    """
+    s, y = _binary_inputs(scores, labels)
+    if y.min(initial=1.0) == y.max(initial=0.0):
         return float("nan")
-    ranks = scipy.stats.rankdata(s)
-    return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(roc_auc_score(y, s))
+
+
+def average_precision(scores, labels) -> float:
+    """Average precision (area under the precision-recall curve, scikit-learn's definition) of one
+    class; NaN labels ignored; NaN when there is no positive."""
+    s, y = _binary_inputs(scores, labels)
+    if not (y == 1).any():
+        return float("nan")
+    return float(average_precision_score(y, s))
 
 
 def per_class_auroc(scores, labels, classes: Sequence[str] | None = None) -> pd.Series:
-    """AUROC per column of ``(N, K)`` scores/labels, plus ``"mean"`` over classes that have one."""
+    """AUROC per column of ``(N, K)`` scores/labels (logits preferred, see :func:`auroc`), plus
+    ``"mean"`` over the classes that have one."""
+    return _per_class(auroc, scores, labels, classes)
+
+
+def per_class_average_precision(scores, labels, classes: Sequence[str] | None = None) -> pd.Series:
+    """Average precision per column of ``(N, K)`` scores/labels, plus ``"mean"``."""
+    return _per_class(average_precision, scores, labels, classes)
+
+
+def _per_class(metric, scores, labels, classes: Sequence[str] | None) -> pd.Series:
     s, y = _np(scores), _np(labels)
+    if s.ndim != 2 or s.shape != y.shape:
+        raise ValueError(f"expected (N, K) scores and labels of one shape, got {s.shape} and {y.shape}")
     classes = list(classes) if classes is not None else [str(k) for k in range(s.shape[1])]
-    values = [auroc(s[:, k], y[:, k]) for k in range(s.shape[1])]
+    if len(classes) != s.shape[1]:
+        raise ValueError(f"{len(classes)} class names for {s.shape[1]} score columns")
+    values = [metric(s[:, k], y[:, k]) for k in range(s.shape[1])]
     out = pd.Series(values, index=classes, dtype=float)
     out["mean"] = np.nanmean(values) if not np.isnan(values).all() else np.nan
     return out
@@ -71,6 +105,14 @@ def per_class_auroc(scores, labels, classes: Sequence[str] | None = None) -> pd.
 # ----------------------------------------------------------------------------------------------
 # Calibration
 # ----------------------------------------------------------------------------------------------
+class CalibrationKind(str, Enum):
+    """What an ECE measures; explicit whenever labels are ``(N, K)``, where both kinds make sense."""
+
+    BINARY = "binary"  #: ``(N,)`` positive-class probability against ``(N,)`` 0/1 labels
+    TOP_LABEL = "top-label"  #: ``(N, C)`` softmax: top-class confidence against correctness
+    MARGINAL = "marginal"  #: ``(N, K)`` multi-label sigmoids: mean over classes of the binary ECE
+
+
 @dataclass
 class ReliabilityCurve:
     """Equal-width bins on [0, 1]: mean confidence, observed frequency and count per bin."""
@@ -82,34 +124,63 @@ class ReliabilityCurve:
 
     @property
     def ece(self) -> float:
-        """Expected calibration error: Σ_b n_b / N · |acc_b − conf_b|."""
+        """Expected calibration error: Σ_b n_b / N · |acc_b − conf_b|; NaN when there is no sample."""
         n = self.count.sum()
+        if n == 0:
+            return float("nan")
         gaps = np.nan_to_num(np.abs(self.accuracy - self.confidence))
-        return float((self.count / max(n, 1) * gaps).sum())
+        return float((self.count / n * gaps).sum())
 
 
-def _confidence_and_outcome(probs, labels) -> tuple[np.ndarray, np.ndarray]:
-    p, y = _np(probs), _np(labels)
-    if p.ndim == 1:  # binary: probability of the positive class against its frequency
-        if p.shape != y.shape:
-            raise ValueError(f"probs {p.shape} and labels {y.shape} differ in shape")
+def _resolve_kind(p: np.ndarray, y: np.ndarray, kind: CalibrationKind | str | None) -> CalibrationKind:
+    if kind is not None:
+        try:
+            return CalibrationKind(kind)
+        except ValueError:
+            raise ValueError(f"unknown calibration kind {kind!r}; use one of {[k.value for k in CalibrationKind]}") from None
+    if p.ndim == 1:
+        return CalibrationKind.BINARY
+    if p.ndim == 2 and y.ndim == 1:
+        return CalibrationKind.TOP_LABEL
+    raise ValueError(f"probs {p.shape} with labels {y.shape} can be read two ways: pass kind='marginal' "
+                     "(multi-label sigmoids, mean of per-class binary ECEs) or kind='top-label' "
+                     "(softmax probabilities with one-hot labels)")
+
+
+def _confidence_and_outcome(p: np.ndarray, y: np.ndarray, kind: CalibrationKind) -> tuple[np.ndarray, np.ndarray]:
+    if kind is CalibrationKind.BINARY:
+        if p.ndim != 1 or p.shape != y.shape:
+            raise ValueError(f"binary calibration needs (N,) probs and (N,) labels, got {p.shape} and {y.shape}")
         keep = ~np.isnan(y)
+        if not np.isin(y[keep], (0.0, 1.0)).all():
+            raise ValueError("binary labels must be 0, 1 or NaN")
         return p[keep], y[keep]
-    if p.ndim == 2 and y.ndim == 1:  # multi-class: top-label confidence against correctness
+    if kind is CalibrationKind.TOP_LABEL:
+        if p.ndim != 2 or y.shape not in ((p.shape[0],), p.shape):
+            raise ValueError(f"top-label calibration needs (N, C) probs and (N,) class indices or (N, C) one-hot "
+                             f"labels, got {p.shape} and {y.shape}")
+        if y.ndim == 2:
+            if np.isnan(y).any() or not ((y == 0) | (y == 1)).all() or not (y.sum(1) == 1).all():
+                raise ValueError("one-hot labels must hold exactly one 1 per row and no NaN")
+            y = y.argmax(1)
         return p.max(1), (p.argmax(1) == y).astype(float)
-    raise ValueError(
-        f"expected binary (N,) probs with (N,) labels or multi-class (N, C) probs with (N,) labels; "
-        f"got {p.shape} and {y.shape} (use per_class_ece for multi-label)"
-    )
+    raise ValueError("marginal calibration is a mean over classes: use expected_calibration_error or per_class_ece")
 
 
-def reliability_curve(probs, labels, n_bins: int = 15) -> ReliabilityCurve:
-    """Reliability-diagram data (binary or multi-class top-label, see ``expected_calibration_error``)."""
-    conf, outcome = _confidence_and_outcome(probs, labels)
+def reliability_curve(probs, labels, n_bins: int = 15, kind: CalibrationKind | str | None = None) -> ReliabilityCurve:
+    """Reliability-diagram data for a binary or a top-label kind (see ``expected_calibration_error``).
+
+    Bins are ``[e_b, e_{b+1})`` on ``edges = linspace(0, 1, n_bins + 1)``, the last one closed, so a
+    confidence exactly on an edge falls in the upper bin, as in netcal (scipy's binned statistics).
+    """
+    p, y = _np(probs), _np(labels)
+    conf, outcome = _confidence_and_outcome(p, y, _resolve_kind(p, y, kind))
     if np.isnan(conf).any():
         raise ValueError("probabilities contain NaN")
+    if ((conf < 0) | (conf > 1)).any():
+        raise ValueError("probabilities must lie in [0, 1]")
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    idx = np.clip(np.floor(conf * n_bins).astype(int), 0, n_bins - 1)
+    idx = np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, n_bins - 1)
     count = np.bincount(idx, minlength=n_bins).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_conf = np.bincount(idx, conf, n_bins) / count
@@ -117,43 +188,68 @@ def reliability_curve(probs, labels, n_bins: int = 15) -> ReliabilityCurve:
     return ReliabilityCurve(edges, mean_conf, mean_acc, count)
 
 
-def expected_calibration_error(probs, labels, n_bins: int = 15) -> float:
-    """ECE with ``n_bins`` equal-width bins.
+def expected_calibration_error(probs, labels, n_bins: int = 15, kind: CalibrationKind | str | None = None) -> float:
+    """ECE with ``n_bins`` equal-width bins (Naeini et al. 2015; Guo et al. 2017).
 
-    * ``probs (N,)``, ``labels (N,)`` in {0, 1}: calibration of the positive-class probability.
-    * ``probs (N, C)``, ``labels (N,)`` class indices: top-label calibration.
-    * ``probs (N, K)``, ``labels (N, K)`` (multi-label, NaN = unknown): mean of the per-class ECEs.
+    * ``kind="binary"`` (inferred for ``(N,)`` inputs): positive-class probability vs 0/1 labels.
+    * ``kind="top-label"`` (inferred for ``(N, C)`` probs with ``(N,)`` class indices; explicit for
+      ``(N, C)`` one-hot labels): confidence of the arg-max class vs whether it is right.
+    * ``kind="marginal"`` (must be explicit): multi-label ``(N, K)`` sigmoids with ``(N, K)`` labels
+      (NaN = unknown): the mean of the per-class binary ECEs over classes that have a known label.
+
+    NaN labels are left out; an ECE with no sample at all is NaN (never 0).
     """
     p, y = _np(probs), _np(labels)
-    if p.ndim == 2 and p.shape == y.shape:
-        return float(np.nanmean(per_class_ece(p, y, n_bins)))
-    return reliability_curve(p, y, n_bins).ece
+    kind = _resolve_kind(p, y, kind)
+    if kind is CalibrationKind.MARGINAL:
+        per = per_class_ece(p, y, n_bins)
+        return float(np.nanmean(per)) if not np.isnan(per).all() else float("nan")
+    return reliability_curve(p, y, n_bins, kind).ece
 
 
 def per_class_ece(probs, labels, n_bins: int = 15) -> np.ndarray:
-    """``(K,)`` binary ECE of each column of multi-label ``(N, K)`` probabilities."""
+    """``(K,)`` binary ECE of each column of multi-label ``(N, K)`` probabilities; NaN for a class
+    without any known label."""
     p, y = _np(probs), _np(labels)
-    return np.array([reliability_curve(p[:, k], y[:, k], n_bins).ece for k in range(p.shape[1])])
+    if p.ndim != 2 or p.shape != y.shape:
+        raise ValueError(f"per-class ECE needs (N, K) probs and labels of one shape, got {p.shape} and {y.shape}")
+    return np.array([reliability_curve(p[:, k], y[:, k], n_bins, CalibrationKind.BINARY).ece
+                     for k in range(p.shape[1])])
 
 
 # ----------------------------------------------------------------------------------------------
 # Localisation
 # ----------------------------------------------------------------------------------------------
-def _upsampled(maps, size: tuple[int, int]) -> np.ndarray:
-    t = maps if isinstance(maps, torch.Tensor) else torch.as_tensor(np.asarray(maps, dtype=np.float32))
-    t = t.detach().float().cpu()
-    return F.interpolate(t[None, None], size=size, mode="bilinear", align_corners=False)[0, 0].numpy()
-
-
 def _boxes_by_key(boxes: pd.DataFrame) -> dict[tuple[str, str], np.ndarray]:
     return {key: g[["x", "y", "w", "h"]].to_numpy(float) for key, g in boxes.groupby(["image", "class"])}
 
 
+def _check_heatmaps(heatmaps, image_keys: Sequence[str], classes: Sequence[str]) -> np.ndarray:
+    """``(N, K, h, w)`` heatmaps as float64 numpy, after checking N and K against keys and classes."""
+    maps = _np(heatmaps)
+    if maps.ndim != 4:
+        raise ValueError(f"heatmaps must be (N, K, h, w), got shape {maps.shape}")
+    if maps.shape[0] != len(image_keys):
+        raise ValueError(f"{maps.shape[0]} heatmaps but {len(image_keys)} image keys: they must be aligned")
+    if maps.shape[1] != len(classes):
+        raise ValueError(f"heatmaps have {maps.shape[1]} class maps but {len(classes)} classes were named")
+    return maps
+
+
+def _check_boxes(boxes: pd.DataFrame) -> None:
+    missing = [c for c in ("image", "class", "x", "y", "w", "h") if c not in boxes.columns]
+    if missing:
+        raise ValueError(f"boxes lack column(s) {missing}; expected image, class, x, y, w, h")
+
+
 def _peak(heatmap: np.ndarray) -> tuple[int, int]:
-    """Row and column of the maximum. A low-resolution map upsampled bilinearly has a flat plateau
-    at its maximum (a 2×2 map gives a whole corner quadrant); ``argmax`` would then always pick the
-    plateau's first pixel, often the image corner. Ties are broken by the plateau pixel nearest to the
-    plateau's centroid instead."""
+    """Row and column of the maximum of a map that is not flat.
+
+    A low-resolution map upsampled bilinearly has a small plateau at its maximum; ``argmax`` would
+    always pick the plateau's first pixel. Ties are broken by the plateau pixel nearest to the
+    plateau's centroid instead. A flat map has no peak: callers count it as a miss (see
+    :func:`cxrlib.maps.flat_maps`) instead of asking for one.
+    """
     top = heatmap.max()
     rows, cols = np.nonzero(heatmap >= top - 1e-6 * max(abs(top), 1e-12))
     if len(rows) == 1:
@@ -166,37 +262,47 @@ def point_localization_accuracy(
     heatmaps, boxes: pd.DataFrame, image_keys: Sequence[str], classes: Sequence[str],
     image_size: tuple[int, int],
 ) -> pd.DataFrame:
-    """PYLON's point localisation accuracy.
+    """PYLON's point localisation accuracy (Preechakul et al.).
 
     For every (image, class) with at least one ground-truth box, the class heatmap is upsampled
-    bilinearly to ``image_size``; a hit is when its argmax pixel (centre; ties broken towards the
-    centre of the maximum's plateau) lies inside any box of
-    that class on that image. ``heatmaps (N, K, h, w)`` are aligned with ``image_keys``; ``boxes``
-    (``image, class, x, y, w, h``) are in the pixel coordinates of ``image_size``.
+    bilinearly to ``image_size``; a hit is when its maximum pixel (centre; ties broken towards the
+    centre of the maximum's plateau) lies inside any box of that class on that image. A **flat**
+    map (constant: all zero after the ReLU, or one value everywhere) has no maximum and counts as a
+    miss; how many there were is the ``flat`` column. ``heatmaps (N, K, h, w)`` are aligned with
+    ``image_keys`` (length N) and ``classes`` (length K); ``boxes`` (``image, class, x, y, w, h``)
+    are in the pixel coordinates of ``image_size``.
 
-    Returns one row per class with ``n``, ``hits``, ``accuracy``, plus rows ``"weighted"``
-    (pooled over all boxes-bearing pairs) and ``"macro"`` (mean of class accuracies).
+    Returns one row per class with ``n``, ``hits``, ``flat``, ``accuracy``, plus rows ``"weighted"``
+    (pooled over all box-bearing pairs) and ``"macro"`` (mean of class accuracies).
     """
-    by_key = _boxes_by_key(boxes)
+    maps = _check_heatmaps(heatmaps, image_keys, classes)
+    _check_boxes(boxes)
+    classes = list(classes)
+    flat = flat_maps(maps)  # (N, K)
     position = {key: i for i, key in enumerate(image_keys)}
     hits = {c: 0 for c in classes}
     total = {c: 0 for c in classes}
-    for (image, cls), bxs in by_key.items():
+    n_flat = {c: 0 for c in classes}
+    for (image, cls), bxs in _boxes_by_key(boxes).items():
         if cls not in total or image not in position:
             continue
-        up = _upsampled(heatmaps[position[image], list(classes).index(cls)], image_size)
-        row, col = _peak(up)
+        i, k = position[image], classes.index(cls)
+        total[cls] += 1
+        if flat[i, k]:
+            n_flat[cls] += 1
+            continue
+        row, col = _peak(upsample_maps(maps[i, k], image_size).numpy())
         px, py = col + 0.5, row + 0.5
         inside = (bxs[:, 0] <= px) & (px <= bxs[:, 0] + bxs[:, 2]) & (bxs[:, 1] <= py) & (py <= bxs[:, 1] + bxs[:, 3])
         hits[cls] += int(inside.any())
-        total[cls] += 1
-    table = pd.DataFrame({"n": total, "hits": hits}).astype(int)
+    table = pd.DataFrame({"n": total, "hits": hits, "flat": n_flat}).astype(int)
     table["accuracy"] = table["hits"] / table["n"].where(table["n"] > 0)
-    weighted = table["hits"].sum() / max(table["n"].sum(), 1) if table["n"].sum() else np.nan
-    table.loc["weighted"] = [table["n"].sum(), table["hits"].sum(), weighted]
-    table.loc["macro"] = [table["n"].iloc[:-1].sum(), table["hits"].iloc[:-1].sum(),
-                          table["accuracy"].iloc[:-1].mean()]
-    return table
+    per_class = table.copy()
+    n_all = int(per_class["n"].sum())
+    table.loc["weighted"] = [n_all, per_class["hits"].sum(), per_class["flat"].sum(),
+                             per_class["hits"].sum() / n_all if n_all else np.nan]
+    table.loc["macro"] = [n_all, per_class["hits"].sum(), per_class["flat"].sum(), per_class["accuracy"].mean()]
+    return table.astype({"n": int, "hits": int, "flat": int})
 
 
 def iobb_scores(
@@ -207,40 +313,54 @@ def iobb_scores(
 
     Each upsampled heatmap is min-max normalised and thresholded at ``threshold``; every connected
     region gives a predicted box. For each ground-truth box, IoBB = max over predicted boxes of
-    ``area(GT ∩ pred) / area(pred)``. Returns one row per ground-truth box with ``image, class, iobb``.
+    ``area(GT ∩ pred) / area(pred)``. A flat map predicts no box and scores 0 (min-max normalising
+    a constant map would otherwise make the whole image one box). Returns one row per ground-truth
+    box with ``image, class, iobb, flat``.
     """
+    maps = _check_heatmaps(heatmaps, image_keys, classes)
+    _check_boxes(boxes)
+    classes = list(classes)
+    flat = flat_maps(maps)
     position = {key: i for i, key in enumerate(image_keys)}
     rows = []
     cache: dict[tuple[str, str], np.ndarray] = {}
     for _, gt in boxes.iterrows():
         if gt["class"] not in classes or gt["image"] not in position:
             continue
-        key = (gt["image"], gt["class"])
-        if key not in cache:
-            up = _upsampled(heatmaps[position[key[0]], list(classes).index(key[1])], image_size)
-            up = (up - up.min()) / (up.max() - up.min() + 1e-12)
-            labelled, _ = scipy.ndimage.label(up >= threshold)
-            slices = scipy.ndimage.find_objects(labelled)
-            cache[key] = np.array([[s[1].start, s[0].start, s[1].stop, s[0].stop] for s in slices if s], float)
-        pred = cache[key].reshape(-1, 4)
+        i, k = position[gt["image"]], classes.index(gt["class"])
+        if (i, k) not in cache:
+            if flat[i, k]:
+                cache[(i, k)] = np.zeros((0, 4))
+            else:
+                up = upsample_maps(maps[i, k], image_size).numpy()
+                up = (up - up.min()) / (up.max() - up.min())
+                labelled, _ = scipy.ndimage.label(up >= threshold)
+                slices = scipy.ndimage.find_objects(labelled)
+                cache[(i, k)] = np.array([[s[1].start, s[0].start, s[1].stop, s[0].stop] for s in slices if s], float)
+        pred = cache[(i, k)].reshape(-1, 4)
         gx0, gy0, gx1, gy1 = gt["x"], gt["y"], gt["x"] + gt["w"], gt["y"] + gt["h"]
         iw = np.clip(np.minimum(pred[:, 2], gx1) - np.maximum(pred[:, 0], gx0), 0, None)
         ih = np.clip(np.minimum(pred[:, 3], gy1) - np.maximum(pred[:, 1], gy0), 0, None)
         area = (pred[:, 2] - pred[:, 0]) * (pred[:, 3] - pred[:, 1])
-        rows.append((gt["image"], gt["class"], float((iw * ih / area).max()) if len(pred) else 0.0))
-    return pd.DataFrame(rows, columns=["image", "class", "iobb"])
+        rows.append((gt["image"], gt["class"], float((iw * ih / area).max()) if len(pred) else 0.0, bool(flat[i, k])))
+    return pd.DataFrame(rows, columns=["image", "class", "iobb", "flat"])
 
 
 def heatmap_mass_in_mask(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     """Fraction of (positive) heatmap mass inside a mask, per map.
 
     ``maps (..., h, w)`` are upsampled bilinearly to the masks' ``(H, W)``; ``masks (..., H, W)``
-    bool broadcast against the maps. Returns ``(...)`` in [0, 1]. Differentiable in ``maps``.
+    bool with exactly the maps' leading shape (expand a per-image mask over K yourself: a silent
+    broadcast of ``(B, H, W)`` against ``(B, K, h, w)`` pairs the wrong maps when B = K). Returns
+    ``(...)`` in [0, 1]; a map with no positive mass (all zero after the ReLU) scores 0, never a
+    chance share. Differentiable in ``maps``.
     """
-    lead = maps.shape[:-2]
-    flat = maps.reshape(-1, 1, *maps.shape[-2:])
-    up = F.interpolate(flat, size=masks.shape[-2:], mode="bilinear", align_corners=False)
-    up = up.reshape(*lead, *masks.shape[-2:]).clamp_min(0)
+    if maps.ndim < 2 or masks.ndim < 2:
+        raise ValueError(f"maps (..., h, w) and masks (..., H, W) expected, got {tuple(maps.shape)} and {tuple(masks.shape)}")
+    if maps.shape[:-2] != masks.shape[:-2]:
+        raise ValueError(f"maps {tuple(maps.shape)} and masks {tuple(masks.shape)} must share their leading "
+                         "dimensions (one mask per map)")
+    up = upsample_maps(maps, masks.shape[-2:]).clamp_min(0)
     inside = (up * masks.to(up.dtype)).sum((-2, -1))
     return inside / (up.sum((-2, -1)) + 1e-12)
 

@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 
 from .data.dataset import CXRDataset
-from .saliency.cam import display_maps
+from .maps import display_maps
 
 __all__ = ["image_gallery", "label_distribution", "training_curves", "saliency_overlays", "CLASS_COLORS"]
 

@@ -8,6 +8,8 @@ them, seeds everything explicitly, and uses AMP + channels_last only on a GPU.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import random
 import time
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.special
 import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
@@ -27,8 +30,13 @@ from .models.backbones import ModelOutput
 
 __all__ = [
     "TrainConfig", "TrainResult", "Predictions", "fit", "predict", "resolve_device", "seed_everything",
-    "freeze", "unfreeze", "save_checkpoint", "load_checkpoint",
+    "freeze", "unfreeze", "train_mode", "save_checkpoint", "load_checkpoint", "config_hash", "rng_states",
+    "set_rng_states", "CheckpointMismatchError",
 ]
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint was written by a run with another configuration than the one resuming it."""
 
 
 @dataclass
@@ -68,7 +76,9 @@ class Predictions:
 
     @property
     def probs(self) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.logits))
+        """``(N, K)`` float64 sigmoid of the logits. For ranking metrics (AUROC) use the logits:
+        probabilities of logits above ~37 are 1.0 even in float64."""
+        return scipy.special.expit(np.asarray(self.logits, dtype=np.float64))
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -86,8 +96,18 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def freeze(model: torch.nn.Module, *prefixes: str) -> list[str]:
-    """Set ``requires_grad=False`` on parameters whose name starts with a prefix; returns their names."""
+_NORMS = (torch.nn.modules.batchnorm._BatchNorm,)
+_FROZEN_FLAG = "_cxrlib_frozen_statistics"
+
+
+def freeze(model: torch.nn.Module, *prefixes: str, batchnorm_statistics: bool = True) -> list[str]:
+    """Set ``requires_grad=False`` on parameters whose name starts with a prefix; returns their names.
+
+    With ``batchnorm_statistics=True`` (the default) the BatchNorm layers under those prefixes are
+    frozen too: :func:`fit` keeps them in eval mode, so their running mean and variance stay as they
+    are and they normalise with them (a frozen encoder then computes the same features in every
+    epoch, as two-phase transfer expects). ``False`` lets their statistics follow the new data.
+    """
     names = []
     for name, p in model.named_parameters():
         if any(name.startswith(pre) for pre in prefixes):
@@ -95,12 +115,69 @@ def freeze(model: torch.nn.Module, *prefixes: str) -> list[str]:
             names.append(name)
     if not names:
         raise ValueError(f"no parameter starts with {prefixes}")
+    if batchnorm_statistics:
+        for name, module in model.named_modules():
+            if isinstance(module, _NORMS) and any((name + ".").startswith(pre) or name.startswith(pre) for pre in prefixes):
+                setattr(module, _FROZEN_FLAG, True)
     return names
 
 
 def unfreeze(model: torch.nn.Module) -> None:
+    """Make every parameter trainable and every BatchNorm layer's statistics free again."""
     for p in model.parameters():
         p.requires_grad_(True)
+    for module in model.modules():
+        if hasattr(module, _FROZEN_FLAG):
+            delattr(module, _FROZEN_FLAG)
+
+
+def train_mode(model: torch.nn.Module) -> None:
+    """``model.train()``, except BatchNorm layers frozen by :func:`freeze`, which stay in eval mode."""
+    model.train()
+    for module in model.modules():
+        if getattr(module, _FROZEN_FLAG, False):
+            module.eval()
+
+
+#: TrainConfig fields that may change between a run and its resumption without changing what is trained
+_RESUMABLE_CHANGES = frozenset({"epochs", "device", "checkpoint_dir", "resume", "progress", "num_workers"})
+
+
+def config_hash(config: TrainConfig, optimizer: torch.optim.Optimizer | None = None) -> str:
+    """Hash of everything in ``config`` that determines the training trajectory (not ``epochs``, which
+    a resumed run may extend, nor device, paths or progress bars), and of the optimizer's class."""
+    fields = {k: v for k, v in asdict(config).items() if k not in _RESUMABLE_CHANGES}
+    fields["optimizer"] = type(optimizer).__name__ if optimizer is not None else None
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def rng_states(generator: torch.Generator) -> dict:
+    """Every random state a training run draws from: Python, numpy, torch (CPU and CUDA), and the
+    data-shuffling generator; as plain tensors and ints so that ``weights_only`` loading works."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {
+        "python": random.getstate(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(gauss)},
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "generator": generator.get_state(),
+    }
+
+
+def set_rng_states(states: dict, generator: torch.Generator) -> None:
+    """Restore what :func:`rng_states` captured."""
+    random.setstate(_as_tuple(states["python"]))
+    n = states["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+    generator.set_state(states["generator"])
+
+
+def _as_tuple(value):
+    return tuple(_as_tuple(v) for v in value) if isinstance(value, (list, tuple)) else value
 
 
 def save_checkpoint(path: str | Path, state: dict) -> None:
@@ -187,24 +264,32 @@ def fit(
     val_loader = _loader(val_data, config, shuffle=False) if val_data is not None else None
     val_loss_fn = val_loss_fn or loss_fn
     ckpt_dir = Path(config.checkpoint_dir) if config.checkpoint_dir else None
+    fingerprint = config_hash(config, opt)
     history: list[dict] = []
     start_epoch, best_loss, best_epoch, reductions = 0, float("inf"), -1, 0
     best_state = None
+    stopped = "epochs"
     if ckpt_dir and config.resume and (ckpt_dir / "last.pt").exists():
-        state = load_checkpoint(ckpt_dir / "last.pt", map_location=device)
+        state = load_checkpoint(ckpt_dir / "last.pt", map_location="cpu")
+        if state.get("config_hash") != fingerprint:
+            raise CheckpointMismatchError(
+                f"{ckpt_dir / 'last.pt'} was written by a run with another configuration "
+                f"(hash {state.get('config_hash')} vs {fingerprint} now: a training setting or the optimizer "
+                "changed); delete the checkpoint folder, pass another checkpoint_dir, or set resume=False")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"])
+        set_rng_states(state["rng"], generator)
         history = state["history"]
         start_epoch, best_loss, best_epoch, reductions = (state["epoch"] + 1, state["best_loss"],
                                                           state["best_epoch"], state["reductions"])
+        if state.get("stopped"):  # the run had already stopped by its own rule: nothing left to train
+            start_epoch, stopped = config.epochs, state["stopped"]
         if (ckpt_dir / "best.pt").exists():
             best_state = load_checkpoint(ckpt_dir / "best.pt", map_location="cpu")["model"]
-    stopped = "epochs"
     t0 = time.perf_counter()
     for epoch in range(start_epoch, config.epochs):
-        model.train()
+        train_mode(model)
         t_epoch, total, n, extra = time.perf_counter(), 0.0, 0, {}
         bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress_enabled(config.progress), leave=False)
         for batch in bar:
@@ -241,13 +326,16 @@ def fit(
         if progress_enabled(config.progress):
             shown = ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k not in ("epoch",))
             tqdm.write(f"epoch {epoch + 1}: {shown}")
+        rule_stop = config.stop_after_lr_reductions is not None and reductions >= config.stop_after_lr_reductions
+        if rule_stop:
+            stopped = f"lr reduced {reductions}x"
         if ckpt_dir:
             save_checkpoint(ckpt_dir / "last.pt", {
                 "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                "generator": generator.get_state(), "history": history, "epoch": epoch, "best_loss": best_loss,
-                "best_epoch": best_epoch, "reductions": reductions})
-        if config.stop_after_lr_reductions is not None and reductions >= config.stop_after_lr_reductions:
-            stopped = f"lr reduced {reductions}x"
+                "rng": rng_states(generator), "history": history, "epoch": epoch, "best_loss": best_loss,
+                "best_epoch": best_epoch, "reductions": reductions, "config_hash": fingerprint,
+                "stopped": stopped if rule_stop else None})
+        if rule_stop:
             break
     if best_state is not None:
         model.load_state_dict(best_state)

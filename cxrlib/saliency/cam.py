@@ -18,8 +18,8 @@ from __future__ import annotations
 from enum import Enum
 
 import torch
-import torch.nn.functional as F
 
+from ..maps import display_maps, normalize_maps, upsample_maps
 from ..models.backbones import CXRClassifier, Pooling
 
 __all__ = ["SaliencyMethod", "saliency_maps", "compute_saliency", "upsample_maps", "normalize_maps", "display_maps"]
@@ -87,22 +87,3 @@ def compute_saliency(model: torch.nn.Module, images: torch.Tensor,
     if not create_graph:
         logits, maps = logits.detach(), maps.detach()
     return logits, maps
-
-
-def upsample_maps(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bilinear upsampling ``(B, K, h, w)`` → ``(B, K, H, W)`` (half-pixel centres, like cv2)."""
-    return F.interpolate(maps, size=size, mode="bilinear", align_corners=False)
-
-
-def normalize_maps(maps: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
-    """Min-max normalise each map to [0, 1] (pytorch-grad-cam's convention)."""
-    flat = maps.flatten(-2)
-    lo = flat.amin(-1, keepdim=True)[..., None]
-    hi = (flat.amax(-1, keepdim=True)[..., None] - lo)
-    return (maps - lo) / (hi + eps)
-
-
-def display_maps(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Maps ready to overlay on the image, as pytorch-grad-cam shows them: min-max normalise,
-    upsample bilinearly to ``size``, min-max normalise again. ``(B, K, h, w)`` → ``(B, K, H, W)``."""
-    return normalize_maps(upsample_maps(normalize_maps(maps), size))

@@ -37,5 +37,5 @@ def heatmap_outside_mask_loss(maps: torch.Tensor, masks: torch.Tensor) -> torch.
     over K. Maps are upsampled bilinearly to the mask size first.
     """
     if maps.ndim == 4 and masks.ndim == 3:
-        masks = masks[:, None]
+        masks = masks[:, None].expand(-1, maps.shape[1], -1, -1)
     return (1.0 - heatmap_mass_in_mask(maps, masks)).mean()

@@ -7,7 +7,7 @@ from netcal.metrics import ECE
 from sklearn.metrics import roc_auc_score
 from torchvision.ops import box_iou
 
-from cxrlib.metrics import (auroc, expected_calibration_error, heatmap_mass_in_mask, iobb_scores,
+from cxrlib.metrics import (auroc, average_precision, per_class_average_precision, expected_calibration_error, heatmap_mass_in_mask, iobb_scores,
                             mean_confidence_interval, per_class_auroc, per_class_ece, point_localization_accuracy,
                             reliability_curve)
 
@@ -15,10 +15,12 @@ rng = np.random.default_rng(0)
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_auroc_matches_sklearn_with_ties(seed):
+def test_auroc_matches_mann_whitney_with_ties(seed):
     r = np.random.default_rng(seed)
     y = r.integers(0, 2, 300).astype(float)
     s = np.round(r.normal(y * 0.8, 1.0), 1)  # rounding creates ties
+    u = scipy.stats.mannwhitneyu(s[y == 1], s[y == 0]).statistic
+    assert auroc(s, y) == pytest.approx(u / ((y == 1).sum() * (y == 0).sum()), abs=1e-12)
     assert auroc(s, y) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
 
 
@@ -55,7 +57,7 @@ def test_multilabel_ece_is_mean_of_binary_and_curve_is_consistent():
     y = (rng.uniform(0, 1, (500, 3)) < p).astype(float)
     y[:20, 1] = np.nan
     per = per_class_ece(p, y)
-    assert expected_calibration_error(p, y) == pytest.approx(per.mean())
+    assert expected_calibration_error(p, y, kind="marginal") == pytest.approx(per.mean())
     keep = ~np.isnan(y[:, 1])
     assert per[1] == pytest.approx(ECE(bins=15).measure(p[keep, 1], y[keep, 1]), abs=1e-6)
     curve = reliability_curve(p[:, 0], y[:, 0])
@@ -125,3 +127,103 @@ def test_point_localization_breaks_plateau_ties_at_its_centre():
     box = pd.DataFrame([("a", "A", 50, 2, 12, 12)], columns=["image", "class", "x", "y", "w", "h"])
     table = point_localization_accuracy(maps, box, ["a"], ["A"], (64, 64))
     assert table.loc["A", "hits"] == 1  # plain argmax picks pixel (row 0, col 48): outside
+
+
+# ----------------------------------------------------------------------------------------------
+# Regressions from the review of issue 6 (each failed on the earlier code)
+# ----------------------------------------------------------------------------------------------
+def test_auroc_of_saturating_logits_ranks_like_the_logits():
+    from cxrlib.train import Predictions
+
+    r = np.random.default_rng(1)
+    y = r.integers(0, 2, (400, 1)).astype(float)
+    logits = np.clip(20 + 6 * y + r.normal(0, 4, y.shape), 17, 35).astype(np.float32)  # float32 sigmoid: all 1.0
+    pred = Predictions(logits, y)
+    expected = roc_auc_score(y[:, 0], logits[:, 0])
+    assert pred.probs.dtype == np.float64
+    assert per_class_auroc(pred.logits, pred.labels)["mean"] == pytest.approx(expected, abs=1e-12)
+    assert per_class_auroc(pred.probs, pred.labels)["mean"] == pytest.approx(expected, abs=1e-12)
+    assert (pred.probs < 1.0).all()
+
+
+def test_float64_tensor_scores_are_not_narrowed():
+    y = torch.tensor([0.0, 1.0, 0.0, 1.0], dtype=torch.float64)
+    s = 1.0 + torch.tensor([0.0, 1e-12, 2e-12, 3e-12], dtype=torch.float64)  # equal in float32
+    assert auroc(s, y) == pytest.approx(0.75)
+
+
+def test_average_precision_by_hand_and_against_sklearn():
+    from sklearn.metrics import average_precision_score
+
+    assert average_precision([0.9, 0.8, 0.7], [1, 0, 1]) == pytest.approx((1 + 2 / 3) / 2)
+    s, y = rng.normal(0, 1, (300, 2)), rng.integers(0, 2, (300, 2)).astype(float)
+    y[:10, 0] = np.nan
+    out = per_class_average_precision(s, y, ["a", "b"])
+    assert out["b"] == pytest.approx(average_precision_score(y[:, 1], s[:, 1]))
+    assert np.isnan(average_precision([0.1, 0.2], [0.0, 0.0]))
+
+
+def test_ece_of_a_class_without_labels_is_nan_and_left_out_of_the_mean():
+    p = rng.uniform(0, 1, (300, 3))
+    y = (rng.uniform(0, 1, (300, 3)) < p).astype(float)
+    y[:, 2] = np.nan
+    per = per_class_ece(p, y)
+    assert np.isnan(per[2]) and np.isfinite(per[:2]).all()
+    assert expected_calibration_error(p, y, kind="marginal") == pytest.approx(per[:2].mean())
+    assert np.isnan(expected_calibration_error(p[:, 2], y[:, 2]))
+
+
+def test_ece_kind_is_explicit_for_two_dimensional_labels():
+    logits = rng.normal(0, 2, (800, 4))
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    idx = np.array([rng.choice(4, p=q) for q in probs])
+    onehot = np.eye(4)[idx]
+    with pytest.raises(ValueError, match="kind="):
+        expected_calibration_error(probs, onehot)
+    top = expected_calibration_error(probs, onehot, kind="top-label")
+    assert top == pytest.approx(ECE(bins=15).measure(probs, idx), abs=1e-6)
+    assert top == pytest.approx(expected_calibration_error(probs, idx))
+    marginal = expected_calibration_error(probs, onehot, kind="marginal")
+    assert marginal == pytest.approx(per_class_ece(probs, onehot).mean())
+    with pytest.raises(ValueError, match="unknown calibration kind"):
+        expected_calibration_error(probs, onehot, kind="per-class")
+
+
+@pytest.mark.parametrize("n_bins", [10, 15])
+def test_ece_bins_agree_with_netcal_on_exact_edges(n_bins):
+    edges = np.linspace(0, 1, n_bins + 1)
+    p = np.concatenate([edges, edges[1:-1], rng.uniform(0, 1, 200)])
+    y = (rng.uniform(0, 1, len(p)) < 0.5).astype(float)
+    assert expected_calibration_error(p, y, n_bins) == pytest.approx(ECE(bins=n_bins).measure(p, y), abs=1e-9)
+
+
+def test_localisation_inputs_are_checked_at_the_entry():
+    maps = np.zeros((3, 2, 4, 4))
+    box = pd.DataFrame([("a", "A", 0, 0, 4, 4)], columns=["image", "class", "x", "y", "w", "h"])
+    with pytest.raises(ValueError, match="3 heatmaps but 2 image keys"):
+        point_localization_accuracy(maps, box, ["a", "b"], ["A", "B"], (16, 16))
+    with pytest.raises(ValueError, match="2 class maps but 3 classes"):
+        iobb_scores(maps, box, ["a", "b", "c"], ["A", "B", "C"], (16, 16))
+    with pytest.raises(ValueError, match="lack column"):
+        point_localization_accuracy(maps, box.drop(columns="w"), ["a", "b", "c"], ["A", "B"], (16, 16))
+    square = torch.rand(3, 3, 4, 4)  # B = K = 3: a (B, H, W) mask would broadcast over the wrong axis
+    with pytest.raises(ValueError, match="leading"):
+        heatmap_mass_in_mask(square, torch.ones(3, 16, 16, dtype=torch.bool))
+
+
+def test_flat_maps_are_misses_not_centre_hits():
+    """A map that is zero everywhere (or constant) has no peak. The earlier code put its 'peak' at the
+    plateau centre, the image centre, where the heart is: a chance-level model scored on Cardiomegaly."""
+    maps = np.zeros((3, 1, 4, 4))
+    maps[1] = 0.7  # constant, not zero
+    maps[2, 0, 1:3, 1:3] = 1.0  # a real peak at the centre
+    centre = pd.DataFrame([(k, "Cardiomegaly", 20, 20, 24, 24) for k in "abc"],
+                          columns=["image", "class", "x", "y", "w", "h"])
+    table = point_localization_accuracy(maps, centre, list("abc"), ["Cardiomegaly"], (64, 64))
+    assert table.loc["Cardiomegaly", ["n", "hits", "flat"]].tolist() == [3, 1, 2]
+    assert table.loc["weighted", "accuracy"] == pytest.approx(1 / 3)
+    iobb = iobb_scores(maps, centre, list("abc"), ["Cardiomegaly"], (64, 64))
+    assert iobb["iobb"].tolist()[:2] == [0.0, 0.0] and iobb["flat"].tolist() == [True, True, False]
+    assert iobb["iobb"].iloc[2] > 0.5
+    mass = heatmap_mass_in_mask(torch.zeros(1, 4, 4), torch.ones(1, 16, 16, dtype=torch.bool))
+    assert float(mass[0]) == 0.0

@@ -5,7 +5,9 @@ from torch.utils.data import Dataset
 
 from cxrlib.losses import WeightedBCELoss
 from cxrlib.models import build_model
-from cxrlib.train import TrainConfig, fit, freeze, load_checkpoint, predict, resolve_device
+import cxrlib.train as train_module
+from cxrlib.train import (CheckpointMismatchError, TrainConfig, fit, freeze, load_checkpoint, predict,
+                          resolve_device, unfreeze)
 
 
 class Toy(Dataset):
@@ -85,3 +87,84 @@ def test_empty_dataset_and_nan_loss_errors():
         fit(m, Toy(0, 0), None, WeightedBCELoss(), cfg())
     with pytest.raises(FloatingPointError, match="loss is nan"):
         fit(m, Toy(16, 0), None, lambda out, batch: out.logits.sum() * float("nan"), cfg())
+
+
+class NoisyToy(Toy):
+    """Toy with numpy- and python-random augmentation, so a resume that loses either state diverges."""
+
+    def __getitem__(self, i):
+        import random
+
+        item = super().__getitem__(i)
+        jitter = float(np.random.normal(0, 0.05)) + random.uniform(-0.02, 0.02)
+        return {**item, "image": item["image"] + jitter}
+
+
+def _dropout_model():
+    torch.manual_seed(0)
+    return build_model("small-cnn", 2, dropout=0.5)
+
+
+def _resumed_vs_uninterrupted(tmp_path):
+    fit(_dropout_model(), NoisyToy(64, 0), Toy(32, 1), WeightedBCELoss(), cfg(epochs=2, checkpoint_dir=str(tmp_path)))
+    resumed_model = _dropout_model()
+    resumed = fit(resumed_model, NoisyToy(64, 0), Toy(32, 1), WeightedBCELoss(),
+                  cfg(epochs=4, checkpoint_dir=str(tmp_path)))
+    full_model = _dropout_model()
+    full = fit(full_model, NoisyToy(64, 0), Toy(32, 1), WeightedBCELoss(), cfg(epochs=4))
+    return resumed, full
+
+
+def test_resume_restores_every_random_state(tmp_path):
+    resumed, full = _resumed_vs_uninterrupted(tmp_path / "a")
+    assert list(resumed.history["epoch"]) == [1, 2, 3, 4]
+    assert resumed.history["train_loss"].tolist() == full.history["train_loss"].tolist()
+    assert resumed.history["val_loss"].tolist() == full.history["val_loss"].tolist()
+
+
+@pytest.mark.parametrize("lost", ["python", "numpy", "torch"])
+def test_the_resume_test_fails_when_a_random_state_is_lost(tmp_path, monkeypatch, lost):
+    original = train_module.set_rng_states
+
+    def forgetful(states, generator):
+        original({**states, lost: train_module.rng_states(generator)[lost]}, generator)
+
+    monkeypatch.setattr(train_module, "set_rng_states", forgetful)
+    resumed, full = _resumed_vs_uninterrupted(tmp_path / lost)
+    assert resumed.history["train_loss"].tolist()[2:] != full.history["train_loss"].tolist()[2:]
+
+
+def test_resuming_a_run_that_stopped_early_trains_no_extra_epoch(tmp_path):
+    never_better = {"val_loss_fn": lambda out, batch: torch.tensor(1.0)}
+    torch.manual_seed(0)
+    first = fit(build_model("small-cnn", 2), Toy(32, 0), Toy(16, 1), WeightedBCELoss(),
+                cfg(epochs=10, plateau_patience=0, checkpoint_dir=str(tmp_path)), **never_better)
+    assert first.stopped == "lr reduced 2x" and len(first.history) == 3
+    again = fit(build_model("small-cnn", 2), Toy(32, 0), Toy(16, 1), WeightedBCELoss(),
+                cfg(epochs=10, plateau_patience=0, checkpoint_dir=str(tmp_path)), **never_better)
+    assert again.stopped == "lr reduced 2x" and len(again.history) == 3
+
+
+def test_resuming_with_another_configuration_is_refused(tmp_path):
+    fit(build_model("small-cnn", 2), Toy(32, 0), None, WeightedBCELoss(), cfg(epochs=1, checkpoint_dir=str(tmp_path)))
+    with pytest.raises(CheckpointMismatchError, match="another configuration"):
+        fit(build_model("small-cnn", 2), Toy(32, 0), None, WeightedBCELoss(),
+            cfg(epochs=2, lr=1e-2, checkpoint_dir=str(tmp_path)))
+    # more epochs alone is a legitimate extension
+    res = fit(build_model("small-cnn", 2), Toy(32, 0), None, WeightedBCELoss(), cfg(epochs=2, checkpoint_dir=str(tmp_path)))
+    assert list(res.history["epoch"]) == [1, 2]
+
+
+@pytest.mark.parametrize("statistics", [True, False])
+def test_freeze_also_freezes_batchnorm_statistics_unless_asked(statistics):
+    torch.manual_seed(0)
+    m = build_model("small-cnn", 2)
+    bn = m.encoder[1]
+    assert isinstance(bn, torch.nn.BatchNorm2d)
+    freeze(m, "encoder", batchnorm_statistics=statistics)
+    before = bn.running_mean.clone()
+    fit(m, NoisyToy(32, 0), None, WeightedBCELoss(), cfg(epochs=1))
+    assert torch.equal(before, bn.running_mean) is statistics
+    unfreeze(m)
+    fit(m, NoisyToy(32, 0), None, WeightedBCELoss(), cfg(epochs=1))
+    assert not torch.equal(before, bn.running_mean)
