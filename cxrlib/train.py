@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from ._progress import progress_enabled
 from .metrics import per_class_auroc
 from .models.backbones import ModelOutput
+from .models.protocol import require_map_model
 
 __all__ = [
     "TrainConfig", "TrainResult", "Predictions", "fit", "predict", "resolve_device", "seed_everything",
@@ -249,6 +250,7 @@ def fit(
     ``config.lr`` and ``config.weight_decay``). Without ``val_data`` the last epoch is kept.
     """
     config = config or TrainConfig()
+    require_map_model(model, "fit")
     device = resolve_device(config.device)
     generator = seed_everything(config.seed)
     model.to(device)
@@ -349,6 +351,7 @@ def predict(model: torch.nn.Module, data: Dataset, batch_size: int = 64, device:
     """Logits ``(N, K)`` (and, with ``saliency="gradcam"|"hirescam"|"cam"``, maps ``(N, K, h, w)``)."""
     from .saliency.cam import compute_saliency
 
+    require_map_model(model, "predict")
     dev = resolve_device(device)
     model.to(dev).eval()
     loader = DataLoader(data, batch_size=batch_size, shuffle=False)

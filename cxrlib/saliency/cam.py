@@ -21,6 +21,7 @@ import torch
 
 from ..maps import display_maps, normalize_maps, upsample_maps
 from ..models.backbones import CXRClassifier, Pooling
+from ..models.protocol import require_map_model
 
 __all__ = ["SaliencyMethod", "saliency_maps", "compute_saliency", "upsample_maps", "normalize_maps", "display_maps"]
 
@@ -78,6 +79,7 @@ def compute_saliency(model: torch.nn.Module, images: torch.Tensor,
                      method: SaliencyMethod | str = SaliencyMethod.GRADCAM,
                      create_graph: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Run the model and return ``(logits (B, K), maps (B, K, h, w))``; detached unless ``create_graph``."""
+    require_map_model(model, "compute_saliency")
     with torch.enable_grad():
         logits, features = model.forward_with_features(images)
         if not features.requires_grad:

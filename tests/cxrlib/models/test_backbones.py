@@ -44,3 +44,17 @@ def test_pretrained_is_opt_in_and_fails_clearly_offline(monkeypatch, tmp_path):
     with pytest.raises(RuntimeError, match="weights are opt-in"):
         build_model("resnet50", 2, pretrained=True)
     assert isinstance(build_model("resnet50", 2), CXRClassifier)  # default never downloads
+
+
+def test_every_backbone_meets_the_map_model_protocol_and_others_are_refused():
+    from cxrlib.models import MapModel
+    from cxrlib.saliency import compute_saliency
+    from cxrlib.train import TrainConfig, fit, predict
+
+    assert isinstance(build_model("small-cnn", 3), MapModel)
+    plain = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    assert not isinstance(plain, MapModel)
+    for call in (lambda: fit(plain, [], None, lambda o, b: 0, TrainConfig(progress=False)),
+                 lambda: predict(plain, []), lambda: compute_saliency(plain, torch.rand(1, 1, 8, 8))):
+        with pytest.raises(TypeError, match="MapModel"):
+            call()

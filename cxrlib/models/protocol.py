@@ -1,0 +1,48 @@
+"""The one contract every model of the suite meets: "a model with maps".
+
+Training (:func:`cxrlib.train.fit`), prediction and every saliency method rely on it, and nothing
+more: a model returns logits, exposes its last feature map, and maps that feature map to logits
+with a head. PYLON-style decoders and the segmentation baselines meet it as well as the pooled
+classifiers of :mod:`cxrlib.models.backbones` do.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import torch
+
+from .backbones import ModelOutput
+
+__all__ = ["MapModel", "require_map_model"]
+
+
+@runtime_checkable
+class MapModel(Protocol):
+    """A classifier whose logits come from a last feature map through a head.
+
+    ``forward(images (B, 1, H, W)) -> logits (B, K)``;
+    ``forward_with_features(images) -> ModelOutput(logits (B, K), features (B, C, h, w))``;
+    ``head(features (B, C, h, w)) -> logits (B, K)`` (so saliency can differentiate through it);
+    ``feature_layer``: the module whose output is ``features`` (pytorch-grad-cam's target layer);
+    ``num_classes``: K.
+    """
+
+    num_classes: int
+    feature_layer: torch.nn.Module
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor: ...
+
+    def forward_with_features(self, images: torch.Tensor) -> ModelOutput: ...
+
+    def head(self, features: torch.Tensor) -> torch.Tensor: ...
+
+
+def require_map_model(model: object, where: str) -> None:
+    """Raise ``TypeError`` naming what is missing when ``model`` does not meet :class:`MapModel`."""
+    missing = [name for name in ("forward_with_features", "head", "feature_layer", "num_classes")
+               if not hasattr(model, name)]
+    if missing or not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{where} needs a cxrlib model with maps (cxrlib.models.MapModel: forward_with_features, "
+                        f"head, feature_layer, num_classes); {type(model).__name__} lacks {missing or ['nn.Module']}. "
+                        "Build one with cxrlib.models.build_model(...)")
