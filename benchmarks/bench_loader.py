@@ -4,6 +4,8 @@ Both serve the same thing, a ``(1, 256, 256)`` float tensor in [0, 1] per NIH im
 1024-px NIH PNGs in ../shared/realdata/nih, NIH Clinical Center data). Passes over the images are
 interleaved (cache, PIL, cache, PIL...) and the median images/s of each is compared, in one run.
 Run: python benchmarks/bench_loader.py [--nih ../shared/realdata/nih] [--size 256]
+The figures go to results/benchmarks/loader.json (with the date, machine and versions), from which
+the book's performance page is generated.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch
 from PIL import Image
 
 from cxrlib.data import open_dataset
+from cxrlib.performance import write_benchmark
 
 
 class DecodeEachTime(torch.utils.data.Dataset):
@@ -52,6 +55,7 @@ def main() -> None:
     parser.add_argument("--nih", default=str(here.parent / "shared" / "realdata" / "nih"))
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--passes", type=int, default=7)
+    parser.add_argument("--root", default=str(here), help="write <root>/results/benchmarks/loader.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as cache:
         t = time.perf_counter()
@@ -70,6 +74,10 @@ def main() -> None:
     print(f"  decode-once cache : {f:10.0f} images/s")
     print(f"  PIL decode per item: {s:10.1f} images/s")
     print(f"cache / per-item decode: {f / s:.0f}x")
+    figures = {"n_images": len(paths), "cache_build_seconds": build, "cache_images_per_second": f,
+               "pil_images_per_second": s, "ratio": f / s, "cache_rates": fast, "pil_rates": slow}
+    path = write_benchmark("loader", figures, "cpu", args.root, {"size": args.size, "passes": args.passes})
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -9,21 +9,25 @@
    call per class), at equal maps (checked). Target ≥ 5×.
 
 Steps are interleaved (A, B, A, B...) and the median is taken, so that machine noise hits both alike.
+The figures go to results/benchmarks/saliency.json (with the date, machine and versions), from which
+the book's performance page is generated.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import importlib.metadata
 import platform
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from cxrlib.losses import SaliencyRegularizedLoss, WeightedBCELoss
 from cxrlib.models import build_model
+from cxrlib.performance import write_benchmark
 from cxrlib.saliency import compute_saliency, display_maps, saliency_maps
 from cxrlib.saliency.losses import class_distinctiveness_loss
 from cxrlib.train import resolve_device
@@ -113,7 +117,8 @@ def cam_extraction_ratio(device, size=128, batch=16, repeats=5) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--root", default=str(Path(__file__).resolve().parents[1]),
+                        help="write <root>/results/benchmarks/saliency.json (default: this repository)")
     args = parser.parse_args()
     device = resolve_device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or 'cpu'}, {torch.get_num_threads()} threads"
@@ -129,9 +134,10 @@ def main() -> None:
         print(f"  Grad-CAM    {k:28s} {v * 1000:8.1f} ms")
     print(f"Grad-CAM for 5 classes, pytorch-grad-cam / ours: {cams['speedup']:.1f}x (target >= 5x), "
           f"max |difference| of the maps {cams['max_abs_difference']:.2e}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"device": name, "training_step": step, "cam_extraction": cams}, f, indent=1)
+    settings = {"backbone": "DenseNet-121", "image_size": 128, "batch": 16, "classes": 5, "repeats_step": 8,
+                "repeats_cam": 5, "pytorch_grad_cam": importlib.metadata.version("grad-cam")}
+    path = write_benchmark("saliency", {"training_step": step, "cam_extraction": cams}, device, args.root, settings)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

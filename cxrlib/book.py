@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .performance import machine_info, write_performance
 from .scorecard import scorecard_markdown
 
 __all__ = ["NOTEBOOKS", "PROFILES", "record_results", "results_dir", "execute_notebooks", "collect_results",
@@ -109,8 +110,10 @@ def collect_results(root: str | Path = ".") -> dict[str, dict]:
 
 
 def write_scorecard(root: str | Path = ".") -> Path:
+    """``book/scorecard.md`` from ``results/*.json``; links go to the notebooks executed into ``book/notebooks/``."""
     path = Path(root) / "book" / "scorecard.md"
-    path.write_text(scorecard_markdown(collect_results(root)))
+    executed = [n for n in NOTEBOOKS if (Path(root) / EXECUTED_DIR / f"{n}.ipynb").exists()]
+    path.write_text(scorecard_markdown(collect_results(root), NOTEBOOKS, executed))
     return path
 
 
@@ -139,8 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         seconds = execute_notebooks(args.profile, args.only, args.root)
         (Path(args.root) / "results").mkdir(exist_ok=True)
         (Path(args.root) / "results" / "_runner.json").write_text(
-            json.dumps({"profile": args.profile, "seconds": seconds}, indent=1))
+            json.dumps({"profile": args.profile, "seconds": seconds, "machine": machine_info()}, indent=1))
     write_scorecard(args.root)
+    write_performance(args.root, NOTEBOOKS)
     if not args.no_build:
         index = build_book(args.root)
         print(f"[cxrlib.book] built {index}")

@@ -1,13 +1,17 @@
-"""The built book in a real browser: headless Chromium loads each page and every figure on it."""
+"""The built book in a real browser: headless Chromium loads each page and every figure on it, no page
+logs a console error, and every notebook page starts with its run header."""
 
 import shutil
 from pathlib import Path
 
 import pytest
 
+from cxrlib.book import NOTEBOOKS
+
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = ["index.html", "book/intro.html", "book/datasets.html", "book/notebooks/00_data.html",
-         "book/notebooks/01_baseline.html", "book/scorecard.html", "book/performance.html"]
+NOTEBOOK_PAGES = [f"book/notebooks/{name}.html" for name in NOTEBOOKS]
+PAGES = ["index.html", "book/intro.html", "book/datasets.html", *NOTEBOOK_PAGES, "book/scorecard.html",
+         "book/performance.html", "book/bibliography.html"]
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +24,7 @@ def driver():
         pytest.fail("Debian's chromium and chromium-driver are needed (make test installs them)")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
                  "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--window-size=1280,2000"):
@@ -31,9 +36,14 @@ def driver():
 
 
 def _open(driver, path: Path) -> None:
-    """Load a page and wait until it (and any meta-refresh redirect, as index.html is) has settled."""
+    """Load a page and wait until it (and any meta-refresh redirect, as index.html is) has settled.
+
+    The browser's console log is emptied first, so that ``driver.get_log("browser")`` afterwards holds
+    this page's messages only.
+    """
     from selenium.webdriver.support.ui import WebDriverWait
 
+    driver.get_log("browser")
     driver.get(path.as_uri())
     WebDriverWait(driver, 30).until(lambda d: d.execute_script(
         "return document.readyState === 'complete' && document.body !== null"
@@ -64,3 +74,27 @@ def test_screenshot_of_index_kept(driver, book_html):
     out.mkdir(parents=True, exist_ok=True)
     assert driver.save_screenshot(str(out / "index.png"))
     assert (out / "index.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_logs_no_console_error(driver, book_html, page):
+    """No SEVERE entry in the console (a script error, a failed resource) on any page of the book."""
+    import time
+
+    path = book_html / page
+    assert path.exists(), page
+    _open(driver, path)
+    time.sleep(0.5)  # async scripts (sphinx-thebe.js and the like) run after readyState
+    errors = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not errors, f"{page}: console errors: {errors}"
+
+
+@pytest.mark.parametrize("page", NOTEBOOK_PAGES)
+def test_every_result_page_has_a_run_header(driver, book_html, page):
+    """Every executed notebook shows the configuration it ran with: a table naming the profile and device."""
+    path = book_html / page
+    assert path.exists(), page
+    _open(driver, path)
+    tables = driver.execute_script("return Array.from(document.querySelectorAll('table')).map(t => t.innerText);")
+    headers = [t for t in tables if "profile" in t.lower() and "device" in t.lower()]
+    assert headers, f"{page}: no run header (a table naming the profile and the device) among {len(tables)} tables"

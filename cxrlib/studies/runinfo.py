@@ -1,0 +1,76 @@
+"""The run header every result page starts with: what ran, on what, for how long.
+
+A study's result carries ``run`` (a plain dict, written into ``results/NN.json`` for the scorecard)
+and shows it as a small two-column table at the top of its notebook, never as a raw ``Settings(...)``
+repr: dataset, profile, image size, images per split, epochs, seeds, pretrained weights, device,
+wall time and library versions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import torch
+
+__all__ = ["device_description", "describe_run", "run_header"]
+
+_LABELS = {
+    "dataset": "dataset", "profile": "profile", "image_size": "image size (px)", "n_train": "images: train",
+    "n_val": "images: val", "n_test": "images: test", "epochs": "epochs (max)", "seeds": "seeds",
+    "backbones": "backbones", "pretrained": "ImageNet weights", "device": "device",
+    "wall_seconds": "wall time", "cxrlib_version": "cxrlib", "torch_version": "torch",
+}
+
+
+def device_description(device: str | torch.device = "auto") -> str:
+    """``"CPU (2 cores)"`` or ``"CUDA: NVIDIA H100 80GB HBM3"``: the device a run actually used."""
+    from ..train import resolve_device
+
+    dev = resolve_device(device)
+    if dev.type == "cuda":
+        return f"CUDA: {torch.cuda.get_device_name(dev)}"
+    cpu = platform.processor() or platform.machine()
+    return f"CPU ({os.cpu_count()} cores, {cpu})" if cpu else f"CPU ({os.cpu_count()} cores)"
+
+
+def describe_run(settings: Any, splits: Mapping[str, int] | None = None, wall_seconds: float | None = None,
+                 **extra: Any) -> dict[str, Any]:
+    """The ``run`` dict of a study: the settings that say what ran (those present among dataset,
+    profile, image_size, epochs, seeds, backbones, pretrained), images per split
+    (``splits={"train": n, ...}``), the device, wall time and versions; ``extra`` adds or overrides."""
+    from .. import __version__
+
+    fields = dataclasses.asdict(settings) if dataclasses.is_dataclass(settings) else dict(settings)
+    run: dict[str, Any] = {k: fields[k] for k in ("dataset", "profile", "image_size", "epochs", "seeds",
+                                                   "backbones", "pretrained") if k in fields}
+    for split, n in (splits or {}).items():
+        run[f"n_{split}"] = int(n)
+    run["device"] = device_description(fields.get("device", "auto"))
+    if wall_seconds is not None:
+        run["wall_seconds"] = round(float(wall_seconds), 1)
+    run["cxrlib_version"] = __version__
+    run["torch_version"] = torch.__version__
+    run.update(extra)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in run.items()}
+
+
+def _show(key: str, value: Any) -> str:
+    if key == "wall_seconds":
+        minutes, seconds = divmod(float(value), 60)
+        return f"{int(minutes)} min {seconds:.0f} s" if minutes else f"{seconds:.1f} s"
+    if key == "pretrained":
+        return "yes" if value else "no (trained from scratch)"
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def run_header(run: Mapping[str, Any]) -> pd.DataFrame:
+    """The run as a two-column table (``setting``, ``value``) for the top of a result page."""
+    rows = [(_LABELS.get(k, k.replace("_", " ")), _show(k, v)) for k, v in run.items() if v is not None]
+    return pd.DataFrame(rows, columns=["setting", "value"]).set_index("setting")

@@ -1,0 +1,34 @@
+from dataclasses import dataclass
+
+import torch
+
+from cxrlib.studies.runinfo import describe_run, device_description, run_header
+
+
+@dataclass
+class Demo:
+    profile: str = "smoke"
+    dataset: str = "synth-cxr"
+    image_size: int = 64
+    epochs: int = 2
+    seeds: tuple[int, ...] = (0, 1)
+    pretrained: bool = False
+    device: str = "cpu"
+    lr: float = 1e-3  # not part of the header
+
+
+def test_run_dict_and_header_table():
+    run = describe_run(Demo(), {"train": 70, "val": 15, "test": 15}, wall_seconds=75.2)
+    assert run["seeds"] == [0, 1] and run["n_test"] == 15 and "lr" not in run
+    assert run["device"].startswith("CPU (") and run["torch_version"] == torch.__version__
+    table = run_header(run)
+    assert list(table.columns) == ["value"] and table.index.name == "setting"
+    assert table.loc["profile", "value"] == "smoke"
+    assert table.loc["wall time", "value"] == "1 min 15 s"
+    assert table.loc["seeds", "value"] == "0, 1"
+    assert table.loc["ImageNet weights", "value"].startswith("no")
+    assert "PosixPath" not in table.to_html() and "Demo(" not in table.to_html()
+
+
+def test_device_description_names_the_device():
+    assert device_description("cpu").startswith("CPU")

@@ -1,0 +1,96 @@
+"""The performance page is computed from the benchmark and runner files, never typed."""
+
+import json
+from pathlib import Path
+
+from cxrlib.performance import (BENCHMARKS, NOT_MEASURED, machine_info, performance_markdown, read_benchmarks,
+                                write_benchmark, write_performance)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+MACHINE = {"date": "2026-11-23 10:00 UTC", "cpu_model": "Test CPU 9000", "cpu_cores": 2, "torch_threads": 2,
+           "torch": "2.14.1", "numpy": "2.4.0", "device": "cpu"}
+SALIENCY = {
+    "benchmark": "saliency", "machine": MACHINE,
+    "settings": {"backbone": "DenseNet-121", "image_size": 128, "batch": 16, "classes": 5, "repeats_step": 8,
+                 "repeats_cam": 5, "pytorch_grad_cam": "1.5.7"},
+    "figures": {
+        "training_step": {"seconds": {"wbce": 0.900, "wbce+cd (closed form)": 0.918, "wbce+cd (autograd maps)": 0.945,
+                                      "wbce+cd (per-class forwards)": 5.4},
+                          "ratio_closed_form": 1.02, "ratio_autograd": 1.05, "ratio_per_class_forwards": 6.0},
+        "cam_extraction": {"seconds": {"ours (batched, 5 classes)": 0.300, "pytorch-grad-cam (5 calls)": 4.2},
+                           "speedup": 14.0, "max_abs_difference": 5.2e-6}},
+}
+LOADER = {"benchmark": "loader", "machine": MACHINE, "settings": {"size": 256, "passes": 7},
+          "figures": {"n_images": 21, "cache_build_seconds": 2.8, "cache_images_per_second": 18000.0,
+                      "pil_images_per_second": 60.0, "ratio": 300.0}}
+RUNNER = {"profile": "smoke", "seconds": {"00_data": 20.0, "01_baseline": 300.0}, "machine": MACHINE}
+
+
+def test_nothing_measured_says_so_everywhere():
+    page = performance_markdown({}, None)
+    assert page.count(NOT_MEASURED) == len(BENCHMARKS) + 1  # each benchmark and the book build
+    for name in BENCHMARKS:
+        assert f"results/benchmarks/{name}.json" in page
+    assert "No GPU figures are recorded" in page
+    assert " ms |" not in page and "images/s" not in page
+
+
+def test_figures_come_from_the_files():
+    page = performance_markdown({"saliency": SALIENCY, "loader": LOADER}, RUNNER, ["00_data", "01_baseline"])
+    assert NOT_MEASURED not in page
+    assert "| weighted BCE | 900 ms | 1.00 |" in page
+    assert "| 918 ms | **1.02** (target ≤ 1.15) |" in page
+    assert "| 5,400 ms | 6.00 |" in page
+    assert "**14.0× slower** (target ≥ 5×)" in page and "pytorch-grad-cam 1.5.7" in page and "5.2e-06" in page
+    assert "| 18,000 images/s |" in page and "| 60 images/s |" in page and "**300×**" in page
+    assert "2.8 s here" in page
+    assert "| 00_data | 20 s |" in page and "| 01_baseline | 5.0 min |" in page and "| **total** | **5.3 min** |" in page
+    assert "--profile smoke" in page
+    machine = "Measured 2026-11-23 10:00 UTC on Test CPU 9000, 2 cores (2 torch threads); device cpu; torch 2.14.1, numpy 2.4.0."
+    assert page.count(machine) == 3
+    assert "No GPU figures are recorded" in page
+
+
+def test_partial_runner_and_missing_benchmark():
+    runner = {"profile": "smoke", "seconds": {"00_data": 18.0}}
+    page = performance_markdown({"loader": LOADER}, runner, ["00_data", "01_baseline"])
+    saliency = page.split("## Saliency")[1].split("##")[0]
+    assert NOT_MEASURED in saliency and "python benchmarks/bench_saliency.py" in saliency
+    assert "did not execute 01_baseline" in page
+    assert "Machine not recorded." in page
+
+
+def test_gpu_figures_are_named_when_recorded():
+    gpu = dict(SALIENCY, machine=dict(MACHINE, device="cuda", gpu="NVIDIA H100"))
+    page = performance_markdown({"saliency": gpu}, None)
+    assert "No GPU figures" not in page
+    assert "GPU figures recorded in this build: saliency (NVIDIA H100)" in page
+    assert "device cuda (NVIDIA H100)" in page
+
+
+def test_write_benchmark_and_write_performance(tmp_path):
+    path = write_benchmark("loader", LOADER["figures"], "cpu", tmp_path, LOADER["settings"])
+    assert path == tmp_path / "results" / "benchmarks" / "loader.json"
+    record = json.loads(path.read_text())
+    assert record["figures"] == LOADER["figures"] and record["settings"] == LOADER["settings"]
+    for key in ("date", "cpu_model", "cpu_cores", "torch", "numpy", "device"):
+        assert record["machine"][key], key
+    assert read_benchmarks(tmp_path) == {"loader": record}
+    (tmp_path / "results" / "_runner.json").write_text(json.dumps(RUNNER))
+    (tmp_path / "book").mkdir()
+    page = write_performance(tmp_path, ["00_data", "01_baseline"]).read_text()
+    assert "| 18,000 images/s |" in page and "| **total** | **5.3 min** |" in page
+    assert NOT_MEASURED in page.split("## Saliency")[1].split("##")[0]
+
+
+def test_machine_info_names_the_machine():
+    info = machine_info("cpu")
+    assert info["cpu_cores"] >= 1 and info["device"] == "cpu"
+    assert info["torch"] and info["numpy"] and info["cpu_model"]
+
+
+def test_every_benchmark_script_writes_its_file():
+    for name in BENCHMARKS:
+        source = (ROOT / "benchmarks" / f"bench_{name}.py").read_text()
+        assert f'write_benchmark("{name}"' in source, name

@@ -1,0 +1,140 @@
+"""The scorecard page from hand-written results dicts, and the intro's study table kept true."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from cxrlib import book
+from cxrlib.scorecard import (DECIMALS, SCORECARD, STUDIES, describe_run, format_value, run_config,
+                              scorecard_markdown, shared_runs)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+BASELINE = {"dataset": "synth-cxr", "profile": "smoke", "image_size": 64, "n_train": 400, "n_test": 100,
+            "backbones": {"densenet121": {"mean_auroc": 0.712345, "point_localization_accuracy": 0.5,
+                                          "per_class_auroc": {"Atelectasis": 0.6, "Cardiomegaly": 0.91449,
+                                                              "Consolidation": 0.7, "Edema": None,
+                                                              "Pleural Effusion": 0.8}}}}
+
+
+def _row(page: str, row: str, table: str = "Table 4.2") -> str:
+    """The line of the scorecard table for paper ``table``, row ``row``."""
+    hits = [line for line in page.splitlines() if line.startswith(f"| {table} | {row} | ")]
+    assert len(hits) == 1, (table, row, hits)
+    return hits[0]
+
+
+def test_empty_results_fill_nothing_and_say_so():
+    page = scorecard_markdown({}, notebooks=["00_data", "01_baseline"], executed=[])
+    assert f"**0 of {len(SCORECARD)} rows filled**" in page
+    assert page.count("not yet run") == len(SCORECARD)
+    assert "No notebook has written results in this build." in page
+    assert "01_baseline (not run in this build)" in page and "08_pylon (planned)" in page
+    assert "{doc}`" not in page  # nothing to link to
+
+
+def test_filled_rows_counted_linked_and_printed_to_three_decimals():
+    results = {"01_baseline": BASELINE, "_runner": {"profile": "smoke", "seconds": {"01_baseline": 3.0}}}
+    page = scorecard_markdown(results, notebooks=["00_data", "01_baseline"], executed=["00_data", "01_baseline"])
+    filled = sum(1 for r in SCORECARD if r.notebook == "01_baseline")
+    assert f"**{filled} of {len(SCORECARD)} rows filled**" in page
+    assert page.count("not yet run") == len(SCORECARD) - filled
+    assert DECIMALS == 3
+    line = _row(page, "CE Cardiomegaly")
+    assert "| 0.9032 | 0.914 |" in line  # paper as published, ours to 3 decimals
+    assert "{doc}`01_baseline <notebooks/01_baseline>`" in line
+    assert "| 0.8489 | undefined |" in _row(page, "CE Edema")  # NaN written as null
+    assert "_runner" not in page  # the runner's file is not a notebook
+
+
+def test_one_run_standing_in_for_two_paper_setups_is_flagged():
+    results = {"01_baseline": BASELINE}
+    groups = shared_runs(results)
+    assert [[(r.study, r.table, r.paper) for r in g] for g in groups] == [
+        [("S1", "Table 4.1", "0.756"), ("S3", "Table 4.2", "0.8841")]]
+    page = scorecard_markdown(results)
+    assert "```{warning}" in page
+    warning = page.split("```{warning}")[1].split("```")[0]
+    assert "0.756" in warning and "0.8841" in warning and "15 epochs" in warning and "5 epochs" in warning
+    assert "0.712 †1" in _row(page, "CE (weighted BCE)", "Table 4.1")
+    assert "0.712 †1" in _row(page, "CE")
+    assert "†" not in _row(page, "CE Atelectasis")
+    assert "```{warning}" not in scorecard_markdown({})
+
+
+def test_run_config_prefers_the_run_record_and_falls_back_to_top_level_keys():
+    old = run_config(BASELINE)
+    assert old == {"dataset": "synth-cxr", "profile": "smoke", "image_size": 64, "n_train": 400, "n_test": 100}
+    new = dict(BASELINE, run={"dataset": "nih", "profile": "full", "image_size": 256, "n_train": 80000,
+                              "n_val": 5000, "n_test": 25000, "epochs": 15, "seeds": [0, 1, 2, 3, 4],
+                              "pretrained": True, "device": "cuda", "wall_seconds": 7200.0,
+                              "cxrlib_version": "0.2.0"})
+    config = run_config(new)
+    assert config["dataset"] == "nih" and config["epochs"] == 15 and config["seeds"] == [0, 1, 2, 3, 4]
+    line = describe_run(config)
+    for text in ("dataset nih", "full profile", "256 px", "15 epochs", "80000 train", "5000 val", "25000 test",
+                 "seeds 0, 1, 2, 3, 4", "ImageNet-pretrained", "on cuda", "120.0 min", "cxrlib 0.2.0"):
+        assert text in line, text
+    assert "epochs not recorded" in describe_run(old) and "seeds not recorded" in describe_run(old)
+    page = scorecard_markdown({"01_baseline": new}, executed=["01_baseline"])
+    runs = page.split("## The runs behind our numbers")[1]
+    assert "{doc}`01_baseline <notebooks/01_baseline>`: dataset nih, full profile, 256 px, 15 epochs" in runs
+
+
+def test_format_value():
+    assert format_value(0.75649) == "0.756"
+    assert format_value(float("nan")) == format_value(None) == "undefined"
+    assert format_value(12) == "12" and format_value("≈1e-9") == "≈1e-9"
+
+
+def test_every_study_has_a_section_and_every_row_a_study():
+    ids = [s.id for s in STUDIES]
+    assert ids == [f"S{i}" for i in range(1, 8)]
+    assert {r.study for r in SCORECARD} <= set(ids)
+    page = scorecard_markdown({})
+    for s in STUDIES:
+        assert f"## {s.id}: {s.title}" in page
+
+
+def _bib_keys() -> set[str]:
+    return set(re.findall(r"^@\w+\{([^,\s]+),", (ROOT / "book" / "references.bib").read_text(), re.M))
+
+
+def test_every_cited_key_is_in_the_bibliography():
+    keys = _bib_keys()
+    assert {k for s in STUDIES for k in s.sources} <= keys
+    cited = set()
+    texts = [p.read_text() for p in (ROOT / "book").glob("*.md") if p.name != "scorecard.md"]
+    texts.append(scorecard_markdown({}))
+    for text in texts:
+        text = re.sub(r"``.*?``", "", text, flags=re.S)  # examples in double-backtick code
+        for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", text):
+            cited |= {k.strip() for k in group.split(",")}
+    assert cited, "no citations found"
+    assert cited <= keys, cited - keys
+
+
+def _intro_rows() -> dict[str, str]:
+    text = (ROOT / "book" / "intro.md").read_text()
+    return {m.group(1): m.group(0) for m in re.finditer(r"^\| (S\d) \|.*$", text, re.M)}
+
+
+@pytest.mark.parametrize("study", STUDIES, ids=lambda s: s.id)
+def test_intro_study_table_links_exactly_the_notebooks_that_exist(study):
+    row = _intro_rows()[study.id]
+    assert "{cite" in row  # the source is cited, not "seed 00x"
+    assert "seed 0" not in row
+    notebook_cell = row.rstrip(" |").rsplit(" | ", 1)[1]
+    for name in study.notebooks:
+        if name in book.NOTEBOOKS:
+            assert f"{{doc}}`{name} <notebooks/{name}>`" in notebook_cell, f"{study.id}: link {name}"
+        else:
+            assert f"{name} (planned)" in notebook_cell, f"{study.id}: mark {name} as planned"
+    linked = re.findall(r"<notebooks/(\w+)>", notebook_cell)
+    assert set(linked) <= set(book.NOTEBOOKS)
+
+
+def test_every_notebook_of_the_book_belongs_to_a_study_or_is_the_data_chapter():
+    planned = {n for s in STUDIES for n in s.notebooks}
+    assert set(book.NOTEBOOKS) - planned <= {"00_data"}
