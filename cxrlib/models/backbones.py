@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torchvision
 
-__all__ = ["Backbone", "Pooling", "ModelOutput", "CXRClassifier", "build_model", "SmallCNN"]
+__all__ = ["Backbone", "Pooling", "ModelOutput", "CXRClassifier", "build_model", "SmallCNN", "NATIVE_STRIDE"]
 
 
 class Backbone(str, Enum):
@@ -104,10 +104,10 @@ def _one_channel_conv(conv: nn.Conv2d, in_chans: int) -> nn.Conv2d:
     return new
 
 
-def _torchvision(name: str, pretrained: bool) -> nn.Module:
+def _torchvision(name: str, pretrained: bool, **kwargs) -> nn.Module:
     weights = "DEFAULT" if pretrained else None
     try:
-        return getattr(torchvision.models, name)(weights=weights)
+        return getattr(torchvision.models, name)(weights=weights, **kwargs)
     except Exception as err:  # no network, no cached weights
         raise RuntimeError(
             f"could not load ImageNet weights for {name} ({err}); weights are opt-in: use pretrained=False "
@@ -115,29 +115,80 @@ def _torchvision(name: str, pretrained: bool) -> nn.Module:
         ) from err
 
 
+#: the output stride each backbone has natively, and the finer ones it can be dilated to
+NATIVE_STRIDE = {Backbone.DENSENET121: 32, Backbone.RESNET50: 32, Backbone.RESNET101: 32, Backbone.VGG19: 16,
+                 Backbone.SMALL_CNN: 16}
+
+
+def _dilate(modules, rate: int) -> None:
+    """Turn the 3×3 convolutions among ``modules`` into dilated ones (same weights, same output size)."""
+    for module in modules:
+        for conv in (m for m in module.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)):
+            conv.dilation, conv.padding = (rate, rate), (rate, rate)
+
+
+def _densenet_stride(features: nn.Module, output_stride: int) -> None:
+    """DenseNet-121: drop the pooling of the last transition(s) and dilate the dense blocks after them."""
+    steps = {32: [], 16: ["transition3"], 8: ["transition2", "transition3"]}[output_stride]
+    rate = 1
+    for name, block in list(features.named_children()):
+        if name in steps:
+            block.pool = nn.Identity()
+            rate *= 2
+        elif name.startswith("denseblock") and rate > 1:
+            _dilate([block], rate)
+
+
+def _vgg_stride(features: nn.Sequential, output_stride: int) -> None:
+    """VGG-19 without its last pool is stride 16; stride 8 drops the fourth pool and dilates after it."""
+    if output_stride == 8:
+        pools = [i for i, m in enumerate(features) if isinstance(m, nn.MaxPool2d)]
+        features[pools[3]] = nn.Identity()
+        _dilate(list(features)[pools[3] + 1:], 2)
+
+
 def build_model(backbone: Backbone | str, num_classes: int, pretrained: bool = False, in_chans: int = 1,
-                pooling: Pooling | str = Pooling.AVG, dropout: float = 0.0) -> CXRClassifier:
-    """Build a classifier. ``backbone`` is one of :class:`Backbone`'s values."""
+                pooling: Pooling | str = Pooling.AVG, dropout: float = 0.0,
+                output_stride: int | None = None) -> CXRClassifier:
+    """Build a classifier. ``backbone`` is one of :class:`Backbone`'s values.
+
+    ``output_stride`` (8, 16 or 32; default the backbone's own, :data:`NATIVE_STRIDE`) sets how many
+    input pixels one cell of the last feature map, and so of every CAM, spans: at 64 px a stride-32
+    DenseNet gives 2×2 maps, at stride 8 8×8 ones. Finer strides replace the last downsamplings by
+    dilated convolutions (as DeepLab does), keeping every weight, so ImageNet weights still apply.
+    """
     try:
         backbone = Backbone(backbone)
     except ValueError:
         raise ValueError(f"unknown backbone {backbone!r}; use one of {[b.value for b in Backbone]}") from None
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    native = NATIVE_STRIDE[backbone]
+    output_stride = native if output_stride is None else int(output_stride)
+    if output_stride not in (8, 16, 32) or output_stride > native:
+        allowed = [s for s in (8, 16, 32) if s <= native]
+        raise ValueError(f"output_stride {output_stride} is not available for {backbone.value}; use one of {allowed}")
     if backbone is Backbone.SMALL_CNN:
         if pretrained:
             raise ValueError("small-cnn has no pretrained weights")
         enc = SmallCNN(in_chans)
+        if output_stride == 8:  # the last stage keeps its resolution and dilates instead
+            enc[-6].stride = (1, 1)
+            _dilate(list(enc)[-3:], 2)
         return CXRClassifier(enc, enc.out_channels, num_classes, pooling, dropout)
+    if backbone in (Backbone.RESNET50, Backbone.RESNET101):
+        dilate = {32: [False, False, False], 16: [False, False, True], 8: [False, True, True]}[output_stride]
+        net = _torchvision(backbone.value, pretrained, replace_stride_with_dilation=dilate)
+        net.conv1 = _one_channel_conv(net.conv1, in_chans)
+        enc = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3, net.layer4)
+        return CXRClassifier(enc, net.fc.in_features, num_classes, pooling, dropout)
     net = _torchvision(backbone.value, pretrained)
     if backbone is Backbone.DENSENET121:
         net.features.conv0 = _one_channel_conv(net.features.conv0, in_chans)
+        _densenet_stride(net.features, output_stride)
         enc, width = nn.Sequential(net.features, nn.ReLU()), net.classifier.in_features
-    elif backbone in (Backbone.RESNET50, Backbone.RESNET101):
-        net.conv1 = _one_channel_conv(net.conv1, in_chans)
-        enc = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3, net.layer4)
-        width = net.fc.in_features
     else:  # VGG-19: drop the last max-pool so the CAM keeps stride 16
         net.features[0] = _one_channel_conv(net.features[0], in_chans)
         enc, width = net.features[:-1], 512
+        _vgg_stride(enc, output_stride)
     return CXRClassifier(enc, width, num_classes, pooling, dropout)

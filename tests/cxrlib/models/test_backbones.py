@@ -58,3 +58,19 @@ def test_every_backbone_meets_the_map_model_protocol_and_others_are_refused():
                  lambda: predict(plain, []), lambda: compute_saliency(plain, torch.rand(1, 1, 8, 8))):
         with pytest.raises(TypeError, match="MapModel"):
             call()
+
+
+@pytest.mark.parametrize("name, strides", [("small-cnn", (16, 8)), ("densenet121", (32, 16, 8)),
+                                           ("resnet50", (32, 16, 8)), ("vgg19", (16, 8))])
+def test_output_stride_gives_finer_maps_with_the_same_weights(name, strides):
+    x = torch.rand(1, 1, 64, 64)
+    shapes = {}
+    for stride in strides:
+        torch.manual_seed(0)
+        model = build_model(name, 3, output_stride=stride).eval()
+        shapes[stride] = tuple(model.forward_with_features(x).features.shape[-2:])
+        assert shapes[stride] == (64 // stride, 64 // stride)
+    coarse, fine = build_model(name, 3, output_stride=strides[0]), build_model(name, 3, output_stride=strides[-1])
+    assert [p.shape for p in coarse.parameters()] == [p.shape for p in fine.parameters()]
+    with pytest.raises(ValueError, match="output_stride 64"):
+        build_model(name, 3, output_stride=64)
