@@ -64,7 +64,7 @@ def auroc(scores, labels) -> float:
     (N,)`` in {0, 1, NaN}; NaN labels are ignored. Returns NaN when only one label value is present.
     """
     s, y = _binary_inputs(scores, labels)
-    if y.min(initial=1.0) == y.max(initial=0.0):
+    if y.size == 0 or y.min() == y.max():
         return float("nan")
     return float(roc_auc_score(y, s))
 

@@ -10,6 +10,7 @@ from .synthetic import (CHEXPERT5, NIH_BOX_CLASSES, SYNTH_CLASSES, ReaderSpec, S
 
 from .decode import ImageDecodeError, decode_image
 from .sources import open_chexpert, open_mimic, open_mura, open_nih, open_vindr
+from .classes import class_presets, resolve_classes
 
 register_source("synth-cxr", needs_root=False)(open_synth_cxr)
 for _name, _reader in {"chexpert": open_chexpert, "mimic": open_mimic, "nih": open_nih, "vindr": open_vindr,
@@ -17,7 +18,7 @@ for _name, _reader in {"chexpert": open_chexpert, "mimic": open_mimic, "nih": op
     register_source(_name)(_reader)
 
 __all__ = [
-    "BOX_COLUMNS", "TABLE_COLUMNS", "CXRDataset", "default_cache_dir",
+    "BOX_COLUMNS", "TABLE_COLUMNS", "CXRDataset", "default_cache_dir", "class_presets", "resolve_classes",
     "POLICY_PRESETS", "UncertainPolicy", "apply_label_policy", "resolve_policy",
     "available_sources", "open_dataset", "register_source",
     "PatientLeakageError", "check_patient_leakage", "split_by_patient",

@@ -6,6 +6,9 @@
 ``ds.boxes``    ``image, class, x, y, w, h, reader`` in original pixel coordinates (may be empty)
 ``ds[i]``       ``{"image": (1, H, W) float in [0, 1], "labels": (K,) float with NaN, "index": i}``
                 plus ``"masks": (K, H, W) bool`` where the source has masks
+``ds.truth_boxes()``  the boxes that count as ground truth, in array pixels. Which readers' boxes
+                count is the source's rule, ``ds.info["truth_readers"]``: a list of reader names, or
+                ``"all"`` (every box). Without that entry only reader ``"truth"`` counts (SynthCXR).
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-__all__ = ["CXRDataset", "TABLE_COLUMNS", "BOX_COLUMNS", "empty_boxes"]
+__all__ = ["CXRDataset", "TABLE_COLUMNS", "BOX_COLUMNS", "empty_boxes", "DEFAULT_TRUTH_READERS"]
 
 TABLE_COLUMNS = ["image", "patient_id", "study_id", "view", "split"]
 BOX_COLUMNS = ["image", "class", "x", "y", "w", "h", "reader"]
+#: the ground-truth readers of a source that does not say (SynthCXR's ground truth is reader "truth")
+DEFAULT_TRUTH_READERS = ["truth"]
 
 
 def empty_boxes() -> pd.DataFrame:
@@ -96,6 +101,11 @@ class CXRDataset(Dataset):
         return tuple(self._images.shape[1:])  # type: ignore[return-value]
 
     @property
+    def has_masks(self) -> bool:
+        """Whether ``ds[i]`` carries ``"masks"`` ``(K, H, W)``."""
+        return self._masks is not None
+
+    @property
     def labels(self) -> np.ndarray:
         """``(N, K)`` float labels with NaN for unknown."""
         return self.table[self.classes].to_numpy(dtype=np.float64)
@@ -138,6 +148,22 @@ class CXRDataset(Dataset):
         boxes["y"] *= sy
         boxes["h"] *= sy
         return boxes
+
+    def truth_boxes(self) -> pd.DataFrame:
+        """The ground-truth boxes (``BOX_COLUMNS``) in the pixels of the ``(H, W)`` served by ``ds[i]``.
+
+        The rule is the source's ``info["truth_readers"]``: ``"all"`` keeps every box, a list keeps
+        the boxes of those readers; a source that does not say keeps reader ``"truth"`` only. An empty
+        frame means the source has no ground-truth boxes (localisation is not measurable).
+        """
+        readers = self.info.get("truth_readers", DEFAULT_TRUTH_READERS)
+        boxes = self.boxes_in_array_pixels()
+        if isinstance(readers, str):
+            if readers != "all":
+                raise ValueError(f"{self.name}: info['truth_readers'] must be 'all' or a list of readers, "
+                                 f"got {readers!r}")
+            return boxes.reset_index(drop=True)
+        return boxes[boxes["reader"].isin(list(readers))].reset_index(drop=True)
 
     def __repr__(self) -> str:
         counts = self.table["split"].value_counts().to_dict() if "split" in self.table else {}

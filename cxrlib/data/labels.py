@@ -42,12 +42,14 @@ POLICY_PRESETS: dict[str, dict[str, str]] = {
 def resolve_policy(policy: str | Mapping[str, str], classes: list[str]) -> dict[str, UncertainPolicy]:
     """Turn a policy name, preset name or per-class mapping into ``{class: UncertainPolicy}``.
 
-    Raises ``ValueError`` for an unknown policy or preset, or a mapping that names a class not in
-    ``classes``.
+    A preset works on any subset of classes: its entries for classes not in ``classes`` are
+    ignored. Raises ``ValueError`` for an unknown policy or preset, or a user-given mapping that
+    names a class not in ``classes``.
     """
     if isinstance(policy, str):
         if policy in POLICY_PRESETS:
-            return resolve_policy(POLICY_PRESETS[policy], classes)
+            preset = POLICY_PRESETS[policy]
+            return resolve_policy({k: v for k, v in preset.items() if k == "*" or k in classes}, classes)
         return {c: _parse_policy(policy) for c in classes}
     if not isinstance(policy, Mapping):
         raise ValueError(f"label policy must be a string or a mapping, got {type(policy).__name__}")

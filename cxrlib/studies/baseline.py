@@ -2,8 +2,17 @@
 
 Each backbone is trained with weighted BCE on the CheXpert-five labels (seed 000's uncertain-label
 policy), evaluated on the held-out test split (per-class AUROC), and its Grad-CAM maps are
-scored against the synthetic ground truth: point localisation accuracy on the truth boxes and the
-share of heatmap mass inside the finding's mask.
+scored against the ground truth: point localisation accuracy on the source's truth boxes
+(``CXRDataset.truth_boxes()``) and the share of heatmap mass inside the finding's mask.
+
+Any source runs: ``dataset="nih"`` (or ``chexpert``, ``mimic``, ``vindr``, ``mura``) with
+``data_root``; ``image_size``, ``classes``, ``label_policy`` and ``data_seed`` reach the reader,
+the SynthCXR-only settings (``n``, ``uncertain_rate``, ``prevalence``) do not. Where the test split
+has no truth boxes (CheXpert, MIMIC, MURA) localisation is reported as not available (None in the
+headline), and where there are no masks (every real source) so is the mask share. ``classes`` must
+be one the source has: ``"chexpert5"`` exists for SynthCXR, CheXpert, MIMIC and NIH; VinDr-CXR
+(no Edema) and MURA need ``"all"`` or a list. MURA's body-part task (seven one-hot classes) is
+trained like any other: multi-label weighted BCE, one AUROC per body part (one-vs-rest).
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ class BaselineSettings:
     data_root: str | None = None
     n: int = 1500
     image_size: int = 64
-    classes: str = "chexpert5"
+    classes: str | tuple[str, ...] = "chexpert5"  #: a preset ("chexpert5", "all"...) or class names
     label_policy: str = "seed000"
     uncertain_rate: float = 0.1
     prevalence: float | None = 0.25
@@ -80,11 +89,16 @@ class BaselineResult:
     test_keys: list[str]
     test_data: object = None  # the test CXRDataset
     headline: dict = field(default_factory=dict)
+    localization_note: str = "available"  #: "available", or why localisation is not measured
+
+    @property
+    def localization_available(self) -> bool:
+        return self.localization_note == "available"
 
     def overlay_examples(self, per_class: int = 1) -> tuple[list[int], list[int]]:
         """Test positions and class indices: ``per_class`` boxed positives of every class."""
         ds = self.test_data
-        boxes = ds.boxes[ds.boxes["reader"].fillna("truth") == "truth"]
+        boxes = ds.truth_boxes()
         positions, class_index = [], []
         for k, c in enumerate(self.classes):
             keys = list(dict.fromkeys(boxes.loc[boxes["class"] == c, "image"]))[:per_class]
@@ -107,7 +121,7 @@ class BaselineResult:
                 "CAM mass in mask": [r.mass_in_mask.mean() for r in runs],
                 "train s": [r.train_seconds for r in runs],
             }.items():
-                mean, half = mean_confidence_interval(values)
+                mean, half = _mean_ci(values)
                 row[name] = mean
                 if several:
                     row[f"{name} ±95%"] = half
@@ -116,6 +130,16 @@ class BaselineResult:
 
     def per_class_auroc(self) -> pd.DataFrame:
         return pd.DataFrame({f"{r.backbone} (seed {r.seed})": r.auroc for r in self.runs}).T
+
+
+def _mean_ci(values) -> tuple[float, float]:
+    """``mean_confidence_interval`` of the values that are numbers; ``(nan, nan)`` when none is."""
+    v = np.asarray(values, float)
+    return mean_confidence_interval(v) if np.isfinite(v).any() else (float("nan"), float("nan"))
+
+
+def _number_or_none(value: float) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
 
 
 def _mass_in_mask(ds, maps: np.ndarray) -> pd.Series:
@@ -130,13 +154,20 @@ def _mass_in_mask(ds, maps: np.ndarray) -> pd.Series:
 
 
 def run_baseline(settings: BaselineSettings) -> BaselineResult:
-    ds = open_study_dataset(settings.dataset, settings.data_root, dict(
-        n=settings.n, image_size=settings.image_size, seed=settings.data_seed, classes=settings.classes,
-        label_policy=settings.label_policy, uncertain_rate=settings.uncertain_rate, prevalence=settings.prevalence,
-        progress=settings.progress), {"label_policy": settings.label_policy})
+    ds = open_study_dataset(
+        settings.dataset, settings.data_root,
+        options=dict(image_size=settings.image_size, classes=settings.classes, label_policy=settings.label_policy,
+                     seed=settings.data_seed, progress=settings.progress),
+        synth_options=dict(n=settings.n, uncertain_rate=settings.uncertain_rate, prevalence=settings.prevalence))
     train, val, test = ds.subset("train"), ds.subset("val"), ds.subset("test")
-    boxes = test.boxes_in_array_pixels()
-    boxes = boxes[boxes["reader"].fillna("truth") == "truth"]
+    boxes = test.truth_boxes()
+    if boxes.empty:
+        rule = ds.info.get("truth_rule")
+        note = f"not available: {rule}" if rule else f"not available: no truth boxes in {ds.name}'s test split"
+        if not ds.truth_boxes().empty:
+            note = f"not available: {ds.name}'s test split has no truth boxes (its other splits do)"
+    else:
+        note = "available"
     loss = WeightedBCELoss(positive_weights(train.labels))
     runs = []
     for backbone in settings.backbones:
@@ -153,16 +184,17 @@ def run_baseline(settings: BaselineSettings) -> BaselineResult:
             runs.append(BackboneRun(
                 backbone, seed, result.history, per_class_auroc(pred.probs, pred.labels, ds.classes),
                 point_localization_accuracy(pred.maps, boxes, list(test.table["image"]), ds.classes, test.image_size),
-                _mass_in_mask(test, pred.maps) if "masks" in test[0] else pd.Series(dtype=float),
+                _mass_in_mask(test, pred.maps) if test.has_masks else pd.Series(np.nan, index=ds.classes),
                 seconds, pred.maps, pred.probs))
-    result = BaselineResult(settings, ds.classes, runs, list(test.table["image"]), test)
+    result = BaselineResult(settings, ds.classes, runs, list(test.table["image"]), test, localization_note=note)
     summary = result.summary()
     result.headline = {
         "dataset": settings.dataset, "profile": settings.profile, "image_size": settings.image_size,
-        "n_train": len(train), "n_test": len(test),
+        "n_train": len(train), "n_test": len(test), "localization": note,
+        "masks": "available" if test.has_masks else f"not available: {ds.name} has no masks",
         "backbones": {bb: {"mean_auroc": float(summary.loc[bb, "mean AUROC"]),
-                           "point_localization_accuracy": float(summary.loc[bb, "point loc. acc."]),
-                           "cam_mass_in_mask": float(summary.loc[bb, "CAM mass in mask"]),
+                           "point_localization_accuracy": _number_or_none(summary.loc[bb, "point loc. acc."]),
+                           "cam_mass_in_mask": _number_or_none(summary.loc[bb, "CAM mass in mask"]),
                            "per_class_auroc": {c: float(np.mean([r.auroc[c] for r in runs if r.backbone == bb]))
                                                for c in ds.classes}}
                       for bb in summary.index},

@@ -2,43 +2,33 @@
 
 from __future__ import annotations
 
-import dataclasses
-from enum import Enum
-from typing import Any, TypeVar
+from typing import Any
 
 from ..data import CXRDataset, open_dataset
+from ..data.sources.common import COMMON_OPTIONS
+from .parameters import PRESET, ParameterError, Profile, coerce_parameter, resolve_settings
 
-__all__ = ["Profile", "resolve_settings", "open_study_dataset"]
-
-T = TypeVar("T")
-
-
-class Profile(str, Enum):
-    SMOKE = "smoke"  #: CI: tiny images, few epochs, minutes on a 2-core CPU in all
-    DEFAULT = "default"  #: a CPU build of the book
-    FULL = "full"  #: paper scale, for a GPU box
+__all__ = ["Profile", "PRESET", "ParameterError", "coerce_parameter", "resolve_settings", "open_study_dataset"]
 
 
-def resolve_settings(cls: type[T], presets: dict[str, dict[str, Any]], profile: str, **overrides: Any) -> T:
-    """Build a settings dataclass from a profile's preset, then apply every override that is not None.
+def open_study_dataset(dataset: str, data_root: str | None, *, options: dict[str, Any],
+                       synth_options: dict[str, Any] | None = None) -> CXRDataset:
+    """Open a study's dataset: SynthCXR or any real source, with one set of options.
 
-    Raises ``ValueError`` for an unknown profile or an override the settings do not have.
+    ``options`` are reader options every source takes (``image_size``, ``classes``,
+    ``label_policy``, ``seed``, ``progress``...; see ``cxrlib.data.sources.common.COMMON_OPTIONS``);
+    a None value is left out (the source's default). ``synth_options`` are SynthCXR-only generator
+    options (``n``, ``studies_per_patient``, ``shortcut``...): they go to ``synth-cxr`` only; for a
+    real source they are not passed, and their names are listed in ``ds.info["study_options_not_used"]``.
+    A real source needs ``data_root``.
     """
-    try:
-        profile = Profile(profile).value
-    except ValueError:
-        raise ValueError(f"unknown profile {profile!r}; use one of {[p.value for p in Profile]}") from None
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(overrides) - names)
+    unknown = sorted(set(options) - set(COMMON_OPTIONS))
     if unknown:
-        raise ValueError(f"{cls.__name__} has no setting(s) {unknown}; settings are {sorted(names)}")
-    values = {**presets.get(profile, {}), **{k: v for k, v in overrides.items() if v is not None}}
-    return cls(profile=profile, **values)
-
-
-def open_study_dataset(dataset: str, data_root: str | None, synth_options: dict[str, Any],
-                       real_options: dict[str, Any] | None = None) -> CXRDataset:
-    """``synth-cxr`` gets the study's generator options; a real source gets ``data_root`` and its options."""
+        raise ValueError(f"study options {unknown} are not common reader options {list(COMMON_OPTIONS)}; "
+                         "pass SynthCXR-only options as synth_options")
+    given = {k: v for k, v in options.items() if v is not None}
     if dataset == "synth-cxr":
-        return open_dataset(dataset, **synth_options)
-    return open_dataset(dataset, root=data_root, **(real_options or {}))
+        return open_dataset(dataset, **given, **(synth_options or {}))
+    ds = open_dataset(dataset, root=data_root, **given)
+    ds.info["study_options_not_used"] = sorted(synth_options or {})
+    return ds

@@ -1,4 +1,11 @@
-"""Study 00: the data: gallery, label distributions, uncertain labels, finding sizes, split audit."""
+"""Study 00: the data: gallery, label distributions, uncertain labels, finding sizes, split audit.
+
+Runs on SynthCXR and on every real source. The SynthCXR-only settings (``n``,
+``studies_per_patient``, ``n_readers``, ``uncertain_rate`` and the shortcut marker) go to the
+generator only. On real data there are no masks (the mask columns of ``sizes`` are NaN and the
+headline says so), finding sizes come from the source's truth boxes alone, and the label counts
+show the reported uncertain labels where the reader counts them (CheXpert, MIMIC).
+"""
 
 from __future__ import annotations
 
@@ -31,6 +38,9 @@ class DataSettings:
     n_readers: int = 3
     size_sample: int = 400  #: images used to measure finding sizes
     nih_sample_root: str | None = None  #: the real NIH images to show (default: ../shared/realdata/nih)
+    classes: str | tuple[str, ...] | None = None  #: a preset or class names; None: the source's default
+    label_policy: str | None = None  #: None: the source's default policy
+    progress: bool = True
 
 
 PRESETS = {
@@ -57,19 +67,31 @@ class DataOverview:
 
 
 def finding_sizes(ds: CXRDataset, limit: int = 400) -> pd.DataFrame:
-    """Mask and truth-box area as a percentage of the image, per class (over up to ``limit`` images)."""
+    """Finding sizes as a percentage of the image, per class (index ``ds.classes``).
+
+    Mask columns ``count, mask_%_min, mask_%_median, mask_%_max`` (over the positive masks of up to
+    ``limit`` images; NaN where the source has no masks) and ``box_%_median`` / ``boxes`` over the
+    source's truth boxes (``ds.truth_boxes()``; NaN / 0 where it has none).
+    """
     h, w = ds.image_size
     rows = []
-    for i in range(min(limit, len(ds))):
-        masks = ds[i]["masks"].numpy()
-        for k, c in enumerate(ds.classes):
-            if masks[k].any():
-                rows.append((c, 100 * masks[k].mean()))
-    mask = pd.DataFrame(rows, columns=["class", "mask_%"]).groupby("class")["mask_%"].describe()[["count", "min", "50%", "max"]]
-    boxes = ds.boxes_in_array_pixels()
-    boxes = boxes[boxes["reader"] == "truth"]
-    box = (100 * boxes["w"] * boxes["h"] / (h * w)).groupby(boxes["class"]).median().rename("box_%_median")
-    return mask.rename(columns={"50%": "mask_%_median", "min": "mask_%_min", "max": "mask_%_max"}).join(box).reindex(ds.classes)
+    if ds.has_masks:
+        for i in range(min(limit, len(ds))):
+            masks = ds[i]["masks"].numpy()
+            for k, c in enumerate(ds.classes):
+                if masks[k].any():
+                    rows.append((c, 100 * masks[k].mean()))
+    mask = (pd.DataFrame(rows, columns=["class", "mask_%"]).astype({"mask_%": float}).groupby("class")["mask_%"]
+            .agg(["count", "min", "median", "max"]))
+    mask = mask.rename(columns={"median": "mask_%_median", "min": "mask_%_min", "max": "mask_%_max"})
+    boxes = ds.truth_boxes()
+    area = 100 * boxes["w"].astype(float) * boxes["h"].astype(float) / (h * w)
+    box = pd.DataFrame({"box_%_median": area.groupby(boxes["class"]).median(),
+                        "boxes": boxes.groupby("class").size()})
+    out = mask.join(box, how="outer").reindex(ds.classes)
+    out["count"] = out["count"].fillna(0).astype(int)
+    out["boxes"] = out["boxes"].fillna(0).astype(int)
+    return out[["count", "mask_%_min", "mask_%_median", "mask_%_max", "box_%_median", "boxes"]]
 
 
 def split_audit(ds: CXRDataset) -> pd.DataFrame:
@@ -90,11 +112,19 @@ def _image_level_leaks(ds: CXRDataset, seed: int) -> int:
         return int(str(err).split()[0])
 
 
+def _number_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
 def run_data_overview(settings: DataSettings) -> DataOverview:
-    ds = open_study_dataset(settings.dataset, settings.data_root, dict(
-        n=settings.n, image_size=settings.image_size, seed=settings.seed, uncertain_rate=settings.uncertain_rate,
-        studies_per_patient=settings.studies_per_patient, readers={"n_readers": settings.n_readers},
-        shortcut={"class_name": "Pneumothorax", "rate": 0.9}))
+    ds = open_study_dataset(
+        settings.dataset, settings.data_root,
+        options=dict(image_size=settings.image_size, seed=settings.seed, classes=settings.classes,
+                     label_policy=settings.label_policy, progress=settings.progress),
+        synth_options=dict(n=settings.n, uncertain_rate=settings.uncertain_rate,
+                           studies_per_patient=settings.studies_per_patient,
+                           readers={"n_readers": settings.n_readers},
+                           shortcut={"class_name": "Pneumothorax", "rate": 0.9}))
     raw = ds.info.get("raw_labels")
     counts = pd.DataFrame({
         "positive": (ds.table[ds.classes] == 1).sum(),
@@ -103,14 +133,21 @@ def run_data_overview(settings: DataSettings) -> DataOverview:
     })
     if raw is not None:
         counts["reported uncertain (-1)"] = (raw == -1).sum()
+    elif "uncertain_counts" in ds.info:  # real sources with uncertain labels count them in the files read
+        counts["reported uncertain (-1)"] = pd.Series(ds.info["uncertain_counts"])
+    if "truth" in ds.info:
         counts["prevalence (truth)"] = ds.info["truth"].mean().round(3)
     sizes = finding_sizes(ds, settings.size_sample)
     audit = split_audit(ds)
     leaks = _image_level_leaks(ds, settings.seed)
     headline = {
-        "images": len(ds), "patients": int(ds.table["patient_id"].nunique()), "boxes": int((ds.boxes["reader"] == "truth").sum()),
-        "smallest_median_mask_pct": float(sizes["mask_%_median"].min()),
-        "largest_median_mask_pct": float(sizes["mask_%_median"].max()),
+        "dataset": settings.dataset, "images": len(ds), "patients": int(ds.table["patient_id"].nunique()),
+        "boxes": int(sizes["boxes"].sum()),
+        "masks": "available" if ds.has_masks else f"not available: {ds.name} has no masks",
+        "smallest_median_mask_pct": _number_or_none(sizes["mask_%_median"].min()),
+        "largest_median_mask_pct": _number_or_none(sizes["mask_%_median"].max()),
+        "smallest_median_box_pct": _number_or_none(sizes["box_%_median"].min()),
+        "largest_median_box_pct": _number_or_none(sizes["box_%_median"].max()),
         "image_level_split_leaking_patients": leaks,
     }
     return DataOverview(settings, ds, counts, sizes, audit, leaks, headline)

@@ -34,6 +34,7 @@ def test_per_class_auroc_masks_nan_and_single_class():
     assert out["a"] == pytest.approx(roc_auc_score(y[keep, 0], s[keep, 0]))
     assert out["b"] == pytest.approx(roc_auc_score(y[:, 1], s[:, 1]))
     assert np.isnan(out["c"]) and out["mean"] == pytest.approx((out["a"] + out["b"]) / 2)
+    assert np.isnan(auroc([0.1, 0.2], [np.nan, np.nan])) and np.isnan(auroc([], []))
 
 
 @pytest.mark.parametrize("n_bins", [10, 15])

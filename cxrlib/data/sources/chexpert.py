@@ -7,7 +7,8 @@ found relative to the release folder's parent. Patient and study ids come from t
 uncertain-label policy decides -1, and blank is unknown (NaN) unless ``blank_as_negative``.
 
 Splits: ``valid.csv`` (radiologist consensus) is the test split, as the papers report on it; ``val``
-is carved out of ``train.csv`` by patient (``val_fraction``).
+is carved out of ``train.csv`` by patient (``val_fraction``). CheXpert has no boxes:
+``ds.truth_boxes()`` is empty.
 """
 
 from __future__ import annotations
@@ -20,16 +21,13 @@ import numpy as np
 import pandas as pd
 
 from ..dataset import CXRDataset
-from ..labels import apply_label_policy, resolve_policy, validate_raw_labels
+from ..classes import CHEXPERT_CLASSES, CHEXPERT_COMPETITION
+from ..labels import apply_label_policy, validate_raw_labels
 from .common import (SkipReport, carve_validation, drop_duplicates, filter_rows, filter_views, finalize_dataset, line,
-                     read_csv_checked)
+                     read_csv_checked, reader_options)
 
 __all__ = ["CHEXPERT_CLASSES", "CHEXPERT_COMPETITION", "open_chexpert", "read_chexpert_csv"]
 
-CHEXPERT_CLASSES = ["No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion",
-                    "Edema", "Consolidation", "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion",
-                    "Pleural Other", "Fracture", "Support Devices"]
-CHEXPERT_COMPETITION = ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion"]
 _META = ["Path", "Sex", "Age", "Frontal/Lateral", "AP/PA"]
 _PATH = re.compile(r"(?P<part>train|valid|test)/patient(?P<patient>\d+)/study(?P<study>\d+)/view\d+_(frontal|lateral)\.\w+$")
 
@@ -79,34 +77,30 @@ def open_chexpert(
     image_size: int = 256,
     classes: Iterable[str] | str = "all",
     label_policy: str | Mapping[str, str] = "seed000",
-    blank_as_negative: bool = False,
     views: Iterable[str] | None = None,
-    frontal_only: bool = False,
-    val_fraction: float = 0.1,
     seed: int = 0,
     load_images: bool = True,
     on_bad: str = "raise",
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    blank_as_negative: bool = False,
+    frontal_only: bool = False,
+    val_fraction: float = 0.1,
 ) -> CXRDataset:
-    """Open CheXpert. ``classes``: a list, ``"all"`` (14) or ``"competition"`` (the five).
+    """Open CheXpert. ``classes``: a list, ``"all"`` (14) or ``"chexpert5"`` / ``"competition"`` (the five).
 
     ``label_policy``: ``ones`` / ``zeros`` / ``ignore``, a per-class mapping, or a preset (``seed000``:
     ones for Cardiomegaly and Edema, zeros for the rest; ``libauc``: ones for Edema and Atelectasis).
     ``frontal_only`` and ``views`` are explicit filters; what they drop is in ``ds.info["filters"]``.
     """
+    opts = reader_options("chexpert", image_size=image_size, classes=classes, label_policy=label_policy, views=views,
+                          seed=seed, load_images=load_images, on_bad=on_bad, cache_dir=cache_dir, progress=progress,
+                          uncertain_labels=True)
+    classes = opts.classes
     base = _resolve_root(Path(root))
-    presets = {"all": CHEXPERT_CLASSES, "competition": CHEXPERT_COMPETITION, "chexpert5": CHEXPERT_COMPETITION}
-    classes = presets[classes] if isinstance(classes, str) and classes in presets else classes
-    if isinstance(classes, str):
-        raise ValueError(f"unknown class preset {classes!r}; use a list or one of {sorted(presets)}")
-    classes = list(classes)
-    unknown = [c for c in classes if c not in CHEXPERT_CLASSES]
-    if unknown:
-        raise ValueError(f"unknown CheXpert class(es) {unknown}; classes are {CHEXPERT_CLASSES}")
-    resolve_policy(label_policy, classes)
     skips = SkipReport("chexpert", on_bad)
-    info: dict = {"root": str(base), "label_policy": label_policy}
+    info: dict = {"root": str(base), "label_policy": label_policy, **opts.info(), "truth_readers": [],
+                  "truth_rule": "none: CheXpert has no boxes"}
     tables, raws = [], []
     for name, split in (("train.csv", "train"), ("valid.csv", "test")):
         if (base / name).exists():

@@ -1,5 +1,10 @@
-"""What every real-dataset reader shares: checked CSV reading, view filters, validation splits,
-bad-row handling and the decode-once image cache.
+"""What every real-dataset reader shares: one option schema, checked CSV reading, view filters,
+validation splits, bad-row handling and the decode-once image cache.
+
+Every reader takes the common keywords of ``COMMON_OPTIONS`` (plus its own); ``reader_options``
+checks them once for all. An option that cannot matter for a source (a label policy where there are
+no uncertain labels) is accepted, checked, and named with the reason in
+``ds.info["options_without_effect"]``; one that asks for something impossible raises ``ValueError``.
 
 Error messages name the file and the line (``line N`` counts the header as line 1), so a user can
 open the file at that line. Where skipping is allowed (``on_bad="skip"``), every skipped row is
@@ -9,8 +14,8 @@ counted by reason and reported in ``ds.info["skipped"]``; nothing is dropped sil
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +24,13 @@ from tqdm.auto import tqdm
 
 from ..._progress import progress_enabled
 from ..cache import open_or_build
+from ..classes import resolve_classes
 from ..dataset import BOX_COLUMNS, CXRDataset, empty_boxes
 from ..decode import decode_image, resize_to_uint8
+from ..labels import resolve_policy
 from ..splits import check_patient_leakage, split_by_patient
 
-__all__ = ["SkipReport", "drop_duplicates", "read_csv_checked", "first_existing", "filter_rows", "filter_views", "carve_validation",
+__all__ = ["COMMON_OPTIONS", "ReaderOptions", "reader_options", "SkipReport", "drop_duplicates", "read_csv_checked", "first_existing", "filter_rows", "filter_views", "carve_validation",
            "finalize_dataset", "NoImages", "line"]
 
 log = logging.getLogger("cxrlib.data")
@@ -32,6 +39,99 @@ log = logging.getLogger("cxrlib.data")
 def line(index: int) -> int:
     """File line of a 0-based data row (the header is line 1)."""
     return int(index) + 2
+
+
+#: the keywords every registered real reader accepts (each reader adds its own after them)
+COMMON_OPTIONS = ("image_size", "classes", "label_policy", "views", "seed", "load_images", "on_bad", "cache_dir",
+                  "progress")
+
+
+@dataclass(frozen=True)
+class ReaderOptions:
+    """The checked common options of one reader call (``classes`` resolved to the source's names)."""
+
+    source: str
+    image_size: int
+    classes: list[str]
+    label_policy: str | Mapping[str, str] | None
+    views: list[str] | None
+    seed: int
+    load_images: bool
+    on_bad: str
+    cache_dir: str | Path | None
+    progress: bool
+    without_effect: dict[str, str] = field(default_factory=dict)
+
+    def info(self) -> dict:
+        """What goes into ``ds.info``: the options as used and those without effect (with why)."""
+        used = {k: v for k, v in asdict(self).items() if k not in ("source", "without_effect", "cache_dir")}
+        used["cache_dir"] = None if self.cache_dir is None else str(self.cache_dir)
+        return {"options": used, "options_without_effect": dict(self.without_effect)}
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def reader_options(
+    source: str,
+    *,
+    image_size: int,
+    classes: Iterable[str] | str,
+    label_policy: str | Mapping[str, str] | None,
+    views: Iterable[str] | str | None,
+    seed: int,
+    load_images: bool,
+    on_bad: str,
+    cache_dir: str | Path | None,
+    progress: bool,
+    uncertain_labels: bool,
+    has_views: bool = True,
+    class_source: str | None = None,
+    without_effect: Mapping[str, str] | None = None,
+) -> ReaderOptions:
+    """Check the common options of a reader of ``source`` and resolve its ``classes``.
+
+    ``uncertain_labels``: whether the source has uncertain labels (else a ``label_policy`` is checked
+    against the classes and recorded as without effect). ``has_views``: whether the source records a
+    view (else ``views`` other than None is impossible and raises). ``class_source``: the key of the
+    source's class list in :mod:`cxrlib.data.classes` (default ``source``). ``without_effect``: the
+    reader's own ``{option: reason}`` notes. Raises ``ValueError`` naming the option.
+    """
+    notes = dict(without_effect or {})
+    if not _is_int(image_size) or not 16 <= image_size <= 2048:
+        raise ValueError(f"{source}: image_size must be an integer in [16, 2048], got {image_size!r}")
+    resolved = resolve_classes(classes, class_source or source)
+    if uncertain_labels:
+        if label_policy is None:
+            raise ValueError(f"{source} has uncertain labels: label_policy must be a policy, a preset or a mapping, "
+                             "not None")
+        resolve_policy(label_policy, resolved)
+    elif label_policy is not None:
+        resolve_policy(label_policy, resolved)  # a typo or a class that is not there still raises
+        notes["label_policy"] = f"{source} has no uncertain labels"
+    if views is not None:
+        views = [views] if isinstance(views, str) else list(views)
+        if not views or any(not isinstance(v, str) for v in views):
+            raise ValueError(f"{source}: views must be None or a non-empty list of view names, got {views!r}")
+        if not has_views:
+            raise ValueError(f"{source}: the dataset records no view position, so views={views} cannot be applied; "
+                             "pass views=None")
+    if not _is_int(seed):
+        raise ValueError(f"{source}: seed must be an integer, got {seed!r}")
+    for name, value in (("load_images", load_images), ("progress", progress)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{source}: {name} must be True or False, got {value!r}")
+    if on_bad not in ("raise", "skip"):
+        raise ValueError(f"{source}: on_bad must be 'raise' or 'skip', got {on_bad!r}")
+    if cache_dir is not None and not isinstance(cache_dir, (str, Path)):
+        raise ValueError(f"{source}: cache_dir must be None or a path, got {cache_dir!r}")
+    if not load_images:
+        notes["image_size"] = "load_images=False: no pixel is read"
+        if cache_dir is not None:
+            notes["cache_dir"] = "load_images=False: no pixel is read"
+    return ReaderOptions(source, int(image_size), resolved, label_policy, views, int(seed), bool(load_images), on_bad,
+                         cache_dir, bool(progress), notes)
 
 
 @dataclass

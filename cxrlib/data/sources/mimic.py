@@ -9,7 +9,9 @@ Layout (``root`` = ``mimic-cxr-jpg/2.0.0``; each CSV may be gzipped)::
 
 Labels are study-level: every image of a study gets its study's labels. An image whose study has no
 label row keeps NaN labels (counted in ``ds.info["images_without_label_row"]``). ``ViewPosition``
-may be blank (view None). The official patient-disjoint split is used (``validate`` → ``val``).
+may be blank (view None). The official patient-disjoint split is used (``validate`` → ``val``), so
+``seed`` has no effect (recorded in ``ds.info``). MIMIC-CXR-JPG has no boxes: ``ds.truth_boxes()``
+is empty.
 """
 
 from __future__ import annotations
@@ -21,14 +23,13 @@ import numpy as np
 import pandas as pd
 
 from ..dataset import CXRDataset
-from ..labels import apply_label_policy, resolve_policy, validate_raw_labels
-from .common import SkipReport, filter_rows, filter_views, finalize_dataset, first_existing, line, read_csv_checked
+from ..classes import MIMIC_CLASSES
+from ..labels import apply_label_policy, validate_raw_labels
+from .common import (SkipReport, filter_rows, filter_views, finalize_dataset, first_existing, line, read_csv_checked,
+                     reader_options)
 
 __all__ = ["MIMIC_CLASSES", "open_mimic", "mimic_image_path"]
 
-MIMIC_CLASSES = ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Enlarged Cardiomediastinum", "Fracture",
-                 "Lung Lesion", "Lung Opacity", "No Finding", "Pleural Effusion", "Pleural Other", "Pneumonia",
-                 "Pneumothorax", "Support Devices"]
 _SPLITS = {"train": "train", "validate": "val", "test": "test"}
 
 
@@ -46,27 +47,31 @@ def open_mimic(
     image_size: int = 256,
     classes: Iterable[str] | str = "all",
     label_policy: str | Mapping[str, str] = "ignore",
-    blank_as_negative: bool = False,
     views: Iterable[str] | None = None,
-    drop_only_uncertain: bool = False,
+    seed: int = 0,
     load_images: bool = True,
     on_bad: str = "raise",
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    blank_as_negative: bool = False,
+    drop_only_uncertain: bool = False,
 ) -> CXRDataset:
     """Open MIMIC-CXR-JPG. ``views=["PA", "AP"]`` is the usual frontal filter (explicit, reported).
+
+    ``classes``: a list, ``"all"`` (14) or ``"chexpert5"`` / ``"competition"`` (the five).
 
     ``drop_only_uncertain`` drops images whose chosen labels are all uncertain or blank (the deferral
     study's rule), reported in ``ds.info["filters"]``.
     """
+    opts = reader_options("mimic", image_size=image_size, classes=classes, label_policy=label_policy, views=views,
+                          seed=seed, load_images=load_images, on_bad=on_bad, cache_dir=cache_dir, progress=progress,
+                          uncertain_labels=True,
+                          without_effect={"seed": "MIMIC-CXR-JPG's official split is used; nothing is drawn"})
+    classes = opts.classes
     root = Path(root)
-    classes = MIMIC_CLASSES if classes == "all" else list(classes)
-    unknown = [c for c in classes if c not in MIMIC_CLASSES]
-    if unknown:
-        raise ValueError(f"unknown MIMIC-CXR class(es) {unknown}; classes are {MIMIC_CLASSES}")
-    resolve_policy(label_policy, classes)
     skips = SkipReport("mimic", on_bad)
-    info: dict = {"root": str(root)}
+    info: dict = {"root": str(root), "label_policy": label_policy, **opts.info(), "truth_readers": [],
+                  "truth_rule": "none: MIMIC-CXR-JPG has no boxes"}
     ids = ["subject_id", "study_id"]
     labels_path, meta_path, split_path = (_csv(root, f"mimic-cxr-2.0.0-{s}") for s in ("chexpert", "metadata", "split"))
     labels = read_csv_checked(labels_path, ids + MIMIC_CLASSES)
@@ -90,6 +95,7 @@ def open_mimic(
     table = table.merge(labels, on=ids, how="left", validate="many_to_one", indicator=True)
     info["images_without_label_row"] = int((table.pop("_merge") == "left_only").sum())
     raw = table[classes].reset_index(drop=True)
+    info["uncertain_counts"] = {c: int((pd.to_numeric(raw[c]) == -1).sum()) for c in classes}
     out = pd.DataFrame({
         "image": [mimic_image_path(s, t, d) for s, t, d in zip(table["subject_id"], table["study_id"], table["dicom_id"])],
         "patient_id": table["subject_id"].to_numpy(),

@@ -8,22 +8,25 @@ Layout (``root`` is the folder that contains ``MURA-v1.1/``, or ``MURA-v1.1/`` i
 
 Two tasks: ``"body-part"`` (7 one-hot classes from ``XR_<PART>``, the Laplace study's task) and
 ``"abnormality"`` (one class, the study's label inherited by each image). ``valid`` is the test split;
-``val`` is carved from train by patient.
+``val`` is carved from train by patient. MURA has no boxes (``ds.truth_boxes()`` is empty), no view
+position (``views`` must be None) and no uncertain labels (a ``label_policy`` is checked and
+recorded as without effect).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pandas as pd
 
+from ..classes import MURA_BODY_PARTS
 from ..dataset import CXRDataset
-from .common import SkipReport, carve_validation, drop_duplicates, finalize_dataset
+from .common import SkipReport, carve_validation, drop_duplicates, finalize_dataset, reader_options
 
 __all__ = ["MURA_BODY_PARTS", "open_mura"]
 
-MURA_BODY_PARTS = ["XR_ELBOW", "XR_FINGER", "XR_FOREARM", "XR_HAND", "XR_HUMERUS", "XR_SHOULDER", "XR_WRIST"]
 _PATH = re.compile(r"MURA-v1\.1/(?P<part>train|valid)/(?P<body>XR_[A-Z]+)/patient(?P<patient>\d+)/"
                    r"(?P<study>study\d+)_(?P<tag>positive|negative)/image\d+\.png$")
 
@@ -42,20 +45,29 @@ def _read_headerless(path: Path, ncols: int) -> pd.DataFrame:
 def open_mura(
     root: Path,
     image_size: int = 224,
-    task: str = "body-part",
-    val_fraction: float = 0.1,
+    classes: Iterable[str] | str = "all",
+    label_policy: str | Mapping[str, str] | None = None,
+    views: Iterable[str] | None = None,
     seed: int = 0,
     load_images: bool = True,
     on_bad: str = "raise",
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    task: str = "body-part",
+    val_fraction: float = 0.1,
 ) -> CXRDataset:
+    """Open MURA v1.1. ``classes``: ``"all"`` or a list of the task's classes (body parts
+    ``XR_ELBOW``... for ``"body-part"``, ``["Abnormal"]`` for ``"abnormality"``)."""
+    if task not in ("body-part", "abnormality"):
+        raise ValueError(f"unknown MURA task {task!r}; use 'body-part' or 'abnormality'")
+    opts = reader_options("mura", image_size=image_size, classes=classes, label_policy=label_policy, views=views,
+                          seed=seed, load_images=load_images, on_bad=on_bad, cache_dir=cache_dir, progress=progress,
+                          uncertain_labels=False, has_views=False,
+                          class_source="mura" if task == "body-part" else "mura-abnormality")
     root = Path(root)
     base = root.parent if root.name == "MURA-v1.1" else root
     if not (base / "MURA-v1.1").is_dir():
         raise FileNotFoundError(f"MURA: no MURA-v1.1 folder in {root}")
-    if task not in ("body-part", "abnormality"):
-        raise ValueError(f"unknown MURA task {task!r}; use 'body-part' or 'abnormality'")
     skips = SkipReport("mura", on_bad)
     rows = []
     for part, split in (("train", "train"), ("valid", "test")):
@@ -95,14 +107,14 @@ def open_mura(
         raise ValueError(f"MURA: no usable image rows under {base / 'MURA-v1.1'}")
     table = drop_duplicates(table, ["image"], skips, lambda i: (
         f"duplicate image path {table.loc[i, 'image']}", str(base / "MURA-v1.1")))
+    classes = opts.classes
     if task == "body-part":
-        classes = MURA_BODY_PARTS
         for c in classes:
             table[c] = (table["body_part"] == c).astype(float)
     else:
-        classes = ["Abnormal"]
         table["Abnormal"] = table["abnormal"]
     table["split"] = carve_validation(table, val_fraction, seed)
     paths = [base / p for p in table["image"]] if load_images else None
     return finalize_dataset("mura", classes, table, None, paths, image_size, load_images, skips,
-                            {"root": str(base), "task": task}, cache_dir, progress)
+                            {"root": str(base), "task": task, **opts.info(), "truth_readers": [],
+                             "truth_rule": "none: MURA has no boxes"}, cache_dir, progress)

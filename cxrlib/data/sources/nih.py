@@ -13,11 +13,15 @@ ages in older copies, ``|``-separated labels in any order, the box list's 9-fiel
 6-field rows, and ``Infiltrate`` (boxes) vs ``Infiltration`` (labels). Boxes stay in the 1024-px
 coordinates of the PNGs (``original_height/width`` = 1024) and are scaled by
 ``ds.boxes_in_array_pixels()`` to the cached size.
+
+Ground truth for localisation (``ds.truth_boxes()``): every box of the chosen classes (reader
+``"nih"``; the box list is the radiologists' single reading). NIH has no uncertain labels, so a
+``label_policy`` is checked and recorded as without effect.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +29,12 @@ import pandas as pd
 
 from ..dataset import CXRDataset
 from ..splits import split_by_patient
+from ..classes import NIH_CLASSES
 from .common import (SkipReport, carve_validation, drop_duplicates, filter_views, finalize_dataset, first_existing,
-                     line)
+                     line, reader_options)
 
 __all__ = ["NIH_CLASSES", "NIH_LABELS", "open_nih", "read_nih_table", "read_nih_boxes"]
 
-NIH_CLASSES = ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Effusion", "Emphysema", "Fibrosis",
-               "Hernia", "Infiltration", "Mass", "Nodule", "Pleural_Thickening", "Pneumonia", "Pneumothorax"]
 NIH_LABELS = set(NIH_CLASSES) | {"No Finding"}
 _BOX_NAMES = {"Infiltrate": "Infiltration"}
 _PNG_SIZE = 1024
@@ -143,18 +146,24 @@ def _read_list(path: Path) -> set[str]:
 def open_nih(
     root: Path,
     image_size: int = 256,
+    classes: Iterable[str] | str = "all",
+    label_policy: str | Mapping[str, str] | None = None,
     views: Iterable[str] | None = None,
-    split: str = "official",
-    val_fraction: float = 0.1,
     seed: int = 0,
     load_images: bool = True,
-    require_all_images: bool = False,
     on_bad: str = "raise",
-    max_age: int = 120,
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    split: str = "official",
+    val_fraction: float = 0.1,
+    require_all_images: bool = False,
+    max_age: int = 120,
 ) -> CXRDataset:
     """Open NIH ChestX-ray14 under ``root``.
+
+    ``classes``: a list of NIH names, ``"all"`` (14), ``"chexpert5"`` (with ``Effusion``) or
+    ``"nih-boxes"`` (the eight boxed classes); the table keeps those label columns and the boxes of
+    those classes. ``label_policy`` has no effect (no uncertain labels; recorded in ``ds.info``).
 
     ``split="official"`` uses ``test_list.txt`` as test and carves ``val_fraction`` of the
     ``train_val_list.txt`` patients into val; ``"patient"`` makes a 70/15/15 patient split instead.
@@ -162,8 +171,14 @@ def open_nih(
     error); the number left out is reported in ``ds.info["images_missing"]``. With
     ``load_images=False`` no pixel is read (the table, labels, boxes and splits are complete).
     """
+    opts = reader_options("nih", image_size=image_size, classes=classes, label_policy=label_policy, views=views,
+                          seed=seed, load_images=load_images, on_bad=on_bad, cache_dir=cache_dir, progress=progress,
+                          uncertain_labels=False)
+    if split not in ("official", "patient"):
+        raise ValueError(f"unknown split {split!r}; use 'official' or 'patient'")
     skips = SkipReport("nih", on_bad)
-    info: dict = {"root": str(root)}
+    info: dict = {"root": str(root), **opts.info(), "truth_readers": ["nih"],
+                  "truth_rule": "every box of BBox_List_2017.csv for the chosen classes (reader 'nih')"}
     entry = first_existing(root, ["Data_Entry_2017_v2020.csv", "Data_Entry_2017_v2020.csv.gz",
                                   "Data_Entry_2017.csv", "Data_Entry_2017.csv.gz"], "NIH Data_Entry")
     table = read_nih_table(entry, skips, max_age)
@@ -188,6 +203,7 @@ def open_nih(
     box_file = [p for p in (root / "BBox_List_2017.csv", root / "BBox_List_2017.csv.gz") if p.exists()]
     boxes = read_nih_boxes(box_file[0], skips) if box_file else None
     if boxes is not None:
+        boxes = boxes[boxes["class"].isin(opts.classes)]
         orphans = ~boxes["image"].isin(set(table["image"]))
         info["boxes_without_image_row"] = int(orphans.sum())
         boxes = boxes[~orphans]
@@ -203,5 +219,6 @@ def open_nih(
             raise FileNotFoundError(f"no image of {entry} found under {root}/images or {root}/images_*/images")
         table = table[present].reset_index(drop=True)
         paths = [on_disk[name] for name in table["image"]]
-    return finalize_dataset("nih", NIH_CLASSES, table, boxes, paths, image_size, load_images, skips, info,
+    table = table.drop(columns=[c for c in NIH_CLASSES if c not in opts.classes])
+    return finalize_dataset("nih", opts.classes, table, boxes, paths, image_size, load_images, skips, info,
                             cache_dir, progress)

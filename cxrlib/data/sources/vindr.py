@@ -7,27 +7,33 @@ Layout::
 
 ``No finding`` (class 14) rows have empty boxes. Labels per image are the union over readers (any
 reader marks the class) or, with ``label_rule="majority"``, at least two of them. Boxes are kept per
-reader (``reader`` = ``rad_id``) and converted from corners to ``x, y, w, h``; localisation metrics
-that take every reader's boxes of a class measure against their union. VinDr-CXR has no patient
+reader (``reader`` = ``rad_id``) and converted from corners to ``x, y, w, h``, and only for the
+(image, class) pairs the rule labels 1: under ``majority`` a class marked by one reader is 0 and its
+lone box is dropped (counted in ``ds.info["boxes_dropped_by_label_rule"]``). VinDr-CXR has no patient
 ids, so each image is its own patient and the train/val/test split is a seeded image split.
+
+Ground truth for localisation (``ds.truth_boxes()``, ``info["truth_readers"] = "all"``): every kept
+box, i.e. every reader's boxes of the classes the label rule marks positive; a point inside any of
+them is a hit (the union of the readers' boxes). The Kaggle layout read here has no separate test
+consensus (the PhysioNet release's ``annotations_test.csv`` is not read). VinDr has no uncertain
+labels: a ``label_policy`` is checked and recorded as without effect.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..dataset import CXRDataset
-from .common import SkipReport, drop_duplicates, finalize_dataset, line, read_csv_checked
+from ..classes import VINDR_CLASSES
 from ..splits import split_by_patient
+from .common import SkipReport, drop_duplicates, filter_views, finalize_dataset, line, read_csv_checked, reader_options
 
 __all__ = ["VINDR_CLASSES", "open_vindr", "read_vindr_annotations"]
 
-VINDR_CLASSES = ["Aortic enlargement", "Atelectasis", "Calcification", "Cardiomegaly", "Consolidation", "ILD",
-                 "Infiltration", "Lung Opacity", "Nodule/Mass", "Other lesion", "Pleural effusion",
-                 "Pleural thickening", "Pneumothorax", "Pulmonary fibrosis"]
 NO_FINDING = "No finding"
 _COLUMNS = ["image_id", "class_name", "class_id", "rad_id", "x_min", "y_min", "x_max", "y_max"]
 
@@ -85,21 +91,34 @@ def _find_image(folder: Path, image_id: str) -> Path | None:
 def open_vindr(
     root: Path,
     image_size: int = 256,
-    label_rule: str = "union",
-    image_folder: str = "train",
-    fractions: dict[str, float] | None = None,
+    classes: Iterable[str] | str = "all",
+    label_policy: str | Mapping[str, str] | None = None,
+    views: Iterable[str] | None = None,
     seed: int = 0,
     load_images: bool = True,
     on_bad: str = "raise",
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    label_rule: str = "union",
+    image_folder: str = "train",
+    fractions: dict[str, float] | None = None,
 ) -> CXRDataset:
-    """Open VinDr-CXR (Kaggle train.csv). ``label_rule``: ``"union"`` or ``"majority"`` (≥ 2 readers)."""
+    """Open VinDr-CXR (Kaggle train.csv). ``label_rule``: ``"union"`` or ``"majority"`` (≥ 2 readers).
+
+    ``classes``: a list of VinDr names or ``"all"`` (14); the table keeps those label columns and
+    the boxes of those classes. Every view is ``"PA"``.
+    """
+    opts = reader_options("vindr", image_size=image_size, classes=classes, label_policy=label_policy, views=views,
+                          seed=seed, load_images=load_images, on_bad=on_bad, cache_dir=cache_dir, progress=progress,
+                          uncertain_labels=False)
+    classes = opts.classes
     root = Path(root)
     if label_rule not in ("union", "majority"):
         raise ValueError(f"unknown label_rule {label_rule!r}; use 'union' or 'majority'")
     skips = SkipReport("vindr", on_bad)
-    info: dict = {"root": str(root), "label_rule": label_rule}
+    rule_text = {"union": "any reader", "majority": "at least two readers"}[label_rule]
+    info: dict = {"root": str(root), "label_rule": label_rule, **opts.info(), "truth_readers": "all",
+                  "truth_rule": f"{label_rule}: every reader's boxes of the classes {rule_text} marked on the image"}
     rows = read_vindr_annotations(root / "train.csv", skips)
     readers = rows.groupby("image_id")["rad_id"].nunique()
     info["readers_per_image"] = readers.value_counts().sort_index().to_dict()
@@ -108,12 +127,19 @@ def open_vindr(
     images = sorted(rows["image_id"].unique())
     votes = votes.reindex(index=images, columns=VINDR_CLASSES, fill_value=0)
     need = 1 if label_rule == "union" else 2
-    labels = (votes >= need).astype(float).reset_index(drop=True)
+    labels = (votes[classes] >= need).astype(float).reset_index(drop=True)
+    positive = votes.stack()
+    positive = set(positive.index[positive.to_numpy() >= need])  # (image, class) pairs the rule labels 1
+    findings = findings[findings["class_name"].isin(classes)]
+    kept = np.array([(i, c) in positive for i, c in zip(findings["image_id"], findings["class_name"])], bool)
+    info["boxes_dropped_by_label_rule"] = int((~kept).sum())
+    findings = findings[kept]
     both = rows.groupby("image_id")["class_name"].agg(lambda s: NO_FINDING in set(s) and len(set(s)) > 1)
     info["images_with_no_finding_and_finding"] = int(both.sum())
     table = pd.DataFrame({"image": images, "patient_id": images, "study_id": images, "view": "PA", "split": None})
     table["split"] = split_by_patient(table, fractions or {"train": 0.7, "val": 0.15, "test": 0.15}, seed).to_numpy()
     table = pd.concat([table, labels], axis=1)
+    table = filter_views(table, opts.views, "vindr", info)
     boxes = pd.DataFrame({"image": findings["image_id"].to_numpy(), "class": findings["class_name"].to_numpy(),
                           "x": findings["x_min"].to_numpy(), "y": findings["y_min"].to_numpy(),
                           "w": (findings["x_max"] - findings["x_min"]).to_numpy(),
@@ -129,7 +155,7 @@ def open_vindr(
         present = np.array([p is not None for p in found])
         table = table[present].reset_index(drop=True)
         paths = [p for p in found if p is not None]
-    ds = finalize_dataset("vindr", VINDR_CLASSES, table, boxes, paths, image_size, load_images, skips, info,
+    ds = finalize_dataset("vindr", classes, table, boxes, paths, image_size, load_images, skips, info,
                           cache_dir, progress)
     big = ds.boxes.merge(ds.table[["image", "original_height", "original_width"]], on="image") if load_images else None
     if big is not None:

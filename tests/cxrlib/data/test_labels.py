@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxrlib.data import apply_label_policy, resolve_policy
+from cxrlib.data import UncertainPolicy, apply_label_policy, resolve_policy
 
 CLASSES = ["Atelectasis", "Cardiomegaly", "Edema"]
 
@@ -55,3 +55,17 @@ def test_missing_column_and_unknown_policy():
         resolve_policy("sometimes", CLASSES)
     with pytest.raises(ValueError, match="unknown uncertain-label policy"):
         resolve_policy({"Edema": "twos"}, CLASSES)
+
+
+def test_presets_work_on_any_subset_of_classes():
+    # seed000 names Cardiomegaly and Edema: on a subset without them the rest follow "*"
+    assert resolve_policy("seed000", ["Atelectasis", "Pleural Effusion"]) == {
+        "Atelectasis": UncertainPolicy.ZEROS, "Pleural Effusion": UncertainPolicy.ZEROS}
+    assert resolve_policy("libauc", ["Edema"]) == {"Edema": UncertainPolicy.ONES}
+    out = apply_label_policy(raw()[["Cardiomegaly"]], ["Cardiomegaly"], "seed000")
+    assert out["Cardiomegaly"].tolist()[:2] == [1.0, 1.0]
+
+
+def test_a_user_mapping_naming_an_unknown_class_still_raises():
+    with pytest.raises(ValueError, match=r"names unknown classes \['Edema'\]"):
+        resolve_policy({"Edema": "ones", "*": "zeros"}, ["Atelectasis"])

@@ -1,0 +1,15 @@
+"""The real-format fixtures of tests/cxrlib/data/sources, shared with the study tests."""
+
+import importlib.util
+from pathlib import Path
+
+_path = Path(__file__).resolve().parents[1] / "data" / "sources" / "conftest.py"
+_spec = importlib.util.spec_from_file_location("cxrlib_source_fixtures", _path)
+_fixtures = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_fixtures)
+
+chexpert_root = _fixtures.chexpert_root
+mimic_root = _fixtures.mimic_root
+nih_root = _fixtures.nih_root
+vindr_root = _fixtures.vindr_root
+mura_root = _fixtures.mura_root

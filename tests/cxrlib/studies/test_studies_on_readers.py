@@ -1,0 +1,66 @@
+"""Acceptance: every study's run function on every real reader's fixture (tiny images, one epoch)."""
+
+import numpy as np
+import pytest
+
+from cxrlib.studies import baseline_settings, data_settings, run_baseline, run_data_overview
+
+#: per source: its fixture and the classes the baseline trains on (each has train positives in the fixture)
+SOURCES = {
+    "chexpert": ("chexpert_root", "chexpert5"),
+    "mimic": ("mimic_root", "chexpert5"),
+    "nih": ("nih_root", "chexpert5"),
+    "vindr": ("vindr_root", ["Cardiomegaly", "Pleural effusion"]),  # VinDr has no Edema: no chexpert5
+    "mura": ("mura_root", "all"),  # the seven one-hot body parts
+}
+WITH_BOXES = {"nih", "vindr"}
+
+
+@pytest.mark.parametrize("source", sorted(SOURCES))
+def test_data_overview_runs_on_reader(source, request, cache_dir):
+    root = request.getfixturevalue(SOURCES[source][0])
+    overview = run_data_overview(data_settings("smoke", dataset=source, data_root=str(root), image_size=32,
+                                               progress=False))
+    ds, head = overview.dataset, overview.headline
+    assert ds.name == source and head["images"] == len(ds) > 0
+    assert head["masks"].startswith("not available")
+    assert head["smallest_median_mask_pct"] is None and overview.sizes["mask_%_median"].isna().all()
+    assert list(overview.sizes.index) == ds.classes
+    assert set(overview.audit.index) == {"train", "val", "test"}
+    assert list(overview.label_counts.index) == ds.classes
+    assert ds.info["study_options_not_used"] == ["n", "readers", "shortcut", "studies_per_patient", "uncertain_rate"]
+    if source in WITH_BOXES:
+        assert head["boxes"] == len(ds.truth_boxes()) > 0
+        assert 0 < head["smallest_median_box_pct"] <= head["largest_median_box_pct"] <= 100
+    else:
+        assert head["boxes"] == 0 and head["smallest_median_box_pct"] is None
+    if source in ("chexpert", "mimic"):
+        assert "reported uncertain (-1)" in overview.label_counts
+
+
+@pytest.mark.parametrize("source", sorted(SOURCES))
+def test_baseline_runs_on_reader(source, request, cache_dir):
+    fixture, classes = SOURCES[source]
+    root = request.getfixturevalue(fixture)
+    settings = baseline_settings("smoke", dataset=source, data_root=str(root), classes=classes, image_size=32,
+                                 backbones=("small-cnn",), epochs=1, batch_size=8, progress=False)
+    result = run_baseline(settings)
+    run = result.runs[0]
+    assert result.test_data.name == source and len(result.classes) == run.probs.shape[1]
+    assert np.isfinite(run.probs).all() and np.isfinite(run.maps).all()
+    assert np.isfinite(run.history["train_loss"]).all()
+    auroc = run.auroc.drop("mean")
+    assert ((auroc >= 0) & (auroc <= 1) | auroc.isna()).all()  # NaN only for a class with one label value in test
+    head = result.headline["backbones"]["small-cnn"]
+    assert head["cam_mass_in_mask"] is None and result.headline["masks"].startswith("not available")
+    if source in WITH_BOXES:
+        assert result.localization_available
+        assert 0.0 <= head["point_localization_accuracy"] <= 1.0
+        assert run.localization.loc["weighted", "n"] > 0
+        positions, class_index = result.overlay_examples()
+        assert positions and all(0 <= p < len(result.test_data) for p in positions)
+    else:
+        assert not result.localization_available and result.localization_note.startswith("not available")
+        assert head["point_localization_accuracy"] is None
+        assert result.overlay_examples() == ([], [])
+    assert set(result.summary().columns) >= {"mean AUROC", "point loc. acc."}

@@ -1,0 +1,37 @@
+"""How the studies open their data and measure finding sizes, on SynthCXR and on real-format fixtures."""
+
+import numpy as np
+import pytest
+
+from cxrlib.studies import open_study_dataset
+from cxrlib.studies.data_overview import finding_sizes
+
+
+def test_real_sources_get_the_common_options_only(nih_root, cache_dir):
+    ds = open_study_dataset("nih", str(nih_root), options=dict(image_size=32, classes=["Atelectasis", "Effusion"],
+                                                               label_policy="seed000", seed=2, progress=False),
+                            synth_options=dict(n=10, shortcut={"class_name": "Pneumothorax", "rate": 0.9}))
+    assert ds.image_size == (32, 32) and ds.classes == ["Atelectasis", "Effusion"]
+    assert ds.info["options"]["seed"] == 2
+    assert ds.info["study_options_not_used"] == ["n", "shortcut"]
+    with pytest.raises(ValueError, match="not common reader options"):
+        open_study_dataset("nih", str(nih_root), options=dict(n=10))
+    with pytest.raises(ValueError, match="needs root="):
+        open_study_dataset("nih", None, options={})
+
+
+def test_finding_sizes_from_boxes_alone_without_masks(nih_root, cache_dir):
+    ds = open_study_dataset("nih", str(nih_root), options=dict(image_size=32, progress=False))
+    sizes = finding_sizes(ds)
+    assert list(sizes.index) == ds.classes
+    assert sizes["mask_%_median"].isna().all() and (sizes["count"] == 0).all()
+    assert sizes.loc["Mass", "boxes"] == 1
+    assert sizes.loc["Mass", "box_%_median"] == pytest.approx(100 * 300 * 150 / 1024 ** 2)
+    assert np.isnan(sizes.loc["Edema", "box_%_median"])
+
+
+def test_finding_sizes_on_synthcxr_count_truth_boxes_only(synth):
+    sizes = finding_sizes(synth, limit=40)
+    assert sizes["boxes"].sum() == len(synth.truth_boxes()) < len(synth.boxes)  # reader boxes are not truth
+    measured = sizes["count"] > 0
+    assert measured.any() and (sizes.loc[measured, "mask_%_median"] > 0).all()
