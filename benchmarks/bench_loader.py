@@ -1,9 +1,11 @@
 """Loader throughput: the decode-once cache against decoding each PNG with PIL per item.
 
-Both serve the same thing, a ``(1, 256, 256)`` float tensor in [0, 1] per NIH image (the 21 real
-1024-px NIH PNGs in ../shared/realdata/nih, NIH Clinical Center data). Passes over the images are
-interleaved (cache, PIL, cache, PIL...) and the median images/s of each is compared, in one run.
-Run: python benchmarks/bench_loader.py [--nih ../shared/realdata/nih] [--size 256]
+Both serve the same thing, a ``(1, 256, 256)`` float tensor in [0, 1] per NIH image (by default the
+21 real NIH PNGs shipped in cxrlib/data/samples/nih, NIH Clinical Center data; those are downsized to
+512 px, so each PIL decode is a quarter of the pixels of NIH's 1024-px originals: pass ``--nih`` an NIH
+folder with the full-size PNGs to time those). Passes over the images are interleaved (cache, PIL,
+cache, PIL...) and the median images/s of each is compared, in one run.
+Run: python benchmarks/bench_loader.py [--nih NIH_ROOT] [--size 256]
 The figures go to results/benchmarks/loader.json (with the date, machine and versions), from which
 the book's performance page is generated.
 """
@@ -20,7 +22,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from cxrlib.data import open_dataset
+from cxrlib.data import nih_sample_root, open_dataset
 from cxrlib.performance import write_benchmark
 
 
@@ -52,7 +54,7 @@ def images_per_second(ds, passes: int) -> list[float]:
 def main() -> None:
     here = Path(__file__).resolve().parents[1]
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--nih", default=str(here.parent / "shared" / "realdata" / "nih"))
+    parser.add_argument("--nih", default=str(nih_sample_root()), help="an NIH root (default: the shipped sample)")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--passes", type=int, default=7)
     parser.add_argument("--root", default=str(here), help="write <root>/results/benchmarks/loader.json")
@@ -69,12 +71,14 @@ def main() -> None:
             fast += images_per_second(cached, 1)
             slow += images_per_second(naive, 1)
     f, s = statistics.median(fast), statistics.median(slow)
-    print(f"{len(paths)} NIH PNGs (1024 px) served at {args.size} px; cache built once in {build:.2f} s "
-          f"(includes reading the 112,120-row table)")
+    with Image.open(paths[0]) as img:
+        png_size = img.size[0]
+    print(f"{len(paths)} NIH PNGs ({png_size} px) served at {args.size} px; cache built once in {build:.2f} s "
+          f"(includes reading the {len(cached.table):,}-row table)")
     print(f"  decode-once cache : {f:10.0f} images/s")
     print(f"  PIL decode per item: {s:10.1f} images/s")
     print(f"cache / per-item decode: {f / s:.0f}x")
-    figures = {"n_images": len(paths), "cache_build_seconds": build, "cache_images_per_second": f,
+    figures = {"n_images": len(paths), "png_size": png_size, "cache_build_seconds": build, "cache_images_per_second": f,
                "pil_images_per_second": s, "ratio": f / s, "cache_rates": fast, "pil_rates": slow}
     path = write_benchmark("loader", figures, "cpu", args.root, {"size": args.size, "passes": args.passes})
     print(f"wrote {path}")

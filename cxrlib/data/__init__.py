@@ -11,6 +11,7 @@ from .synthetic import (CHEXPERT5, NIH_BOX_CLASSES, SYNTH_CLASSES, ReaderSpec, S
 from .decode import ImageDecodeError, decode_image
 from .sources import open_chexpert, open_mimic, open_mura, open_nih, open_vindr
 from .classes import class_presets, resolve_classes
+from .samples import nih_sample_root, open_nih_sample
 
 register_source("synth-cxr", needs_root=False)(open_synth_cxr)
 for _name, _reader in {"chexpert": open_chexpert, "mimic": open_mimic, "nih": open_nih, "vindr": open_vindr,
@@ -24,4 +25,5 @@ __all__ = [
     "PatientLeakageError", "check_patient_leakage", "split_by_patient",
     "ImageDecodeError", "decode_image", "open_chexpert", "open_mimic", "open_mura", "open_nih", "open_vindr",
     "CHEXPERT5", "NIH_BOX_CLASSES", "SYNTH_CLASSES", "ReaderSpec", "ShortcutSpec", "open_synth_cxr",
+    "nih_sample_root", "open_nih_sample",
 ]

@@ -1,4 +1,6 @@
-"""The NIH reader on the 21 real NIH images in ../shared/realdata/nih (NIH Clinical Center data)."""
+"""The NIH reader on the 21 real NIH images shipped in cxrlib/data/samples/nih (NIH Clinical Center data,
+downsized to 512 px); the RGBA quirk of two 1024-px NIH originals is checked on ../shared/realdata/nih when
+that folder is present (the shipped copies are grey)."""
 
 from pathlib import Path
 
@@ -7,11 +9,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from cxrlib.data import open_dataset
+from cxrlib.data import nih_sample_root, open_dataset
 from cxrlib.data.sources.nih import NIH_CLASSES
 
-ROOT = Path(__file__).resolve().parents[4].parent / "shared" / "realdata" / "nih"
-pytestmark = pytest.mark.skipif(not ROOT.exists(), reason="../shared/realdata/nih not present")
+ROOT = nih_sample_root()
+ORIGINALS = Path(__file__).resolve().parents[4].parent / "shared" / "realdata" / "nih"  # tests only
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +22,7 @@ def nih(tmp_path_factory):
 
 
 def test_the_21_images_with_their_rows(nih):
-    subset = pd.read_csv(ROOT / "Data_Entry_2017_v2020_subset.csv", index_col=False)
+    subset = pd.read_csv(ROOT / "Data_Entry_2017_v2020.csv", index_col=False)
     assert len(nih) == 21 and set(nih.table["image"]) == set(subset["Image Index"])
     t = nih.table.set_index("image")
     for _, row in subset.iterrows():
@@ -45,9 +47,11 @@ def test_boxes_of_the_real_images(nih):
     assert scaled.loc["00001369_000.png", "x"] == pytest.approx(listed.set_index("image").loc["00001369_000.png", "x"] / 8)
 
 
-def test_rgba_images_decode_to_their_grey_value(nih):
+@pytest.mark.skipif(not (ORIGINALS / "images").is_dir(), reason="../shared/realdata/nih originals not present")
+def test_rgba_images_decode_to_their_grey_value(tmp_path):
+    nih = open_dataset("nih", root=ORIGINALS, image_size=128, cache_dir=tmp_path, progress=False)
     for name in ("00001369_000.png", "00002578_000.png"):
-        with Image.open(ROOT / "images" / name) as img:
+        with Image.open(ORIGINALS / "images" / name) as img:
             assert img.mode == "RGBA"
             red = np.asarray(img)[..., 0].astype(float) / 255
         small = np.asarray(Image.fromarray(red.astype(np.float32)).resize((128, 128), Image.Resampling.BILINEAR))
