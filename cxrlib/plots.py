@@ -7,20 +7,37 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 import pandas as pd
 import torch
 
 from .data.dataset import CXRDataset
 from .maps import display_maps
 
-__all__ = ["image_gallery", "label_distribution", "training_curves", "saliency_overlays", "CLASS_COLORS"]
+__all__ = ["image_gallery", "label_distribution", "training_curves", "saliency_overlays", "CLASS_COLORS",
+           "finding_color"]
 
-CLASS_COLORS = plt.get_cmap("tab10").colors
+#: one colour per finding, the same in every figure of the book (sources' spellings share a colour)
+_FINDINGS = ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion", "Nodule", "Mass",
+             "Pneumothorax", "Infiltration", "Pneumonia", "Emphysema", "Fibrosis", "Pleural_Thickening", "Hernia",
+             "Lung Opacity", "Lung Lesion", "Fracture", "Support Devices", "Enlarged Cardiomediastinum",
+             "Aortic enlargement", "Calcification", "ILD", "Pulmonary fibrosis", "Other lesion"]
+_ALIASES = {"Effusion": "Pleural Effusion", "Pleural effusion": "Pleural Effusion", "Infiltrate": "Infiltration",
+            "Nodule/Mass": "Nodule", "Pleural thickening": "Pleural_Thickening", "Lung Opacity": "Lung Opacity"}
+_PALETTE = list(plt.get_cmap("tab10").colors) + list(plt.get_cmap("Dark2").colors) + list(plt.get_cmap("Set1").colors)
+CLASS_COLORS = {name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(_FINDINGS)}
+
+
+def finding_color(name: str):
+    """The colour of finding ``name`` in every figure (unknown names get a stable colour of their own)."""
+    name = _ALIASES.get(name, name)
+    if name not in CLASS_COLORS:
+        CLASS_COLORS[name] = _PALETTE[len(CLASS_COLORS) % len(_PALETTE)]
+    return CLASS_COLORS[name]
 
 
 def _color(classes: Sequence[str], name: str):
-    palette = CLASS_COLORS if len(classes) <= 10 else plt.get_cmap("tab20").colors
-    return palette[list(classes).index(name) % len(palette)] if name in classes else "white"
+    return finding_color(name)
 
 
 def image_gallery(ds: CXRDataset, positions: Sequence[int], ncols: int = 4, show_masks: bool = True,
@@ -29,9 +46,7 @@ def image_gallery(ds: CXRDataset, positions: Sequence[int], ncols: int = 4, show
     truth where a source has one, else every box)."""
     nrows = int(np.ceil(len(positions) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(panel * ncols, panel * nrows + 0.4), squeeze=False)
-    boxes = ds.boxes_in_array_pixels()
-    if (boxes["reader"] == "truth").any():  # synthetic: the ground truth, not the simulated readers
-        boxes = boxes[boxes["reader"] == "truth"]
+    boxes = ds.truth_boxes()  # the ground truth, not simulated or individual readers
     drawn: set[str] = set()
     for ax, pos in zip(axes.flat, positions):
         item = ds[int(pos)]
@@ -77,24 +92,49 @@ def label_distribution(ds: CXRDataset) -> plt.Figure:
         ax.bar(x, neg, bottom=pos + unk, color="tab:blue", alpha=0.35, label="negative")
         ax.set_xticks(x, ds.classes, rotation=60, ha="right", fontsize=8)
         ax.set_title(f"{split} (n={len(sub)})")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.suptitle("Labels per class and split (after the label policy)", fontsize=10)
     axes.flat[0].set_ylabel("images")
     axes.flat[0].legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def training_curves(histories: Mapping[str, pd.DataFrame]) -> plt.Figure:
-    """Train / val loss and val AUROC per epoch, one line per run."""
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
+def _robust_top(values: Sequence[float]) -> float | None:
+    """An upper y-limit that a first-epoch outlier does not set: None when no value stands out."""
+    v = np.asarray([x for x in values if np.isfinite(x)], float)
+    if len(v) < 3:
+        return None
+    rest = np.sort(v)[:-1]
+    spread = rest.max() - rest.min()
+    return float(rest.max() + 0.25 * max(spread, 1e-3)) if v.max() > rest.max() + 2 * max(spread, 1e-3) else None
+
+
+def training_curves(histories: Mapping[str, pd.DataFrame], title: str = "Training curves") -> plt.Figure:
+    """Train / val loss and val AUROC per epoch, one colour per run. When one value (typically the
+    first epoch's loss) would flatten the rest, the loss axis is cut above the others and says so."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))
+    losses = []
     for name, h in histories.items():
         line = a.plot(h["epoch"], h["train_loss"], "--", label=f"{name} train")[0]
+        losses += list(h["train_loss"])
         if "val_loss" in h:
-            a.plot(h["epoch"], h["val_loss"], "-", color=line.get_color(), label=f"{name} val")
-            b.plot(h["epoch"], h["val_auroc"], "-o", color=line.get_color(), label=name)
-    a.set(xlabel="epoch", ylabel="loss")
-    b.set(xlabel="epoch", ylabel="val mean AUROC")
-    a.legend(fontsize=7)
+            a.plot(h["epoch"], h["val_loss"], "-o", ms=3, color=line.get_color(), label=f"{name} val")
+            b.plot(h["epoch"], h["val_auroc"], "-o", ms=3, color=line.get_color(), label=name)
+            losses += list(h["val_loss"])
+    top = _robust_top(losses)
+    if top is not None:
+        a.set_ylim(top=top)
+        a.text(0.99, 0.98, "larger values off the scale", transform=a.transAxes, ha="right", va="top", fontsize=7)
+    a.set(xlabel="epoch", ylabel="loss", title="Loss (dashed: train, solid: validation)")
+    b.set(xlabel="epoch", ylabel="mean AUROC", title="Validation mean AUROC")
+    b.axhline(0.5, color="gray", lw=0.8, ls=":")
+    for ax in (a, b):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.title.set_fontsize(10)
+    a.legend(fontsize=7, ncol=2)
     b.legend(fontsize=7)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -106,7 +146,8 @@ def saliency_overlays(images: torch.Tensor, maps: Mapping[str, np.ndarray | torc
     ``(N, K, h, w)``) for the class ``class_index[i]`` of image ``i``, with that class's boxes."""
     names = list(maps)
     n = len(images)
-    fig, axes = plt.subplots(n, 1 + len(names), figsize=(panel * (1 + len(names)), panel * n), squeeze=False)
+    fig, axes = plt.subplots(n, 1 + len(names), figsize=(panel * (1 + len(names)) + 0.8, panel * n), squeeze=False)
+    mappable = None
     size = tuple(images.shape[-2:])
     for i in range(n):
         k = class_index[i]
@@ -117,13 +158,16 @@ def saliency_overlays(images: torch.Tensor, maps: Mapping[str, np.ndarray | torc
             heat = display_maps(m, size)[0, 0].numpy()
             ax = axes[i, 1 + j]
             ax.imshow(images[i, 0], cmap="gray", vmin=0, vmax=1)
-            ax.imshow(heat, cmap="jet", alpha=alpha, vmin=0, vmax=1)
+            mappable = ax.imshow(heat, cmap="jet", alpha=alpha, vmin=0, vmax=1)
             if i == 0:
                 ax.set_title(name, fontsize=9)
         for ax in axes[i]:
             if boxes is not None:
                 for _, b in boxes[i].iterrows():
-                    ax.add_patch(plt.Rectangle((b.x, b.y), b.w, b.h, fill=False, lw=1.2, color="white"))
+                    ax.add_patch(plt.Rectangle((b.x, b.y), b.w, b.h, fill=False, lw=1.4, color=finding_color(classes[k])))
             ax.axis("off")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.93, 1))
+    if mappable is not None:
+        cax = fig.add_axes((0.94, 0.15, 0.015, 0.7))
+        fig.colorbar(mappable, cax=cax).set_label("Grad-CAM (min-max normalised)", fontsize=8)
     return fig

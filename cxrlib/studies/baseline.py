@@ -26,9 +26,11 @@ import torch
 
 from ..losses import WeightedBCELoss, positive_weights
 from ..metrics import heatmap_mass_in_mask, mean_confidence_interval, per_class_auroc, point_localization_accuracy
-from ..models import build_model
+from ..models import Backbone, build_model
+from ..models.backbones import NATIVE_STRIDE
 from ..train import TrainConfig, fit, predict
 from .common import open_study_dataset, resolve_settings
+from .runinfo import describe_run
 
 __all__ = ["BaselineSettings", "BackboneRun", "BaselineResult", "run_baseline", "baseline_settings"]
 
@@ -45,6 +47,7 @@ class BaselineSettings:
     uncertain_rate: float = 0.1
     prevalence: float | None = 0.25
     backbones: tuple[str, ...] = ("densenet121", "resnet101", "vgg19")
+    output_stride: int | None = None  #: 8, 16 or 32 (None: each backbone's own); sets the Grad-CAM grid
     epochs: int = 6
     batch_size: int = 32
     lr: float = 1e-3
@@ -56,10 +59,16 @@ class BaselineSettings:
     progress: bool = True
 
 
+#: Budgets on a 2-core CPU: smoke <= 90 s, default <= 4 min. Three deep backbones trained from scratch
+#: do not fit the default budget, so the CPU profiles train DenseNet-121 (the source's model) beside a
+#: small CNN, at output stride 8 so that Grad-CAM has an 8×8 grid at 64 px; ``full`` (a GPU box)
+#: compares all three backbones of the source at 224 px with 14×14 maps and the source's Adam 1e-4.
 PRESETS = {
-    "smoke": {"n": 600, "image_size": 64, "epochs": 4},
-    "default": {"n": 1500, "image_size": 64, "epochs": 6},
-    "full": {"n": 20000, "image_size": 224, "epochs": 15, "batch_size": 64, "lr": 1e-4, "seeds": (0, 1, 2, 3, 4)},
+    "smoke": {"n": 600, "image_size": 64, "epochs": 4, "backbones": ("small-cnn", "densenet121"), "output_stride": 8},
+    "default": {"n": 1500, "image_size": 64, "epochs": 5, "backbones": ("densenet121", "small-cnn"),
+                "output_stride": 8},
+    "full": {"n": 20000, "image_size": 224, "epochs": 15, "batch_size": 64, "lr": 1e-4, "seeds": (0, 1, 2, 3, 4),
+             "backbones": ("densenet121", "resnet101", "vgg19"), "output_stride": 16},
 }
 
 
@@ -90,6 +99,7 @@ class BaselineResult:
     test_data: object = None  # the test CXRDataset
     headline: dict = field(default_factory=dict)
     localization_note: str = "available"  #: "available", or why localisation is not measured
+    run: dict = field(default_factory=dict)  #: the run header (see ``cxrlib.studies.runinfo``)
 
     @property
     def localization_available(self) -> bool:
@@ -131,6 +141,83 @@ class BaselineResult:
     def per_class_auroc(self) -> pd.DataFrame:
         return pd.DataFrame({f"{r.backbone} (seed {r.seed})": r.auroc for r in self.runs}).T
 
+    def per_class_localization(self) -> pd.DataFrame:
+        """Point localisation accuracy per class (rows) and run (columns), with the flat-map count."""
+        columns = {}
+        for r in self.runs:
+            columns[f"{r.backbone} s{r.seed}"] = r.localization["accuracy"]
+            columns[f"{r.backbone} s{r.seed}: flat maps"] = r.localization["flat"]
+        table = pd.DataFrame(columns)
+        table.insert(0, "boxes", self.runs[0].localization["n"] if self.runs else 0)
+        return table
+
+    def mass_in_mask_table(self) -> pd.DataFrame:
+        """Grad-CAM mass inside the truth mask per class and run, beside the uniform map's share."""
+        table = pd.DataFrame({f"{r.backbone} s{r.seed}": r.mass_in_mask for r in self.runs})
+        if self.test_data is not None and getattr(self.test_data, "has_masks", False):
+            table["uniform map (chance)"] = mask_area_share(self.test_data)
+        return table
+
+    def discussion(self) -> str:
+        """What the numbers above say, written from them (Markdown)."""
+        return baseline_discussion(self)
+
+
+def _fmt(x: float) -> str:
+    return "undefined" if x is None or not np.isfinite(x) else f"{x:.3f}"
+
+
+def baseline_discussion(result: "BaselineResult") -> str:
+    """A paragraph per finding, generated from ``result`` so the text cannot contradict the tables."""
+    s, summary = result.settings, result.summary()
+    run = result.run
+    lines = []
+    auc = summary["mean AUROC"].sort_values(ascending=False)
+    lines.append(
+        f"**Discrimination.** On {s.dataset} at {s.image_size} px ({run.get('n_train', '?')} training images, "
+        f"at most {s.epochs} epochs, {'ImageNet weights' if s.pretrained else 'trained from scratch'}, "
+        f"{run.get('device', 'device not recorded')}), mean test AUROC was "
+        + ", ".join(f"{_fmt(v)} for {bb}" for bb, v in auc.items()) + ".")
+    weak = [bb for bb, v in auc.items() if not np.isfinite(v) or v < 0.6]
+    if weak:
+        lines.append(f"{', '.join(weak)} stayed close to chance (AUROC below 0.6): in this budget "
+                     f"{'it has' if len(weak) == 1 else 'they have'} not learned the findings, so "
+                     f"{'its' if len(weak) == 1 else 'their'} maps below explain little.")
+    if len(result.classes) > 1 and len(result.runs):
+        best = auc.index[0]
+        per = pd.concat([r.auroc for r in result.runs if r.backbone == best], axis=1).mean(axis=1).drop("mean")
+        per = per.dropna().sort_values()
+        if len(per):
+            lines.append(f"For {best}, the hardest class was {per.index[0]} ({_fmt(per.iloc[0])}) and the "
+                         f"easiest {per.index[-1]} ({_fmt(per.iloc[-1])}).")
+    if result.localization_available:
+        loc = summary["point loc. acc."].sort_values(ascending=False)
+        grids = {r.backbone: f"{r.maps.shape[-2]}×{r.maps.shape[-1]}" for r in result.runs}
+        flat = {r.backbone: int(r.localization.loc["weighted", "flat"]) for r in result.runs}
+        n_boxes = int(result.runs[0].localization.loc["weighted", "n"]) if result.runs else 0
+        lines.append(
+            "**Localisation.** Weighted point localisation accuracy over "
+            f"{n_boxes} boxed test findings was " + ", ".join(
+                f"{_fmt(v)} for {bb} ({grids[bb]} Grad-CAM grid, {flat[bb]} flat map(s) counted as misses)"
+                for bb, v in loc.items()) + ".")
+        if any(flat.values()):
+            lines.append("A flat map (all zero after the ReLU) has no peak and is scored as a miss; many of them "
+                         "mean the model gives that class no positive evidence anywhere.")
+    else:
+        lines.append(f"**Localisation** is {result.localization_note}.")
+    mass = result.mass_in_mask_table()
+    if "uniform map (chance)" in mass and len(result.runs):
+        chance = mass["uniform map (chance)"]
+        better = {}
+        for r in result.runs:
+            col = mass[f"{r.backbone} s{r.seed}"]
+            ok = (col > chance).where(col.notna() & chance.notna())
+            better[r.backbone] = (int(ok.sum()), int(ok.notna().sum()))
+        lines.append("**Mass in mask.** Against a uniform map's share (the mask's share of the image), Grad-CAM "
+                     "put more of its mass inside the finding for " + ", ".join(
+                         f"{k} of {n} classes with {bb}" for bb, (k, n) in better.items()) + ".")
+    return "\n\n".join(lines)
+
 
 def _mean_ci(values) -> tuple[float, float]:
     """``mean_confidence_interval`` of the values that are numbers; ``(nan, nan)`` when none is."""
@@ -143,6 +230,7 @@ def _number_or_none(value: float) -> float | None:
 
 
 def _mass_in_mask(ds, maps: np.ndarray) -> pd.Series:
+    """Per class, the mean share of Grad-CAM mass inside the truth mask over positive test images."""
     shares = {c: [] for c in ds.classes}
     for i in range(len(ds)):
         item = ds[i]
@@ -153,7 +241,27 @@ def _mass_in_mask(ds, maps: np.ndarray) -> pd.Series:
     return pd.Series({c: np.mean(v) if v else np.nan for c, v in shares.items()})
 
 
+def mask_area_share(ds) -> pd.Series:
+    """Per class, the mean share of the image covered by the truth mask over positive images: the
+    mass-in-mask score of a uniform map (chance level), to read the Grad-CAM shares against."""
+    shares = {c: [] for c in ds.classes}
+    for i in range(len(ds)):
+        item = ds[i]
+        for k, c in enumerate(ds.classes):
+            if item["labels"][k] == 1 and item["masks"][k].any():
+                shares[c].append(float(item["masks"][k].float().mean()))
+    return pd.Series({c: np.mean(v) if v else np.nan for c, v in shares.items()})
+
+
+def _stride(backbone: str, requested: int | None) -> int | None:
+    """The requested output stride, or the backbone's own where it is coarser-only (VGG-19 is 16 at most)."""
+    if requested is None:
+        return None
+    return min(requested, NATIVE_STRIDE[Backbone(backbone)])
+
+
 def run_baseline(settings: BaselineSettings) -> BaselineResult:
+    t_start = time.perf_counter()
     ds = open_study_dataset(
         settings.dataset, settings.data_root,
         options=dict(image_size=settings.image_size, classes=settings.classes, label_policy=settings.label_policy,
@@ -173,7 +281,8 @@ def run_baseline(settings: BaselineSettings) -> BaselineResult:
     for backbone in settings.backbones:
         for seed in settings.seeds:
             torch.manual_seed(seed)
-            model = build_model(backbone, len(ds.classes), pretrained=settings.pretrained)
+            model = build_model(backbone, len(ds.classes), pretrained=settings.pretrained,
+                                output_stride=_stride(backbone, settings.output_stride))
             config = TrainConfig(epochs=settings.epochs, lr=settings.lr, weight_decay=settings.weight_decay,
                                  batch_size=settings.batch_size, device=settings.device, seed=seed,
                                  progress=settings.progress, stop_after_lr_reductions=2)
@@ -182,19 +291,27 @@ def run_baseline(settings: BaselineSettings) -> BaselineResult:
             seconds = time.perf_counter() - t0
             pred = predict(model, test, device=settings.device, saliency="gradcam")
             runs.append(BackboneRun(
-                backbone, seed, result.history, per_class_auroc(pred.probs, pred.labels, ds.classes),
+                backbone, seed, result.history, per_class_auroc(pred.logits, pred.labels, ds.classes),
                 point_localization_accuracy(pred.maps, boxes, list(test.table["image"]), ds.classes, test.image_size),
                 _mass_in_mask(test, pred.maps) if test.has_masks else pd.Series(np.nan, index=ds.classes),
                 seconds, pred.maps, pred.probs))
     result = BaselineResult(settings, ds.classes, runs, list(test.table["image"]), test, localization_note=note)
     summary = result.summary()
+    result.run = describe_run(settings, {"train": len(train), "val": len(val), "test": len(test)},
+                              time.perf_counter() - t_start, classes=list(ds.classes),
+                              grad_cam_grid=" / ".join(f"{r.backbone} {r.maps.shape[-2]}×{r.maps.shape[-1]}"
+                                                       for r in runs if r.seed == settings.seeds[0]))
     result.headline = {
+        "run": result.run,
         "dataset": settings.dataset, "profile": settings.profile, "image_size": settings.image_size,
         "n_train": len(train), "n_test": len(test), "localization": note,
         "masks": "available" if test.has_masks else f"not available: {ds.name} has no masks",
         "backbones": {bb: {"mean_auroc": float(summary.loc[bb, "mean AUROC"]),
                            "point_localization_accuracy": _number_or_none(summary.loc[bb, "point loc. acc."]),
                            "cam_mass_in_mask": _number_or_none(summary.loc[bb, "CAM mass in mask"]),
+                           "flat_maps": int(sum(r.localization.loc["weighted", "flat"] for r in runs
+                                                if r.backbone == bb)),
+                           "grad_cam_grid": [int(x) for x in next(r.maps.shape[-2:] for r in runs if r.backbone == bb)],
                            "per_class_auroc": {c: float(np.mean([r.auroc[c] for r in runs if r.backbone == bb]))
                                                for c in ds.classes}}
                       for bb in summary.index},

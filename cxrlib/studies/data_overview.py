@@ -9,6 +9,7 @@ show the reported uncertain labels where the reader counts them (CheXpert, MIMIC
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,11 +17,13 @@ import numpy as np
 import pandas as pd
 
 from ..data import CXRDataset, PatientLeakageError, check_patient_leakage, open_dataset
+from ..data.samples import nih_sample_root
 from .common import open_study_dataset, resolve_settings
+from .runinfo import describe_run
 
 NIH_ATTRIBUTION = ("Data: NIH Clinical Center, https://nihcc.app.box.com/v/ChestXray-NIHCC (Wang et al., "
                    "ChestX-ray8, IEEE CVPR 2017)")
-DEFAULT_NIH_SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "nih"
+DEFAULT_NIH_SAMPLE = nih_sample_root()  # the 21 NIH images shipped in cxrlib/data/samples/nih (512 px)
 
 __all__ = ["NIH_ATTRIBUTION", "open_nih_sample", "gallery_positions", "data_settings", "DataSettings", "DataOverview", "run_data_overview", "finding_sizes", "split_audit"]
 
@@ -37,7 +40,7 @@ class DataSettings:
     studies_per_patient: int = 3
     n_readers: int = 3
     size_sample: int = 400  #: images used to measure finding sizes
-    nih_sample_root: str | None = None  #: the real NIH images to show (default: ../shared/realdata/nih)
+    nih_sample_root: str | None = None  #: the real NIH images to show (default: cxrlib/data/samples/nih)
     classes: str | tuple[str, ...] | None = None  #: a preset or class names; None: the source's default
     label_policy: str | None = None  #: None: the source's default policy
     progress: bool = True
@@ -64,6 +67,22 @@ class DataOverview:
     audit: pd.DataFrame
     image_level_leaks: int
     headline: dict = field(default_factory=dict)
+    run: dict = field(default_factory=dict)  #: the run header (see ``cxrlib.studies.runinfo``)
+
+    def describe_sizes(self) -> str:
+        """One sentence on the smallest and largest findings, written from ``sizes`` (Markdown)."""
+        column = "mask_%_median" if self.sizes["mask_%_median"].notna().any() else "box_%_median"
+        what = "mask" if column.startswith("mask") else "truth box"
+        sizes = self.sizes[column].dropna().sort_values()
+        if sizes.empty:
+            return f"{self.dataset.name} has neither masks nor truth boxes: finding sizes are not measured."
+        side = self.dataset.image_size[0]
+        small, large = sizes.index[0], sizes.index[-1]
+        pixels = sizes.iloc[0] / 100 * side * side
+        return (f"By median {what} area, the smallest finding here is **{small}** ({sizes.iloc[0]:.2f} % of the "
+                f"image, about {pixels:.0f} pixels at {side} px) and the largest **{large}** "
+                f"({sizes.iloc[-1]:.2f} %). At 64 px the same {small.lower()} covers about "
+                f"{sizes.iloc[0] / 100 * 64 * 64:.0f} pixels.")
 
 
 def finding_sizes(ds: CXRDataset, limit: int = 400) -> pd.DataFrame:
@@ -117,6 +136,7 @@ def _number_or_none(value: float) -> float | None:
 
 
 def run_data_overview(settings: DataSettings) -> DataOverview:
+    t_start = time.perf_counter()
     ds = open_study_dataset(
         settings.dataset, settings.data_root,
         options=dict(image_size=settings.image_size, seed=settings.seed, classes=settings.classes,
@@ -150,7 +170,11 @@ def run_data_overview(settings: DataSettings) -> DataOverview:
         "largest_median_box_pct": _number_or_none(sizes["box_%_median"].max()),
         "image_level_split_leaking_patients": leaks,
     }
-    return DataOverview(settings, ds, counts, sizes, audit, leaks, headline)
+    splits = ds.table["split"].value_counts()
+    run = describe_run(settings, {k: int(splits.get(k, 0)) for k in ("train", "val", "test")},
+                       time.perf_counter() - t_start, classes=list(ds.classes), patients=headline["patients"])
+    headline = {"run": run, **headline}
+    return DataOverview(settings, ds, counts, sizes, audit, leaks, headline, run)
 
 
 def gallery_positions(ds: CXRDataset, per_class: int = 1, extra_negative: int = 1) -> list[int]:
@@ -166,8 +190,8 @@ def gallery_positions(ds: CXRDataset, per_class: int = 1, extra_negative: int = 
 
 
 def open_nih_sample(settings: DataSettings) -> CXRDataset | None:
-    """The real NIH images with boxes (``settings.nih_sample_root`` or ../shared/realdata/nih), or
-    None when that folder is not there."""
+    """The real NIH images with boxes (``settings.nih_sample_root`` or the sample shipped in
+    cxrlib/data/samples/nih), or None when that folder is not there."""
     root = Path(settings.nih_sample_root) if settings.nih_sample_root else DEFAULT_NIH_SAMPLE
     if not (root / "images").is_dir():
         return None
