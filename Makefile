@@ -25,8 +25,10 @@ browser:
 book: env
 	$(PY) -m cxrlib.book --profile $(PROFILE)
 
-# Build the book on the smoke profile, then run the whole test suite (unit, notebook numbers, browser)
+# Lint, build the book on the smoke profile, then run the whole test suite (unit, notebook numbers, browser)
 test: env browser
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m cxrlib.book --profile smoke
 	CXRLIB_REQUIRE_BOOK=1 $(PY) -m pytest -q
 

@@ -73,13 +73,23 @@ def main() -> None:
     f, s = statistics.median(fast), statistics.median(slow)
     with Image.open(paths[0]) as img:
         png_size = img.size[0]
-    print(f"{len(paths)} NIH PNGs ({png_size} px) served at {args.size} px; cache built once in {build:.2f} s "
-          f"(includes reading the {len(cached.table):,}-row table)")
+    print(
+        f"{len(paths)} NIH PNGs ({png_size} px) served at {args.size} px; cache built once in {build:.2f} s "
+        f"(includes reading the {len(cached.table):,}-row table)"
+    )
     print(f"  decode-once cache : {f:10.0f} images/s")
     print(f"  PIL decode per item: {s:10.1f} images/s")
     print(f"cache / per-item decode: {f / s:.0f}x")
-    figures = {"n_images": len(paths), "png_size": png_size, "cache_build_seconds": build, "cache_images_per_second": f,
-               "pil_images_per_second": s, "ratio": f / s, "cache_rates": fast, "pil_rates": slow}
+    figures = {
+        "n_images": len(paths),
+        "png_size": png_size,
+        "cache_build_seconds": build,
+        "cache_images_per_second": f,
+        "pil_images_per_second": s,
+        "ratio": f / s,
+        "cache_rates": fast,
+        "pil_rates": slow,
+    }
     path = write_benchmark("loader", figures, "cpu", args.root, {"size": args.size, "passes": args.passes})
     print(f"wrote {path}")
 

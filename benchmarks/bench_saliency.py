@@ -82,14 +82,25 @@ def training_step_ratio(device, size=128, batch=16, repeats=8) -> dict:
             opt.zero_grad()
             loss.backward()
             opt.step()
+
         return run
 
-    t = interleaved({"wbce": step(base), "wbce+cd (closed form)": step(closed),
-                     "wbce+cd (autograd maps)": step(autograd_loss),
-                     "wbce+cd (per-class forwards)": step(per_class_forward_loss)}, repeats, device)
-    return {"seconds": t, "ratio_closed_form": t["wbce+cd (closed form)"] / t["wbce"],
-            "ratio_autograd": t["wbce+cd (autograd maps)"] / t["wbce"],
-            "ratio_per_class_forwards": t["wbce+cd (per-class forwards)"] / t["wbce"]}
+    t = interleaved(
+        {
+            "wbce": step(base),
+            "wbce+cd (closed form)": step(closed),
+            "wbce+cd (autograd maps)": step(autograd_loss),
+            "wbce+cd (per-class forwards)": step(per_class_forward_loss),
+        },
+        repeats,
+        device,
+    )
+    return {
+        "seconds": t,
+        "ratio_closed_form": t["wbce+cd (closed form)"] / t["wbce"],
+        "ratio_autograd": t["wbce+cd (autograd maps)"] / t["wbce"],
+        "ratio_per_class_forwards": t["wbce+cd (per-class forwards)"] / t["wbce"],
+    }
 
 
 def cam_extraction_ratio(device, size=128, batch=16, repeats=5) -> dict:
@@ -110,32 +121,53 @@ def cam_extraction_ratio(device, size=128, batch=16, repeats=5) -> dict:
 
     diff = float(np.abs(ours() - reference()).max())
     t = interleaved({"ours (batched, 5 classes)": ours, "pytorch-grad-cam (5 calls)": reference}, repeats, device)
-    return {"seconds": t, "speedup": t["pytorch-grad-cam (5 calls)"] / t["ours (batched, 5 classes)"],
-            "max_abs_difference": diff}
+    return {
+        "seconds": t,
+        "speedup": t["pytorch-grad-cam (5 calls)"] / t["ours (batched, 5 classes)"],
+        "max_abs_difference": diff,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--root", default=str(Path(__file__).resolve().parents[1]),
-                        help="write <root>/results/benchmarks/saliency.json (default: this repository)")
+    parser.add_argument(
+        "--root",
+        default=str(Path(__file__).resolve().parents[1]),
+        help="write <root>/results/benchmarks/saliency.json (default: this repository)",
+    )
     args = parser.parse_args()
     device = resolve_device(args.device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or 'cpu'}, {torch.get_num_threads()} threads"
+    name = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"{platform.processor() or 'cpu'}, {torch.get_num_threads()} threads"
+    )
     print(f"device: {device} ({name}); torch {torch.__version__}")
     step = training_step_ratio(device)
     for k, v in step["seconds"].items():
         print(f"  train step  {k:28s} {v * 1000:8.1f} ms")
-    print(f"training step, WBCE + class distinctiveness on Grad-CAM / WBCE: {step['ratio_closed_form']:.3f} "
-          f"(target <= 1.15); with autograd maps: {step['ratio_autograd']:.2f}; "
-          f"with one forward per class: {step['ratio_per_class_forwards']:.2f}")
+    print(
+        f"training step, WBCE + class distinctiveness on Grad-CAM / WBCE: {step['ratio_closed_form']:.3f} "
+        f"(target <= 1.15); with autograd maps: {step['ratio_autograd']:.2f}; "
+        f"with one forward per class: {step['ratio_per_class_forwards']:.2f}"
+    )
     cams = cam_extraction_ratio(device)
     for k, v in cams["seconds"].items():
         print(f"  Grad-CAM    {k:28s} {v * 1000:8.1f} ms")
-    print(f"Grad-CAM for 5 classes, pytorch-grad-cam / ours: {cams['speedup']:.1f}x (target >= 5x), "
-          f"max |difference| of the maps {cams['max_abs_difference']:.2e}")
-    settings = {"backbone": "DenseNet-121", "image_size": 128, "batch": 16, "classes": 5, "repeats_step": 8,
-                "repeats_cam": 5, "pytorch_grad_cam": importlib.metadata.version("grad-cam")}
+    print(
+        f"Grad-CAM for 5 classes, pytorch-grad-cam / ours: {cams['speedup']:.1f}x (target >= 5x), "
+        f"max |difference| of the maps {cams['max_abs_difference']:.2e}"
+    )
+    settings = {
+        "backbone": "DenseNet-121",
+        "image_size": 128,
+        "batch": 16,
+        "classes": 5,
+        "repeats_step": 8,
+        "repeats_cam": 5,
+        "pytorch_grad_cam": importlib.metadata.version("grad-cam"),
+    }
     path = write_benchmark("saliency", {"training_step": step, "cam_extraction": cams}, device, args.root, settings)
     print(f"wrote {path}")
 

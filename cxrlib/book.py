@@ -24,8 +24,17 @@ import numpy as np
 from .performance import machine_info, write_performance
 from .scorecard import scorecard_markdown
 
-__all__ = ["NOTEBOOKS", "PROFILES", "record_results", "results_dir", "execute_notebooks", "collect_results",
-           "write_scorecard", "build_book", "main"]
+__all__ = [
+    "NOTEBOOKS",
+    "PROFILES",
+    "record_results",
+    "results_dir",
+    "execute_notebooks",
+    "collect_results",
+    "write_scorecard",
+    "build_book",
+    "main",
+]
 
 #: every notebook of the book, in order; a test keeps this equal to notebooks/ and _toc.yml
 NOTEBOOKS: list[str] = ["00_data", "01_baseline"]
@@ -69,8 +78,9 @@ def record_results(notebook: str, values: dict[str, Any]) -> Path:
     return path
 
 
-def execute_notebooks(profile: str, names: Sequence[str] | None = None, root: str | Path = ".",
-                      parameters: dict[str, Any] | None = None) -> dict[str, float]:
+def execute_notebooks(
+    profile: str, names: Sequence[str] | None = None, root: str | Path = ".", parameters: dict[str, Any] | None = None
+) -> dict[str, float]:
     """Run ``notebooks/<name>.ipynb`` with papermill into ``book/notebooks/``; returns seconds per notebook.
 
     Raises ``ValueError`` for an unknown profile or notebook name; a failing notebook raises
@@ -94,9 +104,14 @@ def execute_notebooks(profile: str, names: Sequence[str] | None = None, root: st
         t0 = time.perf_counter()
         print(f"[cxrlib.book] executing {name} (profile {profile})", flush=True)
         papermill.execute_notebook(
-            str(root / "notebooks" / f"{name}.ipynb"), str(root / EXECUTED_DIR / f"{name}.ipynb"),
-            parameters={"profile": profile, **(parameters or {})}, cwd=str(root / "notebooks"),
-            kernel_name="python3", progress_bar=False, stdout_file=sys.stdout, stderr_file=sys.stderr,
+            str(root / "notebooks" / f"{name}.ipynb"),
+            str(root / EXECUTED_DIR / f"{name}.ipynb"),
+            parameters={"profile": profile, **(parameters or {})},
+            cwd=str(root / "notebooks"),
+            kernel_name="python3",
+            progress_bar=False,
+            stdout_file=sys.stdout,
+            stderr_file=sys.stderr,
         )
         seconds[name] = time.perf_counter() - t0
         print(f"[cxrlib.book] {name}: {seconds[name]:.0f} s", flush=True)
@@ -142,7 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         seconds = execute_notebooks(args.profile, args.only, args.root)
         (Path(args.root) / "results").mkdir(exist_ok=True)
         (Path(args.root) / "results" / "_runner.json").write_text(
-            json.dumps({"profile": args.profile, "seconds": seconds, "machine": machine_info()}, indent=1))
+            json.dumps({"profile": args.profile, "seconds": seconds, "machine": machine_info()}, indent=1)
+        )
     write_scorecard(args.root)
     write_performance(args.root, NOTEBOOKS)
     if not args.no_build:

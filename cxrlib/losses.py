@@ -25,8 +25,10 @@ def positive_weights(labels, clip: float = 100.0) -> torch.Tensor:
     pos = np.nansum(y == 1, axis=0).astype(float)
     neg = np.nansum(y == 0, axis=0).astype(float)
     if (pos == 0).any():
-        raise ValueError(f"no positive label for class index(es) {np.flatnonzero(pos == 0).tolist()}; "
-                         "cannot weight the BCE (raise the prevalence or the sample size)")
+        raise ValueError(
+            f"no positive label for class index(es) {np.flatnonzero(pos == 0).tolist()}; "
+            "cannot weight the BCE (raise the prevalence or the sample size)"
+        )
     return torch.tensor(np.clip(neg / pos, 1.0 / clip, clip), dtype=torch.float32)
 
 
@@ -35,8 +37,11 @@ def weighted_bce(logits: torch.Tensor, labels: torch.Tensor, pos_weight: torch.T
     known = ~torch.isnan(labels)
     target = torch.nan_to_num(labels, nan=0.0)
     loss = F.binary_cross_entropy_with_logits(
-        logits.float(), target, pos_weight=None if pos_weight is None else pos_weight.to(logits.device),
-        reduction="none")
+        logits.float(),
+        target,
+        pos_weight=None if pos_weight is None else pos_weight.to(logits.device),
+        reduction="none",
+    )
     return (loss * known).sum() / known.sum().clamp_min(1)
 
 
@@ -59,8 +64,13 @@ class SaliencyRegularizedLoss:
 
     needs_grad = True  # the autograd path (non-linear heads) needs gradients during validation too
 
-    def __init__(self, base: Callable, model: torch.nn.Module, lambda_cd: float = 1.4,
-                 method: SaliencyMethod | str = SaliencyMethod.GRADCAM):
+    def __init__(
+        self,
+        base: Callable,
+        model: torch.nn.Module,
+        lambda_cd: float = 1.4,
+        method: SaliencyMethod | str = SaliencyMethod.GRADCAM,
+    ):
         self.base, self.model, self.lambda_cd, self.method = base, model, lambda_cd, SaliencyMethod(method)
 
     def __call__(self, output: ModelOutput, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

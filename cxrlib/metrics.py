@@ -137,14 +137,18 @@ def _resolve_kind(p: np.ndarray, y: np.ndarray, kind: CalibrationKind | str | No
         try:
             return CalibrationKind(kind)
         except ValueError:
-            raise ValueError(f"unknown calibration kind {kind!r}; use one of {[k.value for k in CalibrationKind]}") from None
+            raise ValueError(
+                f"unknown calibration kind {kind!r}; use one of {[k.value for k in CalibrationKind]}"
+            ) from None
     if p.ndim == 1:
         return CalibrationKind.BINARY
     if p.ndim == 2 and y.ndim == 1:
         return CalibrationKind.TOP_LABEL
-    raise ValueError(f"probs {p.shape} with labels {y.shape} can be read two ways: pass kind='marginal' "
-                     "(multi-label sigmoids, mean of per-class binary ECEs) or kind='top-label' "
-                     "(softmax probabilities with one-hot labels)")
+    raise ValueError(
+        f"probs {p.shape} with labels {y.shape} can be read two ways: pass kind='marginal' "
+        "(multi-label sigmoids, mean of per-class binary ECEs) or kind='top-label' "
+        "(softmax probabilities with one-hot labels)"
+    )
 
 
 def _confidence_and_outcome(p: np.ndarray, y: np.ndarray, kind: CalibrationKind) -> tuple[np.ndarray, np.ndarray]:
@@ -157,8 +161,10 @@ def _confidence_and_outcome(p: np.ndarray, y: np.ndarray, kind: CalibrationKind)
         return p[keep], y[keep]
     if kind is CalibrationKind.TOP_LABEL:
         if p.ndim != 2 or y.shape not in ((p.shape[0],), p.shape):
-            raise ValueError(f"top-label calibration needs (N, C) probs and (N,) class indices or (N, C) one-hot "
-                             f"labels, got {p.shape} and {y.shape}")
+            raise ValueError(
+                f"top-label calibration needs (N, C) probs and (N,) class indices or (N, C) one-hot "
+                f"labels, got {p.shape} and {y.shape}"
+            )
         if y.ndim == 2:
             if np.isnan(y).any() or not ((y == 0) | (y == 1)).all() or not (y.sum(1) == 1).all():
                 raise ValueError("one-hot labels must hold exactly one 1 per row and no NaN")
@@ -213,8 +219,9 @@ def per_class_ece(probs, labels, n_bins: int = 15) -> np.ndarray:
     p, y = _np(probs), _np(labels)
     if p.ndim != 2 or p.shape != y.shape:
         raise ValueError(f"per-class ECE needs (N, K) probs and labels of one shape, got {p.shape} and {y.shape}")
-    return np.array([reliability_curve(p[:, k], y[:, k], n_bins, CalibrationKind.BINARY).ece
-                     for k in range(p.shape[1])])
+    return np.array(
+        [reliability_curve(p[:, k], y[:, k], n_bins, CalibrationKind.BINARY).ece for k in range(p.shape[1])]
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -259,7 +266,10 @@ def _peak(heatmap: np.ndarray) -> tuple[int, int]:
 
 
 def point_localization_accuracy(
-    heatmaps, boxes: pd.DataFrame, image_keys: Sequence[str], classes: Sequence[str],
+    heatmaps,
+    boxes: pd.DataFrame,
+    image_keys: Sequence[str],
+    classes: Sequence[str],
     image_size: tuple[int, int],
 ) -> pd.DataFrame:
     """PYLON's point localisation accuracy (Preechakul et al.).
@@ -299,15 +309,23 @@ def point_localization_accuracy(
     table["accuracy"] = table["hits"] / table["n"].where(table["n"] > 0)
     per_class = table.copy()
     n_all = int(per_class["n"].sum())
-    table.loc["weighted"] = [n_all, per_class["hits"].sum(), per_class["flat"].sum(),
-                             per_class["hits"].sum() / n_all if n_all else np.nan]
+    table.loc["weighted"] = [
+        n_all,
+        per_class["hits"].sum(),
+        per_class["flat"].sum(),
+        per_class["hits"].sum() / n_all if n_all else np.nan,
+    ]
     table.loc["macro"] = [n_all, per_class["hits"].sum(), per_class["flat"].sum(), per_class["accuracy"].mean()]
     return table.astype({"n": int, "hits": int, "flat": int})
 
 
 def iobb_scores(
-    heatmaps, boxes: pd.DataFrame, image_keys: Sequence[str], classes: Sequence[str],
-    image_size: tuple[int, int], threshold: float = 0.5,
+    heatmaps,
+    boxes: pd.DataFrame,
+    image_keys: Sequence[str],
+    classes: Sequence[str],
+    image_size: tuple[int, int],
+    threshold: float = 0.5,
 ) -> pd.DataFrame:
     """Intersection over the predicted bounding box (IoBB, Wang et al. 2017).
 
@@ -356,10 +374,14 @@ def heatmap_mass_in_mask(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tenso
     chance share. Differentiable in ``maps``.
     """
     if maps.ndim < 2 or masks.ndim < 2:
-        raise ValueError(f"maps (..., h, w) and masks (..., H, W) expected, got {tuple(maps.shape)} and {tuple(masks.shape)}")
+        raise ValueError(
+            f"maps (..., h, w) and masks (..., H, W) expected, got {tuple(maps.shape)} and {tuple(masks.shape)}"
+        )
     if maps.shape[:-2] != masks.shape[:-2]:
-        raise ValueError(f"maps {tuple(maps.shape)} and masks {tuple(masks.shape)} must share their leading "
-                         "dimensions (one mask per map)")
+        raise ValueError(
+            f"maps {tuple(maps.shape)} and masks {tuple(masks.shape)} must share their leading "
+            "dimensions (one mask per map)"
+        )
     up = upsample_maps(maps, masks.shape[-2:]).clamp_min(0)
     inside = (up * masks.to(up.dtype)).sum((-2, -1))
     return inside / (up.sum((-2, -1)) + 1e-12)

@@ -16,8 +16,16 @@ import platform
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BENCHMARKS", "machine_info", "benchmark_dir", "write_benchmark", "read_benchmarks", "read_runner",
-           "performance_markdown", "write_performance"]
+__all__ = [
+    "BENCHMARKS",
+    "machine_info",
+    "benchmark_dir",
+    "write_benchmark",
+    "read_benchmarks",
+    "read_runner",
+    "performance_markdown",
+    "write_performance",
+]
 
 #: the benchmarks the page reports, in page order: name → (section title, command that measures it)
 BENCHMARKS: dict[str, tuple[str, str]] = {
@@ -44,7 +52,7 @@ def machine_info(device: Any = "cpu") -> dict[str, Any]:
 
     device = str(device)
     info = {
-        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu_model": _cpu_model(),
         "cpu_cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
@@ -63,8 +71,13 @@ def benchmark_dir(root: str | Path = ".") -> Path:
     return Path(root) / "results" / "benchmarks"
 
 
-def write_benchmark(name: str, figures: dict[str, Any], device: Any = "cpu", root: str | Path = ".",
-                    settings: dict[str, Any] | None = None) -> Path:
+def write_benchmark(
+    name: str,
+    figures: dict[str, Any],
+    device: Any = "cpu",
+    root: str | Path = ".",
+    settings: dict[str, Any] | None = None,
+) -> Path:
     """Write ``results/benchmarks/<name>.json``: ``{"benchmark", "machine", "settings", "figures"}``."""
     path = benchmark_dir(root) / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -106,8 +119,10 @@ def _machine_line(machine: dict[str, Any] | None) -> str:
     cpu = f"{machine.get('cpu_model', 'unknown CPU')}, {cores if cores is not None else '?'} cores"
     if threads is not None:
         cpu += f" ({threads} torch threads)"
-    return (f"Measured {machine.get('date', 'on an unrecorded date')} on {cpu}; device {device}; "
-            f"torch {machine.get('torch', '?')}, numpy {machine.get('numpy', '?')}.")
+    return (
+        f"Measured {machine.get('date', 'on an unrecorded date')} on {cpu}; device {device}; "
+        f"torch {machine.get('torch', '?')}, numpy {machine.get('numpy', '?')}."
+    )
 
 
 def _get(record: dict, *path: str) -> Any:
@@ -125,9 +140,11 @@ def _saliency_section(record: dict) -> list[str]:
     cams = _get(record, "figures", "cam_extraction") or {}
     secs = step.get("seconds", {})
     base = secs.get("wbce")
-    what = (f"{s.get('backbone', 'DenseNet-121')}, {s.get('image_size', '?')} × {s.get('image_size', '?')} px, "
-            f"batch {s.get('batch', '?')}, {s.get('classes', '?')} classes, Adam; one full training step "
-            f"(forward, loss, backward, update), median of {s.get('repeats_step', '?')} interleaved repeats.")
+    what = (
+        f"{s.get('backbone', 'DenseNet-121')}, {s.get('image_size', '?')} × {s.get('image_size', '?')} px, "
+        f"batch {s.get('batch', '?')}, {s.get('classes', '?')} classes, Adam; one full training step "
+        f"(forward, loss, backward, update), median of {s.get('repeats_step', '?')} interleaved repeats."
+    )
     lines = [what, ""]
     labels = {
         "wbce": "weighted BCE",
@@ -144,23 +161,32 @@ def _saliency_section(record: dict) -> list[str]:
                 if key == "wbce+cd (closed form)":
                     cell = f"**{cell}** (target ≤ 1.15)"
                 lines.append(f"| {label} | {_ms(secs[key])} | {cell} |")
-        lines += ["", "The seed reported the custom loss making training “≥ 4× slower”: that is the last row, "
-                  "where every class's map needs its own pass through the network. With a pooling + linear "
-                  "head, all K maps come from the forward pass that computes the logits "
-                  "(`cxrlib.saliency.saliency_maps`). Ratios near 1 within a few percent are noise.", ""]
+        lines += [
+            "",
+            "The seed reported the custom loss making training “≥ 4× slower”: that is the last row, "
+            "where every class's map needs its own pass through the network. With a pooling + linear "
+            "head, all K maps come from the forward pass that computes the logits "
+            "(`cxrlib.saliency.saliency_maps`). Ratios near 1 within a few percent are noise.",
+            "",
+        ]
     csecs = cams.get("seconds", {})
     ours = csecs.get("ours (batched, 5 classes)")
     ref = csecs.get("pytorch-grad-cam (5 calls)")
     if ours and ref:
         version = s.get("pytorch_grad_cam", "")
-        lines += [f"Grad-CAM maps of all classes for the same batch, upsampled and normalised the way "
-                  f"pytorch-grad-cam does it, so that both give the same maps (max |difference| "
-                  f"{cams.get('max_abs_difference', float('nan')):.1e}); median of {s.get('repeats_cam', '?')} "
-                  "interleaved repeats.", "",
-                  "| method | median time | |", "|---|---|---|",
-                  f"| `cxrlib` (one forward, closed form, all classes) | {_ms(ours)} | |",
-                  f"| pytorch-grad-cam {version} (`GradCAM`, one call per class) | {_ms(ref)} | "
-                  f"**{ref / ours:.1f}× slower** (target ≥ 5×) |", ""]
+        lines += [
+            f"Grad-CAM maps of all classes for the same batch, upsampled and normalised the way "
+            f"pytorch-grad-cam does it, so that both give the same maps (max |difference| "
+            f"{cams.get('max_abs_difference', float('nan')):.1e}); median of {s.get('repeats_cam', '?')} "
+            "interleaved repeats.",
+            "",
+            "| method | median time | |",
+            "|---|---|---|",
+            f"| `cxrlib` (one forward, closed form, all classes) | {_ms(ours)} | |",
+            f"| pytorch-grad-cam {version} (`GradCAM`, one call per class) | {_ms(ref)} | "
+            f"**{ref / ours:.1f}× slower** (target ≥ 5×) |",
+            "",
+        ]
     return lines
 
 
@@ -168,17 +194,27 @@ def _loader_section(record: dict) -> list[str]:
     f = record.get("figures", {})
     s = record.get("settings", {})
     fast, slow = f.get("cache_images_per_second"), f.get("pil_images_per_second")
-    lines = [f"The {f.get('n_images', '?')} real NIH PNGs served as `(1, {s.get('size', '?')}, {s.get('size', '?')})` "
-             f"float tensors, one full pass at a time, alternating between the two loaders "
-             f"({s.get('passes', '?')} passes each, median throughput).", ""]
+    lines = [
+        f"The {f.get('n_images', '?')} real NIH PNGs served as `(1, {s.get('size', '?')}, {s.get('size', '?')})` "
+        f"float tensors, one full pass at a time, alternating between the two loaders "
+        f"({s.get('passes', '?')} passes each, median throughput).",
+        "",
+    ]
     if fast and slow:
-        lines += ["| loader | median throughput |", "|---|---|",
-                  f"| `cxrlib` decode-once cache (uint8 array on disk, memory-mapped) | {fast:,.0f} images/s |",
-                  f"| PIL decode + resize of each PNG on every access | {slow:,.0f} images/s |",
-                  f"| ratio | **{fast / slow:,.0f}×** |", ""]
+        lines += [
+            "| loader | median throughput |",
+            "|---|---|",
+            f"| `cxrlib` decode-once cache (uint8 array on disk, memory-mapped) | {fast:,.0f} images/s |",
+            f"| PIL decode + resize of each PNG on every access | {slow:,.0f} images/s |",
+            f"| ratio | **{fast / slow:,.0f}×** |",
+            "",
+        ]
     if f.get("cache_build_seconds") is not None:
-        lines += [f"The cache itself is built once ({f['cache_build_seconds']:.1f} s here, most of it reading "
-                  "NIH's 112,120-row table) and reused by every later run with the same image list and size.", ""]
+        lines += [
+            f"The cache itself is built once ({f['cache_build_seconds']:.1f} s here, most of it reading "
+            "NIH's 112,120-row table) and reused by every later run with the same image list and size.",
+            "",
+        ]
     return lines
 
 
@@ -191,13 +227,15 @@ def performance_markdown(benchmarks: dict[str, dict], runner: dict | None, noteb
     ``notebooks``: every notebook of the book, to say which the runner's last run did not execute.
     """
     lines = [
-        "# Performance", "",
+        "# Performance",
+        "",
         "Every figure on this page is read from a file that a measurement wrote in this build: "
         "`results/benchmarks/<name>.json` (written by the scripts in `benchmarks/`) and "
         "`results/_runner.json` (written by `python -m cxrlib.book`). Where a file is absent the page says so. "
         "Timings are compared as ratios within one run: the build machines are noisy, so the timings "
         "of a pair are interleaved (A, B, A, B...) and medians are compared; absolute times are only "
-        "indicative.", "",
+        "indicative.",
+        "",
     ]
     for name, (title, command) in BENCHMARKS.items():
         lines += [f"## {title}", ""]
@@ -208,36 +246,61 @@ def performance_markdown(benchmarks: dict[str, dict], runner: dict | None, noteb
         lines += _SECTIONS[name](record)
         lines += [_machine_line(record.get("machine")) + f" Rerun with `{command}`.", ""]
     for name in sorted(set(benchmarks) - set(BENCHMARKS)):
-        lines += [f"## Benchmark `{name}`", "", "```json", json.dumps(benchmarks[name].get("figures", {}), indent=1),
-                  "```", "", _machine_line(benchmarks[name].get("machine")), ""]
+        lines += [
+            f"## Benchmark `{name}`",
+            "",
+            "```json",
+            json.dumps(benchmarks[name].get("figures", {}), indent=1),
+            "```",
+            "",
+            _machine_line(benchmarks[name].get("machine")),
+            "",
+        ]
     lines += ["## Building the book", ""]
     seconds = (runner or {}).get("seconds") or {}
     if not seconds:
-        lines += [f"*{NOT_MEASURED}* (no `results/_runner.json`: the notebooks were not executed by "
-                  "`python -m cxrlib.book` in this build).", ""]
+        lines += [
+            f"*{NOT_MEASURED}* (no `results/_runner.json`: the notebooks were not executed by "
+            "`python -m cxrlib.book` in this build).",
+            "",
+        ]
     else:
         profile = runner.get("profile", "?")
-        lines += [f"Seconds per notebook in the last run of `python -m cxrlib.book --profile {profile}` "
-                  "(papermill execution, kernel start included).", "",
-                  "| notebook | wall time |", "|---|---|"]
+        lines += [
+            f"Seconds per notebook in the last run of `python -m cxrlib.book --profile {profile}` "
+            "(papermill execution, kernel start included).",
+            "",
+            "| notebook | wall time |",
+            "|---|---|",
+        ]
         lines += [f"| {name} | {_duration(s)} |" for name, s in seconds.items()]
         lines += [f"| **total** | **{_duration(sum(seconds.values()))}** |", ""]
         skipped = [n for n in (notebooks or []) if n not in seconds]
         if skipped:
-            lines += [f"That run did not execute {', '.join(skipped)} (`--only`): "
-                      f"{'its' if len(skipped) == 1 else 'their'} time is not measured in this build.", ""]
+            lines += [
+                f"That run did not execute {', '.join(skipped)} (`--only`): "
+                f"{'its' if len(skipped) == 1 else 'their'} time is not measured in this build.",
+                "",
+            ]
         lines += [_machine_line(runner.get("machine")), ""]
     lines += ["## GPU", ""]
     gpu = {n: r for n, r in benchmarks.items() if str(_get(r, "machine", "device") or "").startswith("cuda")}
     if runner and str(_get(runner, "machine", "device") or "").startswith("cuda"):
         gpu["the book build"] = runner
     if gpu:
-        lines += ["GPU figures recorded in this build: " + ", ".join(
-            f"{n} ({_get(r, 'machine', 'gpu') or _get(r, 'machine', 'device')})" for n, r in gpu.items()) + ".", ""]
+        lines += [
+            "GPU figures recorded in this build: "
+            + ", ".join(f"{n} ({_get(r, 'machine', 'gpu') or _get(r, 'machine', 'device')})" for n, r in gpu.items())
+            + ".",
+            "",
+        ]
     else:
-        lines += ["No GPU figures are recorded: no GPU was available to the machines that produced these files, "
-                  "so every figure above is a CPU measurement. The same scripts name the GPU in their record "
-                  "when run on one (`python benchmarks/bench_saliency.py --device cuda`).", ""]
+        lines += [
+            "No GPU figures are recorded: no GPU was available to the machines that produced these files, "
+            "so every figure above is a CPU measurement. The same scripts name the GPU in their record "
+            "when run on one (`python benchmarks/bench_saliency.py --device cuda`).",
+            "",
+        ]
     return "\n".join(lines)
 
 

@@ -7,23 +7,57 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import MaxNLocator
 import pandas as pd
 import torch
+from matplotlib.ticker import MaxNLocator
 
 from .data.dataset import CXRDataset
 from .maps import display_maps
 
-__all__ = ["image_gallery", "label_distribution", "training_curves", "saliency_overlays", "CLASS_COLORS",
-           "finding_color"]
+__all__ = [
+    "image_gallery",
+    "label_distribution",
+    "training_curves",
+    "saliency_overlays",
+    "CLASS_COLORS",
+    "finding_color",
+]
 
 #: one colour per finding, the same in every figure of the book (sources' spellings share a colour)
-_FINDINGS = ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion", "Nodule", "Mass",
-             "Pneumothorax", "Infiltration", "Pneumonia", "Emphysema", "Fibrosis", "Pleural_Thickening", "Hernia",
-             "Lung Opacity", "Lung Lesion", "Fracture", "Support Devices", "Enlarged Cardiomediastinum",
-             "Aortic enlargement", "Calcification", "ILD", "Pulmonary fibrosis", "Other lesion"]
-_ALIASES = {"Effusion": "Pleural Effusion", "Pleural effusion": "Pleural Effusion", "Infiltrate": "Infiltration",
-            "Nodule/Mass": "Nodule", "Pleural thickening": "Pleural_Thickening", "Lung Opacity": "Lung Opacity"}
+_FINDINGS = [
+    "Atelectasis",
+    "Cardiomegaly",
+    "Consolidation",
+    "Edema",
+    "Pleural Effusion",
+    "Nodule",
+    "Mass",
+    "Pneumothorax",
+    "Infiltration",
+    "Pneumonia",
+    "Emphysema",
+    "Fibrosis",
+    "Pleural_Thickening",
+    "Hernia",
+    "Lung Opacity",
+    "Lung Lesion",
+    "Fracture",
+    "Support Devices",
+    "Enlarged Cardiomediastinum",
+    "Aortic enlargement",
+    "Calcification",
+    "ILD",
+    "Pulmonary fibrosis",
+    "Other lesion",
+]
+_ALIASES = {
+    "Effusion": "Pleural Effusion",
+    "Pleural effusion": "Pleural Effusion",
+    "Infiltrate": "Infiltration",
+    "Nodule/Mass": "Nodule",
+    "Pleural thickening": "Pleural_Thickening",
+    "Lung Opacity": "Lung Opacity",
+}
 _PALETTE = list(plt.get_cmap("tab10").colors) + list(plt.get_cmap("Dark2").colors) + list(plt.get_cmap("Set1").colors)
 CLASS_COLORS = {name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(_FINDINGS)}
 
@@ -40,8 +74,16 @@ def _color(classes: Sequence[str], name: str):
     return finding_color(name)
 
 
-def image_gallery(ds: CXRDataset, positions: Sequence[int], ncols: int = 4, show_masks: bool = True,
-                  show_boxes: bool = True, title_fn=None, panel: float = 3.0, caption: str | None = None) -> plt.Figure:
+def image_gallery(
+    ds: CXRDataset,
+    positions: Sequence[int],
+    ncols: int = 4,
+    show_masks: bool = True,
+    show_boxes: bool = True,
+    title_fn=None,
+    panel: float = 3.0,
+    caption: str | None = None,
+) -> plt.Figure:
     """Images at ``positions`` with their positive labels, masks (contours) and boxes (the ground
     truth where a source has one, else every box)."""
     nrows = int(np.ceil(len(positions) / ncols))
@@ -58,23 +100,36 @@ def image_gallery(ds: CXRDataset, positions: Sequence[int], ncols: int = 4, show
             for k, c in enumerate(ds.classes):
                 if item["masks"][k].any():
                     drawn.add(c)
-                    ax.contour(item["masks"][k].numpy().astype(float), levels=[0.5], colors=[_color(ds.classes, c)],
-                               linewidths=0.8)
+                    ax.contour(
+                        item["masks"][k].numpy().astype(float),
+                        levels=[0.5],
+                        colors=[_color(ds.classes, c)],
+                        linewidths=0.8,
+                    )
         if show_boxes:
             own = boxes[boxes["image"] == key]
             for _, b in own.iterrows():
                 drawn.add(b["class"])
-                ax.add_patch(plt.Rectangle((b.x, b.y), b.w, b.h, fill=False, lw=1.2, color=_color(ds.classes, b["class"])))
-        ax.set_title(title_fn(pos) if title_fn else ("\n".join(positive) or "no finding"), fontsize=8)
+                ax.add_patch(
+                    plt.Rectangle((b.x, b.y), b.w, b.h, fill=False, lw=1.2, color=_color(ds.classes, b["class"]))
+                )
+        ax.set_title(title_fn(pos) if title_fn else ("\n".join(positive) or "no finding"), fontsize=9)
         ax.axis("off")
-    for ax in list(axes.flat)[len(positions):]:
+    for ax in list(axes.flat)[len(positions) :]:
         ax.axis("off")
     handles = [plt.Line2D([], [], color=_color(ds.classes, c), lw=2, label=c) for c in ds.classes if c in drawn]
-    bottom = 0.06 + (0.05 if caption else 0.0)
-    fig.legend(handles=handles, loc="lower center", ncol=max(min(len(handles), 5), 1), fontsize=8, frameon=False,
-               bbox_to_anchor=(0.5, bottom - 0.06))
+    rows_of_legend = int(np.ceil(len(handles) / 5))
+    bottom = (0.035 * rows_of_legend + 0.02) * 3 / nrows + (0.04 if caption else 0.0)
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        ncol=max(min(len(handles), 5), 1),
+        fontsize=10,
+        frameon=False,
+        bbox_to_anchor=(0.5, 0.04 if caption else 0.0),
+    )
     if caption:
-        fig.text(0.5, 0.005, caption, ha="center", va="bottom", fontsize=7, style="italic")
+        fig.text(0.5, 0.005, caption, ha="center", va="bottom", fontsize=9, style="italic")
     fig.tight_layout(rect=(0, bottom, 1, 1))
     return fig
 
@@ -139,9 +194,15 @@ def training_curves(histories: Mapping[str, pd.DataFrame], title: str = "Trainin
     return fig
 
 
-def saliency_overlays(images: torch.Tensor, maps: Mapping[str, np.ndarray | torch.Tensor], classes: Sequence[str],
-                      class_index: Sequence[int], boxes: Sequence[pd.DataFrame] | None = None,
-                      panel: float = 2.6, alpha: float = 0.45) -> plt.Figure:
+def saliency_overlays(
+    images: torch.Tensor,
+    maps: Mapping[str, np.ndarray | torch.Tensor],
+    classes: Sequence[str],
+    class_index: Sequence[int],
+    boxes: Sequence[pd.DataFrame] | None = None,
+    panel: float = 2.6,
+    alpha: float = 0.45,
+) -> plt.Figure:
     """Grid: one row per image, first column the image, then one overlay per model (``maps`` name →
     ``(N, K, h, w)``) for the class ``class_index[i]`` of image ``i``, with that class's boxes."""
     names = list(maps)
@@ -154,7 +215,7 @@ def saliency_overlays(images: torch.Tensor, maps: Mapping[str, np.ndarray | torc
         axes[i, 0].imshow(images[i, 0], cmap="gray", vmin=0, vmax=1)
         axes[i, 0].set_title(classes[k], fontsize=9)
         for j, name in enumerate(names):
-            m = torch.as_tensor(np.asarray(maps[name][i:i + 1, k:k + 1]), dtype=torch.float32)
+            m = torch.as_tensor(np.asarray(maps[name][i : i + 1, k : k + 1]), dtype=torch.float32)
             heat = display_maps(m, size)[0, 0].numpy()
             ax = axes[i, 1 + j]
             ax.imshow(images[i, 0], cmap="gray", vmin=0, vmax=1)
@@ -164,7 +225,9 @@ def saliency_overlays(images: torch.Tensor, maps: Mapping[str, np.ndarray | torc
         for ax in axes[i]:
             if boxes is not None:
                 for _, b in boxes[i].iterrows():
-                    ax.add_patch(plt.Rectangle((b.x, b.y), b.w, b.h, fill=False, lw=1.4, color=finding_color(classes[k])))
+                    ax.add_patch(
+                        plt.Rectangle((b.x, b.y), b.w, b.h, fill=False, lw=1.4, color=finding_color(classes[k]))
+                    )
             ax.axis("off")
     fig.tight_layout(rect=(0, 0, 0.93, 1))
     if mappable is not None:

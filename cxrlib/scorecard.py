@@ -14,8 +14,19 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Study", "STUDIES", "ScorecardRow", "SCORECARD", "DECIMALS", "lookup", "run_config", "format_value",
-           "describe_run", "shared_runs", "scorecard_markdown"]
+__all__ = [
+    "Study",
+    "STUDIES",
+    "ScorecardRow",
+    "SCORECARD",
+    "DECIMALS",
+    "lookup",
+    "run_config",
+    "format_value",
+    "describe_run",
+    "shared_runs",
+    "scorecard_markdown",
+]
 
 #: decimals of our numbers on the page, as the notebooks print them
 DECIMALS = 3
@@ -33,20 +44,49 @@ class Study:
 
 
 STUDIES: list[Study] = [
-    Study("S1", "Interpretability-guided inductive bias (class distinctiveness, spatial coherence)",
-          ("sharma2023reliable", "selvaraju2017gradcam"), "ch. 3.1–3.3, 4.3–4.5", ("01_baseline", "02_saliency")),
-    Study("S2", "Heatmap loss against dataset bias", ("anonymous_heatmap_loss", "draelos2020hirescam"), "",
-          ("03_heatmap_loss",)),
-    Study("S3", "Class-imbalance losses (weighted CE, focal, AUC maximisation)",
-          ("sharma2023reliable", "lin2017focal", "yuan2021deepauc"), "ch. 3.4, 4.6", ("01_baseline", "04_imbalance")),
-    Study("S4", "Calibration: ECE, temperature scaling, MIMO",
-          ("sharma2023reliable", "guo2017calibration", "naeini2015ece", "havasi2021mimo"), "ch. 3.5–3.6, 4.7",
-          ("05_calibration",)),
-    Study("S5", "Bayesian last layer by Laplace approximation", ("vilter_bayesian_xray", "daxberger2021laplace"), "",
-          ("06_laplace",)),
+    Study(
+        "S1",
+        "Interpretability-guided inductive bias (class distinctiveness, spatial coherence)",
+        ("sharma2023reliable", "selvaraju2017gradcam"),
+        "ch. 3.1–3.3, 4.3–4.5",
+        ("01_baseline", "02_saliency"),
+    ),
+    Study(
+        "S2",
+        "Heatmap loss against dataset bias",
+        ("anonymous_heatmap_loss", "draelos2020hirescam"),
+        "",
+        ("03_heatmap_loss",),
+    ),
+    Study(
+        "S3",
+        "Class-imbalance losses (weighted CE, focal, AUC maximisation)",
+        ("sharma2023reliable", "lin2017focal", "yuan2021deepauc"),
+        "ch. 3.4, 4.6",
+        ("01_baseline", "04_imbalance"),
+    ),
+    Study(
+        "S4",
+        "Calibration: ECE, temperature scaling, MIMO",
+        ("sharma2023reliable", "guo2017calibration", "naeini2015ece", "havasi2021mimo"),
+        "ch. 3.5–3.6, 4.7",
+        ("05_calibration",),
+    ),
+    Study(
+        "S5",
+        "Bayesian last layer by Laplace approximation",
+        ("vilter_bayesian_xray", "daxberger2021laplace"),
+        "",
+        ("06_laplace",),
+    ),
     Study("S6", "Learning to defer with Grad-CAM", ("levin_defer_gradcam", "mozannar2020defer"), "", ("07_defer",)),
-    Study("S7", "PYLON: high-resolution, accurate CAM", ("preechakul2020redesigning", "preechakul2022pylon"), "",
-          ("08_pylon",)),
+    Study(
+        "S7",
+        "PYLON: high-resolution, accurate CAM",
+        ("preechakul2020redesigning", "preechakul2022pylon"),
+        "",
+        ("08_pylon",),
+    ),
 ]
 
 
@@ -64,34 +104,101 @@ class ScorecardRow:
 
 _CE = ("01_baseline", "backbones.densenet121.mean_auroc")
 SCORECARD: list[ScorecardRow] = [
-    ScorecardRow("S1", "Table 4.1", "CE (weighted BCE)", "mean val AUROC", "0.756", *_CE,
-                 setup="15 epochs, the report's first hyper-parameters"),
+    ScorecardRow(
+        "S1",
+        "Table 4.1",
+        "CE (weighted BCE)",
+        "mean val AUROC",
+        "0.756",
+        *_CE,
+        setup="15 epochs, the report's first hyper-parameters",
+    ),
     ScorecardRow("S1", "Table 4.1", "Custom (CE + class distinctiveness)", "mean val AUROC", "0.745"),
     ScorecardRow("S1", "Table 4.1", "Modified (two-stage)", "mean val AUROC", "0.749"),
     ScorecardRow("S2", "Exp. 1", "heatmap loss vs none: heart overlap", "Mann-Whitney p", "≈1e-9"),
     ScorecardRow("S2", "Exp. 2", "heatmap loss vs none: heart overlap", "Mann-Whitney p", "≈1e-8"),
     ScorecardRow("S2", "Exp. 2", "heatmap loss vs none: sex-label overlap", "Mann-Whitney p", "≈1e-7"),
-    ScorecardRow("S3", "Table 4.2", "CE", "mean val AUROC", "0.8841", *_CE,
-                 setup="5 epochs, the report's later, better hyper-parameters"),
-    ScorecardRow("S3", "Table 4.2", "CE Atelectasis", "val AUROC", "0.8350", "01_baseline",
-                 "backbones.densenet121.per_class_auroc.Atelectasis"),
-    ScorecardRow("S3", "Table 4.2", "CE Cardiomegaly", "val AUROC", "0.9032", "01_baseline",
-                 "backbones.densenet121.per_class_auroc.Cardiomegaly"),
-    ScorecardRow("S3", "Table 4.2", "CE Consolidation", "val AUROC", "0.9120", "01_baseline",
-                 "backbones.densenet121.per_class_auroc.Consolidation"),
-    ScorecardRow("S3", "Table 4.2", "CE Edema", "val AUROC", "0.8489", "01_baseline",
-                 "backbones.densenet121.per_class_auroc.Edema"),
-    ScorecardRow("S3", "Table 4.2", "CE Pleural Effusion", "val AUROC", "0.9217", "01_baseline",
-                 "backbones.densenet121.per_class_auroc.Pleural Effusion"),
+    ScorecardRow(
+        "S3",
+        "Table 4.2",
+        "CE",
+        "mean val AUROC",
+        "0.8841",
+        *_CE,
+        setup="5 epochs, the report's later, better hyper-parameters",
+    ),
+    ScorecardRow(
+        "S3",
+        "Table 4.2",
+        "CE Atelectasis",
+        "val AUROC",
+        "0.8350",
+        "01_baseline",
+        "backbones.densenet121.per_class_auroc.Atelectasis",
+    ),
+    ScorecardRow(
+        "S3",
+        "Table 4.2",
+        "CE Cardiomegaly",
+        "val AUROC",
+        "0.9032",
+        "01_baseline",
+        "backbones.densenet121.per_class_auroc.Cardiomegaly",
+    ),
+    ScorecardRow(
+        "S3",
+        "Table 4.2",
+        "CE Consolidation",
+        "val AUROC",
+        "0.9120",
+        "01_baseline",
+        "backbones.densenet121.per_class_auroc.Consolidation",
+    ),
+    ScorecardRow(
+        "S3",
+        "Table 4.2",
+        "CE Edema",
+        "val AUROC",
+        "0.8489",
+        "01_baseline",
+        "backbones.densenet121.per_class_auroc.Edema",
+    ),
+    ScorecardRow(
+        "S3",
+        "Table 4.2",
+        "CE Pleural Effusion",
+        "val AUROC",
+        "0.9217",
+        "01_baseline",
+        "backbones.densenet121.per_class_auroc.Pleural Effusion",
+    ),
     ScorecardRow("S3", "Table 4.2", "Focal", "mean val AUROC", "0.8867"),
     ScorecardRow("S3", "Table 4.2", "DeepAUC (AUCM + PESG)", "mean val AUROC", "0.8291"),
     ScorecardRow("S4", "Table 4.3", "CE", "mean ECE before → after TS", "0.1147 → 0.0996"),
     ScorecardRow("S4", "Table 4.3", "Focal", "mean ECE before → after TS", "0.1763 → 0.1091"),
     ScorecardRow("S4", "Table 4.3", "DeepAUC", "mean ECE before → after TS", "0.2348 → 0.0992"),
     ScorecardRow("S5", "Table 1", "CNN", "acc / ECE / NLL", "0.87519 / 0.07406 / 0.6465"),
-    ScorecardRow("S5", "Table 1", "Laplace diag", "acc / ECE / NLL; fit, optimise (h)", "0.87550 / 0.07269 / 0.5997; 0.072, 0.546"),
-    ScorecardRow("S5", "Table 1", "Laplace full", "acc / ECE / NLL; fit, optimise (h)", "0.87519 / 0.03033 / 0.4667; 0.063, 0.351"),
-    ScorecardRow("S5", "Table 1", "Laplace Kron", "acc / ECE / NLL; fit, optimise (h)", "0.87519 / 0.02774 / 0.4751; 0.074, 0.709"),
+    ScorecardRow(
+        "S5",
+        "Table 1",
+        "Laplace diag",
+        "acc / ECE / NLL; fit, optimise (h)",
+        "0.87550 / 0.07269 / 0.5997; 0.072, 0.546",
+    ),
+    ScorecardRow(
+        "S5",
+        "Table 1",
+        "Laplace full",
+        "acc / ECE / NLL; fit, optimise (h)",
+        "0.87519 / 0.03033 / 0.4667; 0.063, 0.351",
+    ),
+    ScorecardRow(
+        "S5",
+        "Table 1",
+        "Laplace Kron",
+        "acc / ECE / NLL; fit, optimise (h)",
+        "0.87519 / 0.02774 / 0.4751; 0.074, 0.709",
+    ),
     ScorecardRow("S6", "—", "learning to defer (proposal)", "coverage vs accuracy / AUROC", "no results reported"),
     ScorecardRow("S7", "Table 5.1", "GMP baseline (NIH, 256)", "weighted point loc. acc.", "0.46"),
     ScorecardRow("S7", "Table 5.1", "Li 2018 (MIL)", "weighted point loc. acc.", "0.49"),
@@ -146,8 +253,20 @@ def format_value(value: Any, decimals: int = DECIMALS) -> str:
 
 
 #: the run configuration: keys of the ``run`` dict a notebook writes (older files: top-level keys)
-RUN_FIELDS = ("dataset", "profile", "image_size", "epochs", "n_train", "n_val", "n_test", "seeds", "pretrained",
-              "device", "wall_seconds", "cxrlib_version")
+RUN_FIELDS = (
+    "dataset",
+    "profile",
+    "image_size",
+    "epochs",
+    "n_train",
+    "n_val",
+    "n_test",
+    "seeds",
+    "pretrained",
+    "device",
+    "wall_seconds",
+    "cxrlib_version",
+)
 
 
 def run_config(result: dict) -> dict[str, Any]:
@@ -170,13 +289,16 @@ def describe_run(config: dict[str, Any]) -> str:
 
     Every known key is named, so a reader sees what is missing ("epochs not recorded").
     """
+
     def has(key):
         return config.get(key) is not None
 
-    parts = [f"dataset {config['dataset']}" if has("dataset") else "dataset not recorded",
-             f"{config['profile']} profile" if has("profile") else "profile not recorded",
-             f"{config['image_size']} px" if has("image_size") else "image size not recorded",
-             f"{config['epochs']} epochs" if has("epochs") else "epochs not recorded"]
+    parts = [
+        f"dataset {config['dataset']}" if has("dataset") else "dataset not recorded",
+        f"{config['profile']} profile" if has("profile") else "profile not recorded",
+        f"{config['image_size']} px" if has("image_size") else "image size not recorded",
+        f"{config['epochs']} epochs" if has("epochs") else "epochs not recorded",
+    ]
     sizes = [(name, config.get(f"n_{name}")) for name in ("train", "val", "test")]
     known = [f"{value} {name}" for name, value in sizes if value is not None]
     parts.append("images: " + ", ".join(known) if known else "split sizes not recorded")
@@ -221,8 +343,9 @@ def _cite(keys: tuple[str, ...]) -> str:
     return "{cite:p}`" + ",".join(keys) + "`"
 
 
-def scorecard_markdown(results: dict[str, dict], notebooks: list[str] | None = None,
-                       executed: list[str] | None = None) -> str:
+def scorecard_markdown(
+    results: dict[str, dict], notebooks: list[str] | None = None, executed: list[str] | None = None
+) -> str:
     """The scorecard as a MyST page.
 
     ``results``: notebook name → its results dict (``results/<name>.json``); names starting with
@@ -241,25 +364,35 @@ def scorecard_markdown(results: dict[str, dict], notebooks: list[str] | None = N
     shared = shared_runs(results)
     shared_ids = {id(r): i for i, g in enumerate(shared, 1) for r in g}
     lines = [
-        "# Reproduction scorecard", "",
+        "# Reproduction scorecard",
+        "",
         f"**{len(filled_rows)} of {len(SCORECARD)} rows filled** in this build. Every table of the source "
         "documents ({ref}`the studies and their sources <studies-table>`) has a row here: the paper's "
-        "number beside ours. Rows that no notebook fills yet say so.", "",
+        "number beside ours. Rows that no notebook fills yet say so.",
+        "",
         "*Ours* is read from the results file that the executed notebook wrote in this build, printed to "
         f"{DECIMALS} decimals as in the notebooks. The configuration of each run is in "
         "{ref}`the table of runs <scorecard-runs>` below: a synthetic-data run on a CPU profile is not "
         "the paper's setting, and its numbers are not expected to match. Where the paper reports a "
-        "validation AUROC, ours is measured on the held-out test split.", "",
+        "validation AUROC, ours is measured on the held-out test split.",
+        "",
     ]
     if shared:
-        lines += ["```{warning}", "One run of ours stands in for more than one set-up of a paper "
-                  "(marked † in the tables):", ""]
+        lines += [
+            "```{warning}",
+            "One run of ours stands in for more than one set-up of a paper (marked † in the tables):",
+            "",
+        ]
         for i, group in enumerate(shared, 1):
-            what = "; ".join(f"{r.study} {r.table} “{r.row}” (paper {r.paper}"
-                             + (f", {r.setup}" if r.setup else "") + ")" for r in group)
-            lines.append(f"- †{i}: {what} {'both' if len(group) == 2 else 'all'} show `{group[0].key}` of "
-                         f"{group[0].notebook}. "
-                         "The paper's numbers differ because its set-ups differ; ours is one number.")
+            what = "; ".join(
+                f"{r.study} {r.table} “{r.row}” (paper {r.paper}" + (f", {r.setup}" if r.setup else "") + ")"
+                for r in group
+            )
+            lines.append(
+                f"- †{i}: {what} {'both' if len(group) == 2 else 'all'} show `{group[0].key}` of "
+                f"{group[0].notebook}. "
+                "The paper's numbers differ because its set-ups differ; ours is one number."
+            )
         lines += ["```", ""]
     by_study = {s.id: s for s in STUDIES}
     for study_id in dict.fromkeys(r.study for r in SCORECARD):
@@ -267,10 +400,14 @@ def scorecard_markdown(results: dict[str, dict], notebooks: list[str] | None = N
         rows = [r for r in SCORECARD if r.study == study_id]
         n_filled = sum(1 for r in rows if r in filled_rows)
         if study is not None:
-            lines += [f"## {study.id}: {study.title}", "",
-                      f"Source: {_cite(study.sources)}{', ' + study.sections if study.sections else ''}. "
-                      f"Notebooks: {', '.join(link(n) for n in study.notebooks)}. "
-                      f"{n_filled} of {len(rows)} rows filled.", ""]
+            lines += [
+                f"## {study.id}: {study.title}",
+                "",
+                f"Source: {_cite(study.sources)}{', ' + study.sections if study.sections else ''}. "
+                f"Notebooks: {', '.join(link(n) for n in study.notebooks)}. "
+                f"{n_filled} of {len(rows)} rows filled.",
+                "",
+            ]
         else:
             lines += [f"## {study_id}", ""]
         lines += ["| table | row | metric | paper | ours | notebook |", "|---|---|---|---|---|---|"]

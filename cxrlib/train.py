@@ -30,9 +30,22 @@ from .models.backbones import ModelOutput
 from .models.protocol import require_map_model
 
 __all__ = [
-    "TrainConfig", "TrainResult", "Predictions", "fit", "predict", "resolve_device", "seed_everything",
-    "freeze", "unfreeze", "train_mode", "save_checkpoint", "load_checkpoint", "config_hash", "rng_states",
-    "set_rng_states", "CheckpointMismatchError",
+    "TrainConfig",
+    "TrainResult",
+    "Predictions",
+    "fit",
+    "predict",
+    "resolve_device",
+    "seed_everything",
+    "freeze",
+    "unfreeze",
+    "train_mode",
+    "save_checkpoint",
+    "load_checkpoint",
+    "config_hash",
+    "rng_states",
+    "set_rng_states",
+    "CheckpointMismatchError",
 ]
 
 
@@ -118,7 +131,9 @@ def freeze(model: torch.nn.Module, *prefixes: str, batchnorm_statistics: bool = 
         raise ValueError(f"no parameter starts with {prefixes}")
     if batchnorm_statistics:
         for name, module in model.named_modules():
-            if isinstance(module, _NORMS) and any((name + ".").startswith(pre) or name.startswith(pre) for pre in prefixes):
+            if isinstance(module, _NORMS) and any(
+                (name + ".").startswith(pre) or name.startswith(pre) for pre in prefixes
+            ):
                 setattr(module, _FROZEN_FLAG, True)
     return names
 
@@ -158,8 +173,13 @@ def rng_states(generator: torch.Generator) -> dict:
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
     return {
         "python": random.getstate(),
-        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached_gaussian": float(gauss)},
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(gauss),
+        },
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "generator": generator.get_state(),
@@ -170,7 +190,9 @@ def set_rng_states(states: dict, generator: torch.Generator) -> None:
     """Restore what :func:`rng_states` captured."""
     random.setstate(_as_tuple(states["python"]))
     n = states["numpy"]
-    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
+    np.random.set_state(
+        (n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    )
     torch.set_rng_state(states["torch"])
     if states["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
@@ -214,8 +236,14 @@ def _forward(model, images, device, amp) -> ModelOutput:
 def _loader(data: Dataset, config: TrainConfig, shuffle: bool, generator=None) -> DataLoader:
     if len(data) == 0:
         raise ValueError("empty dataset given to the training loop")
-    return DataLoader(data, batch_size=config.batch_size, shuffle=shuffle, generator=generator,
-                      num_workers=config.num_workers, drop_last=False)
+    return DataLoader(
+        data,
+        batch_size=config.batch_size,
+        shuffle=shuffle,
+        generator=generator,
+        num_workers=config.num_workers,
+        drop_last=False,
+    )
 
 
 def _evaluate(model, loader, loss_fn, device, amp) -> tuple[float, float]:
@@ -260,8 +288,9 @@ def fit(
     if not params:
         raise ValueError("every parameter is frozen; nothing to train")
     opt = optimizer(params) if optimizer else torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=config.plateau_factor,
-                                                       patience=config.plateau_patience)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, factor=config.plateau_factor, patience=config.plateau_patience
+    )
     train_loader = _loader(train_data, config, shuffle=True, generator=generator)
     val_loader = _loader(val_data, config, shuffle=False) if val_data is not None else None
     val_loss_fn = val_loss_fn or loss_fn
@@ -277,14 +306,19 @@ def fit(
             raise CheckpointMismatchError(
                 f"{ckpt_dir / 'last.pt'} was written by a run with another configuration "
                 f"(hash {state.get('config_hash')} vs {fingerprint} now: a training setting or the optimizer "
-                "changed); delete the checkpoint folder, pass another checkpoint_dir, or set resume=False")
+                "changed); delete the checkpoint folder, pass another checkpoint_dir, or set resume=False"
+            )
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         set_rng_states(state["rng"], generator)
         history = state["history"]
-        start_epoch, best_loss, best_epoch, reductions = (state["epoch"] + 1, state["best_loss"],
-                                                          state["best_epoch"], state["reductions"])
+        start_epoch, best_loss, best_epoch, reductions = (
+            state["epoch"] + 1,
+            state["best_loss"],
+            state["best_epoch"],
+            state["reductions"],
+        )
         if state.get("stopped"):  # the run had already stopped by its own rule: nothing left to train
             start_epoch, stopped = config.epochs, state["stopped"]
         if (ckpt_dir / "best.pt").exists():
@@ -293,7 +327,12 @@ def fit(
     for epoch in range(start_epoch, config.epochs):
         train_mode(model)
         t_epoch, total, n, extra = time.perf_counter(), 0.0, 0, {}
-        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress_enabled(config.progress), leave=False)
+        bar = tqdm(
+            train_loader,
+            desc=f"epoch {epoch + 1}/{config.epochs}",
+            disable=not progress_enabled(config.progress),
+            leave=False,
+        )
         for batch in bar:
             batch = _to(batch, device)
             images = batch["image"]
@@ -332,22 +371,38 @@ def fit(
         if rule_stop:
             stopped = f"lr reduced {reductions}x"
         if ckpt_dir:
-            save_checkpoint(ckpt_dir / "last.pt", {
-                "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                "rng": rng_states(generator), "history": history, "epoch": epoch, "best_loss": best_loss,
-                "best_epoch": best_epoch, "reductions": reductions, "config_hash": fingerprint,
-                "stopped": stopped if rule_stop else None})
+            save_checkpoint(
+                ckpt_dir / "last.pt",
+                {
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "rng": rng_states(generator),
+                    "history": history,
+                    "epoch": epoch,
+                    "best_loss": best_loss,
+                    "best_epoch": best_epoch,
+                    "reductions": reductions,
+                    "config_hash": fingerprint,
+                    "stopped": stopped if rule_stop else None,
+                },
+            )
         if rule_stop:
             break
     if best_state is not None:
         model.load_state_dict(best_state)
-    return TrainResult(pd.DataFrame(history), best_epoch, best_loss, stopped, time.perf_counter() - t0,
-                       asdict(config))
+    return TrainResult(pd.DataFrame(history), best_epoch, best_loss, stopped, time.perf_counter() - t0, asdict(config))
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, data: Dataset, batch_size: int = 64, device: str = "auto",
-            saliency: str | None = None, progress: bool = False) -> Predictions:
+def predict(
+    model: torch.nn.Module,
+    data: Dataset,
+    batch_size: int = 64,
+    device: str = "auto",
+    saliency: str | None = None,
+    progress: bool = False,
+) -> Predictions:
     """Logits ``(N, K)`` (and, with ``saliency="gradcam"|"hirescam"|"cam"``, maps ``(N, K, h, w)``)."""
     from .saliency.cam import compute_saliency
 
@@ -365,5 +420,4 @@ def predict(model: torch.nn.Module, data: Dataset, batch_size: int = 64, device:
             lo = model(images)
         logits.append(lo.float().cpu())
         labels.append(batch["labels"])
-    return Predictions(torch.cat(logits).numpy(), torch.cat(labels).numpy(),
-                       torch.cat(maps).numpy() if maps else None)
+    return Predictions(torch.cat(logits).numpy(), torch.cat(labels).numpy(), torch.cat(maps).numpy() if maps else None)

@@ -19,9 +19,19 @@ def synth(cache_dir):
     """A small SynthCXR set with readers and a shortcut marker, shared by many tests."""
     from cxrlib.data import open_dataset
 
-    return open_dataset("synth-cxr", n=96, image_size=64, seed=3, studies_per_patient=2, uncertain_rate=0.2,
-                        readers={"n_readers": 3}, shortcut={"class_name": "Pneumothorax", "rate": 0.9},
-                        prevalence=0.3, progress=False, cache_dir=cache_dir)
+    return open_dataset(
+        "synth-cxr",
+        n=96,
+        image_size=64,
+        seed=3,
+        studies_per_patient=2,
+        uncertain_rate=0.2,
+        readers={"n_readers": 3},
+        shortcut={"class_name": "Pneumothorax", "rate": 0.9},
+        prevalence=0.3,
+        progress=False,
+        cache_dir=cache_dir,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,9 @@
 
 import re
 import tomllib
+from pathlib import Path
 
 import yaml
-
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,6 +28,6 @@ def test_environment_pins_equal_pyproject():
 def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
-    commands = [l.strip() for l in ci.splitlines() if l.strip() and not l.startswith(("#", "set ", "cd "))]
+    commands = [ln.strip() for ln in ci.splitlines() if ln.strip() and not ln.startswith(("#", "set ", "cd "))]
     assert commands == ["make test"]
     assert "make test" in readme.split("\n## ")[0] and "make book" in readme.split("\n## ")[0]

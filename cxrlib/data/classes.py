@@ -13,26 +13,95 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 __all__ = [
-    "CHEXPERT_CLASSES", "CHEXPERT_COMPETITION", "MIMIC_CLASSES", "NIH_CLASSES", "NIH_BOX_CLASSES_NIH",
-    "VINDR_CLASSES", "MURA_BODY_PARTS", "MURA_ABNORMALITY", "class_presets", "resolve_classes",
+    "CHEXPERT_CLASSES",
+    "CHEXPERT_COMPETITION",
+    "MIMIC_CLASSES",
+    "NIH_CLASSES",
+    "NIH_BOX_CLASSES_NIH",
+    "VINDR_CLASSES",
+    "MURA_BODY_PARTS",
+    "MURA_ABNORMALITY",
+    "class_presets",
+    "resolve_classes",
 ]
 
-CHEXPERT_CLASSES = ["No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion",
-                    "Edema", "Consolidation", "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion",
-                    "Pleural Other", "Fracture", "Support Devices"]
+CHEXPERT_CLASSES = [
+    "No Finding",
+    "Enlarged Cardiomediastinum",
+    "Cardiomegaly",
+    "Lung Opacity",
+    "Lung Lesion",
+    "Edema",
+    "Consolidation",
+    "Pneumonia",
+    "Atelectasis",
+    "Pneumothorax",
+    "Pleural Effusion",
+    "Pleural Other",
+    "Fracture",
+    "Support Devices",
+]
 #: the five CheXpert competition findings, in the competition's order
 CHEXPERT_COMPETITION = ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion"]
-MIMIC_CLASSES = ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Enlarged Cardiomediastinum", "Fracture",
-                 "Lung Lesion", "Lung Opacity", "No Finding", "Pleural Effusion", "Pleural Other", "Pneumonia",
-                 "Pneumothorax", "Support Devices"]
-NIH_CLASSES = ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Effusion", "Emphysema", "Fibrosis",
-               "Hernia", "Infiltration", "Mass", "Nodule", "Pleural_Thickening", "Pneumonia", "Pneumothorax"]
+MIMIC_CLASSES = [
+    "Atelectasis",
+    "Cardiomegaly",
+    "Consolidation",
+    "Edema",
+    "Enlarged Cardiomediastinum",
+    "Fracture",
+    "Lung Lesion",
+    "Lung Opacity",
+    "No Finding",
+    "Pleural Effusion",
+    "Pleural Other",
+    "Pneumonia",
+    "Pneumothorax",
+    "Support Devices",
+]
+NIH_CLASSES = [
+    "Atelectasis",
+    "Cardiomegaly",
+    "Consolidation",
+    "Edema",
+    "Effusion",
+    "Emphysema",
+    "Fibrosis",
+    "Hernia",
+    "Infiltration",
+    "Mass",
+    "Nodule",
+    "Pleural_Thickening",
+    "Pneumonia",
+    "Pneumothorax",
+]
 #: the eight NIH classes that have boxes in BBox_List_2017.csv (NIH spelling)
-NIH_BOX_CLASSES_NIH = ["Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia",
-                       "Pneumothorax"]
-VINDR_CLASSES = ["Aortic enlargement", "Atelectasis", "Calcification", "Cardiomegaly", "Consolidation", "ILD",
-                 "Infiltration", "Lung Opacity", "Nodule/Mass", "Other lesion", "Pleural effusion",
-                 "Pleural thickening", "Pneumothorax", "Pulmonary fibrosis"]
+NIH_BOX_CLASSES_NIH = [
+    "Atelectasis",
+    "Cardiomegaly",
+    "Effusion",
+    "Infiltration",
+    "Mass",
+    "Nodule",
+    "Pneumonia",
+    "Pneumothorax",
+]
+VINDR_CLASSES = [
+    "Aortic enlargement",
+    "Atelectasis",
+    "Calcification",
+    "Cardiomegaly",
+    "Consolidation",
+    "ILD",
+    "Infiltration",
+    "Lung Opacity",
+    "Nodule/Mass",
+    "Other lesion",
+    "Pleural effusion",
+    "Pleural thickening",
+    "Pneumothorax",
+    "Pulmonary fibrosis",
+]
 MURA_BODY_PARTS = ["XR_ELBOW", "XR_FINGER", "XR_FOREARM", "XR_HAND", "XR_HUMERUS", "XR_SHOULDER", "XR_WRIST"]
 MURA_ABNORMALITY = ["Abnormal"]
 
@@ -43,16 +112,27 @@ _PRESETS: dict[str, dict[str, list[str] | str]] = {
     "chexpert": {"all": CHEXPERT_CLASSES, "chexpert5": CHEXPERT_COMPETITION, "competition": CHEXPERT_COMPETITION},
     "mimic": {"all": MIMIC_CLASSES, "chexpert5": CHEXPERT_COMPETITION, "competition": CHEXPERT_COMPETITION},
     "nih": {"all": NIH_CLASSES, "chexpert5": _NIH_CHEXPERT5, "nih-boxes": NIH_BOX_CLASSES_NIH},
-    "vindr": {"all": VINDR_CLASSES,
-              "chexpert5": "VinDr-CXR's labels have no Edema (its pleural effusion is 'Pleural effusion')"},
+    "vindr": {
+        "all": VINDR_CLASSES,
+        "chexpert5": "VinDr-CXR's labels have no Edema (its pleural effusion is 'Pleural effusion')",
+    },
     "mura": {"all": MURA_BODY_PARTS, "chexpert5": "MURA is a musculoskeletal dataset without chest findings"},
-    "mura-abnormality": {"all": MURA_ABNORMALITY,
-                         "chexpert5": "MURA is a musculoskeletal dataset without chest findings"},
+    "mura-abnormality": {
+        "all": MURA_ABNORMALITY,
+        "chexpert5": "MURA is a musculoskeletal dataset without chest findings",
+    },
 }
 
 
-_DISPLAY = {"chexpert": "CheXpert", "mimic": "MIMIC-CXR", "nih": "NIH ChestX-ray14", "vindr": "VinDr-CXR",
-            "mura": "MURA body-part", "mura-abnormality": "MURA abnormality", "synth-cxr": "SynthCXR"}
+_DISPLAY = {
+    "chexpert": "CheXpert",
+    "mimic": "MIMIC-CXR",
+    "nih": "NIH ChestX-ray14",
+    "vindr": "VinDr-CXR",
+    "mura": "MURA body-part",
+    "mura-abnormality": "MURA abnormality",
+    "synth-cxr": "SynthCXR",
+}
 
 
 def _synth_presets() -> dict[str, list[str] | str]:
@@ -87,8 +167,10 @@ def resolve_classes(spec: str | Iterable[str], source: str) -> list[str]:
             raise ValueError(f"{source}: unknown class preset {spec!r}; use a list of class names or one of {usable}")
         value = presets[spec]
         if isinstance(value, str):
-            raise ValueError(f"{source}: class preset {spec!r} is not available: {value}; use a list of class "
-                             f"names or one of {usable}")
+            raise ValueError(
+                f"{source}: class preset {spec!r} is not available: {value}; use a list of class "
+                f"names or one of {usable}"
+            )
         return list(value)
     try:
         classes = list(spec)

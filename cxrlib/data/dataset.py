@@ -110,25 +110,31 @@ class CXRDataset(Dataset):
         """``(N, K)`` float labels with NaN for unknown."""
         return self.table[self.classes].to_numpy(dtype=np.float64)
 
-    def subset(self, split: str | list[str]) -> "CXRDataset":
+    def subset(self, split: str | list[str]) -> CXRDataset:
         """The rows of one split (or several); raises ``ValueError`` if the split is empty."""
         wanted = [split] if isinstance(split, str) else list(split)
         keep = self.table["split"].isin(wanted).to_numpy()
         if not keep.any():
             raise ValueError(
-                f"{self.name}: split {wanted} is empty; splits present: "
-                f"{self.table['split'].value_counts().to_dict()}"
+                f"{self.name}: split {wanted} is empty; splits present: {self.table['split'].value_counts().to_dict()}"
             )
         return self.take(np.flatnonzero(keep))
 
-    def take(self, positions: np.ndarray) -> "CXRDataset":
+    def take(self, positions: np.ndarray) -> CXRDataset:
         """A view on the rows at ``positions`` (boxes restricted to those images)."""
         positions = np.asarray(positions)
         table = self.table.iloc[positions]
         boxes = self.boxes[self.boxes["image"].isin(set(table["image"]))]
         return CXRDataset(
-            self.name, self.classes, table, boxes, self._images, self._masks,
-            rows=self.rows[positions], extras=self._extras, info=self.info,
+            self.name,
+            self.classes,
+            table,
+            boxes,
+            self._images,
+            self._masks,
+            rows=self.rows[positions],
+            extras=self._extras,
+            info=self.info,
         )
 
     def boxes_in_array_pixels(self) -> pd.DataFrame:
@@ -160,8 +166,9 @@ class CXRDataset(Dataset):
         boxes = self.boxes_in_array_pixels()
         if isinstance(readers, str):
             if readers != "all":
-                raise ValueError(f"{self.name}: info['truth_readers'] must be 'all' or a list of readers, "
-                                 f"got {readers!r}")
+                raise ValueError(
+                    f"{self.name}: info['truth_readers'] must be 'all' or a list of readers, got {readers!r}"
+                )
             return boxes.reset_index(drop=True)
         return boxes[boxes["reader"].isin(list(readers))].reset_index(drop=True)
 

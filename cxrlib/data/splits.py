@@ -44,16 +44,13 @@ def split_by_patient(
     for (name, fraction), lo, hi in zip(fractions.items(), bounds[:-1], bounds[1:]):
         if fraction > 0 and hi <= lo:
             raise ValueError(
-                f"split {name!r} would be empty: {len(patients)} patients are too few for fractions "
-                f"{dict(fractions)}"
+                f"split {name!r} would be empty: {len(patients)} patients are too few for fractions {dict(fractions)}"
             )
         assignment.update({p: name for p in patients[lo:hi]})
     return table[patient_column].map(assignment).astype(str).rename("split")
 
 
-def check_patient_leakage(
-    table: pd.DataFrame, split_column: str = "split", patient_column: str = "patient_id"
-) -> None:
+def check_patient_leakage(table: pd.DataFrame, split_column: str = "split", patient_column: str = "patient_id") -> None:
     """Raise ``PatientLeakageError`` if any patient appears in two splits (names the first few)."""
     per_patient = table.groupby(patient_column)[split_column].nunique()
     leaking = per_patient[per_patient > 1]
@@ -62,6 +59,4 @@ def check_patient_leakage(
         for patient in leaking.index[:5]:
             splits = sorted(table.loc[table[patient_column] == patient, split_column].unique())
             examples.append(f"{patient} in {splits}")
-        raise PatientLeakageError(
-            f"{len(leaking)} patient(s) appear in more than one split: " + "; ".join(examples)
-        )
+        raise PatientLeakageError(f"{len(leaking)} patient(s) appear in more than one split: " + "; ".join(examples))

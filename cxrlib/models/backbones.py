@@ -45,8 +45,14 @@ class SmallCNN(nn.Sequential):
         layers: list[nn.Module] = []
         prev = in_chans
         for w in widths:
-            layers += [nn.Conv2d(prev, w, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(),
-                       nn.Conv2d(w, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU()]
+            layers += [
+                nn.Conv2d(prev, w, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(w),
+                nn.ReLU(),
+                nn.Conv2d(w, w, 3, padding=1, bias=False),
+                nn.BatchNorm2d(w),
+                nn.ReLU(),
+            ]
             prev = w
         super().__init__(*layers)
         self.out_channels = prev
@@ -55,9 +61,16 @@ class SmallCNN(nn.Sequential):
 class CXRClassifier(nn.Module):
     """Encoder → pooling → linear. ``forward`` returns logits; ``forward_with_features`` both."""
 
-    def __init__(self, encoder: nn.Module, num_features: int, num_classes: int,
-                 pooling: Pooling | str = Pooling.AVG, dropout: float = 0.0,
-                 mean: float = 0.449, std: float = 0.226):
+    def __init__(
+        self,
+        encoder: nn.Module,
+        num_features: int,
+        num_classes: int,
+        pooling: Pooling | str = Pooling.AVG,
+        dropout: float = 0.0,
+        mean: float = 0.449,
+        std: float = 0.226,
+    ):
         super().__init__()
         self.encoder = encoder
         self.pooling = Pooling(pooling)
@@ -96,7 +109,9 @@ class CXRClassifier(nn.Module):
 
 def _one_channel_conv(conv: nn.Conv2d, in_chans: int) -> nn.Conv2d:
     """Replace a 3-channel stem by an ``in_chans`` one; pretrained weights are summed over RGB."""
-    new = nn.Conv2d(in_chans, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, bias=conv.bias is not None)
+    new = nn.Conv2d(
+        in_chans, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, bias=conv.bias is not None
+    )
     with torch.no_grad():
         new.weight.copy_(conv.weight.sum(1, keepdim=True).repeat(1, in_chans, 1, 1) / in_chans)
         if conv.bias is not None:
@@ -116,8 +131,13 @@ def _torchvision(name: str, pretrained: bool, **kwargs) -> nn.Module:
 
 
 #: the output stride each backbone has natively, and the finer ones it can be dilated to
-NATIVE_STRIDE = {Backbone.DENSENET121: 32, Backbone.RESNET50: 32, Backbone.RESNET101: 32, Backbone.VGG19: 16,
-                 Backbone.SMALL_CNN: 16}
+NATIVE_STRIDE = {
+    Backbone.DENSENET121: 32,
+    Backbone.RESNET50: 32,
+    Backbone.RESNET101: 32,
+    Backbone.VGG19: 16,
+    Backbone.SMALL_CNN: 16,
+}
 
 
 def _dilate(modules, rate: int) -> None:
@@ -144,12 +164,18 @@ def _vgg_stride(features: nn.Sequential, output_stride: int) -> None:
     if output_stride == 8:
         pools = [i for i, m in enumerate(features) if isinstance(m, nn.MaxPool2d)]
         features[pools[3]] = nn.Identity()
-        _dilate(list(features)[pools[3] + 1:], 2)
+        _dilate(list(features)[pools[3] + 1 :], 2)
 
 
-def build_model(backbone: Backbone | str, num_classes: int, pretrained: bool = False, in_chans: int = 1,
-                pooling: Pooling | str = Pooling.AVG, dropout: float = 0.0,
-                output_stride: int | None = None) -> CXRClassifier:
+def build_model(
+    backbone: Backbone | str,
+    num_classes: int,
+    pretrained: bool = False,
+    in_chans: int = 1,
+    pooling: Pooling | str = Pooling.AVG,
+    dropout: float = 0.0,
+    output_stride: int | None = None,
+) -> CXRClassifier:
     """Build a classifier. ``backbone`` is one of :class:`Backbone`'s values.
 
     ``output_stride`` (8, 16 or 32; default the backbone's own, :data:`NATIVE_STRIDE`) sets how many

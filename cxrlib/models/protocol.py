@@ -40,9 +40,12 @@ class MapModel(Protocol):
 
 def require_map_model(model: object, where: str) -> None:
     """Raise ``TypeError`` naming what is missing when ``model`` does not meet :class:`MapModel`."""
-    missing = [name for name in ("forward_with_features", "head", "feature_layer", "num_classes")
-               if not hasattr(model, name)]
+    missing = [
+        name for name in ("forward_with_features", "head", "feature_layer", "num_classes") if not hasattr(model, name)
+    ]
     if missing or not isinstance(model, torch.nn.Module):
-        raise TypeError(f"{where} needs a cxrlib model with maps (cxrlib.models.MapModel: forward_with_features, "
-                        f"head, feature_layer, num_classes); {type(model).__name__} lacks {missing or ['nn.Module']}. "
-                        "Build one with cxrlib.models.build_model(...)")
+        raise TypeError(
+            f"{where} needs a cxrlib model with maps (cxrlib.models.MapModel: forward_with_features, "
+            f"head, feature_layer, num_classes); {type(model).__name__} lacks {missing or ['nn.Module']}. "
+            "Build one with cxrlib.models.build_model(...)"
+        )

@@ -75,9 +75,12 @@ def saliency_maps(
     return maps.clamp_min(0) if relu else maps
 
 
-def compute_saliency(model: torch.nn.Module, images: torch.Tensor,
-                     method: SaliencyMethod | str = SaliencyMethod.GRADCAM,
-                     create_graph: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def compute_saliency(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    method: SaliencyMethod | str = SaliencyMethod.GRADCAM,
+    create_graph: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Run the model and return ``(logits (B, K), maps (B, K, h, w))``; detached unless ``create_graph``."""
     require_map_model(model, "compute_saliency")
     with torch.enable_grad():

@@ -4,6 +4,16 @@ from .baseline import BaselineResult, BaselineSettings, baseline_settings, run_b
 from .common import Profile, open_study_dataset, resolve_settings
 from .data_overview import DataOverview, DataSettings, data_settings, run_data_overview
 
-__all__ = ["BaselineResult", "BaselineSettings", "baseline_settings", "run_baseline", "Profile",
-           "open_study_dataset", "resolve_settings", "DataOverview", "DataSettings", "data_settings",
-           "run_data_overview"]
+__all__ = [
+    "BaselineResult",
+    "BaselineSettings",
+    "baseline_settings",
+    "run_baseline",
+    "Profile",
+    "open_study_dataset",
+    "resolve_settings",
+    "DataOverview",
+    "DataSettings",
+    "data_settings",
+    "run_data_overview",
+]

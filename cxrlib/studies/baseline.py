@@ -65,10 +65,23 @@ class BaselineSettings:
 #: compares all three backbones of the source at 224 px with 14×14 maps and the source's Adam 1e-4.
 PRESETS = {
     "smoke": {"n": 600, "image_size": 64, "epochs": 4, "backbones": ("small-cnn", "densenet121"), "output_stride": 8},
-    "default": {"n": 1500, "image_size": 64, "epochs": 5, "backbones": ("densenet121", "small-cnn"),
-                "output_stride": 8},
-    "full": {"n": 20000, "image_size": 224, "epochs": 15, "batch_size": 64, "lr": 1e-4, "seeds": (0, 1, 2, 3, 4),
-             "backbones": ("densenet121", "resnet101", "vgg19"), "output_stride": 16},
+    "default": {
+        "n": 1500,
+        "image_size": 64,
+        "epochs": 5,
+        "backbones": ("densenet121", "small-cnn"),
+        "output_stride": 8,
+    },
+    "full": {
+        "n": 20000,
+        "image_size": 224,
+        "epochs": 15,
+        "batch_size": 64,
+        "lr": 1e-4,
+        "seeds": (0, 1, 2, 3, 4),
+        "backbones": ("densenet121", "resnet101", "vgg19"),
+        "output_stride": 16,
+    },
 }
 
 
@@ -167,7 +180,7 @@ def _fmt(x: float) -> str:
     return "undefined" if x is None or not np.isfinite(x) else f"{x:.3f}"
 
 
-def baseline_discussion(result: "BaselineResult") -> str:
+def baseline_discussion(result: BaselineResult) -> str:
     """A paragraph per finding, generated from ``result`` so the text cannot contradict the tables."""
     s, summary = result.settings, result.summary()
     run = result.run
@@ -177,19 +190,25 @@ def baseline_discussion(result: "BaselineResult") -> str:
         f"**Discrimination.** On {s.dataset} at {s.image_size} px ({run.get('n_train', '?')} training images, "
         f"at most {s.epochs} epochs, {'ImageNet weights' if s.pretrained else 'trained from scratch'}, "
         f"{run.get('device', 'device not recorded')}), mean test AUROC was "
-        + ", ".join(f"{_fmt(v)} for {bb}" for bb, v in auc.items()) + ".")
+        + ", ".join(f"{_fmt(v)} for {bb}" for bb, v in auc.items())
+        + "."
+    )
     weak = [bb for bb, v in auc.items() if not np.isfinite(v) or v < 0.6]
     if weak:
-        lines.append(f"{', '.join(weak)} stayed close to chance (AUROC below 0.6): in this budget "
-                     f"{'it has' if len(weak) == 1 else 'they have'} not learned the findings, so "
-                     f"{'its' if len(weak) == 1 else 'their'} maps below explain little.")
+        lines.append(
+            f"{', '.join(weak)} stayed close to chance (AUROC below 0.6): in this budget "
+            f"{'it has' if len(weak) == 1 else 'they have'} not learned the findings, so "
+            f"{'its' if len(weak) == 1 else 'their'} maps below explain little."
+        )
     if len(result.classes) > 1 and len(result.runs):
         best = auc.index[0]
         per = pd.concat([r.auroc for r in result.runs if r.backbone == best], axis=1).mean(axis=1).drop("mean")
         per = per.dropna().sort_values()
         if len(per):
-            lines.append(f"For {best}, the hardest class was {per.index[0]} ({_fmt(per.iloc[0])}) and the "
-                         f"easiest {per.index[-1]} ({_fmt(per.iloc[-1])}).")
+            lines.append(
+                f"For {best}, the hardest class was {per.index[0]} ({_fmt(per.iloc[0])}) and the "
+                f"easiest {per.index[-1]} ({_fmt(per.iloc[-1])})."
+            )
     if result.localization_available:
         loc = summary["point loc. acc."].sort_values(ascending=False)
         grids = {r.backbone: f"{r.maps.shape[-2]}×{r.maps.shape[-1]}" for r in result.runs}
@@ -197,12 +216,28 @@ def baseline_discussion(result: "BaselineResult") -> str:
         n_boxes = int(result.runs[0].localization.loc["weighted", "n"]) if result.runs else 0
         lines.append(
             "**Localisation.** Weighted point localisation accuracy over "
-            f"{n_boxes} boxed test findings was " + ", ".join(
+            f"{n_boxes} boxed test findings was "
+            + ", ".join(
                 f"{_fmt(v)} for {bb} ({grids[bb]} Grad-CAM grid, {flat[bb]} flat map(s) counted as misses)"
-                for bb, v in loc.items()) + ".")
+                for bb, v in loc.items()
+            )
+            + "."
+        )
+        best_loc = loc.index[0]
+        per_loc = pd.concat([r.localization["accuracy"] for r in result.runs if r.backbone == best_loc], axis=1)
+        per_loc = per_loc.mean(axis=1).drop(["weighted", "macro"]).dropna().sort_values()
+        boxes_per = result.runs[0].localization["n"]
+        if len(per_loc) > 1:
+            lines.append(
+                f"For {best_loc}, the class localised worst was {per_loc.index[0]} ({_fmt(per_loc.iloc[0])} of "
+                f"{int(boxes_per[per_loc.index[0]])} boxes) and best {per_loc.index[-1]} "
+                f"({_fmt(per_loc.iloc[-1])} of {int(boxes_per[per_loc.index[-1]])})."
+            )
         if any(flat.values()):
-            lines.append("A flat map (all zero after the ReLU) has no peak and is scored as a miss; many of them "
-                         "mean the model gives that class no positive evidence anywhere.")
+            lines.append(
+                "A flat map (all zero after the ReLU) has no peak and is scored as a miss; many of them "
+                "mean the model gives that class no positive evidence anywhere."
+            )
     else:
         lines.append(f"**Localisation** is {result.localization_note}.")
     mass = result.mass_in_mask_table()
@@ -213,9 +248,12 @@ def baseline_discussion(result: "BaselineResult") -> str:
             col = mass[f"{r.backbone} s{r.seed}"]
             ok = (col > chance).where(col.notna() & chance.notna())
             better[r.backbone] = (int(ok.sum()), int(ok.notna().sum()))
-        lines.append("**Mass in mask.** Against a uniform map's share (the mask's share of the image), Grad-CAM "
-                     "put more of its mass inside the finding for " + ", ".join(
-                         f"{k} of {n} classes with {bb}" for bb, (k, n) in better.items()) + ".")
+        lines.append(
+            "**Mass in mask.** Against a uniform map's share (the mask's share of the image), Grad-CAM "
+            "put more of its mass inside the finding for "
+            + ", ".join(f"{k} of {n} classes with {bb}" for bb, (k, n) in better.items())
+            + "."
+        )
     return "\n\n".join(lines)
 
 
@@ -263,10 +301,17 @@ def _stride(backbone: str, requested: int | None) -> int | None:
 def run_baseline(settings: BaselineSettings) -> BaselineResult:
     t_start = time.perf_counter()
     ds = open_study_dataset(
-        settings.dataset, settings.data_root,
-        options=dict(image_size=settings.image_size, classes=settings.classes, label_policy=settings.label_policy,
-                     seed=settings.data_seed, progress=settings.progress),
-        synth_options=dict(n=settings.n, uncertain_rate=settings.uncertain_rate, prevalence=settings.prevalence))
+        settings.dataset,
+        settings.data_root,
+        options=dict(
+            image_size=settings.image_size,
+            classes=settings.classes,
+            label_policy=settings.label_policy,
+            seed=settings.data_seed,
+            progress=settings.progress,
+        ),
+        synth_options=dict(n=settings.n, uncertain_rate=settings.uncertain_rate, prevalence=settings.prevalence),
+    )
     train, val, test = ds.subset("train"), ds.subset("val"), ds.subset("test")
     boxes = test.truth_boxes()
     if boxes.empty:
@@ -281,39 +326,73 @@ def run_baseline(settings: BaselineSettings) -> BaselineResult:
     for backbone in settings.backbones:
         for seed in settings.seeds:
             torch.manual_seed(seed)
-            model = build_model(backbone, len(ds.classes), pretrained=settings.pretrained,
-                                output_stride=_stride(backbone, settings.output_stride))
-            config = TrainConfig(epochs=settings.epochs, lr=settings.lr, weight_decay=settings.weight_decay,
-                                 batch_size=settings.batch_size, device=settings.device, seed=seed,
-                                 progress=settings.progress, stop_after_lr_reductions=2)
+            model = build_model(
+                backbone,
+                len(ds.classes),
+                pretrained=settings.pretrained,
+                output_stride=_stride(backbone, settings.output_stride),
+            )
+            config = TrainConfig(
+                epochs=settings.epochs,
+                lr=settings.lr,
+                weight_decay=settings.weight_decay,
+                batch_size=settings.batch_size,
+                device=settings.device,
+                seed=seed,
+                progress=settings.progress,
+                stop_after_lr_reductions=2,
+            )
             t0 = time.perf_counter()
             result = fit(model, train, val, loss, config)
             seconds = time.perf_counter() - t0
             pred = predict(model, test, device=settings.device, saliency="gradcam")
-            runs.append(BackboneRun(
-                backbone, seed, result.history, per_class_auroc(pred.logits, pred.labels, ds.classes),
-                point_localization_accuracy(pred.maps, boxes, list(test.table["image"]), ds.classes, test.image_size),
-                _mass_in_mask(test, pred.maps) if test.has_masks else pd.Series(np.nan, index=ds.classes),
-                seconds, pred.maps, pred.probs))
+            runs.append(
+                BackboneRun(
+                    backbone,
+                    seed,
+                    result.history,
+                    per_class_auroc(pred.logits, pred.labels, ds.classes),
+                    point_localization_accuracy(
+                        pred.maps, boxes, list(test.table["image"]), ds.classes, test.image_size
+                    ),
+                    _mass_in_mask(test, pred.maps) if test.has_masks else pd.Series(np.nan, index=ds.classes),
+                    seconds,
+                    pred.maps,
+                    pred.probs,
+                )
+            )
     result = BaselineResult(settings, ds.classes, runs, list(test.table["image"]), test, localization_note=note)
     summary = result.summary()
-    result.run = describe_run(settings, {"train": len(train), "val": len(val), "test": len(test)},
-                              time.perf_counter() - t_start, classes=list(ds.classes),
-                              grad_cam_grid=" / ".join(f"{r.backbone} {r.maps.shape[-2]}×{r.maps.shape[-1]}"
-                                                       for r in runs if r.seed == settings.seeds[0]))
+    result.run = describe_run(
+        settings,
+        {"train": len(train), "val": len(val), "test": len(test)},
+        time.perf_counter() - t_start,
+        classes=list(ds.classes),
+        grad_cam_grid=" / ".join(
+            f"{r.backbone} {r.maps.shape[-2]}×{r.maps.shape[-1]}" for r in runs if r.seed == settings.seeds[0]
+        ),
+    )
     result.headline = {
         "run": result.run,
-        "dataset": settings.dataset, "profile": settings.profile, "image_size": settings.image_size,
-        "n_train": len(train), "n_test": len(test), "localization": note,
+        "dataset": settings.dataset,
+        "profile": settings.profile,
+        "image_size": settings.image_size,
+        "n_train": len(train),
+        "n_test": len(test),
+        "localization": note,
         "masks": "available" if test.has_masks else f"not available: {ds.name} has no masks",
-        "backbones": {bb: {"mean_auroc": float(summary.loc[bb, "mean AUROC"]),
-                           "point_localization_accuracy": _number_or_none(summary.loc[bb, "point loc. acc."]),
-                           "cam_mass_in_mask": _number_or_none(summary.loc[bb, "CAM mass in mask"]),
-                           "flat_maps": int(sum(r.localization.loc["weighted", "flat"] for r in runs
-                                                if r.backbone == bb)),
-                           "grad_cam_grid": [int(x) for x in next(r.maps.shape[-2:] for r in runs if r.backbone == bb)],
-                           "per_class_auroc": {c: float(np.mean([r.auroc[c] for r in runs if r.backbone == bb]))
-                                               for c in ds.classes}}
-                      for bb in summary.index},
+        "backbones": {
+            bb: {
+                "mean_auroc": float(summary.loc[bb, "mean AUROC"]),
+                "point_localization_accuracy": _number_or_none(summary.loc[bb, "point loc. acc."]),
+                "cam_mass_in_mask": _number_or_none(summary.loc[bb, "CAM mass in mask"]),
+                "flat_maps": int(sum(r.localization.loc["weighted", "flat"] for r in runs if r.backbone == bb)),
+                "grad_cam_grid": [int(x) for x in next(r.maps.shape[-2:] for r in runs if r.backbone == bb)],
+                "per_class_auroc": {
+                    c: float(np.mean([r.auroc[c] for r in runs if r.backbone == bb])) for c in ds.classes
+                },
+            }
+            for bb in summary.index
+        },
     }
     return result

@@ -11,8 +11,9 @@ from .parameters import PRESET, ParameterError, Profile, coerce_parameter, resol
 __all__ = ["Profile", "PRESET", "ParameterError", "coerce_parameter", "resolve_settings", "open_study_dataset"]
 
 
-def open_study_dataset(dataset: str, data_root: str | None, *, options: dict[str, Any],
-                       synth_options: dict[str, Any] | None = None) -> CXRDataset:
+def open_study_dataset(
+    dataset: str, data_root: str | None, *, options: dict[str, Any], synth_options: dict[str, Any] | None = None
+) -> CXRDataset:
     """Open a study's dataset: SynthCXR or any real source, with one set of options.
 
     ``options`` are reader options every source takes (``image_size``, ``classes``,
@@ -24,8 +25,10 @@ def open_study_dataset(dataset: str, data_root: str | None, *, options: dict[str
     """
     unknown = sorted(set(options) - set(COMMON_OPTIONS))
     if unknown:
-        raise ValueError(f"study options {unknown} are not common reader options {list(COMMON_OPTIONS)}; "
-                         "pass SynthCXR-only options as synth_options")
+        raise ValueError(
+            f"study options {unknown} are not common reader options {list(COMMON_OPTIONS)}; "
+            "pass SynthCXR-only options as synth_options"
+        )
     given = {k: v for k, v in options.items() if v is not None}
     if dataset == "synth-cxr":
         return open_dataset(dataset, **given, **(synth_options or {}))

@@ -21,11 +21,22 @@ from ..data.samples import nih_sample_root
 from .common import open_study_dataset, resolve_settings
 from .runinfo import describe_run
 
-NIH_ATTRIBUTION = ("Data: NIH Clinical Center, https://nihcc.app.box.com/v/ChestXray-NIHCC (Wang et al., "
-                   "ChestX-ray8, IEEE CVPR 2017)")
+NIH_ATTRIBUTION = (
+    "Data: NIH Clinical Center, https://nihcc.app.box.com/v/ChestXray-NIHCC (Wang et al., ChestX-ray8, IEEE CVPR 2017)"
+)
 DEFAULT_NIH_SAMPLE = nih_sample_root()  # the 21 NIH images shipped in cxrlib/data/samples/nih (512 px)
 
-__all__ = ["NIH_ATTRIBUTION", "open_nih_sample", "gallery_positions", "data_settings", "DataSettings", "DataOverview", "run_data_overview", "finding_sizes", "split_audit"]
+__all__ = [
+    "NIH_ATTRIBUTION",
+    "open_nih_sample",
+    "gallery_positions",
+    "data_settings",
+    "DataSettings",
+    "DataOverview",
+    "run_data_overview",
+    "finding_sizes",
+    "split_audit",
+]
 
 
 @dataclass
@@ -79,10 +90,12 @@ class DataOverview:
         side = self.dataset.image_size[0]
         small, large = sizes.index[0], sizes.index[-1]
         pixels = sizes.iloc[0] / 100 * side * side
-        return (f"By median {what} area, the smallest finding here is **{small}** ({sizes.iloc[0]:.2f} % of the "
-                f"image, about {pixels:.0f} pixels at {side} px) and the largest **{large}** "
-                f"({sizes.iloc[-1]:.2f} %). At 64 px the same {small.lower()} covers about "
-                f"{sizes.iloc[0] / 100 * 64 * 64:.0f} pixels.")
+        return (
+            f"By median {what} area, the smallest finding here is **{small}** ({sizes.iloc[0]:.2f} % of the "
+            f"image, about {pixels:.0f} pixels at {side} px) and the largest **{large}** "
+            f"({sizes.iloc[-1]:.2f} %). At 64 px the same {small.lower()} covers about "
+            f"{sizes.iloc[0] / 100 * 64 * 64:.0f} pixels."
+        )
 
 
 def finding_sizes(ds: CXRDataset, limit: int = 400) -> pd.DataFrame:
@@ -100,13 +113,16 @@ def finding_sizes(ds: CXRDataset, limit: int = 400) -> pd.DataFrame:
             for k, c in enumerate(ds.classes):
                 if masks[k].any():
                     rows.append((c, 100 * masks[k].mean()))
-    mask = (pd.DataFrame(rows, columns=["class", "mask_%"]).astype({"mask_%": float}).groupby("class")["mask_%"]
-            .agg(["count", "min", "median", "max"]))
+    mask = (
+        pd.DataFrame(rows, columns=["class", "mask_%"])
+        .astype({"mask_%": float})
+        .groupby("class")["mask_%"]
+        .agg(["count", "min", "median", "max"])
+    )
     mask = mask.rename(columns={"median": "mask_%_median", "min": "mask_%_min", "max": "mask_%_max"})
     boxes = ds.truth_boxes()
     area = 100 * boxes["w"].astype(float) * boxes["h"].astype(float) / (h * w)
-    box = pd.DataFrame({"box_%_median": area.groupby(boxes["class"]).median(),
-                        "boxes": boxes.groupby("class").size()})
+    box = pd.DataFrame({"box_%_median": area.groupby(boxes["class"]).median(), "boxes": boxes.groupby("class").size()})
     out = mask.join(box, how="outer").reindex(ds.classes)
     out["count"] = out["count"].fillna(0).astype(int)
     out["boxes"] = out["boxes"].fillna(0).astype(int)
@@ -138,19 +154,31 @@ def _number_or_none(value: float) -> float | None:
 def run_data_overview(settings: DataSettings) -> DataOverview:
     t_start = time.perf_counter()
     ds = open_study_dataset(
-        settings.dataset, settings.data_root,
-        options=dict(image_size=settings.image_size, seed=settings.seed, classes=settings.classes,
-                     label_policy=settings.label_policy, progress=settings.progress),
-        synth_options=dict(n=settings.n, uncertain_rate=settings.uncertain_rate,
-                           studies_per_patient=settings.studies_per_patient,
-                           readers={"n_readers": settings.n_readers},
-                           shortcut={"class_name": "Pneumothorax", "rate": 0.9}))
+        settings.dataset,
+        settings.data_root,
+        options=dict(
+            image_size=settings.image_size,
+            seed=settings.seed,
+            classes=settings.classes,
+            label_policy=settings.label_policy,
+            progress=settings.progress,
+        ),
+        synth_options=dict(
+            n=settings.n,
+            uncertain_rate=settings.uncertain_rate,
+            studies_per_patient=settings.studies_per_patient,
+            readers={"n_readers": settings.n_readers},
+            shortcut={"class_name": "Pneumothorax", "rate": 0.9},
+        ),
+    )
     raw = ds.info.get("raw_labels")
-    counts = pd.DataFrame({
-        "positive": (ds.table[ds.classes] == 1).sum(),
-        "negative": (ds.table[ds.classes] == 0).sum(),
-        "unknown": ds.table[ds.classes].isna().sum(),
-    })
+    counts = pd.DataFrame(
+        {
+            "positive": (ds.table[ds.classes] == 1).sum(),
+            "negative": (ds.table[ds.classes] == 0).sum(),
+            "unknown": ds.table[ds.classes].isna().sum(),
+        }
+    )
     if raw is not None:
         counts["reported uncertain (-1)"] = (raw == -1).sum()
     elif "uncertain_counts" in ds.info:  # real sources with uncertain labels count them in the files read
@@ -161,7 +189,9 @@ def run_data_overview(settings: DataSettings) -> DataOverview:
     audit = split_audit(ds)
     leaks = _image_level_leaks(ds, settings.seed)
     headline = {
-        "dataset": settings.dataset, "images": len(ds), "patients": int(ds.table["patient_id"].nunique()),
+        "dataset": settings.dataset,
+        "images": len(ds),
+        "patients": int(ds.table["patient_id"].nunique()),
         "boxes": int(sizes["boxes"].sum()),
         "masks": "available" if ds.has_masks else f"not available: {ds.name} has no masks",
         "smallest_median_mask_pct": _number_or_none(sizes["mask_%_median"].min()),
@@ -171,8 +201,13 @@ def run_data_overview(settings: DataSettings) -> DataOverview:
         "image_level_split_leaking_patients": leaks,
     }
     splits = ds.table["split"].value_counts()
-    run = describe_run(settings, {k: int(splits.get(k, 0)) for k in ("train", "val", "test")},
-                       time.perf_counter() - t_start, classes=list(ds.classes), patients=headline["patients"])
+    run = describe_run(
+        settings,
+        {k: int(splits.get(k, 0)) for k in ("train", "val", "test")},
+        time.perf_counter() - t_start,
+        classes=list(ds.classes),
+        patients=headline["patients"],
+    )
     headline = {"run": run, **headline}
     return DataOverview(settings, ds, counts, sizes, audit, leaks, headline, run)
 

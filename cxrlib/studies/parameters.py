@@ -37,8 +37,9 @@ class ParameterError(ValueError):
 
 
 def _allows_none(hint: Any) -> bool:
-    return hint is type(None) or (typing.get_origin(hint) in (typing.Union, types.UnionType)
-                                  and type(None) in typing.get_args(hint))
+    return hint is type(None) or (
+        typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint)
+    )
 
 
 def _parse_text_list(name: str, text: str) -> list:
@@ -51,8 +52,10 @@ def _parse_text_list(name: str, text: str) -> list:
                 continue
             if isinstance(value, (list, tuple)):
                 return list(value)
-        raise ParameterError(f"parameter {name!r}: cannot read {text!r} as a list; write it as a YAML/JSON list "
-                             "(papermill -y), a Python list in quotes, or comma-separated values: a,b,c")
+        raise ParameterError(
+            f"parameter {name!r}: cannot read {text!r} as a list; write it as a YAML/JSON list "
+            "(papermill -y), a Python list in quotes, or comma-separated values: a,b,c"
+        )
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
@@ -116,7 +119,9 @@ def _fail():
 
 
 def _describe(hint: Any) -> str:
-    return getattr(hint, "__name__", None) if typing.get_origin(hint) is None and hasattr(hint, "__name__") else str(hint)
+    return (
+        getattr(hint, "__name__", None) if typing.get_origin(hint) is None and hasattr(hint, "__name__") else str(hint)
+    )
 
 
 def resolve_settings(cls: type[T], presets: dict[str, dict[str, Any]], profile: str, **overrides: Any) -> T:

@@ -17,13 +17,26 @@ from typing import Any
 import pandas as pd
 import torch
 
-__all__ = ["device_description", "describe_run", "run_header"]
+__all__ = ["device_description", "describe_run", "run_header", "run_header_table"]
 
 _LABELS = {
-    "dataset": "dataset", "profile": "profile", "image_size": "image size (px)", "n_train": "images: train",
-    "n_val": "images: val", "n_test": "images: test", "epochs": "epochs (max)", "seeds": "seeds",
-    "backbones": "backbones", "pretrained": "ImageNet weights", "device": "device",
-    "wall_seconds": "wall time", "cxrlib_version": "cxrlib", "torch_version": "torch",
+    "dataset": "dataset",
+    "profile": "profile",
+    "image_size": "image size (px)",
+    "n_train": "images: train",
+    "n_val": "images: val",
+    "n_test": "images: test",
+    "epochs": "epochs (max)",
+    "seeds": "seeds",
+    "backbones": "backbones",
+    "pretrained": "ImageNet weights",
+    "device": "device",
+    "wall_seconds": "wall time",
+    "cxrlib_version": "cxrlib",
+    "torch_version": "torch",
+    "grad_cam_grid": "Grad-CAM grid",
+    "classes": "classes",
+    "patients": "patients",
 }
 
 
@@ -38,16 +51,20 @@ def device_description(device: str | torch.device = "auto") -> str:
     return f"CPU ({os.cpu_count()} cores, {cpu})" if cpu else f"CPU ({os.cpu_count()} cores)"
 
 
-def describe_run(settings: Any, splits: Mapping[str, int] | None = None, wall_seconds: float | None = None,
-                 **extra: Any) -> dict[str, Any]:
+def describe_run(
+    settings: Any, splits: Mapping[str, int] | None = None, wall_seconds: float | None = None, **extra: Any
+) -> dict[str, Any]:
     """The ``run`` dict of a study: the settings that say what ran (those present among dataset,
     profile, image_size, epochs, seeds, backbones, pretrained), images per split
     (``splits={"train": n, ...}``), the device, wall time and versions; ``extra`` adds or overrides."""
     from .. import __version__
 
     fields = dataclasses.asdict(settings) if dataclasses.is_dataclass(settings) else dict(settings)
-    run: dict[str, Any] = {k: fields[k] for k in ("dataset", "profile", "image_size", "epochs", "seeds",
-                                                   "backbones", "pretrained") if k in fields}
+    run: dict[str, Any] = {
+        k: fields[k]
+        for k in ("dataset", "profile", "image_size", "epochs", "seeds", "backbones", "pretrained")
+        if k in fields
+    }
     for split, n in (splits or {}).items():
         run[f"n_{split}"] = int(n)
     run["device"] = device_description(fields.get("device", "auto"))
@@ -70,7 +87,25 @@ def _show(key: str, value: Any) -> str:
     return str(value)
 
 
-def run_header(run: Mapping[str, Any]) -> pd.DataFrame:
-    """The run as a two-column table (``setting``, ``value``) for the top of a result page."""
+def run_header_table(run: Mapping[str, Any]) -> pd.DataFrame:
+    """The run as a table indexed by ``setting`` with one ``value`` column."""
     rows = [(_LABELS.get(k, k.replace("_", " ")), _show(k, v)) for k, v in run.items() if v is not None]
     return pd.DataFrame(rows, columns=["setting", "value"]).set_index("setting")
+
+
+def run_header(run: Mapping[str, Any]):
+    """The run header as it is shown at the top of a result page: a two-column HTML table, no cell
+    truncated, titled "This run" (a pandas ``Styler``; ``.data`` is :func:`run_header_table`)."""
+    table = run_header_table(run)
+    table.index.name = None
+    return (
+        table.style.hide(axis="columns")
+        .set_caption("This run")
+        .set_table_styles(
+            [
+                {"selector": "caption", "props": "caption-side: top; font-weight: bold;"},
+                {"selector": "th", "props": "text-align: left; padding-right: 1.5em;"},
+                {"selector": "td", "props": "text-align: left;"},
+            ]
+        )
+    )

@@ -54,9 +54,15 @@ def test_record_results_and_scorecard(tmp_path, monkeypatch):
     monkeypatch.setenv("CXRLIB_RESULTS_DIR", str(tmp_path / "results"))
     import numpy as np
 
-    path = book.record_results("01_baseline", {"dataset": "synth-cxr", "profile": "smoke", "image_size": 64,
-                                               "backbones": {"densenet121": {"mean_auroc": np.float64(0.71),
-                                                                             "per_class_auroc": {"Edema": float("nan")}}}})
+    path = book.record_results(
+        "01_baseline",
+        {
+            "dataset": "synth-cxr",
+            "profile": "smoke",
+            "image_size": 64,
+            "backbones": {"densenet121": {"mean_auroc": np.float64(0.71), "per_class_auroc": {"Edema": float("nan")}}},
+        },
+    )
     data = json.loads(path.read_text())
     assert data["backbones"]["densenet121"]["per_class_auroc"]["Edema"] is None
     results = book.collect_results(tmp_path)
@@ -65,8 +71,21 @@ def test_record_results_and_scorecard(tmp_path, monkeypatch):
     assert "| Table 4.1 | CE (weighted BCE) | mean val AUROC | 0.756 | 0.710 †1 |" in page
     assert "synth-cxr, smoke profile, 64 px" in page
     assert "| CE Edema | val AUROC | 0.8489 | undefined |" in page  # NaN in the notebook: written, not missing
-    assert page.count("not yet run") == sum(1 for r in SCORECARD) - sum(
-        1 for r in SCORECARD if lookup(results, r.notebook, r.key) is not None) - 1
-    for table in ["Table 4.1", "Table 4.2", "Table 4.3", "Table 1", "Table 5.1", "Table 5.3", "Table 5.4",
-                  "Table 5.5", "Table 6.2", "Exp. 1", "Exp. 2"]:
+    assert (
+        page.count("not yet run")
+        == sum(1 for r in SCORECARD) - sum(1 for r in SCORECARD if lookup(results, r.notebook, r.key) is not None) - 1
+    )
+    for table in [
+        "Table 4.1",
+        "Table 4.2",
+        "Table 4.3",
+        "Table 1",
+        "Table 5.1",
+        "Table 5.3",
+        "Table 5.4",
+        "Table 5.5",
+        "Table 6.2",
+        "Exp. 1",
+        "Exp. 2",
+    ]:
         assert f"| {table} |" in page

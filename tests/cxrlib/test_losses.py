@@ -16,7 +16,9 @@ def test_weighted_bce_matches_torch_on_known_labels():
     assert torch.allclose(weighted_bce(logits, labels, w), expected)
     labels[0, 1] = float("nan")
     known = ~torch.isnan(labels)
-    manual = F.binary_cross_entropy_with_logits(logits, torch.nan_to_num(labels), pos_weight=w, reduction="none")[known].mean()
+    manual = F.binary_cross_entropy_with_logits(logits, torch.nan_to_num(labels), pos_weight=w, reduction="none")[
+        known
+    ].mean()
     assert torch.allclose(weighted_bce(logits, labels, w), manual)
 
 

@@ -7,9 +7,19 @@ from netcal.metrics import ECE
 from sklearn.metrics import roc_auc_score
 from torchvision.ops import box_iou
 
-from cxrlib.metrics import (auroc, average_precision, per_class_average_precision, expected_calibration_error, heatmap_mass_in_mask, iobb_scores,
-                            mean_confidence_interval, per_class_auroc, per_class_ece, point_localization_accuracy,
-                            reliability_curve)
+from cxrlib.metrics import (
+    auroc,
+    average_precision,
+    expected_calibration_error,
+    heatmap_mass_in_mask,
+    iobb_scores,
+    mean_confidence_interval,
+    per_class_auroc,
+    per_class_average_precision,
+    per_class_ece,
+    point_localization_accuracy,
+    reliability_curve,
+)
 
 rng = np.random.default_rng(0)
 
@@ -40,7 +50,7 @@ def test_per_class_auroc_masks_nan_and_single_class():
 @pytest.mark.parametrize("n_bins", [10, 15])
 def test_binary_ece_matches_netcal(n_bins):
     p = rng.uniform(0, 1, 2000)
-    y = (rng.uniform(0, 1, 2000) < p ** 1.5).astype(float)
+    y = (rng.uniform(0, 1, 2000) < p**1.5).astype(float)
     ours = expected_calibration_error(p, y, n_bins)
     ref = ECE(bins=n_bins).measure(p, y)
     assert ours == pytest.approx(ref, abs=1e-6)
@@ -49,7 +59,7 @@ def test_binary_ece_matches_netcal(n_bins):
 def test_multiclass_top_label_ece_matches_netcal():
     logits = rng.normal(0, 2, (1500, 4))
     probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
-    y = np.array([rng.choice(4, p=p) for p in probs ** 0.7 / (probs ** 0.7).sum(1, keepdims=True)])
+    y = np.array([rng.choice(4, p=p) for p in probs**0.7 / (probs**0.7).sum(1, keepdims=True)])
     assert expected_calibration_error(probs, y, 15) == pytest.approx(ECE(bins=15).measure(probs, y), abs=1e-6)
 
 
@@ -77,10 +87,15 @@ def test_point_localization_hand_built():
     maps[0, 0, 0, 0] = 1.0  # top-left → image pixel region (0..8, 0..8) at 32 px
     maps[0, 1, 3, 3] = 1.0  # bottom-right
     maps[1, 0, 3, 0] = 1.0  # bottom-left
-    boxes = pd.DataFrame([
-        ("a", "A", 0, 0, 10, 10), ("a", "B", 0, 0, 10, 10),  # A hit, B miss
-        ("b", "A", 0, 20, 12, 12), ("b", "A", 20, 0, 5, 5),   # two boxes, the first is hit
-    ], columns=["image", "class", "x", "y", "w", "h"])
+    boxes = pd.DataFrame(
+        [
+            ("a", "A", 0, 0, 10, 10),
+            ("a", "B", 0, 0, 10, 10),  # A hit, B miss
+            ("b", "A", 0, 20, 12, 12),
+            ("b", "A", 20, 0, 5, 5),  # two boxes, the first is hit
+        ],
+        columns=["image", "class", "x", "y", "w", "h"],
+    )
     table = point_localization_accuracy(maps, boxes, ["a", "b"], ["A", "B"], (32, 32))
     assert table.loc["A", "n"] == 2 and table.loc["A", "hits"] == 2
     assert table.loc["B", "n"] == 1 and table.loc["B", "hits"] == 0
@@ -218,8 +233,9 @@ def test_flat_maps_are_misses_not_centre_hits():
     maps = np.zeros((3, 1, 4, 4))
     maps[1] = 0.7  # constant, not zero
     maps[2, 0, 1:3, 1:3] = 1.0  # a real peak at the centre
-    centre = pd.DataFrame([(k, "Cardiomegaly", 20, 20, 24, 24) for k in "abc"],
-                          columns=["image", "class", "x", "y", "w", "h"])
+    centre = pd.DataFrame(
+        [(k, "Cardiomegaly", 20, 20, 24, 24) for k in "abc"], columns=["image", "class", "x", "y", "w", "h"]
+    )
     table = point_localization_accuracy(maps, centre, list("abc"), ["Cardiomegaly"], (64, 64))
     assert table.loc["Cardiomegaly", ["n", "hits", "flat"]].tolist() == [3, 1, 2]
     assert table.loc["weighted", "accuracy"] == pytest.approx(1 / 3)

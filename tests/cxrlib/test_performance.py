@@ -3,27 +3,70 @@
 import json
 from pathlib import Path
 
-from cxrlib.performance import (BENCHMARKS, NOT_MEASURED, machine_info, performance_markdown, read_benchmarks,
-                                write_benchmark, write_performance)
+from cxrlib.performance import (
+    BENCHMARKS,
+    NOT_MEASURED,
+    machine_info,
+    performance_markdown,
+    read_benchmarks,
+    write_benchmark,
+    write_performance,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
-MACHINE = {"date": "2026-11-23 10:00 UTC", "cpu_model": "Test CPU 9000", "cpu_cores": 2, "torch_threads": 2,
-           "torch": "2.14.1", "numpy": "2.4.0", "device": "cpu"}
-SALIENCY = {
-    "benchmark": "saliency", "machine": MACHINE,
-    "settings": {"backbone": "DenseNet-121", "image_size": 128, "batch": 16, "classes": 5, "repeats_step": 8,
-                 "repeats_cam": 5, "pytorch_grad_cam": "1.5.7"},
-    "figures": {
-        "training_step": {"seconds": {"wbce": 0.900, "wbce+cd (closed form)": 0.918, "wbce+cd (autograd maps)": 0.945,
-                                      "wbce+cd (per-class forwards)": 5.4},
-                          "ratio_closed_form": 1.02, "ratio_autograd": 1.05, "ratio_per_class_forwards": 6.0},
-        "cam_extraction": {"seconds": {"ours (batched, 5 classes)": 0.300, "pytorch-grad-cam (5 calls)": 4.2},
-                           "speedup": 14.0, "max_abs_difference": 5.2e-6}},
+MACHINE = {
+    "date": "2026-11-23 10:00 UTC",
+    "cpu_model": "Test CPU 9000",
+    "cpu_cores": 2,
+    "torch_threads": 2,
+    "torch": "2.14.1",
+    "numpy": "2.4.0",
+    "device": "cpu",
 }
-LOADER = {"benchmark": "loader", "machine": MACHINE, "settings": {"size": 256, "passes": 7},
-          "figures": {"n_images": 21, "cache_build_seconds": 2.8, "cache_images_per_second": 18000.0,
-                      "pil_images_per_second": 60.0, "ratio": 300.0}}
+SALIENCY = {
+    "benchmark": "saliency",
+    "machine": MACHINE,
+    "settings": {
+        "backbone": "DenseNet-121",
+        "image_size": 128,
+        "batch": 16,
+        "classes": 5,
+        "repeats_step": 8,
+        "repeats_cam": 5,
+        "pytorch_grad_cam": "1.5.7",
+    },
+    "figures": {
+        "training_step": {
+            "seconds": {
+                "wbce": 0.900,
+                "wbce+cd (closed form)": 0.918,
+                "wbce+cd (autograd maps)": 0.945,
+                "wbce+cd (per-class forwards)": 5.4,
+            },
+            "ratio_closed_form": 1.02,
+            "ratio_autograd": 1.05,
+            "ratio_per_class_forwards": 6.0,
+        },
+        "cam_extraction": {
+            "seconds": {"ours (batched, 5 classes)": 0.300, "pytorch-grad-cam (5 calls)": 4.2},
+            "speedup": 14.0,
+            "max_abs_difference": 5.2e-6,
+        },
+    },
+}
+LOADER = {
+    "benchmark": "loader",
+    "machine": MACHINE,
+    "settings": {"size": 256, "passes": 7},
+    "figures": {
+        "n_images": 21,
+        "cache_build_seconds": 2.8,
+        "cache_images_per_second": 18000.0,
+        "pil_images_per_second": 60.0,
+        "ratio": 300.0,
+    },
+}
 RUNNER = {"profile": "smoke", "seconds": {"00_data": 20.0, "01_baseline": 300.0}, "machine": MACHINE}
 
 
@@ -45,9 +88,14 @@ def test_figures_come_from_the_files():
     assert "**14.0× slower** (target ≥ 5×)" in page and "pytorch-grad-cam 1.5.7" in page and "5.2e-06" in page
     assert "| 18,000 images/s |" in page and "| 60 images/s |" in page and "**300×**" in page
     assert "2.8 s here" in page
-    assert "| 00_data | 20 s |" in page and "| 01_baseline | 5.0 min |" in page and "| **total** | **5.3 min** |" in page
+    assert (
+        "| 00_data | 20 s |" in page and "| 01_baseline | 5.0 min |" in page and "| **total** | **5.3 min** |" in page
+    )
     assert "--profile smoke" in page
-    machine = "Measured 2026-11-23 10:00 UTC on Test CPU 9000, 2 cores (2 torch threads); device cpu; torch 2.14.1, numpy 2.4.0."
+    machine = (
+        "Measured 2026-11-23 10:00 UTC on Test CPU 9000, 2 cores (2 torch threads); device cpu; "
+        "torch 2.14.1, numpy 2.4.0."
+    )
     assert page.count(machine) == 3
     assert "No GPU figures are recorded" in page
 

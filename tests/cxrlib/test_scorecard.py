@@ -6,16 +6,39 @@ from pathlib import Path
 import pytest
 
 from cxrlib import book
-from cxrlib.scorecard import (DECIMALS, SCORECARD, STUDIES, describe_run, format_value, run_config,
-                              scorecard_markdown, shared_runs)
+from cxrlib.scorecard import (
+    DECIMALS,
+    SCORECARD,
+    STUDIES,
+    describe_run,
+    format_value,
+    run_config,
+    scorecard_markdown,
+    shared_runs,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
-BASELINE = {"dataset": "synth-cxr", "profile": "smoke", "image_size": 64, "n_train": 400, "n_test": 100,
-            "backbones": {"densenet121": {"mean_auroc": 0.712345, "point_localization_accuracy": 0.5,
-                                          "per_class_auroc": {"Atelectasis": 0.6, "Cardiomegaly": 0.91449,
-                                                              "Consolidation": 0.7, "Edema": None,
-                                                              "Pleural Effusion": 0.8}}}}
+BASELINE = {
+    "dataset": "synth-cxr",
+    "profile": "smoke",
+    "image_size": 64,
+    "n_train": 400,
+    "n_test": 100,
+    "backbones": {
+        "densenet121": {
+            "mean_auroc": 0.712345,
+            "point_localization_accuracy": 0.5,
+            "per_class_auroc": {
+                "Atelectasis": 0.6,
+                "Cardiomegaly": 0.91449,
+                "Consolidation": 0.7,
+                "Edema": None,
+                "Pleural Effusion": 0.8,
+            },
+        }
+    },
+}
 
 
 def _row(page: str, row: str, table: str = "Table 4.2") -> str:
@@ -52,7 +75,8 @@ def test_one_run_standing_in_for_two_paper_setups_is_flagged():
     results = {"01_baseline": BASELINE}
     groups = shared_runs(results)
     assert [[(r.study, r.table, r.paper) for r in g] for g in groups] == [
-        [("S1", "Table 4.1", "0.756"), ("S3", "Table 4.2", "0.8841")]]
+        [("S1", "Table 4.1", "0.756"), ("S3", "Table 4.2", "0.8841")]
+    ]
     page = scorecard_markdown(results)
     assert "```{warning}" in page
     warning = page.split("```{warning}")[1].split("```")[0]
@@ -66,15 +90,40 @@ def test_one_run_standing_in_for_two_paper_setups_is_flagged():
 def test_run_config_prefers_the_run_record_and_falls_back_to_top_level_keys():
     old = run_config(BASELINE)
     assert old == {"dataset": "synth-cxr", "profile": "smoke", "image_size": 64, "n_train": 400, "n_test": 100}
-    new = dict(BASELINE, run={"dataset": "nih", "profile": "full", "image_size": 256, "n_train": 80000,
-                              "n_val": 5000, "n_test": 25000, "epochs": 15, "seeds": [0, 1, 2, 3, 4],
-                              "pretrained": True, "device": "cuda", "wall_seconds": 7200.0,
-                              "cxrlib_version": "0.2.0"})
+    new = dict(
+        BASELINE,
+        run={
+            "dataset": "nih",
+            "profile": "full",
+            "image_size": 256,
+            "n_train": 80000,
+            "n_val": 5000,
+            "n_test": 25000,
+            "epochs": 15,
+            "seeds": [0, 1, 2, 3, 4],
+            "pretrained": True,
+            "device": "cuda",
+            "wall_seconds": 7200.0,
+            "cxrlib_version": "0.2.0",
+        },
+    )
     config = run_config(new)
     assert config["dataset"] == "nih" and config["epochs"] == 15 and config["seeds"] == [0, 1, 2, 3, 4]
     line = describe_run(config)
-    for text in ("dataset nih", "full profile", "256 px", "15 epochs", "80000 train", "5000 val", "25000 test",
-                 "seeds 0, 1, 2, 3, 4", "ImageNet-pretrained", "on cuda", "120.0 min", "cxrlib 0.2.0"):
+    for text in (
+        "dataset nih",
+        "full profile",
+        "256 px",
+        "15 epochs",
+        "80000 train",
+        "5000 val",
+        "25000 test",
+        "seeds 0, 1, 2, 3, 4",
+        "ImageNet-pretrained",
+        "on cuda",
+        "120.0 min",
+        "cxrlib 0.2.0",
+    ):
         assert text in line, text
     assert "epochs not recorded" in describe_run(old) and "seeds not recorded" in describe_run(old)
     page = scorecard_markdown({"01_baseline": new}, executed=["01_baseline"])

@@ -3,11 +3,19 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
+import cxrlib.train as train_module
 from cxrlib.losses import WeightedBCELoss
 from cxrlib.models import build_model
-import cxrlib.train as train_module
-from cxrlib.train import (CheckpointMismatchError, TrainConfig, fit, freeze, load_checkpoint, predict,
-                          resolve_device, unfreeze)
+from cxrlib.train import (
+    CheckpointMismatchError,
+    TrainConfig,
+    fit,
+    freeze,
+    load_checkpoint,
+    predict,
+    resolve_device,
+    unfreeze,
+)
 
 
 class Toy(Dataset):
@@ -36,11 +44,13 @@ def test_fit_learns_and_is_reproducible():
         m = build_model("small-cnn", 2)
         res = fit(m, Toy(96, 0), Toy(48, 1), WeightedBCELoss(), cfg(seed=5))
         return m, res
+
     m1, r1 = run()
     m2, r2 = run()
     assert list(r1.history["val_loss"]) == list(r2.history["val_loss"])
     pred = predict(m1, Toy(48, 2))
     from cxrlib.metrics import auroc
+
     assert auroc(pred.probs[:, 0], pred.labels[:, 0]) > 0.9
     assert r1.history["train_loss"].iloc[-1] < r1.history["train_loss"].iloc[0]
     assert resolve_device("auto").type in ("cpu", "cuda")
@@ -68,8 +78,14 @@ def test_plateau_stop_rule_and_freezing():
     m = build_model("small-cnn", 2)
     # a constant validation loss never improves: with patience 0 the LR drops after epochs 2 and 3,
     # and PYLON's rule stops training at the second reduction
-    res = fit(m, Toy(32, 0), Toy(16, 1), WeightedBCELoss(), cfg(epochs=10, plateau_patience=0),
-              val_loss_fn=lambda out, batch: torch.tensor(1.0))
+    res = fit(
+        m,
+        Toy(32, 0),
+        Toy(16, 1),
+        WeightedBCELoss(),
+        cfg(epochs=10, plateau_patience=0),
+        val_loss_fn=lambda out, batch: torch.tensor(1.0),
+    )
     assert res.stopped == "lr reduced 2x" and len(res.history) == 3
     assert res.history["lr"].tolist() == pytest.approx([3e-3, 3e-3, 3e-3 * 0.2])  # lr each epoch trained with
     names = freeze(m, "encoder")
@@ -108,8 +124,9 @@ def _dropout_model():
 def _resumed_vs_uninterrupted(tmp_path):
     fit(_dropout_model(), NoisyToy(64, 0), Toy(32, 1), WeightedBCELoss(), cfg(epochs=2, checkpoint_dir=str(tmp_path)))
     resumed_model = _dropout_model()
-    resumed = fit(resumed_model, NoisyToy(64, 0), Toy(32, 1), WeightedBCELoss(),
-                  cfg(epochs=4, checkpoint_dir=str(tmp_path)))
+    resumed = fit(
+        resumed_model, NoisyToy(64, 0), Toy(32, 1), WeightedBCELoss(), cfg(epochs=4, checkpoint_dir=str(tmp_path))
+    )
     full_model = _dropout_model()
     full = fit(full_model, NoisyToy(64, 0), Toy(32, 1), WeightedBCELoss(), cfg(epochs=4))
     return resumed, full
@@ -137,21 +154,40 @@ def test_the_resume_test_fails_when_a_random_state_is_lost(tmp_path, monkeypatch
 def test_resuming_a_run_that_stopped_early_trains_no_extra_epoch(tmp_path):
     never_better = {"val_loss_fn": lambda out, batch: torch.tensor(1.0)}
     torch.manual_seed(0)
-    first = fit(build_model("small-cnn", 2), Toy(32, 0), Toy(16, 1), WeightedBCELoss(),
-                cfg(epochs=10, plateau_patience=0, checkpoint_dir=str(tmp_path)), **never_better)
+    first = fit(
+        build_model("small-cnn", 2),
+        Toy(32, 0),
+        Toy(16, 1),
+        WeightedBCELoss(),
+        cfg(epochs=10, plateau_patience=0, checkpoint_dir=str(tmp_path)),
+        **never_better,
+    )
     assert first.stopped == "lr reduced 2x" and len(first.history) == 3
-    again = fit(build_model("small-cnn", 2), Toy(32, 0), Toy(16, 1), WeightedBCELoss(),
-                cfg(epochs=10, plateau_patience=0, checkpoint_dir=str(tmp_path)), **never_better)
+    again = fit(
+        build_model("small-cnn", 2),
+        Toy(32, 0),
+        Toy(16, 1),
+        WeightedBCELoss(),
+        cfg(epochs=10, plateau_patience=0, checkpoint_dir=str(tmp_path)),
+        **never_better,
+    )
     assert again.stopped == "lr reduced 2x" and len(again.history) == 3
 
 
 def test_resuming_with_another_configuration_is_refused(tmp_path):
     fit(build_model("small-cnn", 2), Toy(32, 0), None, WeightedBCELoss(), cfg(epochs=1, checkpoint_dir=str(tmp_path)))
     with pytest.raises(CheckpointMismatchError, match="another configuration"):
-        fit(build_model("small-cnn", 2), Toy(32, 0), None, WeightedBCELoss(),
-            cfg(epochs=2, lr=1e-2, checkpoint_dir=str(tmp_path)))
+        fit(
+            build_model("small-cnn", 2),
+            Toy(32, 0),
+            None,
+            WeightedBCELoss(),
+            cfg(epochs=2, lr=1e-2, checkpoint_dir=str(tmp_path)),
+        )
     # more epochs alone is a legitimate extension
-    res = fit(build_model("small-cnn", 2), Toy(32, 0), None, WeightedBCELoss(), cfg(epochs=2, checkpoint_dir=str(tmp_path)))
+    res = fit(
+        build_model("small-cnn", 2), Toy(32, 0), None, WeightedBCELoss(), cfg(epochs=2, checkpoint_dir=str(tmp_path))
+    )
     assert list(res.history["epoch"]) == [1, 2]
 
 

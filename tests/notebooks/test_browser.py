@@ -10,8 +10,15 @@ from cxrlib.book import NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_PAGES = [f"book/notebooks/{name}.html" for name in NOTEBOOKS]
-PAGES = ["index.html", "book/intro.html", "book/datasets.html", *NOTEBOOK_PAGES, "book/scorecard.html",
-         "book/performance.html", "book/bibliography.html"]
+PAGES = [
+    "index.html",
+    "book/intro.html",
+    "book/datasets.html",
+    *NOTEBOOK_PAGES,
+    "book/scorecard.html",
+    "book/performance.html",
+    "book/bibliography.html",
+]
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +32,18 @@ def driver():
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1280,2000"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,2000",
+    ):
         options.add_argument(flag)
     d = webdriver.Chrome(service=Service(chromedriver), options=options)
     d.set_page_load_timeout(60)
@@ -45,9 +61,12 @@ def _open(driver, path: Path) -> None:
 
     driver.get_log("browser")
     driver.get(path.as_uri())
-    WebDriverWait(driver, 30).until(lambda d: d.execute_script(
-        "return document.readyState === 'complete' && document.body !== null"
-        " && document.querySelector('meta[http-equiv=Refresh]') === null"))
+    WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script(
+            "return document.readyState === 'complete' && document.body !== null"
+            " && document.querySelector('meta[http-equiv=Refresh]') === null"
+        )
+    )
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -57,7 +76,8 @@ def test_page_and_its_figures_load(driver, book_html, page):
     _open(driver, path)
     assert "cxr-reliability" in driver.title
     images = driver.execute_script(
-        "return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0]);")
+        "return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0]);"
+    )
     broken = [src for src, ok in images if not ok]
     assert not broken, f"{page}: figures that did not load: {broken}"
     if "notebooks/" in page:

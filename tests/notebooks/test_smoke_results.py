@@ -6,7 +6,6 @@ These check that the notebooks computed what they claim at reduced size, not the
 import json
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -27,12 +26,18 @@ def test_baseline_notebook(book_html):
     r = _results("01_baseline", book_html)
     assert set(r["backbones"]) == {"small-cnn", "densenet121"}
     assert r["run"]["profile"] == "smoke" and r["run"]["n_test"] > 50 and r["run"]["device"]
-    for name, b in r["backbones"].items():
+    for b in r["backbones"].values():
         assert 0.0 <= b["point_localization_accuracy"] <= 1.0
         assert 0.0 <= b["cam_mass_in_mask"] <= 1.0
         assert b["grad_cam_grid"] == [8, 8]  # output stride 8 at 64 px: maps that can localise
         assert 0 <= b["flat_maps"] <= r["run"]["n_test"] * 5
-        assert set(b["per_class_auroc"]) == {"Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion"}
+        assert set(b["per_class_auroc"]) == {
+            "Atelectasis",
+            "Cardiomegaly",
+            "Consolidation",
+            "Edema",
+            "Pleural Effusion",
+        }
     # even at smoke size (420 images, 4 epochs) some backbone learns something real
     assert max(b["mean_auroc"] for b in r["backbones"].values()) > 0.55
 

@@ -20,16 +20,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..dataset import CXRDataset
 from ..classes import CHEXPERT_CLASSES, CHEXPERT_COMPETITION
+from ..dataset import CXRDataset
 from ..labels import apply_label_policy, validate_raw_labels
-from .common import (SkipReport, carve_validation, drop_duplicates, filter_rows, filter_views, finalize_dataset, line,
-                     read_csv_checked, reader_options)
+from .common import (
+    SkipReport,
+    carve_validation,
+    drop_duplicates,
+    filter_rows,
+    filter_views,
+    finalize_dataset,
+    line,
+    read_csv_checked,
+    reader_options,
+)
 
 __all__ = ["CHEXPERT_CLASSES", "CHEXPERT_COMPETITION", "open_chexpert", "read_chexpert_csv"]
 
 _META = ["Path", "Sex", "Age", "Frontal/Lateral", "AP/PA"]
-_PATH = re.compile(r"(?P<part>train|valid|test)/patient(?P<patient>\d+)/study(?P<study>\d+)/view\d+_(frontal|lateral)\.\w+$")
+_PATH = re.compile(
+    r"(?P<part>train|valid|test)/patient(?P<patient>\d+)/study(?P<study>\d+)/view\d+_(frontal|lateral)\.\w+$"
+)
 
 
 def _resolve_root(root: Path) -> Path:
@@ -48,8 +59,10 @@ def read_chexpert_csv(path: Path, split: str, skips: SkipReport) -> tuple[pd.Dat
     ids = raw["Path"].str.extract(_PATH)
     bad = ids["patient"].isna()
     for i in np.flatnonzero(bad.to_numpy()):
-        skips.bad(f"path {raw.loc[i, 'Path']!r} does not follow train|valid/patientN/studyN/viewN_frontal|lateral.jpg",
-                  f"{path}, line {line(i)}")
+        skips.bad(
+            f"path {raw.loc[i, 'Path']!r} does not follow train|valid/patientN/studyN/viewN_frontal|lateral.jpg",
+            f"{path}, line {line(i)}",
+        )
     keep = ~bad.to_numpy()
     raw, ids = raw[keep], ids[keep]
     frontal = raw["Frontal/Lateral"].str.strip()
@@ -58,17 +71,19 @@ def read_chexpert_csv(path: Path, split: str, skips: SkipReport) -> tuple[pd.Dat
         i = int(np.flatnonzero(unknown_fl.to_numpy())[0])
         raise ValueError(f"{path}, line {line(raw.index[i])}: unknown Frontal/Lateral value {frontal.iloc[i]!r}")
     view = np.where(frontal == "Lateral", "LATERAL", raw["AP/PA"].fillna("").str.strip())
-    table = pd.DataFrame({
-        "image": raw["Path"].to_numpy(),
-        "patient_id": ("patient" + ids["patient"]).to_numpy(),
-        "study_id": ("patient" + ids["patient"] + "/study" + ids["study"]).to_numpy(),
-        "view": [v or None for v in view],
-        "frontal_lateral": frontal.to_numpy(),
-        "split": split,
-        "sex": raw["Sex"].to_numpy(),
-        "age": pd.to_numeric(raw["Age"], errors="coerce").to_numpy(),
-        "source_line": [line(i) for i in raw.index],
-    })
+    table = pd.DataFrame(
+        {
+            "image": raw["Path"].to_numpy(),
+            "patient_id": ("patient" + ids["patient"]).to_numpy(),
+            "study_id": ("patient" + ids["patient"] + "/study" + ids["study"]).to_numpy(),
+            "view": [v or None for v in view],
+            "frontal_lateral": frontal.to_numpy(),
+            "split": split,
+            "sex": raw["Sex"].to_numpy(),
+            "age": pd.to_numeric(raw["Age"], errors="coerce").to_numpy(),
+            "source_line": [line(i) for i in raw.index],
+        }
+    )
     return table, raw[CHEXPERT_CLASSES].reset_index(drop=True)
 
 
@@ -93,14 +108,29 @@ def open_chexpert(
     ones for Cardiomegaly and Edema, zeros for the rest; ``libauc``: ones for Edema and Atelectasis).
     ``frontal_only`` and ``views`` are explicit filters; what they drop is in ``ds.info["filters"]``.
     """
-    opts = reader_options("chexpert", image_size=image_size, classes=classes, label_policy=label_policy, views=views,
-                          seed=seed, load_images=load_images, on_bad=on_bad, cache_dir=cache_dir, progress=progress,
-                          uncertain_labels=True)
+    opts = reader_options(
+        "chexpert",
+        image_size=image_size,
+        classes=classes,
+        label_policy=label_policy,
+        views=views,
+        seed=seed,
+        load_images=load_images,
+        on_bad=on_bad,
+        cache_dir=cache_dir,
+        progress=progress,
+        uncertain_labels=True,
+    )
     classes = opts.classes
     base = _resolve_root(Path(root))
     skips = SkipReport("chexpert", on_bad)
-    info: dict = {"root": str(base), "label_policy": label_policy, **opts.info(), "truth_readers": [],
-                  "truth_rule": "none: CheXpert has no boxes"}
+    info: dict = {
+        "root": str(base),
+        "label_policy": label_policy,
+        **opts.info(),
+        "truth_readers": [],
+        "truth_rule": "none: CheXpert has no boxes",
+    }
     tables, raws = [], []
     for name, split in (("train.csv", "train"), ("valid.csv", "test")):
         if (base / name).exists():
@@ -114,13 +144,22 @@ def open_chexpert(
     labels = apply_label_policy(raw[classes], classes, label_policy, blank_as_negative, source="chexpert")
     info["uncertain_counts"] = {c: int((pd.to_numeric(raw[c]) == -1).sum()) for c in classes}
     table = pd.concat([table, labels], axis=1)
-    table = drop_duplicates(table, ["image"], skips, lambda i: (
-        f"duplicate row for image {table.loc[i, 'image']}", f"{raw.loc[i, '_file']}, line {raw.loc[i, '_line']}"))
+    table = drop_duplicates(
+        table,
+        ["image"],
+        skips,
+        lambda i: (
+            f"duplicate row for image {table.loc[i, 'image']}",
+            f"{raw.loc[i, '_file']}, line {raw.loc[i, '_line']}",
+        ),
+    )
     if frontal_only:
-        table = filter_rows(table, table["frontal_lateral"] == "Frontal", "frontal only", "frontal_lateral",
-                            "chexpert", info)
+        table = filter_rows(
+            table, table["frontal_lateral"] == "Frontal", "frontal only", "frontal_lateral", "chexpert", info
+        )
     table = filter_views(table, views, "chexpert", info)
     table["split"] = carve_validation(table, val_fraction, seed)
     paths = [base.parent / p for p in table["image"]] if load_images else None
-    return finalize_dataset("chexpert", classes, table, None, paths, image_size, load_images, skips, info,
-                            cache_dir, progress)
+    return finalize_dataset(
+        "chexpert", classes, table, None, paths, image_size, load_images, skips, info, cache_dir, progress
+    )

@@ -30,8 +30,21 @@ from ..decode import decode_image, resize_to_uint8
 from ..labels import resolve_policy
 from ..splits import check_patient_leakage, split_by_patient
 
-__all__ = ["COMMON_OPTIONS", "ReaderOptions", "reader_options", "SkipReport", "drop_duplicates", "read_csv_checked", "first_existing", "filter_rows", "filter_views", "carve_validation",
-           "finalize_dataset", "NoImages", "line"]
+__all__ = [
+    "COMMON_OPTIONS",
+    "ReaderOptions",
+    "reader_options",
+    "SkipReport",
+    "drop_duplicates",
+    "read_csv_checked",
+    "first_existing",
+    "filter_rows",
+    "filter_views",
+    "carve_validation",
+    "finalize_dataset",
+    "NoImages",
+    "line",
+]
 
 log = logging.getLogger("cxrlib.data")
 
@@ -42,8 +55,17 @@ def line(index: int) -> int:
 
 
 #: the keywords every registered real reader accepts (each reader adds its own after them)
-COMMON_OPTIONS = ("image_size", "classes", "label_policy", "views", "seed", "load_images", "on_bad", "cache_dir",
-                  "progress")
+COMMON_OPTIONS = (
+    "image_size",
+    "classes",
+    "label_policy",
+    "views",
+    "seed",
+    "load_images",
+    "on_bad",
+    "cache_dir",
+    "progress",
+)
 
 
 @dataclass(frozen=True)
@@ -104,8 +126,9 @@ def reader_options(
     resolved = resolve_classes(classes, class_source or source)
     if uncertain_labels:
         if label_policy is None:
-            raise ValueError(f"{source} has uncertain labels: label_policy must be a policy, a preset or a mapping, "
-                             "not None")
+            raise ValueError(
+                f"{source} has uncertain labels: label_policy must be a policy, a preset or a mapping, not None"
+            )
         resolve_policy(label_policy, resolved)
     elif label_policy is not None:
         resolve_policy(label_policy, resolved)  # a typo or a class that is not there still raises
@@ -115,8 +138,9 @@ def reader_options(
         if not views or any(not isinstance(v, str) for v in views):
             raise ValueError(f"{source}: views must be None or a non-empty list of view names, got {views!r}")
         if not has_views:
-            raise ValueError(f"{source}: the dataset records no view position, so views={views} cannot be applied; "
-                             "pass views=None")
+            raise ValueError(
+                f"{source}: the dataset records no view position, so views={views} cannot be applied; pass views=None"
+            )
     if not _is_int(seed):
         raise ValueError(f"{source}: seed must be an integer, got {seed!r}")
     for name, value in (("load_images", load_images), ("progress", progress)):
@@ -130,8 +154,19 @@ def reader_options(
         notes["image_size"] = "load_images=False: no pixel is read"
         if cache_dir is not None:
             notes["cache_dir"] = "load_images=False: no pixel is read"
-    return ReaderOptions(source, int(image_size), resolved, label_policy, views, int(seed), bool(load_images), on_bad,
-                         cache_dir, bool(progress), notes)
+    return ReaderOptions(
+        source,
+        int(image_size),
+        resolved,
+        label_policy,
+        views,
+        int(seed),
+        bool(load_images),
+        on_bad,
+        cache_dir,
+        bool(progress),
+        notes,
+    )
 
 
 @dataclass
@@ -160,8 +195,9 @@ class SkipReport:
         return {"counts": dict(self.counts), "examples": dict(self.examples)}
 
 
-def drop_duplicates(frame: pd.DataFrame, subset: Sequence[str] | None, skips: SkipReport,
-                    describe: Callable[[int], tuple[str, str]]) -> pd.DataFrame:
+def drop_duplicates(
+    frame: pd.DataFrame, subset: Sequence[str] | None, skips: SkipReport, describe: Callable[[int], tuple[str, str]]
+) -> pd.DataFrame:
     """Rows repeating an earlier row on ``subset`` (all columns if None): each is raised or counted by
     ``skips``, with ``describe(position) -> (reason, where)``; the first occurrence is kept."""
     dup = frame.duplicated(subset).to_numpy()
@@ -196,18 +232,27 @@ def read_csv_checked(path: Path, required: Sequence[str], **kwargs) -> pd.DataFr
     return frame
 
 
-def filter_rows(table: pd.DataFrame, keep: pd.Series, description: str, by: str, source: str,
-                info: dict) -> pd.DataFrame:
+def filter_rows(
+    table: pd.DataFrame, keep: pd.Series, description: str, by: str, source: str, info: dict
+) -> pd.DataFrame:
     """Keep rows where ``keep``; the effect (kept, dropped, dropped by ``by``) goes to ``info["filters"]``."""
     keep = keep.fillna(False).astype(bool).to_numpy()
     dropped = table.loc[~keep, by].fillna("(blank)").value_counts().to_dict()
-    report = {"filter": description, "kept": int(keep.sum()), "dropped": int((~keep).sum()),
-              f"dropped_by_{by}": {str(k): int(v) for k, v in dropped.items()}}
+    report = {
+        "filter": description,
+        "kept": int(keep.sum()),
+        "dropped": int((~keep).sum()),
+        f"dropped_by_{by}": {str(k): int(v) for k, v in dropped.items()},
+    }
     info.setdefault("filters", []).append(report)
-    log.info("%s: filter %s kept %d rows, dropped %d %s", source, description, report["kept"], report["dropped"], dropped)
+    log.info(
+        "%s: filter %s kept %d rows, dropped %d %s", source, description, report["kept"], report["dropped"], dropped
+    )
     if not keep.any():
-        raise ValueError(f"{source}: the filter {description} keeps no image; {by} values present: "
-                         f"{table[by].fillna('(blank)').value_counts().to_dict()}")
+        raise ValueError(
+            f"{source}: the filter {description} keeps no image; {by} values present: "
+            f"{table[by].fillna('(blank)').value_counts().to_dict()}"
+        )
     return table[keep].reset_index(drop=True)
 
 
@@ -238,8 +283,9 @@ class NoImages:
         self.source = source
 
     def __getitem__(self, row):
-        raise RuntimeError(f"{self.source} was opened with load_images=False: the table and boxes are there, "
-                           "the pixels are not")
+        raise RuntimeError(
+            f"{self.source} was opened with load_images=False: the table and boxes are there, the pixels are not"
+        )
 
 
 def _check_table(table: pd.DataFrame, boxes: pd.DataFrame, classes: list[str], source: str) -> None:
@@ -293,15 +339,23 @@ def finalize_dataset(
     if not 16 <= image_size <= 2048:
         raise ValueError(f"image_size must lie in [16, 2048], got {image_size}")
     paths = [Path(p) for p in paths]
-    spec = {"source": name, "size": image_size, "paths": [str(p) for p in paths], "on_bad": skips.on_bad,
-            "files": [_fingerprint(p) for p in paths]}  # a replaced image file makes a new cache entry
+    spec = {
+        "source": name,
+        "size": image_size,
+        "paths": [str(p) for p in paths],
+        "on_bad": skips.on_bad,
+        "files": [_fingerprint(p) for p in paths],
+    }  # a replaced image file makes a new cache entry
 
     def build(tmp: Path) -> dict:
         images = np.lib.format.open_memmap(tmp / "images.npy", "w+", np.uint8, (len(paths), image_size, image_size))
         sizes = np.zeros((len(paths), 2), np.int64)
         failed: list[list] = []
-        for i, path in enumerate(tqdm(paths, desc=f"{name}: decode once to {image_size}px", unit="img",
-                                      disable=not progress_enabled(progress))):
+        for i, path in enumerate(
+            tqdm(
+                paths, desc=f"{name}: decode once to {image_size}px", unit="img", disable=not progress_enabled(progress)
+            )
+        ):
             try:
                 image = decode(path)
             except (FileNotFoundError, ValueError) as err:
@@ -317,7 +371,7 @@ def finalize_dataset(
 
     entry = open_or_build(f"real-{name}", spec, build, cache_dir)
     sizes = entry.array("sizes")
-    for i, kind, message in entry.meta["failed"]:
+    for _, kind, message in entry.meta["failed"]:
         skips.bad(f"unreadable image ({kind})", message)
     keep = np.ones(len(table), bool)
     keep[[i for i, *_ in entry.meta["failed"]]] = False

@@ -22,11 +22,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..dataset import CXRDataset
 from ..classes import MIMIC_CLASSES
+from ..dataset import CXRDataset
 from ..labels import apply_label_policy, validate_raw_labels
-from .common import (SkipReport, filter_rows, filter_views, finalize_dataset, first_existing, line, read_csv_checked,
-                     reader_options)
+from .common import (
+    SkipReport,
+    filter_rows,
+    filter_views,
+    finalize_dataset,
+    first_existing,
+    line,
+    read_csv_checked,
+    reader_options,
+)
 
 __all__ = ["MIMIC_CLASSES", "open_mimic", "mimic_image_path"]
 
@@ -63,22 +71,41 @@ def open_mimic(
     ``drop_only_uncertain`` drops images whose chosen labels are all uncertain or blank (the deferral
     study's rule), reported in ``ds.info["filters"]``.
     """
-    opts = reader_options("mimic", image_size=image_size, classes=classes, label_policy=label_policy, views=views,
-                          seed=seed, load_images=load_images, on_bad=on_bad, cache_dir=cache_dir, progress=progress,
-                          uncertain_labels=True,
-                          without_effect={"seed": "MIMIC-CXR-JPG's official split is used; nothing is drawn"})
+    opts = reader_options(
+        "mimic",
+        image_size=image_size,
+        classes=classes,
+        label_policy=label_policy,
+        views=views,
+        seed=seed,
+        load_images=load_images,
+        on_bad=on_bad,
+        cache_dir=cache_dir,
+        progress=progress,
+        uncertain_labels=True,
+        without_effect={"seed": "MIMIC-CXR-JPG's official split is used; nothing is drawn"},
+    )
     classes = opts.classes
     root = Path(root)
     skips = SkipReport("mimic", on_bad)
-    info: dict = {"root": str(root), "label_policy": label_policy, **opts.info(), "truth_readers": [],
-                  "truth_rule": "none: MIMIC-CXR-JPG has no boxes"}
+    info: dict = {
+        "root": str(root),
+        "label_policy": label_policy,
+        **opts.info(),
+        "truth_readers": [],
+        "truth_rule": "none: MIMIC-CXR-JPG has no boxes",
+    }
     ids = ["subject_id", "study_id"]
     labels_path, meta_path, split_path = (_csv(root, f"mimic-cxr-2.0.0-{s}") for s in ("chexpert", "metadata", "split"))
     labels = read_csv_checked(labels_path, ids + MIMIC_CLASSES)
     meta = read_csv_checked(meta_path, ["dicom_id", *ids, "ViewPosition"])
     split = read_csv_checked(split_path, ["dicom_id", "study_id", "subject_id", "split"])
     validate_raw_labels(labels.set_index(labels.index.map(line)), classes, source=str(labels_path), row_word="line")
-    for frame, path, key in ((labels, labels_path, ids), (meta, meta_path, ["dicom_id"]), (split, split_path, ["dicom_id"])):
+    for frame, path, key in (
+        (labels, labels_path, ids),
+        (meta, meta_path, ["dicom_id"]),
+        (split, split_path, ["dicom_id"]),
+    ):
         dup = frame.duplicated(key)
         if dup.any():
             i = int(np.flatnonzero(dup.to_numpy())[0])
@@ -86,7 +113,9 @@ def open_mimic(
     bad_split = ~split["split"].isin(_SPLITS)
     if bad_split.any():
         i = int(np.flatnonzero(bad_split.to_numpy())[0])
-        raise ValueError(f"{split_path}, line {line(i)}: unknown split {split.loc[i, 'split']!r}; expected {list(_SPLITS)}")
+        raise ValueError(
+            f"{split_path}, line {line(i)}: unknown split {split.loc[i, 'split']!r}; expected {list(_SPLITS)}"
+        )
     table = meta.merge(split[["dicom_id", "split"]], on="dicom_id", how="left", validate="one_to_one")
     no_split = table["split"].isna()
     for i in np.flatnonzero(no_split.to_numpy()):
@@ -96,13 +125,17 @@ def open_mimic(
     info["images_without_label_row"] = int((table.pop("_merge") == "left_only").sum())
     raw = table[classes].reset_index(drop=True)
     info["uncertain_counts"] = {c: int((pd.to_numeric(raw[c]) == -1).sum()) for c in classes}
-    out = pd.DataFrame({
-        "image": [mimic_image_path(s, t, d) for s, t, d in zip(table["subject_id"], table["study_id"], table["dicom_id"])],
-        "patient_id": table["subject_id"].to_numpy(),
-        "study_id": table["study_id"].to_numpy(),
-        "view": table["ViewPosition"].where(table["ViewPosition"].notna(), None).to_numpy(),
-        "split": table["split"].map(_SPLITS).to_numpy(),
-    })
+    out = pd.DataFrame(
+        {
+            "image": [
+                mimic_image_path(s, t, d) for s, t, d in zip(table["subject_id"], table["study_id"], table["dicom_id"])
+            ],
+            "patient_id": table["subject_id"].to_numpy(),
+            "study_id": table["study_id"].to_numpy(),
+            "view": table["ViewPosition"].where(table["ViewPosition"].notna(), None).to_numpy(),
+            "split": table["split"].map(_SPLITS).to_numpy(),
+        }
+    )
     if {"Rows", "Columns"} <= set(table.columns):
         out["original_height"] = pd.to_numeric(table["Rows"], errors="coerce").to_numpy()
         out["original_width"] = pd.to_numeric(table["Columns"], errors="coerce").to_numpy()
@@ -113,4 +146,6 @@ def open_mimic(
         out = filter_rows(out, out["_raw_known"], "drop images with only uncertain/blank labels", "view", "mimic", info)
     out = out.drop(columns="_raw_known")
     paths = [root / p for p in out["image"]] if load_images else None
-    return finalize_dataset("mimic", classes, out, None, paths, image_size, load_images, skips, info, cache_dir, progress)
+    return finalize_dataset(
+        "mimic", classes, out, None, paths, image_size, load_images, skips, info, cache_dir, progress
+    )

@@ -27,8 +27,10 @@ from .common import SkipReport, carve_validation, drop_duplicates, finalize_data
 
 __all__ = ["MURA_BODY_PARTS", "open_mura"]
 
-_PATH = re.compile(r"MURA-v1\.1/(?P<part>train|valid)/(?P<body>XR_[A-Z]+)/patient(?P<patient>\d+)/"
-                   r"(?P<study>study\d+)_(?P<tag>positive|negative)/image\d+\.png$")
+_PATH = re.compile(
+    r"MURA-v1\.1/(?P<part>train|valid)/(?P<body>XR_[A-Z]+)/patient(?P<patient>\d+)/"
+    r"(?P<study>study\d+)_(?P<tag>positive|negative)/image\d+\.png$"
+)
 
 
 def _read_headerless(path: Path, ncols: int) -> pd.DataFrame:
@@ -60,10 +62,21 @@ def open_mura(
     ``XR_ELBOW``... for ``"body-part"``, ``["Abnormal"]`` for ``"abnormality"``)."""
     if task not in ("body-part", "abnormality"):
         raise ValueError(f"unknown MURA task {task!r}; use 'body-part' or 'abnormality'")
-    opts = reader_options("mura", image_size=image_size, classes=classes, label_policy=label_policy, views=views,
-                          seed=seed, load_images=load_images, on_bad=on_bad, cache_dir=cache_dir, progress=progress,
-                          uncertain_labels=False, has_views=False,
-                          class_source="mura" if task == "body-part" else "mura-abnormality")
+    opts = reader_options(
+        "mura",
+        image_size=image_size,
+        classes=classes,
+        label_policy=label_policy,
+        views=views,
+        seed=seed,
+        load_images=load_images,
+        on_bad=on_bad,
+        cache_dir=cache_dir,
+        progress=progress,
+        uncertain_labels=False,
+        has_views=False,
+        class_source="mura" if task == "body-part" else "mura-abnormality",
+    )
     root = Path(root)
     base = root.parent if root.name == "MURA-v1.1" else root
     if not (base / "MURA-v1.1").is_dir():
@@ -87,7 +100,9 @@ def open_mura(
             where = f"{paths_file}, line {i + 1}"
             m = _PATH.search(path)
             if not m:
-                skips.bad(f"path {path!r} does not follow MURA-v1.1/train|valid/XR_PART/patientN/studyN_tag/imageN.png", where)
+                skips.bad(
+                    f"path {path!r} does not follow MURA-v1.1/train|valid/XR_PART/patientN/studyN_tag/imageN.png", where
+                )
                 continue
             if m["body"] not in MURA_BODY_PARTS:
                 skips.bad(f"unknown body part {m['body']!r}", where)
@@ -99,14 +114,23 @@ def open_mura(
             if labels[study_dir] != int(m["tag"] == "positive"):
                 skips.bad(f"label {labels[study_dir]} disagrees with the folder name ({m['tag']})", where)
                 continue
-            rows.append({"image": path, "patient_id": f"patient{m['patient']}",
-                         "study_id": f"patient{m['patient']}/{m['body']}/{m['study']}", "view": None,
-                         "split": split, "body_part": m["body"], "abnormal": float(labels[study_dir])})
+            rows.append(
+                {
+                    "image": path,
+                    "patient_id": f"patient{m['patient']}",
+                    "study_id": f"patient{m['patient']}/{m['body']}/{m['study']}",
+                    "view": None,
+                    "split": split,
+                    "body_part": m["body"],
+                    "abnormal": float(labels[study_dir]),
+                }
+            )
     table = pd.DataFrame(rows)
     if table.empty:
         raise ValueError(f"MURA: no usable image rows under {base / 'MURA-v1.1'}")
-    table = drop_duplicates(table, ["image"], skips, lambda i: (
-        f"duplicate image path {table.loc[i, 'image']}", str(base / "MURA-v1.1")))
+    table = drop_duplicates(
+        table, ["image"], skips, lambda i: (f"duplicate image path {table.loc[i, 'image']}", str(base / "MURA-v1.1"))
+    )
     classes = opts.classes
     if task == "body-part":
         for c in classes:
@@ -115,6 +139,16 @@ def open_mura(
         table["Abnormal"] = table["abnormal"]
     table["split"] = carve_validation(table, val_fraction, seed)
     paths = [base / p for p in table["image"]] if load_images else None
-    return finalize_dataset("mura", classes, table, None, paths, image_size, load_images, skips,
-                            {"root": str(base), "task": task, **opts.info(), "truth_readers": [],
-                             "truth_rule": "none: MURA has no boxes"}, cache_dir, progress)
+    return finalize_dataset(
+        "mura",
+        classes,
+        table,
+        None,
+        paths,
+        image_size,
+        load_images,
+        skips,
+        {"root": str(base), "task": task, **opts.info(), "truth_readers": [], "truth_rule": "none: MURA has no boxes"},
+        cache_dir,
+        progress,
+    )

@@ -27,19 +27,38 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..classes import NIH_CLASSES
 from ..dataset import CXRDataset
 from ..splits import split_by_patient
-from ..classes import NIH_CLASSES
-from .common import (SkipReport, carve_validation, drop_duplicates, filter_views, finalize_dataset, first_existing,
-                     line, reader_options)
+from .common import (
+    SkipReport,
+    carve_validation,
+    drop_duplicates,
+    filter_views,
+    finalize_dataset,
+    first_existing,
+    line,
+    reader_options,
+)
 
 __all__ = ["NIH_CLASSES", "NIH_LABELS", "open_nih", "read_nih_table", "read_nih_boxes"]
 
 NIH_LABELS = set(NIH_CLASSES) | {"No Finding"}
 _BOX_NAMES = {"Infiltrate": "Infiltration"}
 _PNG_SIZE = 1024
-_COLUMNS = ["Image Index", "Finding Labels", "Follow-up #", "Patient ID", "Patient Age", "Patient Sex",
-            "View Position", "OriginalImage[Width", "Height]", "OriginalImagePixelSpacing[x", "y]"]
+_COLUMNS = [
+    "Image Index",
+    "Finding Labels",
+    "Follow-up #",
+    "Patient ID",
+    "Patient Age",
+    "Patient Sex",
+    "View Position",
+    "OriginalImage[Width",
+    "Height]",
+    "OriginalImagePixelSpacing[x",
+    "y]",
+]
 
 
 def _int(value: str, what: str, where: str) -> int:
@@ -85,10 +104,20 @@ def read_nih_table(path: Path, skips: SkipReport | None = None, max_age: int = 1
             skips.bad(f"'No Finding' together with {found}", where)
             continue
         name = rec["Image Index"].strip()
-        rows.append({"image": name, "patient_id": f"{patient:08d}", "study_id": f"{patient:08d}_{follow_up:03d}",
-                     "view": rec["View Position"].strip() or None, "split": None, "age": age,
-                     "sex": rec["Patient Sex"].strip(), "follow_up": follow_up,
-                     "original_height": _PNG_SIZE, "original_width": _PNG_SIZE})
+        rows.append(
+            {
+                "image": name,
+                "patient_id": f"{patient:08d}",
+                "study_id": f"{patient:08d}_{follow_up:03d}",
+                "view": rec["View Position"].strip() or None,
+                "split": None,
+                "age": age,
+                "sex": rec["Patient Sex"].strip(),
+                "follow_up": follow_up,
+                "original_height": _PNG_SIZE,
+                "original_width": _PNG_SIZE,
+            }
+        )
         labels.append([1.0 if c in found else 0.0 for c in NIH_CLASSES])
     table = pd.DataFrame(rows)
     return pd.concat([table, pd.DataFrame(labels, columns=NIH_CLASSES)], axis=1)
@@ -101,9 +130,18 @@ def read_nih_boxes(path: Path, skips: SkipReport | None = None, image_size: int 
         raise FileNotFoundError(f"box file not found: {path}")
     header = pd.read_csv(path, nrows=0).columns
     if list(header[:2]) != ["Image Index", "Finding Label"] or not str(header[2]).startswith("Bbox"):
-        raise ValueError(f"{path}: unexpected header {list(header)}; expected 'Image Index,Finding Label,Bbox [x,y,w,h]'")
-    raw = pd.read_csv(path, skiprows=1, header=None, usecols=range(6), dtype=str, keep_default_na=False,
-                      names=["image", "label", "x", "y", "w", "h"])
+        raise ValueError(
+            f"{path}: unexpected header {list(header)}; expected 'Image Index,Finding Label,Bbox [x,y,w,h]'"
+        )
+    raw = pd.read_csv(
+        path,
+        skiprows=1,
+        header=None,
+        usecols=range(6),
+        dtype=str,
+        keep_default_na=False,
+        names=["image", "label", "x", "y", "w", "h"],
+    )
     out = []
     for i, rec in enumerate(raw.itertuples(index=False)):
         where = f"{path}, line {line(i)}"
@@ -125,7 +163,9 @@ def read_nih_boxes(path: Path, skips: SkipReport | None = None, image_size: int 
         else:
             out.append((rec.image.strip(), label, x, y, w, h, "nih"))
     boxes = pd.DataFrame(out, columns=["image", "class", "x", "y", "w", "h", "reader"])
-    return drop_duplicates(boxes, None, skips, lambda i: ("duplicate box row", f"{path}, box {boxes.iloc[i].tolist()[:6]}"))
+    return drop_duplicates(
+        boxes, None, skips, lambda i: ("duplicate box row", f"{path}, box {boxes.iloc[i].tolist()[:6]}")
+    )
 
 
 def _image_paths(root: Path) -> dict[str, Path]:
@@ -171,28 +211,52 @@ def open_nih(
     error); the number left out is reported in ``ds.info["images_missing"]``. With
     ``load_images=False`` no pixel is read (the table, labels, boxes and splits are complete).
     """
-    opts = reader_options("nih", image_size=image_size, classes=classes, label_policy=label_policy, views=views,
-                          seed=seed, load_images=load_images, on_bad=on_bad, cache_dir=cache_dir, progress=progress,
-                          uncertain_labels=False)
+    opts = reader_options(
+        "nih",
+        image_size=image_size,
+        classes=classes,
+        label_policy=label_policy,
+        views=views,
+        seed=seed,
+        load_images=load_images,
+        on_bad=on_bad,
+        cache_dir=cache_dir,
+        progress=progress,
+        uncertain_labels=False,
+    )
     if split not in ("official", "patient"):
         raise ValueError(f"unknown split {split!r}; use 'official' or 'patient'")
     skips = SkipReport("nih", on_bad)
-    info: dict = {"root": str(root), **opts.info(), "truth_readers": ["nih"],
-                  "truth_rule": "every box of BBox_List_2017.csv for the chosen classes (reader 'nih')"}
-    entry = first_existing(root, ["Data_Entry_2017_v2020.csv", "Data_Entry_2017_v2020.csv.gz",
-                                  "Data_Entry_2017.csv", "Data_Entry_2017.csv.gz"], "NIH Data_Entry")
+    info: dict = {
+        "root": str(root),
+        **opts.info(),
+        "truth_readers": ["nih"],
+        "truth_rule": "every box of BBox_List_2017.csv for the chosen classes (reader 'nih')",
+    }
+    entry = first_existing(
+        root,
+        ["Data_Entry_2017_v2020.csv", "Data_Entry_2017_v2020.csv.gz", "Data_Entry_2017.csv", "Data_Entry_2017.csv.gz"],
+        "NIH Data_Entry",
+    )
     table = read_nih_table(entry, skips, max_age)
     info["metadata"] = str(entry)
-    table = drop_duplicates(table, ["image"], skips, lambda i: (f"duplicate row for image {table.loc[i, 'image']}", f"{entry}"))
+    table = drop_duplicates(
+        table, ["image"], skips, lambda i: (f"duplicate row for image {table.loc[i, 'image']}", f"{entry}")
+    )
     if split == "official":
         test, train_val = _read_list(root / "test_list.txt"), _read_list(root / "train_val_list.txt")
         both = test & train_val
         if both:
             raise ValueError(f"{root}: {len(both)} image(s) in both official lists, e.g. {sorted(both)[:3]}")
-        table["split"] = np.where(table["image"].isin(test), "test", np.where(table["image"].isin(train_val), "train", None))
+        table["split"] = np.where(
+            table["image"].isin(test), "test", np.where(table["image"].isin(train_val), "train", None)
+        )
         unlisted = table["split"].isna()
         if unlisted.any():
-            skips.bad(f"image in neither split list ({int(unlisted.sum())} such)", f"{entry}: e.g. {table.loc[unlisted, 'image'].iloc[0]}")
+            skips.bad(
+                f"image in neither split list ({int(unlisted.sum())} such)",
+                f"{entry}: e.g. {table.loc[unlisted, 'image'].iloc[0]}",
+            )
             table = table[~unlisted].reset_index(drop=True)
         table["split"] = carve_validation(table, val_fraction, seed)
     elif split == "patient":
@@ -213,12 +277,15 @@ def open_nih(
         present = table["image"].isin(on_disk.keys())
         info["images_missing"] = int((~present).sum())
         if require_all_images and not present.all():
-            raise FileNotFoundError(f"{int((~present).sum())} image(s) listed in {entry} are not under {root}/images "
-                                    f"or {root}/images_*/images, e.g. {table.loc[~present, 'image'].iloc[0]}")
+            raise FileNotFoundError(
+                f"{int((~present).sum())} image(s) listed in {entry} are not under {root}/images "
+                f"or {root}/images_*/images, e.g. {table.loc[~present, 'image'].iloc[0]}"
+            )
         if not present.any():
             raise FileNotFoundError(f"no image of {entry} found under {root}/images or {root}/images_*/images")
         table = table[present].reset_index(drop=True)
         paths = [on_disk[name] for name in table["image"]]
     table = table.drop(columns=[c for c in NIH_CLASSES if c not in opts.classes])
-    return finalize_dataset("nih", opts.classes, table, boxes, paths, image_size, load_images, skips, info,
-                            cache_dir, progress)
+    return finalize_dataset(
+        "nih", opts.classes, table, boxes, paths, image_size, load_images, skips, info, cache_dir, progress
+    )

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..dataset import CXRDataset
 from ..classes import VINDR_CLASSES
+from ..dataset import CXRDataset
 from ..splits import split_by_patient
 from .common import SkipReport, drop_duplicates, filter_views, finalize_dataset, line, read_csv_checked, reader_options
 
@@ -78,7 +78,9 @@ def read_vindr_annotations(path: Path, skips: SkipReport) -> pd.DataFrame:
     for c in ("x_min", "y_min", "x_max", "y_max"):
         rows[c] = pd.to_numeric(rows[c])
     rows["source_line"] = [line(i) for i in keep]
-    return drop_duplicates(rows, _COLUMNS, skips, lambda i: ("duplicate row", f"{path}, line {rows.loc[i, 'source_line']}"))
+    return drop_duplicates(
+        rows, _COLUMNS, skips, lambda i: ("duplicate row", f"{path}, line {rows.loc[i, 'source_line']}")
+    )
 
 
 def _find_image(folder: Path, image_id: str) -> Path | None:
@@ -108,17 +110,32 @@ def open_vindr(
     ``classes``: a list of VinDr names or ``"all"`` (14); the table keeps those label columns and
     the boxes of those classes. Every view is ``"PA"``.
     """
-    opts = reader_options("vindr", image_size=image_size, classes=classes, label_policy=label_policy, views=views,
-                          seed=seed, load_images=load_images, on_bad=on_bad, cache_dir=cache_dir, progress=progress,
-                          uncertain_labels=False)
+    opts = reader_options(
+        "vindr",
+        image_size=image_size,
+        classes=classes,
+        label_policy=label_policy,
+        views=views,
+        seed=seed,
+        load_images=load_images,
+        on_bad=on_bad,
+        cache_dir=cache_dir,
+        progress=progress,
+        uncertain_labels=False,
+    )
     classes = opts.classes
     root = Path(root)
     if label_rule not in ("union", "majority"):
         raise ValueError(f"unknown label_rule {label_rule!r}; use 'union' or 'majority'")
     skips = SkipReport("vindr", on_bad)
     rule_text = {"union": "any reader", "majority": "at least two readers"}[label_rule]
-    info: dict = {"root": str(root), "label_rule": label_rule, **opts.info(), "truth_readers": "all",
-                  "truth_rule": f"{label_rule}: every reader's boxes of the classes {rule_text} marked on the image"}
+    info: dict = {
+        "root": str(root),
+        "label_rule": label_rule,
+        **opts.info(),
+        "truth_readers": "all",
+        "truth_rule": f"{label_rule}: every reader's boxes of the classes {rule_text} marked on the image",
+    }
     rows = read_vindr_annotations(root / "train.csv", skips)
     readers = rows.groupby("image_id")["rad_id"].nunique()
     info["readers_per_image"] = readers.value_counts().sort_index().to_dict()
@@ -140,11 +157,17 @@ def open_vindr(
     table["split"] = split_by_patient(table, fractions or {"train": 0.7, "val": 0.15, "test": 0.15}, seed).to_numpy()
     table = pd.concat([table, labels], axis=1)
     table = filter_views(table, opts.views, "vindr", info)
-    boxes = pd.DataFrame({"image": findings["image_id"].to_numpy(), "class": findings["class_name"].to_numpy(),
-                          "x": findings["x_min"].to_numpy(), "y": findings["y_min"].to_numpy(),
-                          "w": (findings["x_max"] - findings["x_min"]).to_numpy(),
-                          "h": (findings["y_max"] - findings["y_min"]).to_numpy(),
-                          "reader": findings["rad_id"].to_numpy()})
+    boxes = pd.DataFrame(
+        {
+            "image": findings["image_id"].to_numpy(),
+            "class": findings["class_name"].to_numpy(),
+            "x": findings["x_min"].to_numpy(),
+            "y": findings["y_min"].to_numpy(),
+            "w": (findings["x_max"] - findings["x_min"]).to_numpy(),
+            "h": (findings["y_max"] - findings["y_min"]).to_numpy(),
+            "reader": findings["rad_id"].to_numpy(),
+        }
+    )
     paths = None
     if load_images:
         folder = root / image_folder
@@ -155,14 +178,17 @@ def open_vindr(
         present = np.array([p is not None for p in found])
         table = table[present].reset_index(drop=True)
         paths = [p for p in found if p is not None]
-    ds = finalize_dataset("vindr", classes, table, boxes, paths, image_size, load_images, skips, info,
-                          cache_dir, progress)
+    ds = finalize_dataset(
+        "vindr", classes, table, boxes, paths, image_size, load_images, skips, info, cache_dir, progress
+    )
     big = ds.boxes.merge(ds.table[["image", "original_height", "original_width"]], on="image") if load_images else None
     if big is not None:
         outside = (big["x"] + big["w"] > big["original_width"] + 1) | (big["y"] + big["h"] > big["original_height"] + 1)
         if outside.any():
-            skips.bad(f"{int(outside.sum())} box(es) extend past their image, e.g. {big[outside].iloc[0].tolist()[:7]}",
-                      str(root / "train.csv"))
+            skips.bad(
+                f"{int(outside.sum())} box(es) extend past their image, e.g. {big[outside].iloc[0].tolist()[:7]}",
+                str(root / "train.csv"),
+            )
             ds.boxes = ds.boxes[~outside.to_numpy()].reset_index(drop=True)
             ds.info["skipped"] = skips.as_dict()
     return ds

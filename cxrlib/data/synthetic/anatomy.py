@@ -61,9 +61,18 @@ class Anatomy:
     def take(self, rows: torch.Tensor) -> Anatomy:
         """The anatomy of a subset of the batch's rows."""
         pick = lambda items: tuple(x[rows] for x in items)  # noqa: E731
-        return Anatomy(self.body[rows], pick(self.lung_soft), pick(self.lung_hard), self.lungs[rows],
-                       self.lungs_hard[rows], tuple(pick(lung) for lung in self.lungs_c), self.heart[rows],
-                       self.heart_distance[rows], pick(self.centre), pick(self.scale))
+        return Anatomy(
+            self.body[rows],
+            pick(self.lung_soft),
+            pick(self.lung_hard),
+            self.lungs[rows],
+            self.lungs_hard[rows],
+            tuple(pick(lung) for lung in self.lungs_c),
+            self.heart[rows],
+            self.heart_distance[rows],
+            pick(self.centre),
+            pick(self.scale),
+        )
 
 
 def make_coords(params: dict[str, np.ndarray], size: int) -> Coords:
@@ -100,14 +109,22 @@ def build_anatomy(coords: Coords, params: dict[str, np.ndarray]) -> Anatomy:
     lung_soft = tuple(ls * (1 - heart) for ls in lung_soft)
     lung_hard = tuple(lh & (hd >= 1) for lh in lung_hard)
     return Anatomy(
-        body=body, lung_soft=lung_soft, lung_hard=lung_hard,
-        lungs=lung_soft[0] + lung_soft[1], lungs_hard=lung_hard[0] | lung_hard[1], lungs_c=lungs_c,
-        heart=heart, heart_distance=hd, centre=(cx, cy), scale=(sw, sh),
+        body=body,
+        lung_soft=lung_soft,
+        lung_hard=lung_hard,
+        lungs=lung_soft[0] + lung_soft[1],
+        lungs_hard=lung_hard[0] | lung_hard[1],
+        lungs_c=lungs_c,
+        heart=heart,
+        heart_distance=hd,
+        centre=(cx, cy),
+        scale=(sw, sh),
     )
 
 
-def background_attenuation(coords: Coords, anatomy: Anatomy, params: dict[str, np.ndarray],
-                           random: ImageRandom) -> torch.Tensor:
+def background_attenuation(
+    coords: Coords, anatomy: Anatomy, params: dict[str, np.ndarray], random: ImageRandom
+) -> torch.Tensor:
     """Attenuation of a normal chest without lung markings, ``(B, S, S)``: soft tissue, lungs,
     mediastinum, heart, spine, ribs, clavicles and low-frequency texture."""
     u, v = coords.u, coords.v
@@ -117,16 +134,25 @@ def background_attenuation(coords: Coords, anatomy: Anatomy, params: dict[str, n
     spine = soft(torch.abs(u - cx) / 0.065, 0.05) * body * (0.85 + 0.15 * torch.cos(v * 24 + cy))
     thorax = soft(ellipse_distance(u, v, cx, cy - 0.05, 0.78 * sw, 0.72 * sh), 0.04)
     rib_phase = (v - 0.45 * (u - cx) ** 2) / column(params["rib_spacing"]) + column(params["rib_phase"])
-    ribs = torch.exp(-(((rib_phase % 1.0) - 0.5) / 0.13) ** 2) * thorax * (torch.abs(u - cx) > 0.07)
+    ribs = torch.exp(-((((rib_phase % 1.0) - 0.5) / 0.13) ** 2)) * thorax * (torch.abs(u - cx) > 0.07)
     clavicles = 0.0
     for sgn in (-1.0, 1.0):
         t_c = ((u - cx) * sgn).clamp(0.04, 0.55)
         line_v = cy - 0.66 - 0.12 * t_c
         on = ((u - cx) * sgn > 0.04) & ((u - cx) * sgn < 0.55)
-        clavicles = clavicles + torch.exp(-((v - line_v) / 0.025) ** 2) * on
+        clavicles = clavicles + torch.exp(-(((v - line_v) / 0.025) ** 2)) * on
     texture = random.smooth_field("texture", 10, u, v)
-    return (0.04 + 0.42 * body - 0.27 * anatomy.lungs + 0.12 * mediastinum + 0.035 * anatomy.heart * body
-            + 0.07 * spine + 0.045 * ribs + 0.08 * clavicles + 0.02 * texture * body)
+    return (
+        0.04
+        + 0.42 * body
+        - 0.27 * anatomy.lungs
+        + 0.12 * mediastinum
+        + 0.035 * anatomy.heart * body
+        + 0.07 * spine
+        + 0.045 * ribs
+        + 0.08 * clavicles
+        + 0.02 * texture * body
+    )
 
 
 def lung_markings(coords: Coords, anatomy: Anatomy, random: ImageRandom) -> torch.Tensor:

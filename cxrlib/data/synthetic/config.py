@@ -33,8 +33,7 @@ SYNTH_CLASSES = [
     "Infiltration",
 ]
 CHEXPERT5 = ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion"]
-NIH_BOX_CLASSES = ["Atelectasis", "Cardiomegaly", "Pleural Effusion", "Infiltration", "Mass", "Nodule",
-                   "Pneumothorax"]
+NIH_BOX_CLASSES = ["Atelectasis", "Cardiomegaly", "Pleural Effusion", "Infiltration", "Mass", "Nodule", "Pneumothorax"]
 CLASS_PRESETS = {"chexpert5": CHEXPERT5, "nih-boxes": NIH_BOX_CLASSES, "all": SYNTH_CLASSES}
 DEFAULT_PREVALENCE = {
     "Atelectasis": 0.20,

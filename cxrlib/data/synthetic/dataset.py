@@ -107,10 +107,20 @@ def open_synth_cxr(
     if isinstance(readers, Mapping):
         readers = ReaderSpec(**readers)
     cfg = SynthCXRConfig(
-        n=n, image_size=image_size, seed=seed, classes=classes, prevalence=prevalence,
-        uncertain_rate=uncertain_rate, label_noise=label_noise, studies_per_patient=studies_per_patient,
-        ap_fraction=ap_fraction, left_fraction=left_fraction, bilateral_fraction=bilateral_fraction,
-        shortcut=shortcut, readers=readers, split_fractions=dict(split_fractions),
+        n=n,
+        image_size=image_size,
+        seed=seed,
+        classes=classes,
+        prevalence=prevalence,
+        uncertain_rate=uncertain_rate,
+        label_noise=label_noise,
+        studies_per_patient=studies_per_patient,
+        ap_fraction=ap_fraction,
+        left_fraction=left_fraction,
+        bilateral_fraction=bilateral_fraction,
+        shortcut=shortcut,
+        readers=readers,
+        split_fractions=dict(split_fractions),
     )
     resolve_policy(label_policy, list(cfg.classes))  # fail before generating anything
     entry = _build_cache(cfg, progress_enabled(progress), cache_dir)
@@ -129,12 +139,14 @@ def open_synth_cxr(
     reported[uncertain] = -1.0
     index = pd.Index(keys, name="image")
     raw = pd.DataFrame(reported[:, kk], columns=cls, index=index)
-    table = pd.DataFrame({
-        "image": keys,
-        "patient_id": [f"synth_p{p:05d}" for p in params["patient"]],
-        "study_id": [f"synth_s{i:06d}" for i in range(n)],
-        "view": np.where(params["ap"], "AP", "PA"),
-    })
+    table = pd.DataFrame(
+        {
+            "image": keys,
+            "patient_id": [f"synth_p{p:05d}" for p in params["patient"]],
+            "study_id": [f"synth_s{i:06d}" for i in range(n)],
+            "view": np.where(params["ap"], "AP", "PA"),
+        }
+    )
     table["split"] = split_by_patient(table, split_fractions, seed if split_seed is None else split_seed).to_numpy()
     check_patient_leakage(table)
     labels = apply_label_policy(raw.reset_index(drop=True), cls, label_policy, source="synth-cxr")
@@ -144,9 +156,17 @@ def open_synth_cxr(
     table["original_width"] = image_size
     raw_boxes = pd.read_csv(entry.file("boxes.csv"))
     raw_boxes = raw_boxes[raw_boxes["class"].isin(cls)]
-    boxes = pd.DataFrame({"image": [keys[r] for r in raw_boxes["row"]], "class": raw_boxes["class"].to_numpy(),
-                          "x": raw_boxes["x"].to_numpy(), "y": raw_boxes["y"].to_numpy(),
-                          "w": raw_boxes["w"].to_numpy(), "h": raw_boxes["h"].to_numpy(), "reader": "truth"})
+    boxes = pd.DataFrame(
+        {
+            "image": [keys[r] for r in raw_boxes["row"]],
+            "class": raw_boxes["class"].to_numpy(),
+            "x": raw_boxes["x"].to_numpy(),
+            "y": raw_boxes["y"].to_numpy(),
+            "w": raw_boxes["w"].to_numpy(),
+            "h": raw_boxes["h"].to_numpy(),
+            "reader": "truth",
+        }
+    )
     info = {
         "config": cfg,
         "truth": pd.DataFrame(truth[:, kk].astype(float), columns=cls, index=index),
@@ -169,5 +189,4 @@ def open_synth_cxr(
     def marker(row: int) -> np.ndarray:
         return np.unpackbits(packed_markers[row], axis=-1, count=image_size).astype(bool)
 
-    return CXRDataset("synth-cxr", cls, table, boxes, images, masks=masks,
-                      extras={"marker_mask": marker}, info=info)
+    return CXRDataset("synth-cxr", cls, table, boxes, images, masks=masks, extras={"marker_mask": marker}, info=info)

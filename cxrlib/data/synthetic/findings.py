@@ -78,8 +78,15 @@ class FindingDraw:
     hides_markings: torch.Tensor | None = None
 
 
-def finding_context(name: str, coords: Coords, anatomy: Anatomy, params: dict[str, np.ndarray],
-                    random: ImageRandom, k: int, rows: np.ndarray) -> FindingContext:
+def finding_context(
+    name: str,
+    coords: Coords,
+    anatomy: Anatomy,
+    params: dict[str, np.ndarray],
+    random: ImageRandom,
+    k: int,
+    rows: np.ndarray,
+) -> FindingContext:
     """The context of finding ``k`` (``name``) for batch rows ``rows`` of a rendered batch."""
     rows_t = torch.as_tensor(rows, dtype=torch.long)
     col = lambda key: torch.as_tensor(params[key][rows, k], dtype=torch.float32)[:, None, None]  # noqa: E731
@@ -151,7 +158,7 @@ def edema(ctx: FindingContext) -> FindingDraw:
     for i, (lcx, lcy, lrx, lry) in enumerate(anat.lungs_c):
         hx = lcx + 0.45 * lrx * (1 if i == 0 else -1)
         d = ellipse_distance(u, v, hx, lcy + 0.05, 0.55 * lrx * (1 + 0.3 * p.size), 0.45 * lry)
-        haze = torch.exp(-(d ** 2)) * anat.lung_soft[i]
+        haze = torch.exp(-(d**2)) * anat.lung_soft[i]
         attenuation = attenuation + 0.15 * p.severity * haze * reticular
         instances.append(Instance((d < 1) & anat.lung_hard[i], _all(ctx)))
     return FindingDraw(attenuation, instances)
@@ -165,7 +172,7 @@ def pleural_effusion(ctx: FindingContext) -> FindingDraw:
         on_side = (p.side == i) | (p.side == BOTH)
         level = lcy + lry * (0.9 - 0.55 * p.severity)  # higher fluid level with severity
         lateral = ((u - lcx) / lrx * (1 if i == LEFT else -1)).clamp(min=0)
-        meniscus = level - 0.18 * lry * lateral ** 2 * 4
+        meniscus = level - 0.18 * lry * lateral**2 * 4
         pleural_space = soft(ellipse_distance(u, v, lcx, lcy, lrx * 1.05, lry * 1.08), edge)
         fluid = torch.sigmoid((v - meniscus) / edge) * pleural_space
         attenuation = attenuation + 0.26 * fluid * on_side * anat.lung_soft[i]
@@ -201,14 +208,21 @@ def pneumothorax(ctx: FindingContext) -> FindingDraw:
     lcx, lcy, lrx, lry = _chosen_lung(ctx)
     right = p.side == RIGHT
     medial = torch.where(right, 1.0, -1.0)
-    d_in = ellipse_distance(u, v, lcx + medial * collapse * lrx, lcy + collapse * lry * 0.6,
-                            lrx * (1 - collapse), lry * (1 - collapse * 0.6))
+    d_in = ellipse_distance(
+        u,
+        v,
+        lcx + medial * collapse * lrx,
+        lcy + collapse * lry * 0.6,
+        lrx * (1 - collapse),
+        lry * (1 - collapse * 0.6),
+    )
     this_lung = torch.where(right, anat.lung_soft[0], anat.lung_soft[1])
     this_hard = torch.where(right, anat.lung_hard[0], anat.lung_hard[1])
     rim = this_lung * torch.sigmoid((d_in - 1) / 0.03)
-    pleural_line = torch.exp(-((d_in - 1) / 0.02) ** 2) * this_lung
-    return FindingDraw(-0.05 * rim + 0.07 * pleural_line, [Instance((d_in >= 1) & this_hard, _all(ctx))],
-                       hides_markings=rim)
+    pleural_line = torch.exp(-(((d_in - 1) / 0.02) ** 2)) * this_lung
+    return FindingDraw(
+        -0.05 * rim + 0.07 * pleural_line, [Instance((d_in >= 1) & this_hard, _all(ctx))], hides_markings=rim
+    )
 
 
 def infiltration(ctx: FindingContext) -> FindingDraw:

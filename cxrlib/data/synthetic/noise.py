@@ -28,7 +28,7 @@ def _bicubic_rms() -> float:
     near = ((a + 2) * x - (a + 3)) * x * x + 1
     far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
     weights = np.where(x <= 1, near, far)
-    return float(np.mean((weights ** 2).sum(0)))  # 2-D variance s(tx) s(ty) averages to mean(s)^2
+    return float(np.mean((weights**2).sum(0)))  # 2-D variance s(tx) s(ty) averages to mean(s)^2
 
 
 _BICUBIC_RMS = _bicubic_rms()
@@ -71,8 +71,9 @@ class ImageRandom:
         field = F.grid_sample(coarse, grid, mode="bicubic", padding_mode="border", align_corners=False)[:, 0]
         return field / _BICUBIC_RMS
 
-    def radial_streaks(self, stream: str, u: torch.Tensor, v: torch.Tensor, hx: torch.Tensor,
-                       hy: torch.Tensor) -> torch.Tensor:
+    def radial_streaks(
+        self, stream: str, u: torch.Tensor, v: torch.Tensor, hx: torch.Tensor, hy: torch.Tensor
+    ) -> torch.Tensor:
         """Vessel-like streaks radiating from ``(hx, hy)``: thin in angle, long in radius, ``(B, H, W)``."""
         r = torch.sqrt((u - hx) ** 2 + (v - hy) ** 2)
         theta = torch.atan2(v - hy, u - hx) / math.pi  # [-1, 1]

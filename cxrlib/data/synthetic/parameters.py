@@ -13,8 +13,19 @@ import numpy as np
 
 from .config import SYNTH_CLASSES, SynthCXRConfig
 
-__all__ = ["RIGHT", "LEFT", "BOTH", "NO_SIDE", "ALWAYS_BILATERAL", "MAYBE_BILATERAL", "NOT_LATERAL",
-           "PLACEMENT_KEYS", "sample_parameters", "redraw_placement", "rows_of"]
+__all__ = [
+    "RIGHT",
+    "LEFT",
+    "BOTH",
+    "NO_SIDE",
+    "ALWAYS_BILATERAL",
+    "MAYBE_BILATERAL",
+    "NOT_LATERAL",
+    "PLACEMENT_KEYS",
+    "sample_parameters",
+    "redraw_placement",
+    "rows_of",
+]
 
 RIGHT, LEFT, BOTH, NO_SIDE = 0, 1, 2, -1
 ALWAYS_BILATERAL = ("Edema",)
@@ -24,8 +35,12 @@ PLACEMENT_KEYS = ("pos_a", "pos_b", "size", "angle")  # per finding, ``(N, K)``;
 
 
 def _placement(rng: np.random.Generator, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
-    return {"pos_a": rng.uniform(-1, 1, shape), "pos_b": rng.uniform(-1, 1, shape),
-            "size": rng.uniform(0, 1, shape), "angle": rng.uniform(-0.5, 0.5, shape)}
+    return {
+        "pos_a": rng.uniform(-1, 1, shape),
+        "pos_b": rng.uniform(-1, 1, shape),
+        "size": rng.uniform(0, 1, shape),
+        "angle": rng.uniform(-0.5, 0.5, shape),
+    }
 
 
 def sample_parameters(cfg: SynthCXRConfig) -> dict[str, np.ndarray]:

@@ -65,7 +65,8 @@ def place_findings(params: dict[str, np.ndarray], seed: int, chunk: int = 256) -
                 if len(rows) and attempt == MAX_TRIES:
                     raise ValueError(
                         f"SynthCXR could not place a visible {name!r} in image {int(idx[rows[0]])} "
-                        f"(seed {seed}) in {MAX_TRIES} attempts, so its requested prevalence cannot be met")
+                        f"(seed {seed}) in {MAX_TRIES} attempts, so its requested prevalence cannot be met"
+                    )
                 attempt += 1
                 if attempt == SWITCH_SIDE_AFTER:
                     one_sided = rows[np.isin(P["side"][rows, k], (LEFT, RIGHT))]

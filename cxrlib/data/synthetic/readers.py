@@ -13,8 +13,9 @@ from .config import SYNTH_CLASSES, SynthCXRConfig
 __all__ = ["reader_tables"]
 
 
-def reader_tables(cfg: SynthCXRConfig, truth: np.ndarray, boxes: pd.DataFrame, keys: list[str]
-                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def reader_tables(
+    cfg: SynthCXRConfig, truth: np.ndarray, boxes: pd.DataFrame, keys: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Labels ``(image, reader, *classes)`` (1.0 / 0.0) and boxes (``BOX_COLUMNS``) of ``cfg.readers``.
 
     ``truth`` is ``(N, K_all)`` bool over ``SYNTH_CLASSES``; ``boxes`` the truth boxes in pixels. A
@@ -52,6 +53,9 @@ def reader_tables(cfg: SynthCXRConfig, truth: np.ndarray, boxes: pd.DataFrame, k
                     x0, y0 = rng.uniform(0.15, 0.85 - w / size) * size, rng.uniform(0.15, 0.8 - h / size) * size
                     box_rows.append((keys[i], c, x0, y0, w, h, reader))
     readers = [f"reader_{r}" for r in range(spec.n_readers)]
-    labels = pd.DataFrame(said.reshape(-1, len(cfg.classes)), columns=list(cfg.classes),
-                          index=pd.MultiIndex.from_product([keys, readers], names=["image", "reader"]))
+    labels = pd.DataFrame(
+        said.reshape(-1, len(cfg.classes)),
+        columns=list(cfg.classes),
+        index=pd.MultiIndex.from_product([keys, readers], names=["image", "reader"]),
+    )
     return labels.reset_index(), pd.DataFrame(box_rows, columns=BOX_COLUMNS)

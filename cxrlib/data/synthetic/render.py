@@ -17,8 +17,9 @@ __all__ = ["render_synth_cxr"]
 Box = tuple[int, str, float, float, float, float]
 
 
-def render_synth_cxr(params: dict[str, np.ndarray], idx: np.ndarray, size: int, seed: int
-                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[Box]]:
+def render_synth_cxr(
+    params: dict[str, np.ndarray], idx: np.ndarray, size: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[Box]]:
     """Render dataset images ``idx`` of a parameter set at ``size`` pixels.
 
     Returns ``images (B, S, S)`` float in [0, 1], ``masks (B, K_all, S, S)`` bool,

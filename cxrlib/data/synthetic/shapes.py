@@ -21,8 +21,9 @@ def soft(d: torch.Tensor, width: float) -> torch.Tensor:
 Number = torch.Tensor | float
 
 
-def ellipse_distance(u: torch.Tensor, v: torch.Tensor, cx: Number, cy: Number, rx: Number, ry: Number,
-                     angle: torch.Tensor | None = None) -> torch.Tensor:
+def ellipse_distance(
+    u: torch.Tensor, v: torch.Tensor, cx: Number, cy: Number, rx: Number, ry: Number, angle: torch.Tensor | None = None
+) -> torch.Tensor:
     """Normalised distance from the ellipse centre ``(cx, cy)`` with radii ``rx, ry`` (1 on its border).
 
     All arguments broadcast (``(B, H, W)`` coordinates, ``(B, 1, 1)`` parameters); ``angle`` in radians.

@@ -4,19 +4,28 @@ from cxrlib.data import CHEXPERT5, NIH_BOX_CLASSES, SYNTH_CLASSES, class_presets
 from cxrlib.data.sources import CHEXPERT_CLASSES, MIMIC_CLASSES, MURA_BODY_PARTS, NIH_CLASSES, VINDR_CLASSES
 
 
-@pytest.mark.parametrize("source, expected", [
-    ("chexpert", ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion"]),
-    ("mimic", ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion"]),
-    ("nih", ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Effusion"]),  # NIH's spelling
-    ("synth-cxr", CHEXPERT5),
-])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("chexpert", ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion"]),
+        ("mimic", ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion"]),
+        ("nih", ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Effusion"]),  # NIH's spelling
+        ("synth-cxr", CHEXPERT5),
+    ],
+)
 def test_chexpert5_in_each_sources_spelling(source, expected):
     assert resolve_classes("chexpert5", source) == expected
 
 
 def test_all_and_competition_alias():
-    for source, classes in [("chexpert", CHEXPERT_CLASSES), ("mimic", MIMIC_CLASSES), ("nih", NIH_CLASSES),
-                            ("vindr", VINDR_CLASSES), ("mura", MURA_BODY_PARTS), ("synth-cxr", SYNTH_CLASSES)]:
+    for source, classes in [
+        ("chexpert", CHEXPERT_CLASSES),
+        ("mimic", MIMIC_CLASSES),
+        ("nih", NIH_CLASSES),
+        ("vindr", VINDR_CLASSES),
+        ("mura", MURA_BODY_PARTS),
+        ("synth-cxr", SYNTH_CLASSES),
+    ]:
         assert resolve_classes("all", source) == classes
     assert resolve_classes("competition", "mimic") == resolve_classes("chexpert5", "mimic")
     assert resolve_classes("nih-boxes", "synth-cxr") == NIH_BOX_CLASSES

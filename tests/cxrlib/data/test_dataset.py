@@ -24,22 +24,50 @@ def test_empty_split_and_index_errors(synth):
 
 
 def test_boxes_scale_to_array_size():
-    table = pd.DataFrame({"image": ["a.png"], "patient_id": ["p"], "study_id": ["s"], "view": ["PA"], "split": ["train"],
-                          "X": [1.0], "original_height": [1024], "original_width": [512]})
-    boxes = pd.DataFrame({"image": ["a.png"], "class": ["X"], "x": [100.0], "y": [512.0], "w": [50.0], "h": [256.0],
-                          "reader": ["truth"]})
+    table = pd.DataFrame(
+        {
+            "image": ["a.png"],
+            "patient_id": ["p"],
+            "study_id": ["s"],
+            "view": ["PA"],
+            "split": ["train"],
+            "X": [1.0],
+            "original_height": [1024],
+            "original_width": [512],
+        }
+    )
+    boxes = pd.DataFrame(
+        {"image": ["a.png"], "class": ["X"], "x": [100.0], "y": [512.0], "w": [50.0], "h": [256.0], "reader": ["truth"]}
+    )
     ds = CXRDataset("t", ["X"], table, boxes, np.zeros((1, 256, 256), np.uint8))
     b = ds.boxes_in_array_pixels().iloc[0]
     assert (b.x, b.y, b.w, b.h) == (50.0, 128.0, 25.0, 64.0)
 
 
 def _boxed(info):
-    table = pd.DataFrame({"image": ["a.png", "b.png"], "patient_id": ["p", "q"], "study_id": ["s", "t"],
-                          "view": ["PA", "PA"], "split": ["train", "test"], "X": [1.0, 1.0],
-                          "original_height": [64, 64], "original_width": [64, 64]})
-    boxes = pd.DataFrame({"image": ["a.png", "a.png", "b.png"], "class": ["X", "X", "X"], "x": [8.0, 16.0, 0.0],
-                          "y": [8.0, 16.0, 0.0], "w": [8.0, 8.0, 32.0], "h": [8.0, 8.0, 32.0],
-                          "reader": ["truth", "reader_0", "R1"]})
+    table = pd.DataFrame(
+        {
+            "image": ["a.png", "b.png"],
+            "patient_id": ["p", "q"],
+            "study_id": ["s", "t"],
+            "view": ["PA", "PA"],
+            "split": ["train", "test"],
+            "X": [1.0, 1.0],
+            "original_height": [64, 64],
+            "original_width": [64, 64],
+        }
+    )
+    boxes = pd.DataFrame(
+        {
+            "image": ["a.png", "a.png", "b.png"],
+            "class": ["X", "X", "X"],
+            "x": [8.0, 16.0, 0.0],
+            "y": [8.0, 16.0, 0.0],
+            "w": [8.0, 8.0, 32.0],
+            "h": [8.0, 8.0, 32.0],
+            "reader": ["truth", "reader_0", "R1"],
+        }
+    )
     return CXRDataset("t", ["X"], table, boxes, np.zeros((2, 32, 32), np.uint8), info=info)
 
 

@@ -8,8 +8,9 @@ CLASSES = ["Atelectasis", "Cardiomegaly", "Edema"]
 
 
 def raw():
-    return pd.DataFrame({"Atelectasis": [1, 0, -1, np.nan], "Cardiomegaly": [-1, -1, 1, 0],
-                         "Edema": [np.nan, -1, 0, 1]})
+    return pd.DataFrame(
+        {"Atelectasis": [1, 0, -1, np.nan], "Cardiomegaly": [-1, -1, 1, 0], "Edema": [np.nan, -1, 0, 1]}
+    )
 
 
 @pytest.mark.parametrize("policy, uncertain_value", [("ones", 1.0), ("zeros", 0.0), ("ignore", np.nan)])
@@ -60,7 +61,9 @@ def test_missing_column_and_unknown_policy():
 def test_presets_work_on_any_subset_of_classes():
     # seed000 names Cardiomegaly and Edema: on a subset without them the rest follow "*"
     assert resolve_policy("seed000", ["Atelectasis", "Pleural Effusion"]) == {
-        "Atelectasis": UncertainPolicy.ZEROS, "Pleural Effusion": UncertainPolicy.ZEROS}
+        "Atelectasis": UncertainPolicy.ZEROS,
+        "Pleural Effusion": UncertainPolicy.ZEROS,
+    }
     assert resolve_policy("libauc", ["Edema"]) == {"Edema": UncertainPolicy.ONES}
     out = apply_label_policy(raw()[["Cardiomegaly"]], ["Cardiomegaly"], "seed000")
     assert out["Cardiomegaly"].tolist()[:2] == [1.0, 1.0]

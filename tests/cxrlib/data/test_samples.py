@@ -43,8 +43,10 @@ def test_the_sample_is_package_data_in_nih_formats():
     names = sorted(p.name for p in (ROOT / "images").iterdir())
     assert len(names) == 21 and all(re.fullmatch(r"\d{8}_\d{3}\.png", n) for n in names)
     lines = (ROOT / "Data_Entry_2017_v2020.csv").read_text().splitlines()
-    assert lines[0] == ("Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Sex,View Position,"
-                        "OriginalImage[Width,Height],OriginalImagePixelSpacing[x,y],")
+    assert lines[0] == (
+        "Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Sex,View Position,"
+        "OriginalImage[Width,Height],OriginalImagePixelSpacing[x,y],"
+    )
     assert len(lines) == 22 and all(ln.endswith(",") and ln.count(",") == 11 and '"' not in ln for ln in lines[1:])
     assert sorted(ln.split(",")[0] for ln in lines[1:]) == names
     boxes = (ROOT / "BBox_List_2017.csv").read_text().splitlines()

@@ -5,8 +5,12 @@ from cxrlib.data import PatientLeakageError, check_patient_leakage, split_by_pat
 
 
 def table(n_patients=50, per=3):
-    return pd.DataFrame({"image": [f"{p}_{s}" for p in range(n_patients) for s in range(per)],
-                         "patient_id": [f"p{p}" for p in range(n_patients) for _ in range(per)]})
+    return pd.DataFrame(
+        {
+            "image": [f"{p}_{s}" for p in range(n_patients) for s in range(per)],
+            "patient_id": [f"p{p}" for p in range(n_patients) for _ in range(per)],
+        }
+    )
 
 
 def test_split_is_patient_disjoint_deterministic_and_proportional():

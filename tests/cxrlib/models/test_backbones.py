@@ -4,8 +4,9 @@ import torch
 from cxrlib.models import Backbone, CXRClassifier, build_model
 
 
-@pytest.mark.parametrize("name, stride", [("small-cnn", 16), ("densenet121", 32), ("resnet50", 32),
-                                          ("resnet101", 32), ("vgg19", 16)])
+@pytest.mark.parametrize(
+    "name, stride", [("small-cnn", 16), ("densenet121", 32), ("resnet50", 32), ("resnet101", 32), ("vgg19", 16)]
+)
 def test_every_backbone_gives_logits_and_feature_map(name, stride):
     torch.manual_seed(0)
     model = build_model(name, num_classes=5).eval()
@@ -54,14 +55,19 @@ def test_every_backbone_meets_the_map_model_protocol_and_others_are_refused():
     assert isinstance(build_model("small-cnn", 3), MapModel)
     plain = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
     assert not isinstance(plain, MapModel)
-    for call in (lambda: fit(plain, [], None, lambda o, b: 0, TrainConfig(progress=False)),
-                 lambda: predict(plain, []), lambda: compute_saliency(plain, torch.rand(1, 1, 8, 8))):
+    for call in (
+        lambda: fit(plain, [], None, lambda o, b: 0, TrainConfig(progress=False)),
+        lambda: predict(plain, []),
+        lambda: compute_saliency(plain, torch.rand(1, 1, 8, 8)),
+    ):
         with pytest.raises(TypeError, match="MapModel"):
             call()
 
 
-@pytest.mark.parametrize("name, strides", [("small-cnn", (16, 8)), ("densenet121", (32, 16, 8)),
-                                           ("resnet50", (32, 16, 8)), ("vgg19", (16, 8))])
+@pytest.mark.parametrize(
+    "name, strides",
+    [("small-cnn", (16, 8)), ("densenet121", (32, 16, 8)), ("resnet50", (32, 16, 8)), ("vgg19", (16, 8))],
+)
 def test_output_stride_gives_finer_maps_with_the_same_weights(name, strides):
     x = torch.rand(1, 1, 64, 64)
     shapes = {}

@@ -23,8 +23,9 @@ def test_class_distinctiveness_is_mean_pairwise_cosine():
     torch.manual_seed(0)
     maps, features = torch.rand(3, 4, 5, 5), torch.rand(3, 6, 5, 5)
     z = saliency_latents(maps, features)
-    expected = torch.stack([F.cosine_similarity(z[:, i], z[:, j], dim=-1)
-                            for i in range(4) for j in range(i + 1, 4)]).mean()
+    expected = torch.stack(
+        [F.cosine_similarity(z[:, i], z[:, j], dim=-1) for i in range(4) for j in range(i + 1, 4)]
+    ).mean()
     assert torch.allclose(class_distinctiveness_loss(maps, features), expected, atol=1e-6)
 
 

@@ -20,10 +20,17 @@ class Demo:
 PRESETS = {"smoke": {"n": 2, "seeds": (0, 1)}}
 
 
-@pytest.mark.parametrize("typed", [
-    "densenet121,vgg19", " densenet121 , vgg19 ", "['densenet121', 'vgg19']", '["densenet121", "vgg19"]',
-    ["densenet121", "vgg19"], ("densenet121", "vgg19"),
-])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "densenet121,vgg19",
+        " densenet121 , vgg19 ",
+        "['densenet121', 'vgg19']",
+        '["densenet121", "vgg19"]',
+        ["densenet121", "vgg19"],
+        ("densenet121", "vgg19"),
+    ],
+)
 def test_list_parameters_accept_what_users_type(typed):
     """papermill -p passes strings: the README's "['densenet121']" used to split into letters."""
     assert resolve_settings(Demo, PRESETS, "default", backbones=typed).backbones == ("densenet121", "vgg19")
@@ -44,13 +51,16 @@ def test_none_keeps_the_preset_only_where_none_is_not_a_value():
     assert resolve_settings(Demo, PRESETS, "smoke", prevalence="0.5").prevalence == 0.5
 
 
-@pytest.mark.parametrize("name, value, message", [
-    ("n", "ten", "parameter 'n' must be int"),
-    ("seeds", "0,one", "parameter 'seeds' must be int"),
-    ("backbones", "['densenet121'", "cannot read"),
-    ("pretrained", "maybe", "parameter 'pretrained' must be bool"),
-    ("lr", [1e-3], "parameter 'lr' must be float"),
-])
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("n", "ten", "parameter 'n' must be int"),
+        ("seeds", "0,one", "parameter 'seeds' must be int"),
+        ("backbones", "['densenet121'", "cannot read"),
+        ("pretrained", "maybe", "parameter 'pretrained' must be bool"),
+        ("lr", [1e-3], "parameter 'lr' must be float"),
+    ],
+)
 def test_unreadable_values_name_the_parameter(name, value, message):
     with pytest.raises(ParameterError, match=message):
         resolve_settings(Demo, PRESETS, "default", **{name: value})

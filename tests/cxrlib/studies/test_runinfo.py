@@ -2,7 +2,7 @@ from dataclasses import dataclass
 
 import torch
 
-from cxrlib.studies.runinfo import describe_run, device_description, run_header
+from cxrlib.studies.runinfo import describe_run, device_description, run_header, run_header_table
 
 
 @dataclass
@@ -21,13 +21,14 @@ def test_run_dict_and_header_table():
     run = describe_run(Demo(), {"train": 70, "val": 15, "test": 15}, wall_seconds=75.2)
     assert run["seeds"] == [0, 1] and run["n_test"] == 15 and "lr" not in run
     assert run["device"].startswith("CPU (") and run["torch_version"] == torch.__version__
-    table = run_header(run)
+    table = run_header_table(run)
     assert list(table.columns) == ["value"] and table.index.name == "setting"
     assert table.loc["profile", "value"] == "smoke"
     assert table.loc["wall time", "value"] == "1 min 15 s"
     assert table.loc["seeds", "value"] == "0, 1"
     assert table.loc["ImageNet weights", "value"].startswith("no")
-    assert "PosixPath" not in table.to_html() and "Demo(" not in table.to_html()
+    html = run_header(run).to_html()
+    assert "PosixPath" not in html and "Demo(" not in html and "This run" in html and "device" in html
 
 
 def test_device_description_names_the_device():

@@ -19,8 +19,9 @@ WITH_BOXES = {"nih", "vindr"}
 @pytest.mark.parametrize("source", sorted(SOURCES))
 def test_data_overview_runs_on_reader(source, request, cache_dir):
     root = request.getfixturevalue(SOURCES[source][0])
-    overview = run_data_overview(data_settings("smoke", dataset=source, data_root=str(root), image_size=32,
-                                               progress=False))
+    overview = run_data_overview(
+        data_settings("smoke", dataset=source, data_root=str(root), image_size=32, progress=False)
+    )
     ds, head = overview.dataset, overview.headline
     assert ds.name == source and head["images"] == len(ds) > 0
     assert head["masks"].startswith("not available")
@@ -42,8 +43,17 @@ def test_data_overview_runs_on_reader(source, request, cache_dir):
 def test_baseline_runs_on_reader(source, request, cache_dir):
     fixture, classes = SOURCES[source]
     root = request.getfixturevalue(fixture)
-    settings = baseline_settings("smoke", dataset=source, data_root=str(root), classes=classes, image_size=32,
-                                 backbones=("small-cnn",), epochs=1, batch_size=8, progress=False)
+    settings = baseline_settings(
+        "smoke",
+        dataset=source,
+        data_root=str(root),
+        classes=classes,
+        image_size=32,
+        backbones=("small-cnn",),
+        epochs=1,
+        batch_size=8,
+        progress=False,
+    )
     result = run_baseline(settings)
     run = result.runs[0]
     assert result.test_data.name == source and len(result.classes) == run.probs.shape[1]

@@ -8,9 +8,14 @@ from cxrlib.studies.data_overview import finding_sizes
 
 
 def test_real_sources_get_the_common_options_only(nih_root, cache_dir):
-    ds = open_study_dataset("nih", str(nih_root), options=dict(image_size=32, classes=["Atelectasis", "Effusion"],
-                                                               label_policy="seed000", seed=2, progress=False),
-                            synth_options=dict(n=10, shortcut={"class_name": "Pneumothorax", "rate": 0.9}))
+    ds = open_study_dataset(
+        "nih",
+        str(nih_root),
+        options=dict(
+            image_size=32, classes=["Atelectasis", "Effusion"], label_policy="seed000", seed=2, progress=False
+        ),
+        synth_options=dict(n=10, shortcut={"class_name": "Pneumothorax", "rate": 0.9}),
+    )
     assert ds.image_size == (32, 32) and ds.classes == ["Atelectasis", "Effusion"]
     assert ds.info["options"]["seed"] == 2
     assert ds.info["study_options_not_used"] == ["n", "shortcut"]
@@ -26,7 +31,7 @@ def test_finding_sizes_from_boxes_alone_without_masks(nih_root, cache_dir):
     assert list(sizes.index) == ds.classes
     assert sizes["mask_%_median"].isna().all() and (sizes["count"] == 0).all()
     assert sizes.loc["Mass", "boxes"] == 1
-    assert sizes.loc["Mass", "box_%_median"] == pytest.approx(100 * 300 * 150 / 1024 ** 2)
+    assert sizes.loc["Mass", "box_%_median"] == pytest.approx(100 * 300 * 150 / 1024**2)
     assert np.isnan(sizes.loc["Edema", "box_%_median"])
 
 

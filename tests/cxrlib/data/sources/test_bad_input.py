@@ -66,14 +66,18 @@ def test_missing_column_mimic(mimic_root):
 
 
 def test_unknown_label_value_chexpert(chexpert_root):
-    _replace(chexpert_root / "CheXpert-v1.0-small" / "train.csv", "Male,41,Frontal,PA,,,1.0,", "Male,41,Frontal,PA,,,2.0,")
+    _replace(
+        chexpert_root / "CheXpert-v1.0-small" / "train.csv", "Male,41,Frontal,PA,,,1.0,", "Male,41,Frontal,PA,,,2.0,"
+    )
     with pytest.raises(ValueError, match=r"train.csv: line 5, column 'Cardiomegaly': unknown label value '2.0'"):
         open_dataset("chexpert", root=chexpert_root, load_images=False)
 
 
 def test_unknown_label_value_nih(nih_root):
     _replace(nih_root / "Data_Entry_2017_v2020.csv", "Mass|Atelectasis", "Mass|Atelectasia")
-    with pytest.raises(ValueError, match=r"Data_Entry_2017_v2020.csv, line 5: unknown label value\(s\) \['Atelectasia'\]"):
+    with pytest.raises(
+        ValueError, match=r"Data_Entry_2017_v2020.csv, line 5: unknown label value\(s\) \['Atelectasia'\]"
+    ):
         open_dataset("nih", root=nih_root, load_images=False)
     ds = open_dataset("nih", root=nih_root, load_images=False, on_bad="skip")
     assert "00000003_000.png" not in set(ds.table["image"]) and sum(ds.info["skipped"]["counts"].values()) >= 1
@@ -87,7 +91,9 @@ def test_unknown_label_value_mura(mura_root):
 
 def test_unknown_class_vindr(vindr_root):
     _replace(vindr_root / "train.csv", "Aortic enlargement,0", "Aortic enlargment,0")
-    with pytest.raises(ValueError, match=r"train.csv, line 11: unknown label: class_id 0 with class_name 'Aortic enlargment'"):
+    with pytest.raises(
+        ValueError, match=r"train.csv, line 11: unknown label: class_id 0 with class_name 'Aortic enlargment'"
+    ):
         open_dataset("vindr", root=vindr_root, load_images=False)
 
 
@@ -113,7 +119,11 @@ def test_vindr_box_past_the_decoded_image(vindr_root, tmp_path):
 
 
 def test_duplicate_rows(vindr_root, mimic_root, nih_root):
-    _replace(vindr_root / "train.csv", "R9,2.0,2.0,4.0,5.0\n", "R9,2.0,2.0,4.0,5.0\n" + f"{0xB:032x},Nodule/Mass,8,R9,2.0,2.0,4.0,5.0\n")
+    _replace(
+        vindr_root / "train.csv",
+        "R9,2.0,2.0,4.0,5.0\n",
+        "R9,2.0,2.0,4.0,5.0\n" + f"{0xB:032x},Nodule/Mass,8,R9,2.0,2.0,4.0,5.0\n",
+    )
     with pytest.raises(ValueError, match=r"train.csv, line 8: duplicate row"):
         open_dataset("vindr", root=vindr_root, load_images=False)
     text = (nih_root / "Data_Entry_2017_v2020.csv").read_text()
@@ -139,12 +149,16 @@ def test_patient_in_two_official_splits(nih_root):
 
 
 def test_impossible_age_and_non_integer_id(nih_root):
-    _replace(nih_root / "Data_Entry_2017_v2020.csv", "Cardiomegaly|Emphysema,1,1,58,", "Cardiomegaly|Emphysema,1,1,412,")
+    _replace(
+        nih_root / "Data_Entry_2017_v2020.csv", "Cardiomegaly|Emphysema,1,1,58,", "Cardiomegaly|Emphysema,1,1,412,"
+    )
     with pytest.raises(ValueError, match=r"line 3: impossible age 412"):
         open_dataset("nih", root=nih_root, load_images=False)
     ds = open_dataset("nih", root=nih_root, load_images=False, on_bad="skip")
     assert ds.info["skipped"]["counts"] == {"impossible age 412": 1}
-    _replace(nih_root / "Data_Entry_2017_v2020.csv", "Cardiomegaly|Emphysema,1,1,412,", "Cardiomegaly|Emphysema,1,1,58,")
+    _replace(
+        nih_root / "Data_Entry_2017_v2020.csv", "Cardiomegaly|Emphysema,1,1,412,", "Cardiomegaly|Emphysema,1,1,58,"
+    )
     _replace(nih_root / "Data_Entry_2017_v2020.csv", "No Finding,0,2,80,", "No Finding,0,two,80,")
     with pytest.raises(ValueError, match=r"line 4: .*Patient ID 'two' is not an integer"):
         open_dataset("nih", root=nih_root, load_images=False)

@@ -9,8 +9,13 @@ from cxrlib.data import available_sources, open_dataset
 from cxrlib.data.registry import _SOURCES
 from cxrlib.data.sources.common import COMMON_OPTIONS
 
-REAL = {"chexpert": "chexpert_root", "mimic": "mimic_root", "nih": "nih_root", "vindr": "vindr_root",
-        "mura": "mura_root"}
+REAL = {
+    "chexpert": "chexpert_root",
+    "mimic": "mimic_root",
+    "nih": "nih_root",
+    "vindr": "vindr_root",
+    "mura": "mura_root",
+}
 
 
 def test_every_real_source_is_covered_and_takes_the_common_options():
@@ -24,8 +29,19 @@ def test_every_real_source_is_covered_and_takes_the_common_options():
 @pytest.mark.parametrize("source", sorted(REAL))
 def test_every_reader_accepts_every_common_option(source, request, tmp_path):
     root = request.getfixturevalue(REAL[source])
-    ds = open_dataset(source, root=root, image_size=32, classes="all", label_policy="seed000", views=None, seed=1,
-                      load_images=False, on_bad="raise", cache_dir=tmp_path, progress=False)
+    ds = open_dataset(
+        source,
+        root=root,
+        image_size=32,
+        classes="all",
+        label_policy="seed000",
+        views=None,
+        seed=1,
+        load_images=False,
+        on_bad="raise",
+        cache_dir=tmp_path,
+        progress=False,
+    )
     assert ds.info["options"]["seed"] == 1 and ds.info["options"]["classes"] == ds.classes
     without = ds.info["options_without_effect"]
     assert "image_size" in without and "cache_dir" in without  # load_images=False reads no pixel
@@ -57,7 +73,8 @@ def test_mura_has_no_views_and_no_chest_presets(mura_root):
     ds = open_dataset("mura", root=mura_root, classes=["XR_WRIST", "XR_HAND"], load_images=False)
     assert ds.classes == ["XR_WRIST", "XR_HAND"]
     assert open_dataset("mura", root=mura_root, task="abnormality", classes="all", load_images=False).classes == [
-        "Abnormal"]
+        "Abnormal"
+    ]
 
 
 def test_mimic_competition_is_the_five_not_its_letters(mimic_root):
@@ -66,13 +83,19 @@ def test_mimic_competition_is_the_five_not_its_letters(mimic_root):
 
 
 def test_chexpert_seed000_on_a_subset_without_its_named_classes(chexpert_root):
-    ds = open_dataset("chexpert", root=chexpert_root, classes=["Atelectasis", "Pleural Effusion"],
-                      label_policy="seed000", load_images=False)
+    ds = open_dataset(
+        "chexpert",
+        root=chexpert_root,
+        classes=["Atelectasis", "Pleural Effusion"],
+        label_policy="seed000",
+        load_images=False,
+    )
     p2 = "CheXpert-v1.0-small/train/patient00002/study2/view1_frontal.jpg"
     assert ds.table.set_index("image").loc[p2, ["Atelectasis", "Pleural Effusion"]].tolist() == [0.0, 0.0]
     with pytest.raises(ValueError, match="names unknown classes"):
-        open_dataset("chexpert", root=chexpert_root, classes=["Atelectasis"], label_policy={"Edema": "ones"},
-                     load_images=False)
+        open_dataset(
+            "chexpert", root=chexpert_root, classes=["Atelectasis"], label_policy={"Edema": "ones"}, load_images=False
+        )
 
 
 def test_nih_takes_classes_and_a_label_policy(nih_root):
@@ -82,8 +105,9 @@ def test_nih_takes_classes_and_a_label_policy(nih_root):
     assert set(ds.boxes["class"]) == {"Atelectasis"}  # Mass and Infiltration boxes go with their classes
     assert ds.info["options_without_effect"]["label_policy"] == "nih has no uncertain labels"
     with pytest.raises(ValueError, match=r"names unknown classes \['Pleural Effusion'\]"):
-        open_dataset("nih", root=nih_root, classes="chexpert5", label_policy={"Pleural Effusion": "ones"},
-                     load_images=False)
+        open_dataset(
+            "nih", root=nih_root, classes="chexpert5", label_policy={"Pleural Effusion": "ones"}, load_images=False
+        )
 
 
 def test_vindr_majority_keeps_no_box_of_a_class_it_labels_0(vindr_root):
@@ -113,8 +137,9 @@ def test_truth_boxes_per_source(nih_root, vindr_root, chexpert_root, tmp_path):
     assert len(truth) == len(nih.boxes) == 3 and set(truth["reader"]) == {"nih"}  # NIH's boxes are all truth
     mass = truth.set_index("class").loc["Mass"]
     assert mass["x"] == pytest.approx(100.5 / 32) and mass["h"] == pytest.approx(150 / 32)  # array pixels
-    vindr = open_dataset("vindr", root=vindr_root, image_size=32, label_rule="majority", cache_dir=tmp_path,
-                         progress=False)
+    vindr = open_dataset(
+        "vindr", root=vindr_root, image_size=32, label_rule="majority", cache_dir=tmp_path, progress=False
+    )
     truth = vindr.truth_boxes()
     assert len(truth) == len(vindr.boxes) and set(truth["reader"]) >= {"R9", "R10"}
     assert vindr.info["truth_rule"].startswith("majority")

@@ -20,8 +20,15 @@ def _eq(a, b):
 
 
 def test_chexpert_fixture(chexpert_root, tmp_path):
-    ds = open_dataset("chexpert", root=chexpert_root, classes="competition", label_policy="seed000",
-                      image_size=32, cache_dir=tmp_path, progress=False)
+    ds = open_dataset(
+        "chexpert",
+        root=chexpert_root,
+        classes="competition",
+        label_policy="seed000",
+        image_size=32,
+        cache_dir=tmp_path,
+        progress=False,
+    )
     lab = _labels(ds)
     p2 = "CheXpert-v1.0-small/train/patient00002/study2/view1_frontal.jpg"
     # Atelectasis -1 → 0 ; Cardiomegaly -1 → 1 ; Consolidation -1 → 0 ; Edema -1 → 1 ; Effusion -1 → 0
@@ -38,11 +45,13 @@ def test_chexpert_fixture(chexpert_root, tmp_path):
     assert set(ds.table["split"]) == {"train", "val", "test"}
     item = ds[0]
     assert item["image"].shape == (1, 32, 32) and abs(float(item["image"].mean()) - 100 / 255) < 0.02
-    ignore = open_dataset("chexpert", root=chexpert_root, classes="competition", label_policy="ignore",
-                          load_images=False)
+    ignore = open_dataset(
+        "chexpert", root=chexpert_root, classes="competition", label_policy="ignore", load_images=False
+    )
     assert _eq(_labels(ignore).loc[p2], [nan, nan, nan, nan, nan])
-    libauc = open_dataset("chexpert", root=chexpert_root, classes="competition", label_policy="libauc",
-                          load_images=False)
+    libauc = open_dataset(
+        "chexpert", root=chexpert_root, classes="competition", label_policy="libauc", load_images=False
+    )
     assert _eq(_labels(libauc).loc[p2], [1.0, 0.0, 0.0, 1.0, 0.0])
 
 
@@ -55,8 +64,15 @@ def test_chexpert_frontal_filter_is_reported(chexpert_root):
 
 
 def test_mimic_fixture(mimic_root, tmp_path):
-    ds = open_dataset("mimic", root=mimic_root, classes=["Atelectasis", "Cardiomegaly", "Pneumothorax", "No Finding"],
-                      label_policy="ignore", image_size=32, cache_dir=tmp_path, progress=False)
+    ds = open_dataset(
+        "mimic",
+        root=mimic_root,
+        classes=["Atelectasis", "Cardiomegaly", "Pneumothorax", "No Finding"],
+        label_policy="ignore",
+        image_size=32,
+        cache_dir=tmp_path,
+        progress=False,
+    )
     t = ds.table.set_index("image")
     first = "files/p10/p10000032/s50414267/00000000-00000000-11111111-22222222-33333333.jpg"
     assert _eq(t.loc[first, ds.classes], [nan, nan, nan, 1.0])
@@ -73,8 +89,13 @@ def test_mimic_fixture(mimic_root, tmp_path):
     assert t.loc[first, "original_height"] == 3056
     frontal = open_dataset("mimic", root=mimic_root, views=["PA", "AP"], load_images=False)
     assert frontal.info["filters"][0]["dropped_by_view"] == {"LATERAL": 1, "(blank)": 1}
-    strict = open_dataset("mimic", root=mimic_root, classes=["Atelectasis", "Pleural Effusion", "Pneumothorax"],
-                          drop_only_uncertain=True, load_images=False)
+    strict = open_dataset(
+        "mimic",
+        root=mimic_root,
+        classes=["Atelectasis", "Pleural Effusion", "Pneumothorax"],
+        drop_only_uncertain=True,
+        load_images=False,
+    )
     assert "51000001" not in set(strict.table["study_id"])  # only -1 labels
     assert len(ds[0]["image"][0]) == 32
 
@@ -93,7 +114,9 @@ def test_nih_fixture(nih_root, tmp_path):
     boxes = ds.boxes.set_index("class")
     assert boxes.loc["Infiltration", "image"] == "00000004_000.png"  # "Infiltrate" mapped
     scaled = ds.boxes_in_array_pixels().set_index("class")
-    assert scaled.loc["Mass", ["x", "y", "w", "h"]].tolist() == pytest.approx([100.5 / 16, 200.25 / 16, 300 / 16, 150 / 16])
+    assert scaled.loc["Mass", ["x", "y", "w", "h"]].tolist() == pytest.approx(
+        [100.5 / 16, 200.25 / 16, 300 / 16, 150 / 16]
+    )
     # RGBA converts to one channel, 16-bit is scaled by 65535
     rgba = ds[int(np.flatnonzero(ds.table["image"] == "00000001_000.png")[0])]["image"]
     sixteen = ds[int(np.flatnonzero(ds.table["image"] == "00000002_000.png")[0])]["image"]
@@ -103,10 +126,12 @@ def test_nih_fixture(nih_root, tmp_path):
 
 
 def test_nih_2017_variant_with_padded_ids_and_y_ages(nih_root):
-    text = ("Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,View Position,"
-            "OriginalImage[Width,Height],OriginalImagePixelSpacing[x,y],\n"
-            "00000001_000.png,Cardiomegaly,000,00000001,058Y,M,PA,2682,2749,0.143,0.143\n"
-            "00000002_000.png,No Finding,000,00000002,081Y,M,PA,2500,2048,0.171,0.171\n")
+    text = (
+        "Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,View Position,"
+        "OriginalImage[Width,Height],OriginalImagePixelSpacing[x,y],\n"
+        "00000001_000.png,Cardiomegaly,000,00000001,058Y,M,PA,2682,2749,0.143,0.143\n"
+        "00000002_000.png,No Finding,000,00000002,081Y,M,PA,2500,2048,0.171,0.171\n"
+    )
     (nih_root / "Data_Entry_2017_v2020.csv").unlink()
     (nih_root / "Data_Entry_2017.csv").write_text(text)
     ds = open_dataset("nih", root=nih_root, load_images=False, val_fraction=0.0)
@@ -147,7 +172,12 @@ def test_mura_fixture(mura_root, tmp_path):
     assert t.loc["MURA-v1.1/valid/XR_ELBOW/patient11185/study1_positive/image1.png", "split"] == "test"
     ab = open_dataset("mura", root=mura_root / "MURA-v1.1", task="abnormality", load_images=False)
     assert ab.classes == ["Abnormal"]
-    assert ab.table.set_index("image").loc["MURA-v1.1/train/XR_HUMERUS/patient00002/study1_negative/image1.png", "Abnormal"] == 0
+    assert (
+        ab.table.set_index("image").loc[
+            "MURA-v1.1/train/XR_HUMERUS/patient00002/study1_negative/image1.png", "Abnormal"
+        ]
+        == 0
+    )
     assert ds[0]["image"].shape == (1, 32, 32)
 
 

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torchxrayvision as txv  # a test dependency: it ships the real label files
 
 from cxrlib.data import open_dataset
 from cxrlib.data.sources.chexpert import CHEXPERT_CLASSES
 from cxrlib.data.sources.nih import NIH_CLASSES
 from cxrlib.data.sources.vindr import VINDR_CLASSES
 
-import torchxrayvision as txv  # a test dependency: it ships the real label files
 TXV_DATA = Path(txv.__file__).parent / "data"
 NIH_ROOT = Path(__file__).resolve().parents[4].parent / "shared" / "realdata" / "nih"
 
@@ -50,7 +50,7 @@ def test_nih_counts(nih, nih_root):
     assert nih.table["patient_id"].nunique() == raw["Patient ID"].nunique() == 30_805
     tokens = raw["Finding Labels"].str.split("|")
     for c in NIH_CLASSES:
-        expected = int(tokens.apply(lambda t: c in t).sum())
+        expected = int(tokens.apply(lambda t, c=c: c in t).sum())
         assert int(nih.table[c].sum()) == expected, c
     assert int(nih.table["Infiltration"].sum()) == 19_894 and int(nih.table["Hernia"].sum()) == 227
     assert (nih.table[NIH_CLASSES].sum(axis=1) == 0).sum() == 60_361  # No Finding
@@ -61,8 +61,15 @@ def test_nih_counts(nih, nih_root):
 def test_nih_boxes_and_official_splits(nih, nih_root):
     assert len(nih.boxes) == 984 and nih.boxes["image"].nunique() == 880
     assert nih.boxes["class"].value_counts().to_dict() == {
-        "Atelectasis": 180, "Effusion": 153, "Cardiomegaly": 146, "Infiltration": 123, "Pneumonia": 120,
-        "Pneumothorax": 98, "Mass": 85, "Nodule": 79}
+        "Atelectasis": 180,
+        "Effusion": 153,
+        "Cardiomegaly": 146,
+        "Infiltration": 123,
+        "Pneumonia": 120,
+        "Pneumothorax": 98,
+        "Mass": 85,
+        "Nodule": 79,
+    }
     test = set((nih_root / "test_list.txt").read_text().split())
     assert set(nih.table.loc[nih.table["split"] == "test", "image"]) == test and len(test) == 25_596
     assert set(nih.boxes["image"]) <= test
@@ -71,8 +78,12 @@ def test_nih_boxes_and_official_splits(nih, nih_root):
 
 
 def test_nih_matches_torchxrayvision(nih, nih_root):
-    ref = txv.datasets.NIH_Dataset(imgpath=str(nih_root), csvpath=str(nih_root / "Data_Entry_2017_v2020.csv.gz"),
-                                   views=["PA", "AP"], unique_patients=False)
+    ref = txv.datasets.NIH_Dataset(
+        imgpath=str(nih_root),
+        csvpath=str(nih_root / "Data_Entry_2017_v2020.csv.gz"),
+        views=["PA", "AP"],
+        unique_patients=False,
+    )
     ours = nih.table.set_index("image")
     names = ref.csv["Image Index"].to_numpy()
     for k, pathology in enumerate(ref.pathologies):
@@ -110,8 +121,9 @@ def test_chexpert_matches_torchxrayvision(chexpert_root):
     """torchxrayvision also maps -1 and blank to NaN, but sets every pathology except Support Devices to
     0 when "No Finding" is 1. Every other cell must agree; the differing cells are exactly those."""
     csv = chexpert_root / "CheXpert-v1.0-small" / "train.csv"
-    ref = txv.datasets.CheX_Dataset(imgpath=str(chexpert_root), csvpath=str(csv), views=["PA", "AP", "L"],
-                                    unique_patients=False)
+    ref = txv.datasets.CheX_Dataset(
+        imgpath=str(chexpert_root), csvpath=str(csv), views=["PA", "AP", "L"], unique_patients=False
+    )
     ds = open_dataset("chexpert", root=chexpert_root, label_policy="ignore", load_images=False, val_fraction=0.0)
     ours = ds.table.set_index("image").loc[ref.csv["Path"]]
     assert len(ours) > 223_000  # every image but the 17 frontal rows whose AP/PA is LL or RL

@@ -44,7 +44,9 @@ def test_boxes_of_the_real_images(nih):
     assert np.allclose(merged[["x_x", "y_x", "w_x", "h_x"]].to_numpy(), merged[["x_y", "y_y", "w_y", "h_y"]].to_numpy())
     assert set(nih.boxes["class"]) == {"Atelectasis", "Cardiomegaly", "Infiltration", "Mass", "Nodule", "Pneumonia"}
     scaled = nih.boxes_in_array_pixels().set_index("image")
-    assert scaled.loc["00001369_000.png", "x"] == pytest.approx(listed.set_index("image").loc["00001369_000.png", "x"] / 8)
+    assert scaled.loc["00001369_000.png", "x"] == pytest.approx(
+        listed.set_index("image").loc["00001369_000.png", "x"] / 8
+    )
 
 
 @pytest.mark.skipif(not (ORIGINALS / "images").is_dir(), reason="../shared/realdata/nih originals not present")

@@ -28,24 +28,27 @@ def test_laterality_options_are_stated_and_validated():
                 SynthCXRConfig(**{name: bad})
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"prevalence": 1.5}, "impossible prevalence"),
-    ({"prevalence": -0.1}, "impossible prevalence"),
-    ({"prevalence": {"Nodule": 2.0}}, "impossible prevalence"),
-    ({"image_size": 0}, "image_size"),
-    ({"image_size": 1024}, "image_size"),
-    ({"n": 0}, "n must be"),
-    ({"classes": ["Nodule", "Fracture"]}, "unknown class"),
-    ({"classes": "chexpert14"}, "unknown class preset"),
-    ({"label_policy": "maybe"}, "unknown uncertain-label policy"),
-    ({"label_policy": {"Fracture": "ones"}}, "unknown classes"),
-    ({"uncertain_rate": 2.0}, "uncertain_rate"),
-    ({"left_fraction": 1.2}, "left_fraction"),
-    ({"bilateral_fraction": -0.5}, "bilateral_fraction"),
-    ({"shortcut": {"class_name": "Fracture"}}, "shortcut class"),
-    ({"readers": {"n_readers": 0}}, "n_readers"),
-    ({"prevalence": {"Fracture": 0.1}}, "unknown class"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"prevalence": 1.5}, "impossible prevalence"),
+        ({"prevalence": -0.1}, "impossible prevalence"),
+        ({"prevalence": {"Nodule": 2.0}}, "impossible prevalence"),
+        ({"image_size": 0}, "image_size"),
+        ({"image_size": 1024}, "image_size"),
+        ({"n": 0}, "n must be"),
+        ({"classes": ["Nodule", "Fracture"]}, "unknown class"),
+        ({"classes": "chexpert14"}, "unknown class preset"),
+        ({"label_policy": "maybe"}, "unknown uncertain-label policy"),
+        ({"label_policy": {"Fracture": "ones"}}, "unknown classes"),
+        ({"uncertain_rate": 2.0}, "uncertain_rate"),
+        ({"left_fraction": 1.2}, "left_fraction"),
+        ({"bilateral_fraction": -0.5}, "bilateral_fraction"),
+        ({"shortcut": {"class_name": "Fracture"}}, "shortcut class"),
+        ({"readers": {"n_readers": 0}}, "n_readers"),
+        ({"prevalence": {"Fracture": 0.1}}, "unknown class"),
+    ],
+)
 def test_bad_input_raises_clear_value_error(options, message, tmp_path):
     with pytest.raises(ValueError, match=message):
         open_dataset("synth-cxr", **{"n": 30, "image_size": 64, "progress": False, "cache_dir": tmp_path, **options})

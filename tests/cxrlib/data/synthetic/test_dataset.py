@@ -21,8 +21,17 @@ def test_contract_shapes_and_columns(synth):
     assert item["labels"].shape == (K,)
     assert item["masks"].shape == (K, 64, 64) and item["masks"].dtype == torch.bool
     assert item["marker_mask"].shape == (64, 64) and item["marker_mask"].dtype == torch.bool
-    for col in ["image", "patient_id", "study_id", "view", "split", "shortcut_marker", "original_height",
-                "original_width", *synth.classes]:
+    for col in [
+        "image",
+        "patient_id",
+        "study_id",
+        "view",
+        "split",
+        "shortcut_marker",
+        "original_height",
+        "original_width",
+        *synth.classes,
+    ]:
         assert col in synth.table.columns
     assert list(synth.boxes.columns) == ["image", "class", "x", "y", "w", "h", "reader"]
     assert set(synth.table["view"]) <= {"PA", "AP"}
@@ -66,16 +75,18 @@ def test_cache_key_follows_the_generator_source(tmp_path, monkeypatch):
 def test_source_hash_reads_the_package_modules(monkeypatch):
     before = synth_dataset.source_hash()
     real = Path.read_bytes
-    monkeypatch.setattr(Path, "read_bytes",
-                        lambda self: real(self) + (b"# edited" if self.name == "findings.py" else b""))
+    monkeypatch.setattr(
+        Path, "read_bytes", lambda self: real(self) + (b"# edited" if self.name == "findings.py" else b"")
+    )
     assert synth_dataset.source_hash() != before
 
 
 @pytest.mark.parametrize("prevalence", [0.8, 0.25])
 def test_requested_prevalence_is_met(cache_dir, prevalence):
     n = 400
-    ds = open_dataset("synth-cxr", n=n, image_size=64, seed=5, prevalence=prevalence, progress=False,
-                      cache_dir=cache_dir)
+    ds = open_dataset(
+        "synth-cxr", n=n, image_size=64, seed=5, prevalence=prevalence, progress=False, cache_dir=cache_dir
+    )
     truth = ds.info["truth"]
     assert ds.info["hidden_findings"] == 0 and ds.info["redrawn_findings"] > 0
     # every drawn label is realised: the truth is exactly the Bernoulli(prevalence) draw
@@ -87,12 +98,22 @@ def test_requested_prevalence_is_met(cache_dir, prevalence):
     assert np.array_equal(masks, truth.to_numpy().astype(bool))  # a positive always has a mask
 
 
-@pytest.mark.parametrize("options, left, bilateral", [({}, 0.5, 1 / 3),
-                                                      ({"left_fraction": 0.2, "bilateral_fraction": 0.6}, 0.2, 0.6)])
+@pytest.mark.parametrize(
+    "options, left, bilateral", [({}, 0.5, 1 / 3), ({"left_fraction": 0.2, "bilateral_fraction": 0.6}, 0.2, 0.6)]
+)
 def test_laterality_follows_the_stated_fractions(cache_dir, options, left, bilateral):
     n, size = 400, 64
-    ds = open_dataset("synth-cxr", n=n, image_size=size, seed=7, classes=[*ONE_SIDED, "Pleural Effusion"],
-                      prevalence=0.5, progress=False, cache_dir=cache_dir, **options)
+    ds = open_dataset(
+        "synth-cxr",
+        n=n,
+        image_size=size,
+        seed=7,
+        classes=[*ONE_SIDED, "Pleural Effusion"],
+        prevalence=0.5,
+        progress=False,
+        cache_dir=cache_dir,
+        **options,
+    )
     boxes = ds.boxes[ds.boxes["reader"] == "truth"]
     one_sided = boxes[boxes["class"].isin(ONE_SIDED)]
     assert one_sided.groupby(["image", "class"]).size().max() == 1  # one lesion, in one lung
@@ -124,8 +145,16 @@ def test_boxes_enclose_their_masks(synth):
 
 
 def test_labels_follow_truth_masks_and_prevalence(cache_dir):
-    ds = open_dataset("synth-cxr", n=600, image_size=64, seed=4, prevalence={"Nodule": 0.05, "Edema": 0.5},
-                      classes=["Nodule", "Edema"], progress=False, cache_dir=cache_dir)
+    ds = open_dataset(
+        "synth-cxr",
+        n=600,
+        image_size=64,
+        seed=4,
+        prevalence={"Nodule": 0.05, "Edema": 0.5},
+        classes=["Nodule", "Edema"],
+        progress=False,
+        cache_dir=cache_dir,
+    )
     truth = ds.info["truth"]
     assert abs(truth["Nodule"].mean() - 0.05) < 0.03 and abs(truth["Edema"].mean() - 0.5) < 0.06
     # no label noise / uncertainty asked: labels equal the truth, and a positive always has a mask
@@ -149,8 +178,16 @@ def test_finding_sizes_span_nodules_to_heart(synth):
 
 
 def test_uncertain_and_noise_rates(cache_dir):
-    ds = open_dataset("synth-cxr", n=400, image_size=64, seed=8, uncertain_rate=0.25, label_noise=0.1,
-                      progress=False, cache_dir=cache_dir)
+    ds = open_dataset(
+        "synth-cxr",
+        n=400,
+        image_size=64,
+        seed=8,
+        uncertain_rate=0.25,
+        label_noise=0.1,
+        progress=False,
+        cache_dir=cache_dir,
+    )
     raw = ds.info["raw_labels"].to_numpy()
     assert abs((raw == -1).mean() - 0.25) < 0.03
     known = raw != -1
@@ -160,8 +197,15 @@ def test_uncertain_and_noise_rates(cache_dir):
 
 
 def test_shortcut_marker_agrees_at_rate(cache_dir):
-    ds = open_dataset("synth-cxr", n=500, image_size=64, seed=9, shortcut={"class_name": "Mass", "rate": 0.8},
-                      progress=False, cache_dir=cache_dir)
+    ds = open_dataset(
+        "synth-cxr",
+        n=500,
+        image_size=64,
+        seed=9,
+        shortcut={"class_name": "Mass", "rate": 0.8},
+        progress=False,
+        cache_dir=cache_dir,
+    )
     agree = (ds.table["shortcut_marker"].to_numpy() == ds.info["truth"]["Mass"].to_numpy().astype(bool)).mean()
     assert abs(agree - 0.8) < 0.05
     i = int(np.flatnonzero(ds.table["shortcut_marker"])[0])
@@ -183,13 +227,26 @@ def test_small_cnn_cannot_reach_perfect_auroc(cache_dir):
     from cxrlib.models import build_model
     from cxrlib.train import TrainConfig, fit, predict
 
-    ds = open_dataset("synth-cxr", n=900, image_size=64, seed=0, classes="chexpert5", prevalence=0.3,
-                      progress=False, cache_dir=cache_dir)
+    ds = open_dataset(
+        "synth-cxr",
+        n=900,
+        image_size=64,
+        seed=0,
+        classes="chexpert5",
+        prevalence=0.3,
+        progress=False,
+        cache_dir=cache_dir,
+    )
     train, val, test = ds.subset("train"), ds.subset("val"), ds.subset("test")
     torch.manual_seed(0)
     model = build_model("small-cnn", 5)
-    fit(model, train, val, WeightedBCELoss(positive_weights(train.labels)),
-        TrainConfig(epochs=6, lr=2e-3, progress=False, stop_after_lr_reductions=None))
+    fit(
+        model,
+        train,
+        val,
+        WeightedBCELoss(positive_weights(train.labels)),
+        TrainConfig(epochs=6, lr=2e-3, progress=False, stop_after_lr_reductions=None),
+    )
     pred = predict(model, test)
     auc = per_class_auroc(pred.probs, pred.labels, ds.classes)
     assert 0.65 < auc["mean"] < 0.97, auc

@@ -38,5 +38,5 @@ def test_radial_streaks_are_nonnegative_and_fade_with_distance():
     zero = torch.zeros(4, 1, 1)
     streaks = random.radial_streaks("s", u, v, zero, zero)
     assert streaks.min() >= 0
-    r = torch.sqrt(u ** 2 + v ** 2)
+    r = torch.sqrt(u**2 + v**2)
     assert streaks[r < 0.3].mean() > 3 * streaks[r > 0.9].mean()

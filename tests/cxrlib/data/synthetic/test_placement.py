@@ -45,8 +45,15 @@ def test_a_finding_that_cannot_be_placed_raises(monkeypatch):
 
 def test_a_lung_without_room_sends_the_finding_to_the_other_lung():
     """Severe cardiomegaly in AP views hides the whole left base: lower-zone Atelectasis moves right."""
-    cfg = SynthCXRConfig(n=400, image_size=64, seed=5, classes=("Atelectasis", "Cardiomegaly"), prevalence=1.0,
-                         ap_fraction=1.0, left_fraction=1.0)
+    cfg = SynthCXRConfig(
+        n=400,
+        image_size=64,
+        seed=5,
+        classes=("Atelectasis", "Cardiomegaly"),
+        prevalence=1.0,
+        ap_fraction=1.0,
+        left_fraction=1.0,
+    )
     placed = place_findings(sample_parameters(cfg), cfg.seed)
     k = SYNTH_CLASSES.index("Atelectasis")
     switched = placed["side_switches"][:, k]

@@ -18,13 +18,18 @@ def test_readers(synth):
 
 
 def test_perfect_readers_report_the_truth_and_its_boxes():
-    cfg = SynthCXRConfig(n=3, image_size=64, classes=("Nodule", "Mass"),
-                         readers=ReaderSpec(n_readers=2, sensitivity=1.0, specificity=1.0, box_jitter=0.0))
+    cfg = SynthCXRConfig(
+        n=3,
+        image_size=64,
+        classes=("Nodule", "Mass"),
+        readers=ReaderSpec(n_readers=2, sensitivity=1.0, specificity=1.0, box_jitter=0.0),
+    )
     truth = np.zeros((3, 9), bool)
     truth[1, 5] = True  # image 1 has a Nodule
     keys = ["a", "b", "c"]
-    boxes = pd.DataFrame({"image": ["b"], "class": ["Nodule"], "x": [10.0], "y": [12.0], "w": [4.0], "h": [5.0],
-                          "reader": ["truth"]})
+    boxes = pd.DataFrame(
+        {"image": ["b"], "class": ["Nodule"], "x": [10.0], "y": [12.0], "w": [4.0], "h": [5.0], "reader": ["truth"]}
+    )
     labels, reader_boxes = reader_tables(cfg, truth, boxes, keys)
     assert list(labels.columns) == ["image", "reader", "Nodule", "Mass"] and len(labels) == 6
     assert labels["Nodule"].tolist() == [0, 0, 1, 1, 0, 0] and labels["Mass"].sum() == 0

@@ -66,5 +66,5 @@ def test_output_shapes_ranges_and_boxes(all_positive):
     assert masks.shape == (6, len(SYNTH_CLASSES), 64, 64) and masks.dtype == torch.bool
     assert marker.shape == (6, 64, 64) and not marker.any()  # no shortcut asked for
     for row, name, x, y, w, h in boxes:
-        inside = masks[row, SYNTH_CLASSES.index(name), int(y):int(y + h), int(x):int(x + w)]
+        inside = masks[row, SYNTH_CLASSES.index(name), int(y) : int(y + h), int(x) : int(x + w)]
         assert inside.any() and w >= 1 and h >= 1
