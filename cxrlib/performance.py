@@ -194,8 +194,9 @@ def _loader_section(record: dict) -> list[str]:
     f = record.get("figures", {})
     s = record.get("settings", {})
     fast, slow = f.get("cache_images_per_second"), f.get("pil_images_per_second")
+    png = f" ({f['png_size']} px files)" if f.get("png_size") else ""
     lines = [
-        f"The {f.get('n_images', '?')} real NIH PNGs served as `(1, {s.get('size', '?')}, {s.get('size', '?')})` "
+        f"The {f.get('n_images', '?')} real NIH PNGs{png} served as `(1, {s.get('size', '?')}, {s.get('size', '?')})` "
         f"float tensors, one full pass at a time, alternating between the two loaders "
         f"({s.get('passes', '?')} passes each, median throughput).",
         "",
@@ -211,8 +212,8 @@ def _loader_section(record: dict) -> list[str]:
         ]
     if f.get("cache_build_seconds") is not None:
         lines += [
-            f"The cache itself is built once ({f['cache_build_seconds']:.1f} s here, most of it reading "
-            "NIH's 112,120-row table) and reused by every later run with the same image list and size.",
+            f"The cache itself is built once ({f['cache_build_seconds']:.1f} s here, reading the metadata and "
+            "decoding every image once) and reused by every later run with the same image list and size.",
             "",
         ]
     return lines

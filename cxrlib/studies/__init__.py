@@ -4,7 +4,11 @@ from .baseline import BaselineResult, BaselineSettings, baseline_settings, run_b
 from .common import Profile, open_study_dataset, resolve_settings
 from .data_overview import DataOverview, DataSettings, data_settings, run_data_overview
 
+#: the Settings dataclass behind each notebook (a test keeps each parameters cell equal to it)
+STUDY_SETTINGS = {"00_data": DataSettings, "01_baseline": BaselineSettings}
+
 __all__ = [
+    "STUDY_SETTINGS",
     "BaselineResult",
     "BaselineSettings",
     "baseline_settings",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import difflib
 import json
 import types
 import typing
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any, TypeVar
 
-__all__ = ["Profile", "PRESET", "resolve_settings", "coerce_parameter", "ParameterError"]
+__all__ = ["Profile", "PRESET", "resolve_settings", "coerce_parameter", "ParameterError", "notebook_parameters"]
 
 T = TypeVar("T")
 
@@ -149,3 +150,45 @@ def resolve_settings(cls: type[T], presets: dict[str, dict[str, Any]], profile: 
         values[name] = coerce_parameter(name, value, hints[name])
     values.pop("profile", None)
     return cls(profile=profile, **values)
+
+
+def _parameter_names(cells: list[str]) -> list[str]:
+    """Names assigned in the executed cells that start with ``# Parameters`` (the notebook's
+    parameters cell and the one papermill injects after it), in order."""
+    names: list[str] = []
+    for source in cells:
+        if not str(source).lstrip().startswith("# Parameters"):
+            continue
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Assign):
+                names += [t.id for t in node.targets if isinstance(t, ast.Name) and t.id not in names]
+    return names
+
+
+def notebook_parameters(namespace: Mapping[str, Any], settings_cls: type) -> dict[str, Any]:
+    """The study parameters of a running notebook, checked against the fields of ``settings_cls``.
+
+    The parameters are the names assigned in the executed cells that start with ``# Parameters``
+    (the notebook's ``parameters`` cell and the cell papermill injects), read from IPython's input
+    history ``namespace["In"]``; their values come from ``namespace``. A parameter the study does not
+    have (``papermill -p epoch 3``) stops the notebook here with a :class:`ParameterError` that
+    suggests the closest name, instead of being silently ignored. Returns ``{name: value}``.
+    """
+    fields = [f.name for f in dataclasses.fields(settings_cls)]
+    names = _parameter_names(list(namespace.get("In") or []))
+    if not names:
+        raise ParameterError("no executed cell starts with '# Parameters': run the notebook's parameters cell first")
+    unknown = [n for n in names if n not in fields]
+    if unknown:
+        hints = [
+            f"{u!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(u, fields, 1)) else repr(u)
+            for u in unknown
+        ]
+        raise ParameterError(
+            f"unknown notebook parameter(s) {', '.join(hints)}; {settings_cls.__name__} has {sorted(fields)}"
+        )
+    return {n: namespace[n] for n in names}

@@ -78,3 +78,28 @@ def test_coerce_parameter_on_its_own():
     assert coerce_parameter("x", None, float | None) is None
     with pytest.raises(ParameterError):
         coerce_parameter("x", None, int)
+
+
+def test_notebook_parameters_take_the_settings_and_refuse_unknown_names():
+    from cxrlib.studies.parameters import notebook_parameters
+
+    cell = '# Parameters (papermill)\nprofile = "default"  # the preset\nn = None\nbackbones = None\n'
+    injected = '# Parameters\nprofile = "smoke"\nbackbones = "a,b"\n'
+    later = "settings = 1\npositions = [1, 2]\n"  # cells run after the parameters are not parameters
+    namespace = {
+        "profile": "smoke",
+        "n": None,
+        "backbones": "a,b",
+        "settings": 1,
+        "positions": [1, 2],
+        "In": ["", cell, injected, later],
+    }
+    assert notebook_parameters(namespace, Demo) == {"profile": "smoke", "n": None, "backbones": "a,b"}
+    typo = {**namespace, "epoch": 3, "In": [*namespace["In"], "# Parameters\nepoch = 3\n"]}
+    with pytest.raises(ParameterError, match=r"unknown notebook parameter\(s\) 'epoch'"):
+        notebook_parameters(typo, Demo)
+    typo = {**namespace, "backbone": 3, "In": [*namespace["In"], "# Parameters\nbackbone = 'vgg19'\n"]}
+    with pytest.raises(ParameterError, match=r"'backbone' \(did you mean 'backbones'\?\)"):
+        notebook_parameters(typo, Demo)
+    with pytest.raises(ParameterError, match="no executed cell"):
+        notebook_parameters({"In": [later]}, Demo)

@@ -1,0 +1,52 @@
+"""Each notebook's parameters cell is its study's Settings, name for name, and documents every
+parameter (what ``papermill --help-notebook`` shows)."""
+
+import ast
+import dataclasses
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from cxrlib.book import NOTEBOOKS
+from cxrlib.studies import STUDY_SETTINGS
+from cxrlib.studies.parameters import PRESET, Profile, _allows_none
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _parameters_cell(name: str):
+    nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, f"{name}: exactly one cell tagged 'parameters'"
+    return cells[0].source
+
+
+def test_every_notebook_has_its_settings():
+    assert set(STUDY_SETTINGS) == set(NOTEBOOKS)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_parameters_cell_equals_the_settings(name):
+    import typing
+
+    source = _parameters_cell(name)
+    assert source.startswith("# Parameters")  # how notebook_parameters finds it
+    tree = ast.parse(source)
+    assigned = {
+        t.id: ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign) for t in node.targets
+    }
+    cls = STUDY_SETTINGS[name]
+    assert list(assigned) == [f.name for f in dataclasses.fields(cls)]
+    hints = typing.get_type_hints(cls)
+    for line in source.splitlines()[1:]:
+        assert "  # " in line, f"{name}: parameter line without a comment: {line!r}"
+    # None keeps the profile's value only where None is not itself a value; there, "preset" is needed
+    for field, value in assigned.items():
+        if value is None and _allows_none(hints[field]):
+            module = __import__(cls.__module__, fromlist=["PRESETS"])
+            for profile in Profile:
+                preset = module.PRESETS.get(profile.value, {}).get(field, getattr(cls(), field))
+                assert preset is None, f"{name}: {field} = None would override the {profile.value} preset {preset!r}"
+        if value == PRESET:
+            assert _allows_none(hints[field])
