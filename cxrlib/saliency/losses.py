@@ -1,4 +1,5 @@
-"""Losses on saliency maps: class distinctiveness (seed 000) and heatmap-outside-mask (seed 003)."""
+"""Losses on saliency maps: class distinctiveness (Sharma and P. 2023) and the heatmap-outside-mask loss
+(the anonymous heatmap-loss submission)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def class_distinctiveness_loss(maps: torch.Tensor, features: torch.Tensor) -> to
 
 
 def heatmap_outside_mask_loss(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """Mean fraction of heatmap mass outside the mask (seed 003's heatmap loss, normalised).
+    """Mean fraction of heatmap mass outside the mask (the heatmap loss of the anonymous submission, normalised).
 
     ``maps (B, K, h, w)`` or ``(B, h, w)``; ``masks (B, H, W)`` or ``(B, K, H, W)`` bool, broadcast
     over K. Maps are upsampled bilinearly to the mask size first.

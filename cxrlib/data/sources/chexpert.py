@@ -91,7 +91,7 @@ def open_chexpert(
     root: Path,
     image_size: int = 256,
     classes: Iterable[str] | str = "all",
-    label_policy: str | Mapping[str, str] = "seed000",
+    label_policy: str | Mapping[str, str] = "sharma2023",
     views: Iterable[str] | None = None,
     seed: int = 0,
     load_images: bool = True,
@@ -104,7 +104,7 @@ def open_chexpert(
 ) -> CXRDataset:
     """Open CheXpert. ``classes``: a list, ``"all"`` (14) or ``"chexpert5"`` / ``"competition"`` (the five).
 
-    ``label_policy``: ``ones`` / ``zeros`` / ``ignore``, a per-class mapping, or a preset (``seed000``:
+    ``label_policy``: ``ones`` / ``zeros`` / ``ignore``, a per-class mapping, or a preset (``sharma2023``:
     ones for Cardiomegaly and Edema, zeros for the rest; ``libauc``: ones for Edema and Atelectasis).
     ``frontal_only`` and ``views`` are explicit filters; what they drop is in ``ds.info["filters"]``.
     """

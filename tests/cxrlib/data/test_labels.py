@@ -24,8 +24,8 @@ def test_global_policies(policy, uncertain_value):
             assert (np.isnan(expected) and np.isnan(out.loc[i, c])) or out.loc[i, c] == expected
 
 
-def test_seed000_preset_per_class():
-    out = apply_label_policy(raw(), CLASSES, "seed000")
+def test_sharma2023_preset_per_class():
+    out = apply_label_policy(raw(), CLASSES, "sharma2023")
     assert out.loc[2, "Atelectasis"] == 0.0  # uncertain → 0
     assert out.loc[0, "Cardiomegaly"] == 1.0 and out.loc[1, "Cardiomegaly"] == 1.0  # uncertain → 1
     assert out.loc[1, "Edema"] == 1.0
@@ -59,13 +59,13 @@ def test_missing_column_and_unknown_policy():
 
 
 def test_presets_work_on_any_subset_of_classes():
-    # seed000 names Cardiomegaly and Edema: on a subset without them the rest follow "*"
-    assert resolve_policy("seed000", ["Atelectasis", "Pleural Effusion"]) == {
+    # sharma2023 names Cardiomegaly and Edema: on a subset without them the rest follow "*"
+    assert resolve_policy("sharma2023", ["Atelectasis", "Pleural Effusion"]) == {
         "Atelectasis": UncertainPolicy.ZEROS,
         "Pleural Effusion": UncertainPolicy.ZEROS,
     }
     assert resolve_policy("libauc", ["Edema"]) == {"Edema": UncertainPolicy.ONES}
-    out = apply_label_policy(raw()[["Cardiomegaly"]], ["Cardiomegaly"], "seed000")
+    out = apply_label_policy(raw()[["Cardiomegaly"]], ["Cardiomegaly"], "sharma2023")
     assert out["Cardiomegaly"].tolist()[:2] == [1.0, 1.0]
 
 

@@ -12,7 +12,7 @@ def test_real_sources_get_the_common_options_only(nih_root, cache_dir):
         "nih",
         str(nih_root),
         options=dict(
-            image_size=32, classes=["Atelectasis", "Effusion"], label_policy="seed000", seed=2, progress=False
+            image_size=32, classes=["Atelectasis", "Effusion"], label_policy="sharma2023", seed=2, progress=False
         ),
         synth_options=dict(n=10, shortcut={"class_name": "Pneumothorax", "rate": 0.9}),
     )

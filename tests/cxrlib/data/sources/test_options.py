@@ -34,7 +34,7 @@ def test_every_reader_accepts_every_common_option(source, request, tmp_path):
         root=root,
         image_size=32,
         classes="all",
-        label_policy="seed000",
+        label_policy="sharma2023",
         views=None,
         seed=1,
         load_images=False,
@@ -82,12 +82,12 @@ def test_mimic_competition_is_the_five_not_its_letters(mimic_root):
     assert ds.classes == ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion"]
 
 
-def test_chexpert_seed000_on_a_subset_without_its_named_classes(chexpert_root):
+def test_chexpert_sharma2023_on_a_subset_without_its_named_classes(chexpert_root):
     ds = open_dataset(
         "chexpert",
         root=chexpert_root,
         classes=["Atelectasis", "Pleural Effusion"],
-        label_policy="seed000",
+        label_policy="sharma2023",
         load_images=False,
     )
     p2 = "CheXpert-v1.0-small/train/patient00002/study2/view1_frontal.jpg"
@@ -99,7 +99,7 @@ def test_chexpert_seed000_on_a_subset_without_its_named_classes(chexpert_root):
 
 
 def test_nih_takes_classes_and_a_label_policy(nih_root):
-    ds = open_dataset("nih", root=nih_root, classes="chexpert5", label_policy="seed000", load_images=False)
+    ds = open_dataset("nih", root=nih_root, classes="chexpert5", label_policy="sharma2023", load_images=False)
     assert ds.classes == ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Effusion"]
     assert "Mass" not in ds.table.columns
     assert set(ds.boxes["class"]) == {"Atelectasis"}  # Mass and Infiltration boxes go with their classes

@@ -24,7 +24,7 @@ def test_chexpert_fixture(chexpert_root, tmp_path):
         "chexpert",
         root=chexpert_root,
         classes="competition",
-        label_policy="seed000",
+        label_policy="sharma2023",
         image_size=32,
         cache_dir=tmp_path,
         progress=False,

@@ -111,7 +111,7 @@ def test_chexpert_counts(chexpert_root):
         assert ds.table[c].isna().sum() == (raw[c] == -1).sum() + raw[c].isna().sum(), c
         assert ds.info["uncertain_counts"][c] == (raw[c] == -1).sum()
     seed = open_dataset("chexpert", root=chexpert_root, classes="competition", load_images=False)
-    for c in ("Cardiomegaly", "Edema"):  # seed 000: uncertain → 1
+    for c in ("Cardiomegaly", "Edema"):  # Sharma and P. (2023): uncertain → 1
         assert (seed.table[c] == 1).sum() == ((raw[c] == 1) | (raw[c] == -1)).sum()
     assert (seed.table["Atelectasis"] == 0).sum() == ((raw["Atelectasis"] == 0) | (raw["Atelectasis"] == -1)).sum()
     assert (seed.table.groupby("patient_id")["split"].nunique() == 1).all()
