@@ -3,12 +3,16 @@ headline numbers, write the scorecard page and build the Jupyter Book.
 
 Command line (what ``make book`` / ``make test`` call)::
 
-    python -m cxrlib.book --profile smoke|default|full [--only 01_baseline] [--no-build]
+    python -m cxrlib.book --profile smoke|default|full [--only 01_baseline] [--no-build] [--force]
+
+A notebook whose source, profile, parameters and cxrlib files are unchanged since its last
+successful run is not executed again (it says so); `--force` reruns it.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -26,6 +30,8 @@ from .scorecard import scorecard_markdown
 
 __all__ = [
     "NOTEBOOKS",
+    "run_fingerprint",
+    "skipped_notebooks",
     "PROFILES",
     "record_results",
     "results_dir",
@@ -78,10 +84,38 @@ def record_results(notebook: str, values: dict[str, Any]) -> Path:
     return path
 
 
+def run_fingerprint(notebook: Path, profile: str, parameters: dict[str, Any] | None = None) -> str:
+    """Hash of everything a notebook's executed copy depends on: its source, the profile, the
+    parameters and every file of the installed ``cxrlib`` package (code and shipped data)."""
+    digest = hashlib.sha256()
+    digest.update(Path(notebook).read_bytes())
+    digest.update(
+        json.dumps({"profile": profile, "parameters": parameters or {}}, sort_keys=True, default=str).encode()
+    )
+    package = Path(__file__).resolve().parent
+    for path in sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def _stamp_path(root: Path, name: str) -> Path:
+    return root / "results" / "_executed" / f"{name}.json"
+
+
 def execute_notebooks(
-    profile: str, names: Sequence[str] | None = None, root: str | Path = ".", parameters: dict[str, Any] | None = None
+    profile: str,
+    names: Sequence[str] | None = None,
+    root: str | Path = ".",
+    parameters: dict[str, Any] | None = None,
+    force: bool = False,
 ) -> dict[str, float]:
     """Run ``notebooks/<name>.ipynb`` with papermill into ``book/notebooks/``; returns seconds per notebook.
+
+    A notebook whose source, profile, parameters and ``cxrlib`` files are unchanged since its last
+    successful execution (:func:`run_fingerprint`, stamped in ``results/_executed/``), and whose
+    executed copy and results file are still there, is not run again (its last run's seconds are
+    returned, and it is named in ``skipped_notebooks``); ``force=True`` runs it anyway.
 
     Raises ``ValueError`` for an unknown profile or notebook name; a failing notebook raises
     papermill's ``PapermillExecutionError`` (the partly executed copy is kept for inspection).
@@ -100,7 +134,26 @@ def execute_notebooks(
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     os.environ.setdefault("CXRLIB_PROGRESS", "0")  # progress bars are for interactive runs, not the book
     seconds = {}
+    skipped_notebooks.clear()
     for name in names:
+        source = root / "notebooks" / f"{name}.ipynb"
+        fingerprint = run_fingerprint(source, profile, parameters)
+        stamp = _stamp_path(root, name)
+        done = json.loads(stamp.read_text()) if stamp.exists() else {}
+        unchanged = (
+            done.get("fingerprint") == fingerprint
+            and (root / EXECUTED_DIR / f"{name}.ipynb").exists()
+            and (root / "results" / f"{name}.json").exists()
+        )
+        if unchanged and not force:
+            seconds[name] = float(done.get("seconds", 0.0))
+            skipped_notebooks.append(name)
+            print(
+                f"[cxrlib.book] {name}: unchanged since its last run (profile {profile}), not run again; "
+                "--force reruns it",
+                flush=True,
+            )
+            continue
         t0 = time.perf_counter()
         print(f"[cxrlib.book] executing {name} (profile {profile})", flush=True)
         papermill.execute_notebook(
@@ -114,8 +167,14 @@ def execute_notebooks(
             stderr_file=sys.stderr,
         )
         seconds[name] = time.perf_counter() - t0
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(json.dumps({"fingerprint": fingerprint, "seconds": seconds[name], "profile": profile}))
         print(f"[cxrlib.book] {name}: {seconds[name]:.0f} s", flush=True)
     return seconds
+
+
+#: the notebooks the last :func:`execute_notebooks` call found unchanged and did not run
+skipped_notebooks: list[str] = []
 
 
 def collect_results(root: str | Path = ".") -> dict[str, dict]:
@@ -150,15 +209,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="notebooks to execute (default: all)")
     parser.add_argument("--no-execute", action="store_true", help="build from the executed copies already there")
     parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--force", action="store_true", help="run notebooks even when nothing they depend on changed")
     parser.add_argument("--root", default=".")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     if not args.no_execute:
-        seconds = execute_notebooks(args.profile, args.only, args.root)
+        seconds = execute_notebooks(args.profile, args.only, args.root, force=args.force)
         (Path(args.root) / "results").mkdir(exist_ok=True)
-        (Path(args.root) / "results" / "_runner.json").write_text(
-            json.dumps({"profile": args.profile, "seconds": seconds, "machine": machine_info()}, indent=1)
-        )
+        runner = {
+            "profile": args.profile,
+            "seconds": seconds,
+            "not_rerun": list(skipped_notebooks),
+            "machine": machine_info(),
+        }
+        (Path(args.root) / "results" / "_runner.json").write_text(json.dumps(runner, indent=1))
     write_scorecard(args.root)
     write_performance(args.root, NOTEBOOKS)
     if not args.no_build:

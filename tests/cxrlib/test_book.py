@@ -89,3 +89,46 @@ def test_record_results_and_scorecard(tmp_path, monkeypatch):
         "Exp. 2",
     ]:
         assert f"| {table} |" in page
+
+
+def test_unchanged_notebooks_are_not_run_again(tmp_path, monkeypatch):
+    import papermill
+
+    (tmp_path / "notebooks").mkdir()
+    source = tmp_path / "notebooks" / "00_data.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), source)
+    calls = []
+
+    def fake_execute(src, dst, parameters, **kwargs):
+        calls.append(parameters["profile"])
+        Path(dst).write_text("{}")
+        (tmp_path / "results").mkdir(exist_ok=True)
+        (tmp_path / "results" / "00_data.json").write_text("{}")
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
+    run = lambda **kw: book.execute_notebooks("smoke", ["00_data"], tmp_path, **kw)  # noqa: E731
+    run()
+    run()
+    assert calls == ["smoke"] and book.skipped_notebooks == ["00_data"]
+    run(force=True)
+    book.execute_notebooks("default", ["00_data"], tmp_path)
+    assert calls == ["smoke", "smoke", "default"]
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_markdown_cell("changed"))
+    nbformat.write(nb, source)
+    book.execute_notebooks("default", ["00_data"], tmp_path)
+    assert calls[-1] == "default" and len(calls) == 4 and book.skipped_notebooks == []
+    (tmp_path / "results" / "00_data.json").unlink()  # a lost results file means a rerun
+    book.execute_notebooks("default", ["00_data"], tmp_path)
+    assert len(calls) == 5
+
+
+def test_fingerprint_follows_profile_parameters_and_source(tmp_path):
+    nb = tmp_path / "x.ipynb"
+    nb.write_text("a")
+    base = book.run_fingerprint(nb, "smoke")
+    assert base == book.run_fingerprint(nb, "smoke", {})
+    assert base != book.run_fingerprint(nb, "default")
+    assert base != book.run_fingerprint(nb, "smoke", {"epochs": 1})
+    nb.write_text("b")
+    assert base != book.run_fingerprint(nb, "smoke")
