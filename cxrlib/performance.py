@@ -274,7 +274,9 @@ def performance_markdown(benchmarks: dict[str, dict], runner: dict | None, noteb
             "| notebook | wall time |",
             "|---|---|",
         ]
-        lines += [f"| {name} | {_duration(s)} |" for name, s in seconds.items()]
+        not_rerun = set(runner.get("not_rerun") or [])
+        note = " (an earlier run: unchanged, not executed again)"
+        lines += [f"| {name} | {_duration(s)}{note if name in not_rerun else ''} |" for name, s in seconds.items()]
         lines += [f"| **total** | **{_duration(sum(seconds.values()))}** |", ""]
         skipped = [n for n in (notebooks or []) if n not in seconds]
         if skipped:
