@@ -11,7 +11,9 @@ import pandas as pd
 import torch
 from matplotlib.ticker import MaxNLocator
 
+from .data.classes import CHEXPERT_CLASSES, NIH_CLASSES, VINDR_CLASSES
 from .data.dataset import CXRDataset
+from .data.synthetic import SYNTH_CLASSES
 from .maps import display_maps
 
 __all__ = [
@@ -24,32 +26,7 @@ __all__ = [
 ]
 
 #: one colour per finding, the same in every figure of the book (sources' spellings share a colour)
-_FINDINGS = [
-    "Atelectasis",
-    "Cardiomegaly",
-    "Consolidation",
-    "Edema",
-    "Pleural Effusion",
-    "Nodule",
-    "Mass",
-    "Pneumothorax",
-    "Infiltration",
-    "Pneumonia",
-    "Emphysema",
-    "Fibrosis",
-    "Pleural_Thickening",
-    "Hernia",
-    "Lung Opacity",
-    "Lung Lesion",
-    "Fracture",
-    "Support Devices",
-    "Enlarged Cardiomediastinum",
-    "Aortic enlargement",
-    "Calcification",
-    "ILD",
-    "Pulmonary fibrosis",
-    "Other lesion",
-]
+_FINDINGS = list(dict.fromkeys([*SYNTH_CLASSES, *CHEXPERT_CLASSES, *NIH_CLASSES, *VINDR_CLASSES]))
 _ALIASES = {
     "Effusion": "Pleural Effusion",
     "Pleural effusion": "Pleural Effusion",

@@ -263,10 +263,6 @@ def _mean_ci(values) -> tuple[float, float]:
     return mean_confidence_interval(v) if np.isfinite(v).any() else (float("nan"), float("nan"))
 
 
-def _number_or_none(value: float) -> float | None:
-    return None if value is None or not np.isfinite(value) else float(value)
-
-
 def _mass_in_mask(ds, maps: np.ndarray) -> pd.Series:
     """Per class, the mean share of Grad-CAM mass inside the truth mask over positive test images."""
     shares = {c: [] for c in ds.classes}
@@ -384,8 +380,8 @@ def run_baseline(settings: BaselineSettings) -> BaselineResult:
         "backbones": {
             bb: {
                 "mean_auroc": float(summary.loc[bb, "mean AUROC"]),
-                "point_localization_accuracy": _number_or_none(summary.loc[bb, "point loc. acc."]),
-                "cam_mass_in_mask": _number_or_none(summary.loc[bb, "CAM mass in mask"]),
+                "point_localization_accuracy": float(summary.loc[bb, "point loc. acc."]),
+                "cam_mass_in_mask": float(summary.loc[bb, "CAM mass in mask"]),
                 "flat_maps": int(sum(r.localization.loc["weighted", "flat"] for r in runs if r.backbone == bb)),
                 "grad_cam_grid": [int(x) for x in next(r.maps.shape[-2:] for r in runs if r.backbone == bb)],
                 "per_class_auroc": {

@@ -147,10 +147,6 @@ def _image_level_leaks(ds: CXRDataset, seed: int) -> int:
         return int(str(err).split()[0])
 
 
-def _number_or_none(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
-
-
 def run_data_overview(settings: DataSettings) -> DataOverview:
     t_start = time.perf_counter()
     ds = open_study_dataset(
@@ -194,10 +190,10 @@ def run_data_overview(settings: DataSettings) -> DataOverview:
         "patients": int(ds.table["patient_id"].nunique()),
         "boxes": int(sizes["boxes"].sum()),
         "masks": "available" if ds.has_masks else f"not available: {ds.name} has no masks",
-        "smallest_median_mask_pct": _number_or_none(sizes["mask_%_median"].min()),
-        "largest_median_mask_pct": _number_or_none(sizes["mask_%_median"].max()),
-        "smallest_median_box_pct": _number_or_none(sizes["box_%_median"].min()),
-        "largest_median_box_pct": _number_or_none(sizes["box_%_median"].max()),
+        "smallest_median_mask_pct": float(sizes["mask_%_median"].min()),
+        "largest_median_mask_pct": float(sizes["mask_%_median"].max()),
+        "smallest_median_box_pct": float(sizes["box_%_median"].min()),
+        "largest_median_box_pct": float(sizes["box_%_median"].max()),
         "image_level_split_leaking_patients": leaks,
     }
     splits = ds.table["split"].value_counts()
