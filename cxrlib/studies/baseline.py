@@ -58,6 +58,14 @@ class BaselineSettings:
     data_seed: int = 0
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        known = [b.value for b in Backbone]
+        unknown = [b for b in self.backbones if b not in known]
+        if unknown or not self.backbones:
+            raise ValueError(f"parameter 'backbones': unknown {unknown or 'empty list'}; use any of {known}")
+        if self.output_stride not in (None, 8, 16, 32):
+            raise ValueError(f"parameter 'output_stride' must be 8, 16, 32 or None, got {self.output_stride!r}")
+
 
 #: Budgets on a 2-core CPU: smoke <= 90 s, default <= 4 min. Three deep backbones trained from scratch
 #: do not fit the default budget, so the CPU profiles train DenseNet-121 (the source's model) beside a
