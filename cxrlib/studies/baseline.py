@@ -138,6 +138,25 @@ class BaselineResult:
                 class_index.append(k)
         return positions, class_index
 
+    def overlay_figure(self, per_class: int = 1):
+        """Grad-CAM overlays of every backbone (first seed) on ``per_class`` boxed test images per
+        class, with the truth boxes; None when no test image has a box."""
+        from .. import plots
+
+        positions, class_index = self.overlay_examples(per_class)
+        if not positions:
+            return None
+        test = self.test_data
+        images = torch.stack([test[p]["image"] for p in positions])
+        first = self.settings.seeds[0]
+        maps = {r.backbone: r.maps[positions] for r in self.runs if r.seed == first}
+        truth = test.truth_boxes()
+        boxes = [
+            truth[(truth["image"] == test.table.loc[p, "image"]) & (truth["class"] == self.classes[k])]
+            for p, k in zip(positions, class_index, strict=True)
+        ]
+        return plots.saliency_overlays(images, maps, self.classes, class_index, boxes)
+
     def summary(self) -> pd.DataFrame:
         """One row per backbone: mean AUROC, point accuracy and mask share (mean, and the 95% CI
         half-width across seeds when there are several)."""

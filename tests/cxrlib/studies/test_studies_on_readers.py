@@ -80,8 +80,9 @@ def test_baseline_runs_on_reader(source, request, cache_dir, recorded):
         assert run.localization.loc["weighted", "n"] > 0
         positions, class_index = result.overlay_examples()
         assert positions and all(0 <= p < len(result.test_data) for p in positions)
+        assert result.overlay_figure() is not None
     else:
         assert not result.localization_available and result.localization_note.startswith("not available")
         assert head["point_localization_accuracy"] is None
-        assert result.overlay_examples() == ([], [])
+        assert result.overlay_examples() == ([], []) and result.overlay_figure() is None
     assert set(result.summary().columns) >= {"mean AUROC", "point loc. acc."}
