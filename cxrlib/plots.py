@@ -69,7 +69,7 @@ def image_gallery(
     drawn: set[str] = set()
     for ax, pos in zip(axes.flat, positions):
         item = ds[int(pos)]
-        ax.imshow(item["image"][0], cmap="gray", vmin=0, vmax=1)
+        ax.imshow(item["image"][0].numpy(), cmap="gray", vmin=0, vmax=1)
         key = ds.table.loc[int(pos), "image"]
         labels = item["labels"].numpy()
         positive = [c for c, v in zip(ds.classes, labels) if v == 1]
@@ -189,13 +189,14 @@ def saliency_overlays(
     size = tuple(images.shape[-2:])
     for i in range(n):
         k = class_index[i]
-        axes[i, 0].imshow(images[i, 0], cmap="gray", vmin=0, vmax=1)
+        image = images[i, 0].numpy() if torch.is_tensor(images) else np.asarray(images[i, 0])
+        axes[i, 0].imshow(image, cmap="gray", vmin=0, vmax=1)
         axes[i, 0].set_title(classes[k], fontsize=9)
         for j, name in enumerate(names):
             m = torch.as_tensor(np.asarray(maps[name][i : i + 1, k : k + 1]), dtype=torch.float32)
             heat = display_maps(m, size)[0, 0].numpy()
             ax = axes[i, 1 + j]
-            ax.imshow(images[i, 0], cmap="gray", vmin=0, vmax=1)
+            ax.imshow(image, cmap="gray", vmin=0, vmax=1)
             mappable = ax.imshow(heat, cmap="jet", alpha=alpha, vmin=0, vmax=1)
             if i == 0:
                 ax.set_title(name, fontsize=9)
