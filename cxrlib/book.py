@@ -99,6 +99,21 @@ def run_fingerprint(notebook: Path, profile: str, parameters: dict[str, Any] | N
     return digest.hexdigest()[:20]
 
 
+def _tag_for_the_book(path: Path) -> None:
+    """In an executed copy, fold the parameters cell (``hide-input``: a reader opens it on demand)
+    and remove papermill's injected-parameters cell: the run header states what was run."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+        elif "parameters" in tags and "hide-input" not in tags:
+            tags.append("hide-input")
+    nbformat.write(nb, path)
+
+
 def _stamp_path(root: Path, name: str) -> Path:
     return root / "results" / "_executed" / f"{name}.json"
 
@@ -167,6 +182,7 @@ def execute_notebooks(
             stderr_file=sys.stderr,
         )
         seconds[name] = time.perf_counter() - t0
+        _tag_for_the_book(root / EXECUTED_DIR / f"{name}.ipynb")
         stamp.parent.mkdir(parents=True, exist_ok=True)
         stamp.write_text(json.dumps({"fingerprint": fingerprint, "seconds": seconds[name], "profile": profile}))
         print(f"[cxrlib.book] {name}: {seconds[name]:.0f} s", flush=True)

@@ -268,7 +268,7 @@ def performance_markdown(benchmarks: dict[str, dict], runner: dict | None, noteb
     else:
         profile = runner.get("profile", "?")
         lines += [
-            f"Seconds per notebook in the last run of `python -m cxrlib.book --profile {profile}` "
+            f"Wall time per notebook in the last run of `python -m cxrlib.book --profile {profile}` "
             "(papermill execution, kernel start included).",
             "",
             "| notebook | wall time |",

@@ -14,7 +14,7 @@ from matplotlib.ticker import MaxNLocator
 from .data.classes import CHEXPERT_CLASSES, NIH_CLASSES, VINDR_CLASSES
 from .data.dataset import CXRDataset
 from .data.synthetic import SYNTH_CLASSES
-from .maps import display_maps
+from .maps import display_maps, flat_maps
 
 __all__ = [
     "image_gallery",
@@ -58,11 +58,13 @@ def image_gallery(
     show_masks: bool = True,
     show_boxes: bool = True,
     title_fn=None,
-    panel: float = 3.0,
+    panel: float = 2.3,
     caption: str | None = None,
 ) -> plt.Figure:
     """Images at ``positions`` with their positive labels, masks (contours) and boxes (the ground
-    truth where a source has one, else every box)."""
+    truth where a source has one, else every box). A finding drawn on an image whose label for it
+    is not positive is titled with that label (unknown after an uncertain report, or negative after
+    label noise), so the title and the drawing agree."""
     nrows = int(np.ceil(len(positions) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(panel * ncols, panel * nrows + 0.4), squeeze=False)
     boxes = ds.truth_boxes()  # the ground truth, not simulated or individual readers
@@ -73,10 +75,12 @@ def image_gallery(
         key = ds.table.loc[int(pos), "image"]
         labels = item["labels"].numpy()
         positive = [c for c, v in zip(ds.classes, labels) if v == 1]
+        on_image: set[str] = set()
         if show_masks and "masks" in item:
             for k, c in enumerate(ds.classes):
                 if item["masks"][k].any():
                     drawn.add(c)
+                    on_image.add(c)
                     ax.contour(
                         item["masks"][k].numpy().astype(float),
                         levels=[0.5],
@@ -87,10 +91,13 @@ def image_gallery(
             own = boxes[boxes["image"] == key]
             for _, b in own.iterrows():
                 drawn.add(b["class"])
+                on_image.add(b["class"])
                 ax.add_patch(
                     plt.Rectangle((b.x, b.y), b.w, b.h, fill=False, lw=1.2, color=_color(ds.classes, b["class"]))
                 )
-        ax.set_title(title_fn(pos) if title_fn else ("\n".join(positive) or "no finding"), fontsize=9)
+        state = {c: "label unknown" if np.isnan(v) else "label negative" for c, v in zip(ds.classes, labels) if v != 1}
+        shown = positive + [f"{c} ({state[c]})" for c in ds.classes if c in on_image and c in state]
+        ax.set_title(title_fn(pos) if title_fn else ("\n".join(shown) or "no finding"), fontsize=10)
         ax.axis("off")
     for ax in list(axes.flat)[len(positions) :]:
         ax.axis("off")
@@ -114,21 +121,22 @@ def image_gallery(
 def label_distribution(ds: CXRDataset) -> plt.Figure:
     """Positive / negative / unknown counts per class and split (stacked bars)."""
     splits = [s for s in ("train", "val", "test") if s in set(ds.table["split"])]
-    fig, axes = plt.subplots(1, len(splits), figsize=(4.5 * len(splits), 3.6), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(splits), figsize=(4.5 * len(splits), 3.9), squeeze=False)
     for ax, split in zip(axes.flat, splits):
         sub = ds.table[ds.table["split"] == split][ds.classes]
         pos, neg, unk = (sub == 1).sum(), (sub == 0).sum(), sub.isna().sum()
         x = np.arange(len(ds.classes))
-        ax.bar(x, pos, color="tab:red", label="positive")
+        ax.bar(x, pos, color="black", label="positive")
         ax.bar(x, unk, bottom=pos, color="tab:gray", label="unknown / uncertain")
         ax.bar(x, neg, bottom=pos + unk, color="tab:blue", alpha=0.35, label="negative")
         ax.set_xticks(x, ds.classes, rotation=60, ha="right", fontsize=8)
         ax.set_title(f"{split} (n={len(sub)})")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.suptitle("Labels per class and split (after the label policy)", fontsize=10)
+    fig.suptitle("Labels per class and split (after the label policy; each split on its own scale)", fontsize=11)
     axes.flat[0].set_ylabel("images")
-    axes.flat[0].legend(fontsize=8)
-    fig.tight_layout()
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="upper center", ncol=3, fontsize=9, frameon=False, bbox_to_anchor=(0.5, 0.93))
+    fig.tight_layout(rect=(0, 0, 1, 0.86))
     return fig
 
 
@@ -164,8 +172,8 @@ def training_curves(histories: Mapping[str, pd.DataFrame], title: str = "Trainin
     for ax in (a, b):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.title.set_fontsize(10)
-    a.legend(fontsize=7, ncol=2)
-    b.legend(fontsize=7)
+    a.legend(fontsize=8, ncol=2, loc="upper right")
+    b.legend(fontsize=8, loc="lower right")
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
@@ -191,15 +199,31 @@ def saliency_overlays(
         k = class_index[i]
         image = images[i, 0].numpy() if torch.is_tensor(images) else np.asarray(images[i, 0])
         axes[i, 0].imshow(image, cmap="gray", vmin=0, vmax=1)
-        axes[i, 0].set_title(classes[k], fontsize=9)
+        axes[i, 0].text(
+            -0.04, 0.5, classes[k], rotation=90, ha="right", va="center", fontsize=10, transform=axes[i, 0].transAxes
+        )
+        if i == 0:
+            axes[i, 0].set_title("image", fontsize=10)
         for j, name in enumerate(names):
             m = torch.as_tensor(np.asarray(maps[name][i : i + 1, k : k + 1]), dtype=torch.float32)
             heat = display_maps(m, size)[0, 0].numpy()
             ax = axes[i, 1 + j]
             ax.imshow(image, cmap="gray", vmin=0, vmax=1)
             mappable = ax.imshow(heat, cmap="jet", alpha=alpha, vmin=0, vmax=1)
+            if flat_maps(m)[0, 0]:
+                ax.text(
+                    0.5,
+                    0.5,
+                    "flat map:\nno peak",
+                    ha="center",
+                    va="center",
+                    fontsize=9,
+                    color="white",
+                    transform=ax.transAxes,
+                    bbox={"facecolor": "black", "alpha": 0.5, "lw": 0},
+                )
             if i == 0:
-                ax.set_title(name, fontsize=9)
+                ax.set_title(name, fontsize=10)
         for ax in axes[i]:
             if boxes is not None:
                 for _, b in boxes[i].iterrows():

@@ -287,18 +287,23 @@ def run_config(result: dict) -> dict[str, Any]:
 def describe_run(config: dict[str, Any]) -> str:
     """One line for a run configuration, e.g. ``synth-cxr, smoke profile, 64 px, 4 epochs, ...``.
 
-    Every known key is named, so a reader sees what is missing ("epochs not recorded").
+    Every known key is named, so a reader sees what is missing ("epochs not recorded"); a run
+    recorded by the run header (it names the cxrlib version) without epochs trained nothing, and
+    its epochs and seeds are left out rather than called missing.
     """
 
     def has(key):
         return config.get(key) is not None
 
+    trains = "epochs" in config or not has("cxrlib_version")
+
     parts = [
         f"dataset {config['dataset']}" if has("dataset") else "dataset not recorded",
         f"{config['profile']} profile" if has("profile") else "profile not recorded",
         f"{config['image_size']} px" if has("image_size") else "image size not recorded",
-        f"{config['epochs']} epochs" if has("epochs") else "epochs not recorded",
     ]
+    if trains:
+        parts.append(f"{config['epochs']} epochs" if has("epochs") else "epochs not recorded")
     sizes = [(name, config.get(f"n_{name}")) for name in ("train", "val", "test")]
     known = [f"{value} {name}" for name, value in sizes if value is not None]
     parts.append("images: " + ", ".join(known) if known else "split sizes not recorded")
@@ -306,7 +311,7 @@ def describe_run(config: dict[str, Any]) -> str:
         seeds = config["seeds"]
         seeds = list(seeds) if isinstance(seeds, (list, tuple)) else [seeds]
         parts.append(f"seed{'s' if len(seeds) != 1 else ''} {', '.join(str(s) for s in seeds)}")
-    else:
+    elif trains:
         parts.append("seeds not recorded")
     if has("pretrained"):
         parts.append("ImageNet-pretrained" if config["pretrained"] else "trained from scratch")
@@ -410,7 +415,7 @@ def scorecard_markdown(
             ]
         else:
             lines += [f"## {study_id}", ""]
-        lines += ["| table | row | metric | paper | ours | notebook |", "|---|---|---|---|---|---|"]
+        lines += ["| table | row | metric | paper | ours (test split) | notebook |", "|---|---|---|---|---|---|"]
         for r in rows:
             value = _find(results, r.notebook, r.key)
             if value is _MISSING:

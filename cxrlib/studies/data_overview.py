@@ -80,6 +80,25 @@ class DataOverview:
     headline: dict = field(default_factory=dict)
     run: dict = field(default_factory=dict)  #: the run header (see ``cxrlib.studies.runinfo``)
 
+    def describe_shortcut(self) -> str:
+        """How the shortcut marker relates to its class, from the data (Markdown); empty without one."""
+        config = self.dataset.info.get("config")
+        spec = getattr(config, "shortcut", None)
+        if spec is None or "truth" not in self.dataset.info:
+            return ""
+        marker = self.dataset.table["shortcut_marker"].to_numpy(bool)
+        truth = self.dataset.info["truth"][spec.class_name].to_numpy() == 1
+        agree = (marker == truth).mean()
+        sensitivity = marker[truth].mean() if truth.any() else float("nan")
+        ppv = truth[marker].mean() if marker.any() else float("nan")
+        return (
+            f"The marker agrees with the true {spec.class_name} label on {agree:.0%} of images (requested "
+            f"{spec.rate:.0%}), but {spec.class_name} is rare ({truth.mean():.0%}), so agreement alone says "
+            f"little: the marker is on {sensitivity:.0%} of the images with {spec.class_name} and only "
+            f"{ppv:.0%} of the images that carry it have {spec.class_name}. A model that reads it gains "
+            "sensitivity without looking at the lung."
+        )
+
     def describe_sizes(self) -> str:
         """One sentence on the smallest and largest findings, written from ``sizes`` (Markdown)."""
         column = "mask_%_median" if self.sizes["mask_%_median"].notna().any() else "box_%_median"
@@ -133,7 +152,8 @@ def split_audit(ds: CXRDataset) -> pd.DataFrame:
     """Images and patients per split; the patient-level leakage check is run (it raises on a leak)."""
     check_patient_leakage(ds.table)
     g = ds.table.groupby("split")
-    return pd.DataFrame({"images": g.size(), "patients": g["patient_id"].nunique()})
+    audit = pd.DataFrame({"images": g.size(), "patients": g["patient_id"].nunique()})
+    return audit.reindex([s for s in ("train", "val", "test") if s in audit.index])
 
 
 def _image_level_leaks(ds: CXRDataset, seed: int) -> int:

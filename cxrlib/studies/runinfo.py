@@ -27,7 +27,20 @@ _LABELS = {
     "n_val": "images: val",
     "n_test": "images: test",
     "epochs": "epochs (max)",
-    "seeds": "seeds",
+    "seeds": "training seeds",
+    "n": "images generated",
+    "seed": "data seed",
+    "data_seed": "data seed",
+    "lr": "learning rate (Adam)",
+    "batch_size": "batch size",
+    "weight_decay": "weight decay",
+    "label_policy": "uncertain-label policy",
+    "uncertain_rate": "uncertain labels (share)",
+    "prevalence": "prevalence per class",
+    "output_stride": "output stride",
+    "studies_per_patient": "studies per patient",
+    "n_readers": "simulated readers",
+    "size_sample": "images measured for sizes",
     "backbones": "backbones",
     "pretrained": "ImageNet weights",
     "device": "device",
@@ -38,6 +51,32 @@ _LABELS = {
     "classes": "classes",
     "patients": "patients",
 }
+
+
+#: settings a header shows when a study has them, in this order
+_SETTINGS_SHOWN = (
+    "dataset",
+    "profile",
+    "image_size",
+    "n",
+    "seed",
+    "data_seed",
+    "studies_per_patient",
+    "uncertain_rate",
+    "prevalence",
+    "n_readers",
+    "size_sample",
+    "label_policy",
+    "backbones",
+    "output_stride",
+    "epochs",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "seeds",
+    "pretrained",
+)
+_SYNTH_ONLY = ("n", "studies_per_patient", "uncertain_rate", "prevalence", "n_readers")
 
 
 def device_description(device: str | torch.device = "auto") -> str:
@@ -54,17 +93,16 @@ def device_description(device: str | torch.device = "auto") -> str:
 def describe_run(
     settings: Any, splits: Mapping[str, int] | None = None, wall_seconds: float | None = None, **extra: Any
 ) -> dict[str, Any]:
-    """The ``run`` dict of a study: the settings that say what ran (those present among dataset,
-    profile, image_size, epochs, seeds, backbones, pretrained), images per split
+    """The ``run`` dict of a study: the settings that say what ran (those of :data:`_SETTINGS_SHOWN`
+    the study has; SynthCXR-only ones are left out for a real source), images per split
     (``splits={"train": n, ...}``), the device, wall time and versions; ``extra`` adds or overrides."""
     from .. import __version__
 
     fields = dataclasses.asdict(settings) if dataclasses.is_dataclass(settings) else dict(settings)
-    run: dict[str, Any] = {
-        k: fields[k]
-        for k in ("dataset", "profile", "image_size", "epochs", "seeds", "backbones", "pretrained")
-        if k in fields
-    }
+    run: dict[str, Any] = {k: fields[k] for k in _SETTINGS_SHOWN if k in fields}
+    if fields.get("dataset") not in (None, "synth-cxr"):  # generator options mean nothing for a real source
+        for k in _SYNTH_ONLY:
+            run.pop(k, None)
     for split, n in (splits or {}).items():
         run[f"n_{split}"] = int(n)
     run["device"] = device_description(fields.get("device", "auto"))
@@ -82,6 +120,15 @@ def _show(key: str, value: Any) -> str:
         return f"{int(minutes)} min {seconds:.0f} s" if minutes else f"{seconds:.1f} s"
     if key == "pretrained":
         return "yes" if value else "no (trained from scratch)"
+    if key == "seeds":
+        seeds = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else [value]
+        return f"{', '.join(str(v) for v in seeds)} ({len(seeds)} run{'s' if len(seeds) != 1 else ''} per backbone)"
+    if key == "prevalence" and value is None:
+        return "the generator's per-class defaults"
+    if key == "output_stride" and value is None:
+        return "each backbone's own"
+    if value is None:
+        return "none"
     if isinstance(value, Sequence) and not isinstance(value, str):
         return ", ".join(str(v) for v in value)
     return str(value)
@@ -89,7 +136,7 @@ def _show(key: str, value: Any) -> str:
 
 def run_header_table(run: Mapping[str, Any]) -> pd.DataFrame:
     """The run as a table indexed by ``setting`` with one ``value`` column."""
-    rows = [(_LABELS.get(k, k.replace("_", " ")), _show(k, v)) for k, v in run.items() if v is not None]
+    rows = [(_LABELS.get(k, k.replace("_", " ")), _show(k, v)) for k, v in run.items()]
     return pd.DataFrame(rows, columns=["setting", "value"]).set_index("setting")
 
 

@@ -101,7 +101,7 @@ def test_unchanged_notebooks_are_not_run_again(tmp_path, monkeypatch):
 
     def fake_execute(src, dst, parameters, **kwargs):
         calls.append(parameters["profile"])
-        Path(dst).write_text("{}")
+        nbformat.write(nbformat.v4.new_notebook(), dst)
         (tmp_path / "results").mkdir(exist_ok=True)
         (tmp_path / "results" / "00_data.json").write_text("{}")
 

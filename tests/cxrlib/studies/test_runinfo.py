@@ -14,18 +14,20 @@ class Demo:
     seeds: tuple[int, ...] = (0, 1)
     pretrained: bool = False
     device: str = "cpu"
-    lr: float = 1e-3  # not part of the header
+    lr: float = 1e-3
+    progress: bool = True  # not part of the header
 
 
 def test_run_dict_and_header_table():
     run = describe_run(Demo(), {"train": 70, "val": 15, "test": 15}, wall_seconds=75.2)
-    assert run["seeds"] == [0, 1] and run["n_test"] == 15 and "lr" not in run
+    assert "progress" not in run and run["seeds"] == [0, 1] and run["n_test"] == 15 and run["lr"] == 1e-3
     assert run["device"].startswith("CPU (") and run["torch_version"] == torch.__version__
     table = run_header_table(run)
     assert list(table.columns) == ["value"] and table.index.name == "setting"
     assert table.loc["profile", "value"] == "smoke"
     assert table.loc["wall time", "value"] == "1 min 15 s"
-    assert table.loc["seeds", "value"] == "0, 1"
+    assert table.loc["training seeds", "value"] == "0, 1 (2 runs per backbone)"
+    assert table.loc["learning rate (Adam)", "value"] == "0.001"
     assert table.loc["ImageNet weights", "value"].startswith("no")
     html = run_header(run).to_html()
     assert "PosixPath" not in html and "Demo(" not in html and "This run" in html and "device" in html
