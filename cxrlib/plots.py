@@ -66,7 +66,7 @@ def image_gallery(
     is not positive is titled with that label (unknown after an uncertain report, or negative after
     label noise), so the title and the drawing agree."""
     nrows = int(np.ceil(len(positions) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel * ncols, panel * nrows + 0.4), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel * ncols, (panel + 0.75) * nrows + 0.5), squeeze=False)
     boxes = ds.truth_boxes()  # the ground truth, not simulated or individual readers
     drawn: set[str] = set()
     for ax, pos in zip(axes.flat, positions):

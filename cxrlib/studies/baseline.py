@@ -287,9 +287,10 @@ def baseline_discussion(result: BaselineResult) -> str:
                 f"{ratio:.2f}× for {r.backbone} (above the uniform map for {above} of {int(known.sum())} classes)"
             )
         lines.append(
-            "**Mass in mask.** Averaged over classes, the share of Grad-CAM mass inside the finding's mask was "
+            "**Mass in mask.** Averaged over classes, the share of Grad-CAM mass inside the finding's mask, as a "
+            "multiple of a uniform map's share (1× is chance: the mask's share of the image), was "
             + ", ".join(parts)
-            + " the share of a uniform map (1× is chance: the mask's share of the image)."
+            + "."
             + (
                 " These are single runs without an interval: differences of a few thousandths between a class's "
                 "share and its chance level are noise."

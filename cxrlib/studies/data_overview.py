@@ -29,6 +29,7 @@ DEFAULT_NIH_SAMPLE = nih_sample_root()  # the 21 NIH images shipped in cxrlib/da
 __all__ = [
     "NIH_ATTRIBUTION",
     "open_nih_sample",
+    "real_beside_synthetic",
     "gallery_positions",
     "data_settings",
     "DataSettings",
@@ -238,6 +239,27 @@ def gallery_positions(ds: CXRDataset, per_class: int = 1, extra_negative: int = 
     normal = labels.index[(labels == 0).all(axis=1)]
     chosen += [int(i) for i in normal[:extra_negative]]
     return chosen
+
+
+def real_beside_synthetic(ds: CXRDataset, nih: CXRDataset, n: int = 5) -> list:
+    """Two galleries: ``n`` boxed real NIH images (file name and labels as titles, the NIH
+    attribution as caption), then, when ``ds`` is SynthCXR, one synthetic image positive for each of
+    the same findings where it has them. Returns the figures."""
+    from .. import plots
+
+    boxed = [int(i) for i in nih.table.index[nih.table["image"].isin(set(nih.boxes["image"]))][:n]]
+
+    def title(i: int) -> str:
+        return nih.table.loc[i, "image"] + "\n" + ", ".join(c for c in nih.classes if nih.table.loc[i, c] == 1)
+
+    figures = [plots.image_gallery(nih, boxed, ncols=n, caption=NIH_ATTRIBUTION, title_fn=title)]
+    if ds.name == "synth-cxr":
+        shown = {c for i in boxed for c in nih.classes if nih.table.loc[i, c] == 1}
+        same = [c for c in ds.classes if c in shown or {"Effusion": "Pleural Effusion"}.get(c) in shown]
+        same = same or list(ds.classes)
+        positions = [int(ds.table.index[ds.table[c] == 1][0]) for c in same if (ds.table[c] == 1).any()][:n]
+        figures.append(plots.image_gallery(ds, positions, ncols=n))
+    return figures
 
 
 def open_nih_sample(settings: DataSettings) -> CXRDataset | None:

@@ -52,3 +52,11 @@ def test_executed_copies_have_outputs_and_figures(book_html):
         assert images and not errors
         if name == "00_data":
             assert len(images) >= 4  # gallery, label distribution, real NIH images, SynthCXR beside them
+
+
+def test_each_smoke_notebook_stays_within_twice_its_budget(book_html):
+    """Budget on this 2-core machine: 90 s per notebook on the smoke profile; a run over 2× fails."""
+    runner = json.loads((ROOT / "results" / "_runner.json").read_text())
+    assert runner["profile"] == "smoke"
+    slow = {name: round(s) for name, s in runner["seconds"].items() if s > 2 * 90}
+    assert not slow, f"smoke notebooks over 2× their 90 s budget: {slow}"
