@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PROFILE ?= default
 
-.PHONY: book test env browser clean
+.PHONY: book test env browser clean lab
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: env browser
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m cxrlib.book --profile smoke
 	CXRLIB_REQUIRE_BOOK=1 $(PY) -m pytest -q
+
+# JupyterLab on the notebooks, with the project's kernel (ipywidgets progress bars work there)
+lab: env
+	$(VENV)/bin/jupyter lab notebooks/
 
 clean:
 	rm -rf _build book/notebooks book/scorecard.md results

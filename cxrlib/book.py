@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .distributed import is_main_process
 from .performance import machine_info, write_performance
 from .scorecard import scorecard_markdown
 
@@ -71,6 +72,8 @@ def record_results(notebook: str, values: dict[str, Any]) -> Path:
     Glued names are ``<key>`` for every top-level scalar, so book pages can ``{glue:}`` them.
     """
     path = results_dir() / f"{notebook}.json"
+    if not is_main_process():  # under torchrun only rank 0 writes
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     plain = _plain(values)
     path.write_text(json.dumps(plain, indent=1))

@@ -17,6 +17,7 @@ from .data.synthetic import SYNTH_CLASSES
 from .maps import display_maps, flat_maps
 
 __all__ = [
+    "per_class_heatmap",
     "image_gallery",
     "label_distribution",
     "training_curves",
@@ -140,29 +141,32 @@ def label_distribution(ds: CXRDataset) -> plt.Figure:
     return fig
 
 
-def _robust_top(values: Sequence[float]) -> float | None:
-    """An upper y-limit that a first-epoch outlier does not set: None when no value stands out."""
+def _robust_top(values: Sequence[float], later: Sequence[float]) -> float | None:
+    """An upper y-limit that a first-epoch outlier does not set: from the values of the later epochs
+    when some value stands far above them, else None (keep matplotlib's limits)."""
     v = np.asarray([x for x in values if np.isfinite(x)], float)
-    if len(v) < 3:
+    rest = np.asarray([x for x in later if np.isfinite(x)], float)
+    if len(rest) < 2 or not len(v):
         return None
-    rest = np.sort(v)[:-1]
-    spread = rest.max() - rest.min()
-    return float(rest.max() + 0.25 * max(spread, 1e-3)) if v.max() > rest.max() + 2 * max(spread, 1e-3) else None
+    spread = max(rest.max() - rest.min(), 1e-3)
+    return float(rest.max() + 0.25 * spread) if v.max() > rest.max() + 2 * spread else None
 
 
 def training_curves(histories: Mapping[str, pd.DataFrame], title: str = "Training curves") -> plt.Figure:
     """Train / val loss and val AUROC per epoch, one colour per run. When one value (typically the
     first epoch's loss) would flatten the rest, the loss axis is cut above the others and says so."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))
-    losses = []
+    losses, later = [], []
     for name, h in histories.items():
         line = a.plot(h["epoch"], h["train_loss"], "--", label=f"{name} train")[0]
         losses += list(h["train_loss"])
+        later += list(h["train_loss"][h["epoch"] > 1])
         if "val_loss" in h:
             a.plot(h["epoch"], h["val_loss"], "-o", ms=3, color=line.get_color(), label=f"{name} val")
             b.plot(h["epoch"], h["val_auroc"], "-o", ms=3, color=line.get_color(), label=name)
             losses += list(h["val_loss"])
-    top = _robust_top(losses)
+            later += list(h["val_loss"][h["epoch"] > 1])
+    top = _robust_top(losses, later)
     if top is not None:
         a.set_ylim(top=top)
         a.text(0.99, 0.98, "larger values off the scale", transform=a.transAxes, ha="right", va="top", fontsize=7)
@@ -235,4 +239,38 @@ def saliency_overlays(
     if mappable is not None:
         cax = fig.add_axes((0.94, 0.15, 0.015, 0.7))
         fig.colorbar(mappable, cax=cax).set_label("Grad-CAM (min-max normalised)", fontsize=8)
+    return fig
+
+
+def per_class_heatmap(
+    table: pd.DataFrame,
+    title: str,
+    vmin: float = 0.0,
+    vmax: float = 1.0,
+    center: float | None = None,
+    cmap: str = "viridis",
+    fmt: str = ".3f",
+) -> plt.Figure:
+    """A per-class table (rows: runs or models, columns: classes) as an annotated seaborn heatmap,
+    every cell labelled with its value; ``center`` (e.g. 0.5 for AUROC) splits a diverging map."""
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(1.3 * table.shape[1] + 2.5, 0.55 * table.shape[0] + 1.6))
+    sns.heatmap(
+        table.astype(float),
+        annot=True,
+        fmt=fmt,
+        vmin=vmin,
+        vmax=vmax,
+        center=center,
+        cmap=cmap,
+        linewidths=0.5,
+        cbar_kws={"shrink": 0.8},
+        ax=ax,
+        annot_kws={"fontsize": 10},
+    )
+    ax.set_title(title, fontsize=11)
+    ax.set_xticklabels(ax.get_xticklabels(), rotation=30, ha="right", fontsize=10)
+    ax.set_yticklabels(ax.get_yticklabels(), rotation=0, fontsize=10)
+    fig.tight_layout()
     return fig

@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from ._progress import progress_enabled
+from .distributed import DistInfo, GlobalBatchSampler, all_reduce_sum, init_distributed
 from .metrics import per_class_auroc
 from .models.backbones import ModelOutput
 from .models.protocol import require_map_model
@@ -226,33 +227,45 @@ def _as_loss(value) -> tuple[torch.Tensor, dict[str, float]]:
     return value, {}
 
 
-def _forward(model, images, device, amp) -> ModelOutput:
+class _WithFeatures(torch.nn.Module):
+    """``forward`` = the model's ``forward_with_features``, so DistributedDataParallel (which calls
+    ``forward``) hands the losses logits and features alike."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> ModelOutput:
+        return self.model.forward_with_features(images)
+
+
+def _forward(net, images, device, amp) -> ModelOutput:
+    """``net(images)`` (a :class:`_WithFeatures`, possibly inside DDP), under bf16 autocast on CUDA."""
     if device.type == "cuda" and amp:
         with torch.autocast("cuda", dtype=torch.bfloat16):
-            return model.forward_with_features(images)
-    return model.forward_with_features(images)
+            return net(images)
+    return net(images)
 
 
-def _loader(data: Dataset, config: TrainConfig, shuffle: bool, generator=None) -> DataLoader:
+def _loader(data: Dataset, config: TrainConfig, shuffle: bool, info: DistInfo | None = None) -> DataLoader:
     if len(data) == 0:
         raise ValueError("empty dataset given to the training loop")
-    return DataLoader(
-        data,
-        batch_size=config.batch_size,
-        shuffle=shuffle,
-        generator=generator,
-        num_workers=config.num_workers,
-        drop_last=False,
-    )
+    if shuffle:  # the same global batches, in the same order, for 1 or N processes
+        sampler = GlobalBatchSampler(len(data), config.batch_size, config.seed, info)
+        return DataLoader(data, batch_sampler=sampler, num_workers=config.num_workers)
+    return DataLoader(data, batch_size=config.batch_size, shuffle=False, num_workers=config.num_workers)
 
 
 def _evaluate(model, loader, loss_fn, device, amp) -> tuple[float, float]:
+    """Validation loss and mean AUROC; every process evaluates the whole validation set, so all of
+    them take the same learning-rate and stopping decisions."""
     model.eval()
+    net = _WithFeatures(model)
     total, n, logits, labels = 0.0, 0, [], []
     for batch in loader:
         batch = _to(batch, device)
         with torch.enable_grad() if getattr(loss_fn, "needs_grad", False) else torch.no_grad():
-            out = _forward(model, batch["image"], device, amp)
+            out = _forward(net, batch["image"], device, amp)
             loss, _ = _as_loss(loss_fn(out, batch))
         total += float(loss.detach()) * len(batch["image"])
         n += len(batch["image"])
@@ -276,10 +289,19 @@ def fit(
     ``loss_fn(output, batch)`` gets a :class:`~cxrlib.models.ModelOutput` (logits and feature map)
     and the batch dict. ``optimizer`` is a factory taking the trainable parameters (default Adam with
     ``config.lr`` and ``config.weight_decay``). Without ``val_data`` the last epoch is kept.
+
+    Under ``torchrun --nproc_per_node=N`` (see :mod:`cxrlib.distributed`) the model is wrapped in
+    DistributedDataParallel, each process trains on its share of every global batch of
+    ``config.batch_size`` images, and only rank 0 writes checkpoints and progress. BatchNorm layers
+    are converted to SyncBatchNorm on GPUs; on CPUs (gloo) their statistics stay per process.
     """
     config = config or TrainConfig()
     require_map_model(model, "fit")
+    info = init_distributed()
+    main = info.rank == 0
     device = resolve_device(config.device)
+    if info.distributed and device.type == "cuda":
+        device = torch.device("cuda", info.local_rank)
     generator = seed_everything(config.seed)
     model.to(device)
     if device.type == "cuda" and config.channels_last:
@@ -291,10 +313,18 @@ def fit(
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, factor=config.plateau_factor, patience=config.plateau_patience
     )
-    train_loader = _loader(train_data, config, shuffle=True, generator=generator)
+    net: torch.nn.Module = _WithFeatures(model)
+    if info.distributed:
+        if device.type == "cuda":
+            net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
+        net = torch.nn.parallel.DistributedDataParallel(
+            net, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    train_loader = _loader(train_data, config, shuffle=True, info=info)
     val_loader = _loader(val_data, config, shuffle=False) if val_data is not None else None
     val_loss_fn = val_loss_fn or loss_fn
     ckpt_dir = Path(config.checkpoint_dir) if config.checkpoint_dir else None
+    show = main and progress_enabled(config.progress)
     fingerprint = config_hash(config, opt)
     history: list[dict] = []
     start_epoch, best_loss, best_epoch, reductions = 0, float("inf"), -1, 0
@@ -326,11 +356,12 @@ def fit(
     t0 = time.perf_counter()
     for epoch in range(start_epoch, config.epochs):
         train_mode(model)
+        train_loader.batch_sampler.set_epoch(epoch)
         t_epoch, total, n, extra = time.perf_counter(), 0.0, 0, {}
         bar = tqdm(
             train_loader,
             desc=f"epoch {epoch + 1}/{config.epochs}",
-            disable=not progress_enabled(config.progress),
+            disable=not show,
             leave=False,
         )
         for batch in bar:
@@ -338,7 +369,7 @@ def fit(
             images = batch["image"]
             if device.type == "cuda" and config.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
-            out = _forward(model, images, device, config.amp)
+            out = _forward(net, images, device, config.amp)
             loss, terms = _as_loss(loss_fn(out, batch))
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"epoch {epoch + 1}: loss is {loss.item()}; lower the learning rate")
@@ -350,8 +381,10 @@ def fit(
             for k, v in terms.items():
                 extra[k] = extra.get(k, 0.0) + v * len(images)
             bar.set_postfix(loss=f"{total / n:.4f}")
+        names = sorted(extra)
+        total, n, *sums = all_reduce_sum(total, n, *(extra[k] for k in names))  # the global means
         row = {"epoch": epoch + 1, "train_loss": total / n, "lr": opt.param_groups[0]["lr"]}
-        row.update({f"train_{k}": v / n for k, v in extra.items()})
+        row.update({f"train_{k}": v / n for k, v in zip(names, sums, strict=True)})
         if val_loader is not None:
             row["val_loss"], row["val_auroc"] = _evaluate(model, val_loader, val_loss_fn, device, config.amp)
             old_lr = opt.param_groups[0]["lr"]
@@ -360,17 +393,17 @@ def fit(
             if row["val_loss"] < best_loss:
                 best_loss, best_epoch = row["val_loss"], epoch + 1
                 best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-                if ckpt_dir:
+                if ckpt_dir and main:
                     save_checkpoint(ckpt_dir / "best.pt", {"model": best_state, "epoch": epoch})
         row["seconds"] = time.perf_counter() - t_epoch
         history.append(row)
-        if progress_enabled(config.progress):
+        if show:
             shown = ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k not in ("epoch",))
             tqdm.write(f"epoch {epoch + 1}: {shown}")
         rule_stop = config.stop_after_lr_reductions is not None and reductions >= config.stop_after_lr_reductions
         if rule_stop:
             stopped = f"lr reduced {reductions}x"
-        if ckpt_dir:
+        if ckpt_dir and main:
             save_checkpoint(
                 ckpt_dir / "last.pt",
                 {

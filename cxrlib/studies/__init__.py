@@ -6,9 +6,12 @@ from .data_overview import DataOverview, DataSettings, data_settings, run_data_o
 
 #: the Settings dataclass behind each notebook (a test keeps each parameters cell equal to it)
 STUDY_SETTINGS = {"00_data": DataSettings, "01_baseline": BaselineSettings}
+#: each study's settings function and run function (``python -m cxrlib.studies NAME``)
+STUDY_RUNNERS = {"00_data": (data_settings, run_data_overview), "01_baseline": (baseline_settings, run_baseline)}
 
 __all__ = [
     "STUDY_SETTINGS",
+    "STUDY_RUNNERS",
     "BaselineResult",
     "BaselineSettings",
     "baseline_settings",

@@ -1,0 +1,48 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from cxrlib import plots  # noqa: E402
+
+
+def test_a_finding_has_one_colour_under_every_spelling():
+    assert plots.finding_color("Effusion") == plots.finding_color("Pleural Effusion")
+    assert plots.finding_color("Nodule") != plots.finding_color("Mass")
+    assert plots.finding_color("Something new") == plots.finding_color("Something new")
+
+
+def test_training_curves_cut_an_outlier_first_epoch():
+    h = pd.DataFrame(
+        {
+            "epoch": [1, 2, 3, 4],
+            "train_loss": [40.0, 1.0, 0.9, 0.8],
+            "val_loss": [30.0, 1.1, 1.0, 0.9],
+            "val_auroc": [0.5, 0.6, 0.7, 0.75],
+        }
+    )
+    fig = plots.training_curves({"run": h})
+    loss_axis = fig.axes[0]
+    assert loss_axis.get_ylim()[1] < 5 and "off the scale" in " ".join(t.get_text() for t in loss_axis.texts)
+    calm = plots.training_curves({"run": h.assign(train_loss=[1.2, 1.0, 0.9, 0.8], val_loss=[1.3, 1.1, 1.0, 0.9])})
+    assert not calm.axes[0].texts
+
+
+def test_per_class_heatmap_labels_every_cell():
+    table = pd.DataFrame([[0.5, 0.91], [0.75, 0.6]], index=["a", "b"], columns=["X", "Y"])
+    fig = plots.per_class_heatmap(table, "AUROC", center=0.5)
+    labels = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert labels == ["0.500", "0.600", "0.750", "0.910"]
+
+
+def test_overlays_have_a_colour_bar_and_mark_flat_maps():
+    images = torch.rand(2, 1, 32, 32)
+    maps = np.zeros((2, 1, 4, 4))
+    maps[1, 0, 1, 2] = 1.0  # image 0: flat map
+    fig = plots.saliency_overlays(images, {"model": maps}, ["Nodule"], [0, 0])
+    assert any(ax.get_ylabel() == "Grad-CAM (min-max normalised)" for ax in fig.axes)  # the colour bar
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert sum("flat map" in t for t in texts) == 1
