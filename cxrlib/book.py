@@ -32,6 +32,8 @@ from .scorecard import scorecard_markdown
 __all__ = [
     "NOTEBOOKS",
     "run_fingerprint",
+    "DEPENDENCIES",
+    "with_dependencies",
     "skipped_notebooks",
     "PROFILES",
     "record_results",
@@ -46,6 +48,9 @@ __all__ = [
 #: every notebook of the book, in order; a test keeps this equal to notebooks/ and _toc.yml
 NOTEBOOKS: list[str] = ["00_data", "01_baseline"]
 PROFILES = ("smoke", "default", "full")
+#: notebook → the notebooks whose artifacts (``cxrlib.artifacts``) it loads; the runner executes those
+#: first and reruns a notebook whenever one it depends on changed
+DEPENDENCIES: dict[str, tuple[str, ...]] = {}
 EXECUTED_DIR = Path("book") / "notebooks"
 
 
@@ -102,6 +107,18 @@ def run_fingerprint(notebook: Path, profile: str, parameters: dict[str, Any] | N
     return digest.hexdigest()[:20]
 
 
+def with_dependencies(names: Sequence[str]) -> list[str]:
+    """``names`` plus every notebook they depend on (transitively), in the book's order."""
+    wanted: set[str] = set()
+    stack = list(names)
+    while stack:
+        name = stack.pop()
+        if name not in wanted:
+            wanted.add(name)
+            stack += list(DEPENDENCIES.get(name, ()))
+    return [n for n in NOTEBOOKS if n in wanted]
+
+
 def _tag_for_the_book(path: Path) -> None:
     """In an executed copy, fold the parameters cell (``hide-input``: a reader opens it on demand)
     and remove papermill's injected-parameters cell: the run header states what was run."""
@@ -147,6 +164,7 @@ def execute_notebooks(
     unknown = [n for n in names if n not in NOTEBOOKS]
     if unknown:
         raise ValueError(f"unknown notebook(s) {unknown}; the book has {NOTEBOOKS}")
+    names = with_dependencies(names)
     (root / EXECUTED_DIR).mkdir(parents=True, exist_ok=True)
     os.environ["CXRLIB_RESULTS_DIR"] = str(root / "results")
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
@@ -156,6 +174,11 @@ def execute_notebooks(
     for name in names:
         source = root / "notebooks" / f"{name}.ipynb"
         fingerprint = run_fingerprint(source, profile, parameters)
+        upstream = [
+            json.loads(_stamp_path(root, d).read_text()).get("fingerprint") if _stamp_path(root, d).exists() else None
+            for d in DEPENDENCIES.get(name, ())
+        ]
+        fingerprint = hashlib.sha256(json.dumps([fingerprint, upstream]).encode()).hexdigest()[:20]
         stamp = _stamp_path(root, name)
         done = json.loads(stamp.read_text()) if stamp.exists() else {}
         unchanged = (

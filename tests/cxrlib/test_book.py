@@ -132,3 +132,48 @@ def test_fingerprint_follows_profile_parameters_and_source(tmp_path):
     assert base != book.run_fingerprint(nb, "smoke", {"epochs": 1})
     nb.write_text("b")
     assert base != book.run_fingerprint(nb, "smoke")
+
+
+def test_dependencies_run_first_and_a_changed_upstream_reruns_downstream(tmp_path, monkeypatch):
+    import papermill
+
+    (tmp_path / "notebooks").mkdir()
+    for name in ("00_data", "01_baseline"):
+        nbformat.write(nbformat.v4.new_notebook(), tmp_path / "notebooks" / f"{name}.ipynb")
+    calls = []
+
+    def fake_execute(src, dst, parameters, **kwargs):
+        calls.append(Path(src).stem)
+        nbformat.write(nbformat.v4.new_notebook(), dst)
+        (tmp_path / "results").mkdir(exist_ok=True)
+        (tmp_path / "results" / f"{Path(src).stem}.json").write_text("{}")
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
+    monkeypatch.setattr(book, "DEPENDENCIES", {"01_baseline": ("00_data",)})
+    book.execute_notebooks("smoke", ["01_baseline"], tmp_path)
+    assert calls == ["00_data", "01_baseline"]
+    book.execute_notebooks("smoke", ["01_baseline"], tmp_path)
+    assert calls == ["00_data", "01_baseline"]  # nothing changed: neither runs
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_markdown_cell("upstream changed"))
+    nbformat.write(nb, tmp_path / "notebooks" / "00_data.ipynb")
+    book.execute_notebooks("smoke", ["01_baseline"], tmp_path)
+    assert calls[2:] == ["00_data", "01_baseline"]
+
+
+def test_artifacts_round_trip_and_name_the_notebook_to_run(tmp_path, monkeypatch):
+    import numpy as np
+    import torch
+
+    from cxrlib.artifacts import load_artifact, save_artifact
+
+    monkeypatch.setenv("CXRLIB_RESULTS_DIR", str(tmp_path))
+    logits = np.arange(6, dtype=np.float32).reshape(3, 2)
+    path = save_artifact("01_baseline", "test_logits", {"logits": logits, "classes": ["A", "B"], "epoch": 3})
+    assert path == tmp_path / "artifacts" / "01_baseline" / "test_logits.pt"
+    back = load_artifact("01_baseline", "test_logits")
+    assert torch.equal(back["logits"], torch.from_numpy(logits)) and back["classes"] == ["A", "B"]
+    with pytest.raises(FileNotFoundError, match="run 00_data first"):
+        load_artifact("00_data", "missing")
+    with pytest.raises(ValueError, match="artifact name"):
+        save_artifact("01_baseline", "../escape", 1)
