@@ -13,7 +13,7 @@ from cxrlib.data import decode_image, nih_sample_root, open_dataset, open_nih_sa
 from cxrlib.data.sources.nih import NIH_CLASSES
 
 REPO = Path(__file__).resolve().parents[3]
-SHARED_NIH = REPO.parent / "shared" / "realdata" / "nih"  # tests may read it; the library may not
+TEST_NIH = REPO / "tests" / "data" / "nih"  # one 1024-px NIH original and the official split lists
 ROOT = nih_sample_root()
 
 
@@ -87,9 +87,9 @@ def test_the_sample_opens_with_its_rows_boxes_and_splits(sample):
 
 
 def test_the_rows_are_the_real_metadata_rows():
-    full = SHARED_NIH / "Data_Entry_2017_v2020.csv.gz"
-    if not full.exists():
-        pytest.skip("../shared/realdata/nih (the full NIH table) not present")
+    import torchxrayvision as txv  # a test dependency: it ships NIH's full Data_Entry table
+
+    full = Path(txv.__file__).parent / "data" / "Data_Entry_2017_v2020.csv.gz"
     ours = _entry()
     real = pd.read_csv(full, dtype=str).rename(columns={"Patient Gender": "Patient Sex"})
     real = real[real["Image Index"].isin(set(ours["Image Index"]))].reset_index(drop=True)
@@ -99,19 +99,33 @@ def test_the_rows_are_the_real_metadata_rows():
     _check_rows(ds, real)
 
 
-def test_the_sample_matches_the_original_images(sample, tmp_path):
-    if not (SHARED_NIH / "images").is_dir():
-        pytest.skip("../shared/realdata/nih (the 1024-px originals) not present")
-    original = open_dataset("nih", root=SHARED_NIH, image_size=128, cache_dir=tmp_path, progress=False)
-    order = original.table.set_index("image").index.get_indexer(sample.table["image"])
-    assert (order >= 0).all()
-    for i, j in enumerate(order):
-        ours, theirs = sample[i]["image"][0].numpy(), original[int(j)]["image"][0].numpy()
-        assert np.abs(ours - theirs).mean() < 1 / 255 and np.corrcoef(ours.ravel(), theirs.ravel())[0, 1] > 0.999
-    key = ["image", "class"]
-    a = sample.truth_boxes().sort_values(key).reset_index(drop=True)
-    b = original.truth_boxes().sort_values(key).reset_index(drop=True)
-    assert a[key].equals(b[key]) and np.allclose(a[["x", "y", "w", "h"]], b[["x", "y", "w", "h"]])
+def original_root(tmp_path: Path) -> Path:
+    """An NIH folder holding the one 1024-px original of tests/data/nih with its rows of the sample."""
+    name = "00001369_000.png"
+    (tmp_path / "images").mkdir(parents=True)
+    (tmp_path / "images" / name).symlink_to(TEST_NIH / "images" / name)
+    entry = (nih_sample_root() / "Data_Entry_2017_v2020.csv").read_text().splitlines()
+    (tmp_path / "Data_Entry_2017_v2020.csv").write_text(
+        "\n".join([entry[0], *[r for r in entry if r.startswith(name)]])
+    )
+    boxes = (nih_sample_root() / "BBox_List_2017.csv").read_text().splitlines()
+    (tmp_path / "BBox_List_2017.csv").write_text("\n".join([boxes[0], *[r for r in boxes if r.startswith(name)]]))
+    (tmp_path / "test_list.txt").write_text(name + "\n")
+    (tmp_path / "train_val_list.txt").write_text("")
+    return tmp_path
+
+
+def test_the_sample_matches_the_original_image(sample, tmp_path):
+    original = open_dataset(
+        "nih", root=original_root(tmp_path / "nih"), image_size=128, cache_dir=tmp_path, progress=False
+    )
+    name = original.table["image"].iloc[0]
+    i = int(np.flatnonzero(sample.table["image"] == name)[0])
+    ours, theirs = sample[i]["image"][0].numpy(), original[0]["image"][0].numpy()
+    assert np.abs(ours - theirs).mean() < 1 / 255 and np.corrcoef(ours.ravel(), theirs.ravel())[0, 1] > 0.999
+    a, b = sample.truth_boxes(), original.truth_boxes()
+    a = a[a["image"] == name].reset_index(drop=True)
+    assert len(a) == len(b) > 0 and np.allclose(a[["x", "y", "w", "h"]], b[["x", "y", "w", "h"]])
 
 
 _READS_SHARED = re.compile(r"""shared/|(\.\./|/)shared\b|["']shared["']""")

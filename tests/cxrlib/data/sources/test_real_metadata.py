@@ -1,5 +1,5 @@
-"""The readers on the datasets' real label files (shipped in the torchxrayvision wheel and in
-../shared/realdata), with pixels absent: counts computed independently here, and the label matrices
+"""The readers on the datasets' real label files (shipped in the torchxrayvision wheel, and NIH's
+official split lists in tests/data/nih), with pixels absent: counts computed independently here, and the label matrices
 cross-checked against torchxrayvision's own parsing where the conventions coincide."""
 
 import gzip
@@ -17,7 +17,7 @@ from cxrlib.data.sources.nih import NIH_CLASSES
 from cxrlib.data.sources.vindr import VINDR_CLASSES
 
 TXV_DATA = Path(txv.__file__).parent / "data"
-NIH_ROOT = Path(__file__).resolve().parents[4].parent / "shared" / "realdata" / "nih"
+TEST_DATA = Path(__file__).resolve().parents[3] / "data" / "nih"  # NIH's official split lists, gzipped
 
 
 def _gunzip(src: Path, dst: Path) -> Path:
@@ -29,13 +29,13 @@ def _gunzip(src: Path, dst: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def nih_root(tmp_path_factory):
-    """The real NIH table, box list and official lists (from ../shared/realdata), no images."""
+    """The real NIH table and box list (shipped in the torchxrayvision wheel) and official split lists
+    (tests/data/nih), in NIH's layout, no images."""
     root = tmp_path_factory.mktemp("nih")
-    source = NIH_ROOT if NIH_ROOT.exists() else None
-    if source is None:
-        pytest.skip("../shared/realdata/nih not present")
-    for name in ("Data_Entry_2017_v2020.csv.gz", "BBox_List_2017.csv", "train_val_list.txt", "test_list.txt"):
-        (root / name).symlink_to(source / name)
+    for name in ("Data_Entry_2017_v2020.csv.gz", "BBox_List_2017.csv.gz"):
+        (root / name).symlink_to(TXV_DATA / name)
+    for name in ("train_val_list.txt", "test_list.txt"):
+        _gunzip(TEST_DATA / f"{name}.gz", root / name)
     return root
 
 

@@ -1,6 +1,6 @@
 """The NIH reader on the 21 real NIH images shipped in cxrlib/data/samples/nih (NIH Clinical Center data,
-downsized to 512 px); the RGBA quirk of two 1024-px NIH originals is checked on ../shared/realdata/nih when
-that folder is present (the shipped copies are grey)."""
+downsized to 512 px); the RGBA quirk of NIH's originals on the 1024-px original in tests/data/nih (the
+shipped copies are grey)."""
 
 from pathlib import Path
 
@@ -13,7 +13,7 @@ from cxrlib.data import nih_sample_root, open_dataset
 from cxrlib.data.sources.nih import NIH_CLASSES
 
 ROOT = nih_sample_root()
-ORIGINALS = Path(__file__).resolve().parents[4].parent / "shared" / "realdata" / "nih"  # tests only
+ORIGINALS = Path(__file__).resolve().parents[3] / "data" / "nih"  # one 1024-px RGBA original
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +49,19 @@ def test_boxes_of_the_real_images(nih):
     )
 
 
-@pytest.mark.skipif(not (ORIGINALS / "images").is_dir(), reason="../shared/realdata/nih originals not present")
 def test_rgba_images_decode_to_their_grey_value(tmp_path):
-    nih = open_dataset("nih", root=ORIGINALS, image_size=128, cache_dir=tmp_path, progress=False)
-    for name in ("00001369_000.png", "00002578_000.png"):
-        with Image.open(ORIGINALS / "images" / name) as img:
-            assert img.mode == "RGBA"
-            red = np.asarray(img)[..., 0].astype(float) / 255
-        small = np.asarray(Image.fromarray(red.astype(np.float32)).resize((128, 128), Image.Resampling.BILINEAR))
-        ours = nih[int(np.flatnonzero(nih.table["image"] == name)[0])]["image"][0].numpy()
-        assert np.abs(ours - small).max() < 1 / 255 + 1e-6
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("test_samples", Path(__file__).parents[1] / "test_samples.py")
+    samples = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(samples)
+    nih = open_dataset(
+        "nih", root=samples.original_root(tmp_path / "nih"), image_size=128, cache_dir=tmp_path, progress=False
+    )
+    name = "00001369_000.png"
+    with Image.open(ORIGINALS / "images" / name) as img:
+        assert img.mode == "RGBA"
+        red = np.asarray(img)[..., 0].astype(float) / 255
+    small = np.asarray(Image.fromarray(red.astype(np.float32)).resize((128, 128), Image.Resampling.BILINEAR))
+    ours = nih[int(np.flatnonzero(nih.table["image"] == name)[0])]["image"][0].numpy()
+    assert np.abs(ours - small).max() < 1 / 255 + 1e-6
