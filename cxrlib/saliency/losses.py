@@ -1,5 +1,5 @@
 """Losses on saliency maps: class distinctiveness (Sharma and P. 2023) and the heatmap-outside-mask loss
-(the anonymous heatmap-loss submission)."""
+(the anonymous heatmap-loss submission); spatial coherence is in :mod:`cxrlib.saliency.coherence`."""
 
 from __future__ import annotations
 
@@ -11,12 +11,17 @@ from ..metrics import heatmap_mass_in_mask
 __all__ = ["saliency_latents", "class_distinctiveness_loss", "heatmap_outside_mask_loss"]
 
 
-def saliency_latents(maps: torch.Tensor, features: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+def saliency_latents(maps: torch.Tensor, features: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     """Latent of each class's map from the last conv layer: ``Z_c = Σ_hw Ŝ_c A`` → ``(B, K, C)``.
 
     ``Ŝ_c`` is the map normalised to unit mass, so ``Z_c`` is the feature vector the map attends to.
+    A map with no mass (all zero after the ReLU) attends to everything: its weights are uniform and its
+    latent is the average feature vector. So switching maps off does not make them distinct: every
+    vanished map gets the same latent, and the class-distinctiveness loss is at its maximum for them.
     """
-    weights = maps / (maps.sum((2, 3), keepdim=True) + eps)
+    mass = maps.sum((2, 3), keepdim=True)
+    uniform = torch.full_like(maps, 1.0 / (maps.shape[-2] * maps.shape[-1]))
+    weights = torch.where(mass > eps, maps / mass.clamp_min(eps), uniform)
     return torch.einsum("bkhw,bchw->bkc", weights, features)
 
 
