@@ -7,16 +7,28 @@ must hold ``"loss"``; its other entries are logged).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from enum import Enum
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .maps import upsample_maps
+from .metrics import heatmap_mass_in_mask
 from .models.backbones import ModelOutput
 from .saliency.cam import SaliencyMethod, saliency_maps
+from .saliency.coherence import spatial_coherence_loss
 from .saliency.losses import class_distinctiveness_loss
 
-__all__ = ["positive_weights", "weighted_bce", "WeightedBCELoss", "SaliencyRegularizedLoss"]
+__all__ = [
+    "ClassificationLoss",
+    "HeatmapForm",
+    "HeatmapMaskLoss",
+    "positive_weights",
+    "weighted_bce",
+    "WeightedBCELoss",
+    "SaliencyRegularizedLoss",
+]
 
 
 def positive_weights(labels, clip: float = 100.0) -> torch.Tensor:
@@ -70,11 +82,85 @@ class SaliencyRegularizedLoss:
         model: torch.nn.Module,
         lambda_cd: float = 1.4,
         method: SaliencyMethod | str = SaliencyMethod.GRADCAM,
+        lambda_sc: float = 0.0,
     ):
         self.base, self.model, self.lambda_cd, self.method = base, model, lambda_cd, SaliencyMethod(method)
+        self.lambda_sc = lambda_sc
 
     def __call__(self, output: ModelOutput, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         base = self.base(output, batch)
         maps = saliency_maps(self.model, output.features, output.logits, self.method, create_graph=True)
         cd = class_distinctiveness_loss(maps.float(), output.features.float())
-        return {"loss": base + self.lambda_cd * cd, "base": base.detach(), "class_distinctiveness": cd.detach()}
+        terms = {"base": base.detach(), "class_distinctiveness": cd.detach()}
+        loss = base + self.lambda_cd * cd
+        if self.lambda_sc:
+            sc = spatial_coherence_loss(maps.float())
+            loss = loss + self.lambda_sc * sc
+            terms["spatial_coherence"] = sc.detach()
+        return {"loss": loss, **terms}
+
+
+class ClassificationLoss(str, Enum):
+    CE = "ce"  #: softmax cross-entropy on the class index
+    MSE = "mse"  #: mean squared error between the softmax and the one-hot label (the submission's)
+
+
+class HeatmapForm(str, Enum):
+    RAW = "raw"  #: the sum of the map's values outside the mask (the submission's form; scale-dependent)
+    FRACTION = "fraction"  #: the share of the map's mass outside the mask, in [0, 1]
+
+
+class HeatmapMaskLoss:
+    """Classification loss ``+ weight ·`` the saliency map's mass outside an allowed region (the heatmap
+    loss of the anonymous submission "Integrating feature attribution methods into the loss function
+    of deep learning classifiers", with HiResCAM as there).
+
+    For single-label classes (one-hot ``batch["labels"] (B, K)``): the map of each image's labelled
+    class (``target="label"``) or predicted class (``"predicted"``) is upsampled bilinearly to the
+    allowed mask ``batch[mask_key] (B, H, W)`` bool and its ReLU'd mass outside the mask is taken
+    either raw (summed over pixels, averaged over the batch) or as a fraction of the map's mass.
+    Maps come from :func:`~cxrlib.saliency.saliency_maps` (closed form for average pooling + linear,
+    autograd with ``create_graph`` for any other head), so the loss is differentiable in the weights.
+    """
+
+    needs_grad = True
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        weight: float = 1.0,
+        classification: ClassificationLoss | str = ClassificationLoss.MSE,
+        form: HeatmapForm | str = HeatmapForm.RAW,
+        method: SaliencyMethod | str = SaliencyMethod.HIRESCAM,
+        mask_key: str = "allowed_mask",
+        target: str = "label",
+    ):
+        if target not in ("label", "predicted"):
+            raise ValueError(f"target must be 'label' or 'predicted', got {target!r}")
+        self.model, self.weight, self.mask_key, self.target = model, weight, mask_key, target
+        self.classification, self.form = ClassificationLoss(classification), HeatmapForm(form)
+        self.method = SaliencyMethod(method)
+
+    def __call__(self, output: ModelOutput, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        logits, labels = output.logits.float(), batch["labels"]
+        if torch.isnan(labels).any():
+            raise ValueError("HeatmapMaskLoss needs known one-hot labels (no NaN)")
+        index = labels.argmax(1)
+        if self.classification is ClassificationLoss.CE:
+            classification = F.cross_entropy(logits, index)
+        else:
+            classification = ((logits.softmax(1) - F.one_hot(index, logits.shape[1]).float()) ** 2).mean()
+        chosen = index if self.target == "label" else logits.argmax(1)
+        maps = saliency_maps(self.model, output.features, output.logits, self.method, create_graph=True)
+        maps = maps[torch.arange(len(chosen), device=maps.device), chosen].float()  # (B, h, w)
+        allowed = batch[self.mask_key]
+        if self.form is HeatmapForm.FRACTION:
+            heatmap = (1.0 - heatmap_mass_in_mask(maps, allowed)).mean()
+        else:
+            up = upsample_maps(maps, allowed.shape[-2:]).clamp_min(0)
+            heatmap = (up * (~allowed.bool())).sum((-2, -1)).mean()
+        return {
+            "loss": classification + self.weight * heatmap,
+            "classification": classification.detach(),
+            "heatmap_outside": heatmap.detach(),
+        }

@@ -14,7 +14,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ __all__ = [
     "TrainResult",
     "Predictions",
     "fit",
+    "fit_two_stage",
     "predict",
     "resolve_device",
     "seed_everything",
@@ -425,6 +426,33 @@ def fit(
     if best_state is not None:
         model.load_state_dict(best_state)
     return TrainResult(pd.DataFrame(history), best_epoch, best_loss, stopped, time.perf_counter() - t0, asdict(config))
+
+
+def fit_two_stage(
+    model: torch.nn.Module,
+    train_data: Dataset,
+    val_data: Dataset | None,
+    first_loss: Callable,
+    second_loss: Callable,
+    first_config: TrainConfig | None = None,
+    second_config: TrainConfig | None = None,
+    optimizer: Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer] | None = None,
+) -> tuple[TrainResult, TrainResult]:
+    """The "modified" pipeline of Sharma and P. (2023, §3.3): train with ``first_loss`` (``fit`` keeps
+    the best-validation weights), then go on from those weights with ``second_loss`` and a fresh
+    optimizer. Each stage validates with its own loss. With a ``checkpoint_dir`` the stages checkpoint
+    into its ``stage1/`` and ``stage2/`` folders. Returns both stages' results."""
+    first_config = first_config or TrainConfig()
+    second_config = second_config or first_config
+
+    def staged(config: TrainConfig, stage: str) -> TrainConfig:
+        if not config.checkpoint_dir:
+            return config
+        return replace(config, checkpoint_dir=str(Path(config.checkpoint_dir) / stage))
+
+    first = fit(model, train_data, val_data, first_loss, staged(first_config, "stage1"), optimizer)
+    second = fit(model, train_data, val_data, second_loss, staged(second_config, "stage2"), optimizer)
+    return first, second
 
 
 @torch.no_grad()

@@ -39,3 +39,73 @@ def test_saliency_regularized_loss_adds_term_and_backpropagates():
     assert torch.allclose(combined["loss"], combined["base"] + 2.0 * combined["class_distinctiveness"])
     combined["loss"].backward()
     assert model.encoder[0].weight.grad.abs().sum() > 0
+
+
+def _heatmap_batch(k=3, b=4, size=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.nn.functional.one_hot(torch.randint(0, k, (b,), generator=g), k).float()
+    allowed = torch.zeros(b, size, size, dtype=torch.bool)
+    allowed[:, 8:24, 8:24] = True
+    return {"image": torch.rand(b, 1, size, size, generator=g), "labels": labels, "allowed_mask": allowed}
+
+
+@pytest.mark.parametrize("classification", ["ce", "mse"])
+@pytest.mark.parametrize("form", ["raw", "fraction"])
+def test_heatmap_mask_loss_against_its_parts(classification, form):
+    import torch.nn.functional as F
+
+    from cxrlib.losses import HeatmapMaskLoss
+    from cxrlib.maps import upsample_maps
+    from cxrlib.metrics import heatmap_mass_in_mask
+    from cxrlib.saliency import saliency_maps
+
+    torch.manual_seed(0)
+    model = build_model("small-cnn", 3).eval()
+    batch = _heatmap_batch()
+    out = model.forward_with_features(batch["image"])
+    terms = HeatmapMaskLoss(model, weight=0.7, classification=classification, form=form)(out, batch)
+    index = batch["labels"].argmax(1)
+    if classification == "ce":
+        expected_cls = F.cross_entropy(out.logits, index)
+    else:
+        expected_cls = ((out.logits.softmax(1) - batch["labels"]) ** 2).mean()
+    maps = saliency_maps(model, out.features, out.logits, "hirescam")[torch.arange(4), index]
+    if form == "fraction":
+        expected_heat = (1 - heatmap_mass_in_mask(maps, batch["allowed_mask"])).mean()
+    else:
+        expected_heat = (upsample_maps(maps, (32, 32)).clamp_min(0) * ~batch["allowed_mask"]).sum((1, 2)).mean()
+    assert torch.allclose(terms["classification"], expected_cls.detach(), atol=1e-6)
+    assert torch.allclose(terms["heatmap_outside"], expected_heat.detach(), rtol=1e-5, atol=1e-7)
+    assert torch.allclose(terms["loss"], expected_cls + 0.7 * expected_heat, rtol=1e-5)
+
+
+def test_heatmap_mask_loss_reaches_the_encoder_through_a_max_pooled_head():
+    from cxrlib.losses import HeatmapMaskLoss
+
+    torch.manual_seed(0)
+    model = build_model("small-cnn", 3, pooling="max")  # no closed form: HiResCAM by autograd
+    batch = _heatmap_batch()
+    out = model.forward_with_features(batch["image"])
+    terms = HeatmapMaskLoss(model, weight=1.0, classification="ce", form="fraction")(out, batch)
+    terms["loss"].backward()
+    assert torch.isfinite(terms["heatmap_outside"]) and model.encoder[0].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="target"):
+        HeatmapMaskLoss(model, target="both")
+
+
+def test_saliency_regularized_loss_adds_spatial_coherence_when_asked():
+    from cxrlib.losses import SaliencyRegularizedLoss, WeightedBCELoss
+    from cxrlib.saliency import spatial_coherence_loss
+
+    torch.manual_seed(0)
+    model = build_model("small-cnn", 3)
+    batch = {"image": torch.rand(2, 1, 64, 64), "labels": torch.ones(2, 3)}
+    out = model.forward_with_features(batch["image"])
+    plain = SaliencyRegularizedLoss(WeightedBCELoss(), model, lambda_cd=1.0)(out, batch)
+    both = SaliencyRegularizedLoss(WeightedBCELoss(), model, lambda_cd=1.0, lambda_sc=0.5)(out, batch)
+    assert "spatial_coherence" not in plain
+    assert torch.allclose(both["loss"], plain["loss"] + 0.5 * both["spatial_coherence"])
+    from cxrlib.saliency import saliency_maps
+
+    maps = saliency_maps(model, out.features, out.logits, "gradcam")
+    assert torch.allclose(both["spatial_coherence"], spatial_coherence_loss(maps.float()).detach())

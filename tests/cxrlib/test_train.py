@@ -204,3 +204,30 @@ def test_freeze_also_freezes_batchnorm_statistics_unless_asked(statistics):
     unfreeze(m)
     fit(m, NoisyToy(32, 0), None, WeightedBCELoss(), cfg(epochs=1))
     assert not torch.equal(before, bn.running_mean)
+
+
+def test_two_stage_continues_from_the_best_first_stage_weights(tmp_path):
+    from cxrlib.train import fit_two_stage
+
+    torch.manual_seed(0)
+    m = build_model("small-cnn", 2)
+    seen = {}
+
+    def second_loss(out, batch):
+        if not seen:  # the first step of stage 2: the weights fit left after stage 1
+            seen["state"] = {k: v.detach().clone() for k, v in m.named_parameters()}  # (BN buffers move in forward)
+        return WeightedBCELoss()(out, batch) * 2.0
+
+    first, second = fit_two_stage(
+        m,
+        Toy(64, 0),
+        Toy(32, 1),
+        WeightedBCELoss(),
+        second_loss,
+        cfg(epochs=2, checkpoint_dir=str(tmp_path)),
+        cfg(epochs=1, checkpoint_dir=str(tmp_path)),
+    )
+    best = load_checkpoint(tmp_path / "stage1" / "best.pt")["model"]
+    assert seen["state"] and all(torch.equal(v, best[k]) for k, v in seen["state"].items())
+    assert len(first.history) == 2 and len(second.history) == 1
+    assert (tmp_path / "stage2" / "last.pt").exists()
