@@ -13,12 +13,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .maps import upsample_maps
-from .metrics import heatmap_mass_in_mask
 from .models.backbones import ModelOutput
 from .saliency.cam import SaliencyMethod, saliency_maps
 from .saliency.coherence import spatial_coherence_loss
-from .saliency.losses import class_distinctiveness_loss
+from .saliency.losses import class_distinctiveness_loss, heatmap_outside_mask_loss
 
 __all__ = [
     "ClassificationLoss",
@@ -153,12 +151,7 @@ class HeatmapMaskLoss:
         chosen = index if self.target == "label" else logits.argmax(1)
         maps = saliency_maps(self.model, output.features, output.logits, self.method, create_graph=True)
         maps = maps[torch.arange(len(chosen), device=maps.device), chosen].float()  # (B, h, w)
-        allowed = batch[self.mask_key]
-        if self.form is HeatmapForm.FRACTION:
-            heatmap = (1.0 - heatmap_mass_in_mask(maps, allowed)).mean()
-        else:
-            up = upsample_maps(maps, allowed.shape[-2:]).clamp_min(0)
-            heatmap = (up * (~allowed.bool())).sum((-2, -1)).mean()
+        heatmap = heatmap_outside_mask_loss(maps, batch[self.mask_key], self.form.value)
         return {
             "loss": classification + self.weight * heatmap,
             "classification": classification.detach(),

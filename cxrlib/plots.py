@@ -34,7 +34,6 @@ _ALIASES = {
     "Infiltrate": "Infiltration",
     "Nodule/Mass": "Nodule",
     "Pleural thickening": "Pleural_Thickening",
-    "Lung Opacity": "Lung Opacity",
 }
 _PALETTE = list(plt.get_cmap("tab10").colors) + list(plt.get_cmap("Dark2").colors) + list(plt.get_cmap("Set1").colors)
 CLASS_COLORS = {name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(_FINDINGS)}
@@ -46,10 +45,6 @@ def finding_color(name: str):
     if name not in CLASS_COLORS:
         CLASS_COLORS[name] = _PALETTE[len(CLASS_COLORS) % len(_PALETTE)]
     return CLASS_COLORS[name]
-
-
-def _color(classes: Sequence[str], name: str):
-    return finding_color(name)
 
 
 def image_gallery(
@@ -85,7 +80,7 @@ def image_gallery(
                     ax.contour(
                         item["masks"][k].numpy().astype(float),
                         levels=[0.5],
-                        colors=[_color(ds.classes, c)],
+                        colors=[finding_color(c)],
                         linewidths=0.8,
                     )
         if show_boxes:
@@ -93,16 +88,14 @@ def image_gallery(
             for _, b in own.iterrows():
                 drawn.add(b["class"])
                 on_image.add(b["class"])
-                ax.add_patch(
-                    plt.Rectangle((b.x, b.y), b.w, b.h, fill=False, lw=1.2, color=_color(ds.classes, b["class"]))
-                )
+                ax.add_patch(plt.Rectangle((b.x, b.y), b.w, b.h, fill=False, lw=1.2, color=finding_color(b["class"])))
         state = {c: "label unknown" if np.isnan(v) else "label negative" for c, v in zip(ds.classes, labels) if v != 1}
         shown = positive + [f"{c} ({state[c]})" for c in ds.classes if c in on_image and c in state]
         ax.set_title(title_fn(pos) if title_fn else ("\n".join(shown) or "no finding"), fontsize=10)
         ax.axis("off")
     for ax in list(axes.flat)[len(positions) :]:
         ax.axis("off")
-    handles = [plt.Line2D([], [], color=_color(ds.classes, c), lw=2, label=c) for c in ds.classes if c in drawn]
+    handles = [plt.Line2D([], [], color=finding_color(c), lw=2, label=c) for c in ds.classes if c in drawn]
     rows_of_legend = int(np.ceil(len(handles) / 5))
     bottom = (0.035 * rows_of_legend + 0.02) * 3 / nrows + (0.04 if caption else 0.0)
     fig.legend(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..maps import upsample_maps
 from ..metrics import heatmap_mass_in_mask
 
 __all__ = ["saliency_latents", "class_distinctiveness_loss", "heatmap_outside_mask_loss"]
@@ -36,12 +37,19 @@ def class_distinctiveness_loss(maps: torch.Tensor, features: torch.Tensor) -> to
     return sim[:, iu[0], iu[1]].mean()
 
 
-def heatmap_outside_mask_loss(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """Mean fraction of heatmap mass outside the mask (the heatmap loss of the anonymous submission, normalised).
+def heatmap_outside_mask_loss(maps: torch.Tensor, masks: torch.Tensor, form: str = "fraction") -> torch.Tensor:
+    """Heatmap mass outside the mask (the heatmap loss of the anonymous submission), averaged over maps.
 
     ``maps (B, K, h, w)`` or ``(B, h, w)``; ``masks (B, H, W)`` or ``(B, K, H, W)`` bool, broadcast
-    over K. Maps are upsampled bilinearly to the mask size first.
+    over K. Maps are upsampled bilinearly to the mask size first. ``form="fraction"``: the share of
+    each map's positive mass outside the mask, in [0, 1]; ``form="raw"``: the sum of the positive
+    map values outside the mask (the submission's form; it grows with the mask's pixel count).
     """
     if maps.ndim == 4 and masks.ndim == 3:
         masks = masks[:, None].expand(-1, maps.shape[1], -1, -1)
-    return (1.0 - heatmap_mass_in_mask(maps, masks)).mean()
+    if form == "fraction":
+        return (1.0 - heatmap_mass_in_mask(maps, masks)).mean()
+    if form == "raw":
+        up = upsample_maps(maps, masks.shape[-2:]).clamp_min(0)
+        return (up * ~masks.bool()).sum((-2, -1)).mean()
+    raise ValueError(f"form must be 'fraction' or 'raw', got {form!r}")
