@@ -18,6 +18,7 @@ trained like any other: multi-label weighted BCE, one AUROC per body part (one-v
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -121,6 +122,7 @@ class BaselineResult:
     headline: dict = field(default_factory=dict)
     localization_note: str = "available"  #: "available", or why localisation is not measured
     run: dict = field(default_factory=dict)  #: the run header (see ``cxrlib.studies.runinfo``)
+    uniform_mass: pd.Series | None = None  #: per class, a uniform map's mass in mask (None without masks)
 
     @property
     def localization_available(self) -> bool:
@@ -194,8 +196,8 @@ class BaselineResult:
     def mass_in_mask_table(self) -> pd.DataFrame:
         """Grad-CAM mass inside the truth mask per class and run, beside the uniform map's share."""
         table = pd.DataFrame({f"{r.backbone} s{r.seed}": r.mass_in_mask for r in self.runs})
-        if self.test_data is not None and getattr(self.test_data, "has_masks", False):
-            table["uniform map (chance)"] = mask_area_share(self.test_data)
+        if self.uniform_mass is not None:
+            table["uniform map (chance)"] = self.uniform_mass
         return table
 
     def discussion(self) -> str:
@@ -307,28 +309,27 @@ def _mean_ci(values) -> tuple[float, float]:
     return mean_confidence_interval(v) if np.isfinite(v).any() else (float("nan"), float("nan"))
 
 
-def _mass_in_mask(ds, maps: np.ndarray) -> pd.Series:
-    """Per class, the mean share of Grad-CAM mass inside the truth mask over positive test images."""
+def _mean_over_positive_masks(ds, score: Callable[[int, int, torch.Tensor], float]) -> pd.Series:
+    """Per class, the mean of ``score(i, k, mask)`` over the images positive for that class that have
+    a non-empty truth mask (NaN for a class without any)."""
     shares = {c: [] for c in ds.classes}
     for i in range(len(ds)):
         item = ds[i]
         for k, c in enumerate(ds.classes):
             if item["labels"][k] == 1 and item["masks"][k].any():
-                share = heatmap_mass_in_mask(torch.from_numpy(maps[i, k]), item["masks"][k])
-                shares[c].append(float(share))
+                shares[c].append(float(score(i, k, item["masks"][k])))
     return pd.Series({c: np.mean(v) if v else np.nan for c, v in shares.items()})
+
+
+def _mass_in_mask(ds, maps: np.ndarray) -> pd.Series:
+    """Per class, the mean share of Grad-CAM mass inside the truth mask over positive test images."""
+    return _mean_over_positive_masks(ds, lambda i, k, mask: heatmap_mass_in_mask(torch.from_numpy(maps[i, k]), mask))
 
 
 def mask_area_share(ds) -> pd.Series:
     """Per class, the mean share of the image covered by the truth mask over positive images: the
     mass-in-mask score of a uniform map (chance level), to read the Grad-CAM shares against."""
-    shares = {c: [] for c in ds.classes}
-    for i in range(len(ds)):
-        item = ds[i]
-        for k, c in enumerate(ds.classes):
-            if item["labels"][k] == 1 and item["masks"][k].any():
-                shares[c].append(float(item["masks"][k].float().mean()))
-    return pd.Series({c: np.mean(v) if v else np.nan for c, v in shares.items()})
+    return _mean_over_positive_masks(ds, lambda i, k, mask: mask.float().mean())
 
 
 def _stride(backbone: str, requested: int | None) -> int | None:
@@ -401,7 +402,15 @@ def run_baseline(settings: BaselineSettings) -> BaselineResult:
                     pred.probs,
                 )
             )
-    result = BaselineResult(settings, ds.classes, runs, list(test.table["image"]), test, localization_note=note)
+    result = BaselineResult(
+        settings,
+        ds.classes,
+        runs,
+        list(test.table["image"]),
+        test,
+        localization_note=note,
+        uniform_mass=mask_area_share(test) if test.has_masks else None,
+    )
     summary = result.summary()
     result.run = describe_run(
         settings,
