@@ -32,6 +32,7 @@ from .scorecard import scorecard_markdown
 __all__ = [
     "NOTEBOOKS",
     "run_fingerprint",
+    "package_digest",
     "DEPENDENCIES",
     "with_dependencies",
     "skipped_notebooks",
@@ -92,18 +93,27 @@ def record_results(notebook: str, values: dict[str, Any]) -> Path:
     return path
 
 
-def run_fingerprint(notebook: Path, profile: str, parameters: dict[str, Any] | None = None) -> str:
+def package_digest() -> str:
+    """Hash of every file of the installed ``cxrlib`` package (code and shipped data)."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def run_fingerprint(
+    notebook: Path, profile: str, parameters: dict[str, Any] | None = None, package: str | None = None
+) -> str:
     """Hash of everything a notebook's executed copy depends on: its source, the profile, the
-    parameters and every file of the installed ``cxrlib`` package (code and shipped data)."""
+    parameters and the ``cxrlib`` package (``package``: a :func:`package_digest` already computed)."""
     digest = hashlib.sha256()
     digest.update(Path(notebook).read_bytes())
     digest.update(
         json.dumps({"profile": profile, "parameters": parameters or {}}, sort_keys=True, default=str).encode()
     )
-    package = Path(__file__).resolve().parent
-    for path in sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(str(path.relative_to(package)).encode())
-        digest.update(path.read_bytes())
+    digest.update((package or package_digest()).encode())
     return digest.hexdigest()[:20]
 
 
@@ -136,6 +146,12 @@ def _tag_for_the_book(path: Path) -> None:
 
 def _stamp_path(root: Path, name: str) -> Path:
     return root / "results" / "_executed" / f"{name}.json"
+
+
+def _read_stamp(root: Path, name: str) -> dict:
+    """What the last successful execution of ``name`` recorded (fingerprint, seconds), or ``{}``."""
+    path = _stamp_path(root, name)
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def execute_notebooks(
@@ -171,16 +187,14 @@ def execute_notebooks(
     os.environ.setdefault("CXRLIB_PROGRESS", "0")  # progress bars are for interactive runs, not the book
     seconds = {}
     skipped_notebooks.clear()
+    package = package_digest()  # once: every notebook depends on the same package
     for name in names:
         source = root / "notebooks" / f"{name}.ipynb"
-        fingerprint = run_fingerprint(source, profile, parameters)
-        upstream = [
-            json.loads(_stamp_path(root, d).read_text()).get("fingerprint") if _stamp_path(root, d).exists() else None
-            for d in DEPENDENCIES.get(name, ())
-        ]
+        upstream = [_read_stamp(root, d).get("fingerprint") for d in DEPENDENCIES.get(name, ())]
+        fingerprint = run_fingerprint(source, profile, parameters, package)
         fingerprint = hashlib.sha256(json.dumps([fingerprint, upstream]).encode()).hexdigest()[:20]
         stamp = _stamp_path(root, name)
-        done = json.loads(stamp.read_text()) if stamp.exists() else {}
+        done = _read_stamp(root, name)
         unchanged = (
             done.get("fingerprint") == fingerprint
             and (root / EXECUTED_DIR / f"{name}.ipynb").exists()
