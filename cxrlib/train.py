@@ -105,7 +105,8 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, numpy and torch; return a torch Generator for data shuffling."""
+    """Seed Python, numpy and torch; return a torch Generator with the same seed (for callers that
+    shuffle data of their own; ``fit`` orders its batches with :class:`~cxrlib.distributed.GlobalBatchSampler`)."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -169,9 +170,10 @@ def config_hash(config: TrainConfig, optimizer: torch.optim.Optimizer | None = N
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def rng_states(generator: torch.Generator) -> dict:
-    """Every random state a training run draws from: Python, numpy, torch (CPU and CUDA), and the
-    data-shuffling generator; as plain tensors and ints so that ``weights_only`` loading works."""
+def rng_states() -> dict:
+    """Every random state a training run draws from: Python, numpy and torch (CPU and CUDA); as plain
+    tensors and ints so that ``weights_only`` loading works. (The order of the training batches needs
+    none: :class:`~cxrlib.distributed.GlobalBatchSampler` draws it from the seed and the epoch.)"""
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
     return {
         "python": random.getstate(),
@@ -184,11 +186,10 @@ def rng_states(generator: torch.Generator) -> dict:
         },
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "generator": generator.get_state(),
     }
 
 
-def set_rng_states(states: dict, generator: torch.Generator) -> None:
+def set_rng_states(states: dict) -> None:
     """Restore what :func:`rng_states` captured."""
     random.setstate(_as_tuple(states["python"]))
     n = states["numpy"]
@@ -198,7 +199,6 @@ def set_rng_states(states: dict, generator: torch.Generator) -> None:
     torch.set_rng_state(states["torch"])
     if states["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
-    generator.set_state(states["generator"])
 
 
 def _as_tuple(value):
@@ -303,7 +303,7 @@ def fit(
     device = resolve_device(config.device)
     if info.distributed and device.type == "cuda":
         device = torch.device("cuda", info.local_rank)
-    generator = seed_everything(config.seed)
+    seed_everything(config.seed)
     model.to(device)
     if device.type == "cuda" and config.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -342,7 +342,7 @@ def fit(
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
-        set_rng_states(state["rng"], generator)
+        set_rng_states(state["rng"])
         history = state["history"]
         start_epoch, best_loss, best_epoch, reductions = (
             state["epoch"] + 1,
@@ -411,7 +411,7 @@ def fit(
                     "model": model.state_dict(),
                     "optimizer": opt.state_dict(),
                     "scheduler": sched.state_dict(),
-                    "rng": rng_states(generator),
+                    "rng": rng_states(),
                     "history": history,
                     "epoch": epoch,
                     "best_loss": best_loss,
