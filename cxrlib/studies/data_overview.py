@@ -16,15 +16,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..data import CXRDataset, PatientLeakageError, check_patient_leakage, open_dataset
-from ..data.samples import nih_sample_root
+from ..data import CXRDataset, PatientLeakageError, check_patient_leakage, open_dataset, samples
 from .common import open_study_dataset, resolve_settings
 from .runinfo import describe_run
 
 NIH_ATTRIBUTION = (
     "Data: NIH Clinical Center, https://nihcc.app.box.com/v/ChestXray-NIHCC (Wang et al., ChestX-ray8, IEEE CVPR 2017)"
 )
-DEFAULT_NIH_SAMPLE = nih_sample_root()  # the 21 NIH images shipped in cxrlib/data/samples/nih (512 px)
 
 __all__ = [
     "NIH_ATTRIBUTION",
@@ -263,9 +261,11 @@ def real_beside_synthetic(ds: CXRDataset, nih: CXRDataset, n: int = 5) -> list:
 
 
 def open_nih_sample(settings: DataSettings) -> CXRDataset | None:
-    """The real NIH images with boxes (``settings.nih_sample_root`` or the sample shipped in
-    cxrlib/data/samples/nih), or None when that folder is not there."""
-    root = Path(settings.nih_sample_root) if settings.nih_sample_root else DEFAULT_NIH_SAMPLE
+    """The real NIH images with boxes: those in ``settings.nih_sample_root`` (None when that folder has
+    no images) or the sample shipped with cxrlib (:func:`cxrlib.data.open_nih_sample`)."""
+    if not settings.nih_sample_root:
+        return samples.open_nih_sample(settings.image_size)
+    root = Path(settings.nih_sample_root)
     if not (root / "images").is_dir():
         return None
     return open_dataset("nih", root=root, image_size=settings.image_size, progress=False)
