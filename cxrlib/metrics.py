@@ -43,14 +43,15 @@ def _np(x) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # Discrimination
 # ----------------------------------------------------------------------------------------------
-def _binary_inputs(scores, labels) -> tuple[np.ndarray, np.ndarray]:
+def _binary_inputs(scores, labels, what: str = "scores") -> tuple[np.ndarray, np.ndarray]:
+    """One class's ``(N,)`` scores and 0/1 labels with the unknown (NaN) labels left out, checked."""
     s, y = _np(scores).ravel(), _np(labels).ravel()
     if s.shape != y.shape:
-        raise ValueError(f"scores {s.shape} and labels {y.shape} differ in shape")
+        raise ValueError(f"{what} {s.shape} and labels {y.shape} differ in shape")
     keep = ~np.isnan(y)
     s, y = s[keep], y[keep]
     if np.isnan(s).any():
-        raise ValueError("scores contain NaN")
+        raise ValueError(f"{what} contain NaN")
     if not np.isin(y, (0.0, 1.0)).all():
         raise ValueError("labels must be 0, 1 or NaN")
     return s, y
@@ -155,10 +156,7 @@ def _confidence_and_outcome(p: np.ndarray, y: np.ndarray, kind: CalibrationKind)
     if kind is CalibrationKind.BINARY:
         if p.ndim != 1 or p.shape != y.shape:
             raise ValueError(f"binary calibration needs (N,) probs and (N,) labels, got {p.shape} and {y.shape}")
-        keep = ~np.isnan(y)
-        if not np.isin(y[keep], (0.0, 1.0)).all():
-            raise ValueError("binary labels must be 0, 1 or NaN")
-        return p[keep], y[keep]
+        return _binary_inputs(p, y, "probabilities")
     if kind is CalibrationKind.TOP_LABEL:
         if p.ndim != 2 or y.shape not in ((p.shape[0],), p.shape):
             raise ValueError(
