@@ -18,6 +18,7 @@ from typing import Any
 
 __all__ = [
     "BENCHMARKS",
+    "format_duration",
     "machine_info",
     "benchmark_dir",
     "write_benchmark",
@@ -104,7 +105,8 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f} ms"
 
 
-def _duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+    """``"45 s"`` below two minutes, else ``"2.5 min"``: how the book writes a wall time."""
     return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
@@ -276,8 +278,10 @@ def performance_markdown(benchmarks: dict[str, dict], runner: dict | None, noteb
         ]
         not_rerun = set(runner.get("not_rerun") or [])
         note = " (an earlier run: unchanged, not executed again)"
-        lines += [f"| {name} | {_duration(s)}{note if name in not_rerun else ''} |" for name, s in seconds.items()]
-        lines += [f"| **total** | **{_duration(sum(seconds.values()))}** |", ""]
+        lines += [
+            f"| {name} | {format_duration(s)}{note if name in not_rerun else ''} |" for name, s in seconds.items()
+        ]
+        lines += [f"| **total** | **{format_duration(sum(seconds.values()))}** |", ""]
         skipped = [n for n in (notebooks or []) if n not in seconds]
         if skipped:
             lines += [

@@ -14,6 +14,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from .performance import format_duration
+
 __all__ = [
     "Study",
     "STUDIES",
@@ -318,8 +320,7 @@ def describe_run(config: dict[str, Any]) -> str:
     if has("device"):
         parts.append(f"on {config['device']}")
     if has("wall_seconds"):
-        seconds = float(config["wall_seconds"])
-        parts.append(f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s")
+        parts.append(format_duration(float(config["wall_seconds"])))
     if has("cxrlib_version"):
         parts.append(f"cxrlib {config['cxrlib_version']}")
     return ", ".join(parts)
