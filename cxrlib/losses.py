@@ -101,6 +101,7 @@ class SaliencyRegularizedLoss:
 class ClassificationLoss(str, Enum):
     CE = "ce"  #: softmax cross-entropy on the class index
     MSE = "mse"  #: mean squared error between the softmax and the one-hot label (the submission's)
+    BCE = "bce"  #: multi-label weighted BCE (NaN labels masked); the maps of every positive class are penalised
 
 
 class HeatmapForm(str, Enum):
@@ -113,10 +114,13 @@ class HeatmapMaskLoss:
     loss of the anonymous submission "Integrating feature attribution methods into the loss function
     of deep learning classifiers", with HiResCAM as there).
 
-    For single-label classes (one-hot ``batch["labels"] (B, K)``): the map of each image's labelled
-    class (``target="label"``) or predicted class (``"predicted"``) is upsampled bilinearly to the
-    allowed mask ``batch[mask_key] (B, H, W)`` bool and its ReLU'd mass outside the mask is taken
-    either raw (summed over pixels, averaged over the batch) or as a fraction of the map's mass.
+    For single-label classes (one-hot ``batch["labels"] (B, K)``, ``classification`` ``"mse"`` or
+    ``"ce"``): the map of each image's labelled class (``target="label"``) or predicted class
+    (``"predicted"``) is upsampled bilinearly to the allowed mask ``batch[mask_key] (B, H, W)`` bool
+    and its ReLU'd mass outside the mask is taken either raw (summed over pixels, averaged over the
+    batch) or as a fraction of the map's mass. For multi-label classes (``classification="bce"``,
+    weighted by ``pos_weight``, unknown labels masked) the maps of every (image, class) pair labelled
+    positive are penalised, averaged over those pairs (0 in a batch without a positive label).
     Maps come from :func:`~cxrlib.saliency.saliency_maps` (closed form for average pooling + linear,
     autograd with ``create_graph`` for any other head), so the loss is differentiable in the weights.
     """
@@ -132,15 +136,18 @@ class HeatmapMaskLoss:
         method: SaliencyMethod | str = SaliencyMethod.HIRESCAM,
         mask_key: str = "allowed_mask",
         target: str = "label",
+        pos_weight: torch.Tensor | None = None,
     ):
         if target not in ("label", "predicted"):
             raise ValueError(f"target must be 'label' or 'predicted', got {target!r}")
         self.model, self.weight, self.mask_key, self.target = model, weight, mask_key, target
         self.classification, self.form = ClassificationLoss(classification), HeatmapForm(form)
-        self.method = SaliencyMethod(method)
+        self.method, self.pos_weight = SaliencyMethod(method), pos_weight
 
     def __call__(self, output: ModelOutput, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         logits, labels = output.logits.float(), batch["labels"]
+        if self.classification is ClassificationLoss.BCE:
+            return self._multi_label(output, batch)
         if torch.isnan(labels).any():
             raise ValueError("HeatmapMaskLoss needs known one-hot labels (no NaN)")
         index = labels.argmax(1)
@@ -152,6 +159,22 @@ class HeatmapMaskLoss:
         maps = saliency_maps(self.model, output.features, output.logits, self.method, create_graph=True)
         maps = maps[torch.arange(len(chosen), device=maps.device), chosen].float()  # (B, h, w)
         heatmap = heatmap_outside_mask_loss(maps, batch[self.mask_key], self.form.value)
+        return {
+            "loss": classification + self.weight * heatmap,
+            "classification": classification.detach(),
+            "heatmap_outside": heatmap.detach(),
+        }
+
+    def _multi_label(self, output: ModelOutput, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        classification = weighted_bce(output.logits, batch["labels"], self.pos_weight)
+        maps = saliency_maps(self.model, output.features, output.logits, self.method, create_graph=True)
+        rows, classes = (batch["labels"] == 1).nonzero(as_tuple=True)  # NaN == 1 is False
+        if len(rows):
+            heatmap = heatmap_outside_mask_loss(
+                maps[rows, classes].float(), batch[self.mask_key][rows], self.form.value
+            )
+        else:
+            heatmap = maps.sum() * 0.0
         return {
             "loss": classification + self.weight * heatmap,
             "classification": classification.detach(),

@@ -93,6 +93,28 @@ def test_heatmap_mask_loss_reaches_the_encoder_through_a_max_pooled_head():
         HeatmapMaskLoss(model, target="both")
 
 
+def test_heatmap_mask_loss_multi_label_penalises_the_maps_of_positive_classes_only():
+    from cxrlib.losses import HeatmapMaskLoss, weighted_bce
+    from cxrlib.metrics import heatmap_mass_in_mask
+    from cxrlib.saliency import saliency_maps
+
+    torch.manual_seed(0)
+    model = build_model("small-cnn", 3).eval()
+    batch = _heatmap_batch()
+    batch["labels"] = torch.tensor([[1.0, 0, 1], [0, 0, 0], [float("nan"), 1, 0], [0, 0, 0]])
+    out = model.forward_with_features(batch["image"])
+    pw = torch.tensor([1.0, 2.0, 3.0])
+    terms = HeatmapMaskLoss(model, weight=0.5, classification="bce", form="fraction", pos_weight=pw)(out, batch)
+    maps = saliency_maps(model, out.features, out.logits, "hirescam")
+    pairs = [(0, 0), (0, 2), (2, 1)]  # the NaN label of image 2 is not a positive
+    outside = [1 - heatmap_mass_in_mask(maps[b, k], batch["allowed_mask"][b]) for b, k in pairs]
+    expected = torch.stack(outside).mean()
+    assert torch.allclose(terms["heatmap_outside"], expected.detach(), atol=1e-6)
+    assert torch.allclose(terms["classification"], weighted_bce(out.logits, batch["labels"], pw).detach())
+    none_positive = dict(batch, labels=torch.zeros(4, 3))
+    assert HeatmapMaskLoss(model, classification="bce")(out, none_positive)["heatmap_outside"] == 0
+
+
 def test_saliency_regularized_loss_adds_spatial_coherence_when_asked():
     from cxrlib.losses import SaliencyRegularizedLoss, WeightedBCELoss
     from cxrlib.saliency import spatial_coherence_loss

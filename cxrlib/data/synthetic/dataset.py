@@ -21,7 +21,7 @@ from .config import SYNTH_CLASSES, ReaderSpec, ShortcutSpec, SynthCXRConfig, res
 from .parameters import sample_parameters
 from .placement import place_findings
 from .readers import reader_tables
-from .render import render_synth_cxr
+from .render import render_synth_cxr, render_thorax_mask
 
 __all__ = ["open_synth_cxr", "source_hash", "cache_spec"]
 
@@ -53,6 +53,7 @@ def _build_cache(cfg: SynthCXRConfig, progress: bool, cache_dir: str | Path | No
         masks = np.lib.format.open_memmap(tmp / "masks.npy", "w+", np.uint8, (n, K, size, (size + 7) // 8))
         markers = np.lib.format.open_memmap(tmp / "markers.npy", "w+", np.uint8, (n, size, (size + 7) // 8))
         visible = np.lib.format.open_memmap(tmp / "visible.npy", "w+", np.bool_, (n, K))
+        thorax = np.lib.format.open_memmap(tmp / "thorax.npy", "w+", np.uint8, (n, size, (size + 7) // 8))
         box_rows = []
         for start in tqdm(range(0, n, chunk), desc=f"SynthCXR {n}×{size}px", disable=not progress, unit="chunk"):
             idx = np.arange(start, min(start + chunk, n))
@@ -61,8 +62,9 @@ def _build_cache(cfg: SynthCXRConfig, progress: bool, cache_dir: str | Path | No
             masks[idx] = np.packbits(msk.numpy(), axis=-1)
             markers[idx] = np.packbits(mark.numpy(), axis=-1)
             visible[idx] = msk.any(3).any(2).numpy()
+            thorax[idx] = np.packbits(render_thorax_mask(params, idx, size).numpy(), axis=-1)
             box_rows += [(int(idx[r]), *rest) for r, *rest in boxes]
-        images.flush(), masks.flush(), markers.flush(), visible.flush()
+        images.flush(), masks.flush(), markers.flush(), visible.flush(), thorax.flush()
         pd.DataFrame(box_rows, columns=["row", "class", "x", "y", "w", "h"]).to_csv(tmp / "boxes.csv", index=False)
         return {"n": n, "image_size": size}
 
@@ -94,7 +96,8 @@ def open_synth_cxr(
     ``classes`` may be a list of names or the preset ``"chexpert5"`` / ``"nih-boxes"`` / ``"all"``.
     ``left_fraction``: probability that a one-sided finding is in the patient's left lung;
     ``bilateral_fraction``: probability that a Pleural Effusion is on both sides. Extra items:
-    ``ds[i]["masks"]`` ``(K, H, W)`` bool and ``ds[i]["marker_mask"]`` ``(H, W)`` bool.
+    ``ds[i]["masks"]`` ``(K, H, W)`` bool and ``ds[i]["marker_mask"]`` ``(H, W)`` bool and ``ds[i]["thorax_mask"]`` ``(H, W)`` bool
+    (lung fields and heart: where the chexpert-five findings lie).
     ``ds.info`` holds ``truth`` (true labels), ``raw_labels`` (1 / 0 / -1 as reported),
     ``severity``, ``hidden_findings`` (drawn but with an empty mask at this size, so counted
     negative; normally 0), ``redrawn_findings`` (findings moved to be visible),
@@ -182,6 +185,7 @@ def open_synth_cxr(
         boxes = pd.concat([boxes, reader_boxes], ignore_index=True)
     images = entry.array("images")
     packed_masks, packed_markers = entry.array("masks"), entry.array("markers")
+    packed_thorax = entry.array("thorax")
 
     def masks(row: int) -> np.ndarray:
         return np.unpackbits(packed_masks[row, kk], axis=-1, count=image_size).astype(bool)
@@ -189,4 +193,8 @@ def open_synth_cxr(
     def marker(row: int) -> np.ndarray:
         return np.unpackbits(packed_markers[row], axis=-1, count=image_size).astype(bool)
 
-    return CXRDataset("synth-cxr", cls, table, boxes, images, masks=masks, extras={"marker_mask": marker}, info=info)
+    def thorax(row: int) -> np.ndarray:
+        return np.unpackbits(packed_thorax[row], axis=-1, count=image_size).astype(bool)
+
+    extras = {"marker_mask": marker, "thorax_mask": thorax}
+    return CXRDataset("synth-cxr", cls, table, boxes, images, masks=masks, extras=extras, info=info)

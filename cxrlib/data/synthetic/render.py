@@ -12,7 +12,7 @@ from .noise import ImageRandom
 from .parameters import rows_of
 from .shapes import box_of, column
 
-__all__ = ["render_synth_cxr"]
+__all__ = ["render_synth_cxr", "render_thorax_mask"]
 
 Box = tuple[int, str, float, float, float, float]
 
@@ -63,3 +63,16 @@ def render_synth_cxr(
     marker = token & torch.as_tensor(P["marker"])[:, None, None]
     img = torch.where(marker, torch.where(bar, 0.15, 0.95), img)
     return img.clamp(0, 1), masks, marker, boxes
+
+
+def render_thorax_mask(params: dict[str, np.ndarray], idx: np.ndarray, size: int) -> torch.Tensor:
+    """The thorax of dataset images ``idx``: both lung fields and the heart, ``(B, S, S)`` bool.
+
+    It depends on the patient's anatomy only (pose, size, heart), not on findings or noise; it is the
+    region a finding of the chexpert-five classes lies in, and excludes the image corners where the
+    shortcut marker is drawn (the allowed region of a heatmap loss against that shortcut).
+    """
+    idx = np.asarray(idx, dtype=np.int64).reshape(-1)
+    P = rows_of(params, idx)
+    anatomy = build_anatomy(make_coords(P, size), P)
+    return anatomy.lungs_hard | (anatomy.heart_distance < 1)

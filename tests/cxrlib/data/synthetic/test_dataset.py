@@ -212,6 +212,15 @@ def test_shortcut_marker_agrees_at_rate(cache_dir):
     item = ds[i]
     assert item["marker_mask"].any() and item["marker_mask"][:20, -20:].any()  # top-right corner
     assert item["image"][0][item["marker_mask"]].max() > 0.9
+    thorax = item["thorax_mask"]
+    assert thorax.shape == (64, 64) and 0.15 < thorax.float().mean() < 0.6
+    assert not (thorax & item["marker_mask"]).any()  # the allowed region of a heatmap loss excludes the marker
+    for j in range(len(ds)):  # every finding lies (mostly) in the thorax
+        masks = ds[j]["masks"]
+        if masks.any():
+            inside = (masks & ds[j]["thorax_mask"]).sum() / masks.sum()
+            assert inside > 0.6, ds.table.loc[j, "image"]
+            break
 
 
 def test_patients_have_several_studies_and_do_not_leak(synth):
