@@ -96,8 +96,8 @@ def open_synth_cxr(
     ``classes`` may be a list of names or the preset ``"chexpert5"`` / ``"nih-boxes"`` / ``"all"``.
     ``left_fraction``: probability that a one-sided finding is in the patient's left lung;
     ``bilateral_fraction``: probability that a Pleural Effusion is on both sides. Extra items:
-    ``ds[i]["masks"]`` ``(K, H, W)`` bool and ``ds[i]["marker_mask"]`` ``(H, W)`` bool and ``ds[i]["thorax_mask"]`` ``(H, W)`` bool
-    (lung fields and heart: where the chexpert-five findings lie).
+    ``ds[i]["masks"]`` ``(K, H, W)`` bool, ``ds[i]["marker_mask"]`` ``(H, W)`` bool and
+    ``ds[i]["thorax_mask"]`` ``(H, W)`` bool (lung fields and heart: where the chexpert-five findings lie).
     ``ds.info`` holds ``truth`` (true labels), ``raw_labels`` (1 / 0 / -1 as reported),
     ``severity``, ``hidden_findings`` (drawn but with an empty mask at this size, so counted
     negative; normally 0), ``redrawn_findings`` (findings moved to be visible),
