@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from .models.backbones import ModelOutput
-from .saliency.cam import SaliencyMethod, saliency_maps
+from .saliency.cam import SaliencyMethod, maps_need_autograd, saliency_maps
 from .saliency.coherence import spatial_coherence_loss
 from .saliency.losses import class_distinctiveness_loss, heatmap_outside_mask_loss
 
@@ -65,14 +65,24 @@ class WeightedBCELoss:
         return weighted_bce(output.logits, batch["labels"], self.pos_weight)
 
 
-class SaliencyRegularizedLoss:
+class _LossOnMaps:
+    """Shared by the losses on saliency maps: they hold ``model`` and ``method``."""
+
+    model: torch.nn.Module
+    method: SaliencyMethod
+
+    @property
+    def needs_grad(self) -> bool:
+        """Validation runs with gradients only where the maps come by autograd (non-linear heads)."""
+        return maps_need_autograd(self.model, self.method)
+
+
+class SaliencyRegularizedLoss(_LossOnMaps):
     """``base + λ_cd · L_CD`` on differentiable saliency maps of every class (Sharma and P. 2023, §3.1).
 
     With a pooling + linear head the maps come in closed form from the same forward pass, so the
     extra cost is one einsum.
     """
-
-    needs_grad = True  # the autograd path (non-linear heads) needs gradients during validation too
 
     def __init__(
         self,
@@ -109,7 +119,7 @@ class HeatmapForm(str, Enum):
     FRACTION = "fraction"  #: the share of the map's mass outside the mask, in [0, 1]
 
 
-class HeatmapMaskLoss:
+class HeatmapMaskLoss(_LossOnMaps):
     """Classification loss ``+ weight ·`` the saliency map's mass outside an allowed region (the heatmap
     loss of the anonymous submission "Integrating feature attribution methods into the loss function
     of deep learning classifiers", with HiResCAM as there).
@@ -124,8 +134,6 @@ class HeatmapMaskLoss:
     Maps come from :func:`~cxrlib.saliency.saliency_maps` (closed form for average pooling + linear,
     autograd with ``create_graph`` for any other head), so the loss is differentiable in the weights.
     """
-
-    needs_grad = True
 
     def __init__(
         self,

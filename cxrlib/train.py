@@ -437,11 +437,14 @@ def fit_two_stage(
     first_config: TrainConfig | None = None,
     second_config: TrainConfig | None = None,
     optimizer: Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer] | None = None,
+    between: Callable[[torch.nn.Module, TrainResult], None] | None = None,
 ) -> tuple[TrainResult, TrainResult]:
     """The "modified" pipeline of Sharma and P. (2023, §3.3): train with ``first_loss`` (``fit`` keeps
     the best-validation weights), then go on from those weights with ``second_loss`` and a fresh
     optimizer. Each stage validates with its own loss. With a ``checkpoint_dir`` the stages checkpoint
-    into its ``stage1/`` and ``stage2/`` folders. Returns both stages' results."""
+    into its ``stage1/`` and ``stage2/`` folders. ``between(model, first_result)`` is called on the
+    stage-one model before stage two changes it (e.g. to evaluate it as the plain-loss arm of a
+    comparison; it must not change the model). Returns both stages' results."""
     first_config = first_config or TrainConfig()
     second_config = second_config or first_config
 
@@ -451,6 +454,8 @@ def fit_two_stage(
         return replace(config, checkpoint_dir=str(Path(config.checkpoint_dir) / stage))
 
     first = fit(model, train_data, val_data, first_loss, staged(first_config, "stage1"), optimizer)
+    if between is not None:
+        between(model, first)
     second = fit(model, train_data, val_data, second_loss, staged(second_config, "stage2"), optimizer)
     return first, second
 

@@ -23,7 +23,15 @@ from ..maps import display_maps, normalize_maps, upsample_maps
 from ..models.backbones import CXRClassifier, Pooling
 from ..models.protocol import require_map_model
 
-__all__ = ["SaliencyMethod", "saliency_maps", "compute_saliency", "upsample_maps", "normalize_maps", "display_maps"]
+__all__ = [
+    "SaliencyMethod",
+    "maps_need_autograd",
+    "saliency_maps",
+    "compute_saliency",
+    "upsample_maps",
+    "normalize_maps",
+    "display_maps",
+]
 
 
 class SaliencyMethod(str, Enum):
@@ -34,6 +42,12 @@ class SaliencyMethod(str, Enum):
 
 def _closed_form_available(model: torch.nn.Module) -> bool:
     return isinstance(model, CXRClassifier) and model.pooling is Pooling.AVG
+
+
+def maps_need_autograd(model: torch.nn.Module, method: SaliencyMethod | str) -> bool:
+    """Whether :func:`saliency_maps` takes the autograd path for this model and method (so a loss on
+    the maps needs gradients enabled even when it is only evaluated, e.g. on the validation split)."""
+    return SaliencyMethod(method) is not SaliencyMethod.CAM and not _closed_form_available(model)
 
 
 def saliency_maps(

@@ -30,7 +30,7 @@ from ..metrics import heatmap_mass_in_mask, mean_confidence_interval, per_class_
 from ..models import Backbone, build_model
 from ..models.backbones import NATIVE_STRIDE
 from ..train import TrainConfig, fit, predict
-from .common import open_study_dataset, resolve_settings
+from .common import boxed_overlay_figure, open_study_dataset, resolve_settings
 from .runinfo import describe_run
 
 __all__ = ["BaselineSettings", "BackboneRun", "BaselineResult", "run_baseline", "baseline_settings"]
@@ -128,36 +128,12 @@ class BaselineResult:
     def localization_available(self) -> bool:
         return self.localization_note == "available"
 
-    def overlay_examples(self, per_class: int = 1) -> tuple[list[int], list[int]]:
-        """Test positions and class indices: ``per_class`` boxed positives of every class."""
-        ds = self.test_data
-        boxes = ds.truth_boxes()
-        positions, class_index = [], []
-        for k, c in enumerate(self.classes):
-            keys = list(dict.fromkeys(boxes.loc[boxes["class"] == c, "image"]))[:per_class]
-            for key in keys:
-                positions.append(int(np.flatnonzero(ds.table["image"].to_numpy() == key)[0]))
-                class_index.append(k)
-        return positions, class_index
-
     def overlay_figure(self, per_class: int = 1):
         """Grad-CAM overlays of every backbone (first seed) on ``per_class`` boxed test images per
         class, with the truth boxes; None when no test image has a box."""
-        from .. import plots
-
-        positions, class_index = self.overlay_examples(per_class)
-        if not positions:
-            return None
-        test = self.test_data
-        images = torch.stack([test[p]["image"] for p in positions])
         first = self.settings.seeds[0]
-        maps = {r.backbone: r.maps[positions] for r in self.runs if r.seed == first}
-        truth = test.truth_boxes()
-        boxes = [
-            truth[(truth["image"] == test.table.loc[p, "image"]) & (truth["class"] == self.classes[k])]
-            for p, k in zip(positions, class_index, strict=True)
-        ]
-        return plots.saliency_overlays(images, maps, self.classes, class_index, boxes)
+        maps = {r.backbone: r.maps for r in self.runs if r.seed == first}
+        return boxed_overlay_figure(self.test_data, maps, per_class)
 
     def summary(self) -> pd.DataFrame:
         """One row per backbone: mean AUROC, point accuracy and mask share (mean, and the 95% CI

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+import numpy as np
+import torch
 
 from ..data import CXRDataset, open_dataset
 from ..data.sources.common import COMMON_OPTIONS
 from .parameters import PRESET, ParameterError, Profile, coerce_parameter, resolve_settings
 
-__all__ = ["Profile", "PRESET", "ParameterError", "coerce_parameter", "resolve_settings", "open_study_dataset"]
+__all__ = [
+    "Profile",
+    "PRESET",
+    "ParameterError",
+    "coerce_parameter",
+    "resolve_settings",
+    "open_study_dataset",
+    "boxed_examples",
+    "boxed_overlay_figure",
+]
 
 
 def open_study_dataset(
@@ -35,3 +48,34 @@ def open_study_dataset(
     ds = open_dataset(dataset, root=data_root, **given)
     ds.info["study_options_not_used"] = sorted(synth_options or {})
     return ds
+
+
+def boxed_examples(test: CXRDataset, per_class: int = 1) -> tuple[list[int], list[int]]:
+    """Positions in ``test`` and class indices of ``per_class`` boxed positives of every class."""
+    boxes = test.truth_boxes()
+    images = test.table["image"].to_numpy()
+    positions, class_index = [], []
+    for k, c in enumerate(test.classes):
+        for key in list(dict.fromkeys(boxes.loc[boxes["class"] == c, "image"]))[:per_class]:
+            positions.append(int(np.flatnonzero(images == key)[0]))
+            class_index.append(k)
+    return positions, class_index
+
+
+def boxed_overlay_figure(test: CXRDataset, maps: Mapping[str, np.ndarray], per_class: int = 1):
+    """Saliency overlays of every model (``maps``: name → ``(N_test, K, h, w)``) on ``per_class``
+    boxed test images per class, with the truth boxes; None when no test image has a box."""
+    from .. import plots
+
+    positions, class_index = boxed_examples(test, per_class)
+    if not positions:
+        return None
+    images = torch.stack([test[p]["image"] for p in positions])
+    truth = test.truth_boxes()
+    boxes = [
+        truth[(truth["image"] == test.table.loc[p, "image"]) & (truth["class"] == test.classes[k])]
+        for p, k in zip(positions, class_index, strict=True)
+    ]
+    return plots.saliency_overlays(
+        images, {name: m[positions] for name, m in maps.items()}, test.classes, class_index, boxes
+    )

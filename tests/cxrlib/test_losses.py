@@ -131,3 +131,13 @@ def test_saliency_regularized_loss_adds_spatial_coherence_when_asked():
 
     maps = saliency_maps(model, out.features, out.logits, "gradcam")
     assert torch.allclose(both["spatial_coherence"], spatial_coherence_loss(maps.float()).detach())
+
+
+def test_losses_on_maps_validate_with_gradients_only_on_the_autograd_path():
+    from cxrlib.losses import HeatmapMaskLoss, SaliencyRegularizedLoss, WeightedBCELoss
+
+    linear, max_pooled = build_model("small-cnn", 3), build_model("small-cnn", 3, pooling="max")
+    assert not SaliencyRegularizedLoss(WeightedBCELoss(), linear).needs_grad
+    assert SaliencyRegularizedLoss(WeightedBCELoss(), max_pooled).needs_grad
+    assert not HeatmapMaskLoss(linear).needs_grad and HeatmapMaskLoss(max_pooled).needs_grad
+    assert not HeatmapMaskLoss(max_pooled, method="cam").needs_grad

@@ -214,9 +214,12 @@ def test_two_stage_continues_from_the_best_first_stage_weights(tmp_path):
     seen = {}
 
     def second_loss(out, batch):
-        if not seen:  # the first step of stage 2: the weights fit left after stage 1
+        if "state" not in seen:  # the first step of stage 2: the weights fit left after stage 1
             seen["state"] = {k: v.detach().clone() for k, v in m.named_parameters()}  # (BN buffers move in forward)
         return WeightedBCELoss()(out, batch) * 2.0
+
+    def between(model, result):
+        seen["between"] = ({k: v.detach().clone() for k, v in model.named_parameters()}, len(result.history))
 
     first, second = fit_two_stage(
         m,
@@ -226,8 +229,11 @@ def test_two_stage_continues_from_the_best_first_stage_weights(tmp_path):
         second_loss,
         cfg(epochs=2, checkpoint_dir=str(tmp_path)),
         cfg(epochs=1, checkpoint_dir=str(tmp_path)),
+        between=between,
     )
     best = load_checkpoint(tmp_path / "stage1" / "best.pt")["model"]
     assert seen["state"] and all(torch.equal(v, best[k]) for k, v in seen["state"].items())
+    between_state, between_epochs = seen["between"]  # the hook saw the stage-one model, before stage two
+    assert between_epochs == 2 and all(torch.equal(v, best[k]) for k, v in between_state.items())
     assert len(first.history) == 2 and len(second.history) == 1
     assert (tmp_path / "stage2" / "last.pt").exists()

@@ -7,6 +7,7 @@ import pytest
 
 from cxrlib.book import record_results
 from cxrlib.studies import baseline_settings, data_settings, run_baseline, run_data_overview
+from cxrlib.studies.common import boxed_examples
 
 #: per source: its fixture and the classes the baseline trains on (each has train positives in the fixture)
 SOURCES = {
@@ -78,11 +79,11 @@ def test_baseline_runs_on_reader(source, request, cache_dir, recorded):
         assert result.localization_available
         assert 0.0 <= head["point_localization_accuracy"] <= 1.0
         assert run.localization.loc["weighted", "n"] > 0
-        positions, class_index = result.overlay_examples()
+        positions, class_index = boxed_examples(result.test_data)
         assert positions and all(0 <= p < len(result.test_data) for p in positions)
         assert result.overlay_figure() is not None
     else:
         assert not result.localization_available and result.localization_note.startswith("not available")
         assert head["point_localization_accuracy"] is None
-        assert result.overlay_examples() == ([], []) and result.overlay_figure() is None
+        assert boxed_examples(result.test_data) == ([], []) and result.overlay_figure() is None
     assert set(result.summary().columns) >= {"mean AUROC", "point loc. acc."}
