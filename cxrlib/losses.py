@@ -26,6 +26,8 @@ __all__ = [
     "weighted_bce",
     "WeightedBCELoss",
     "SaliencyRegularizedLoss",
+    "focal_loss",
+    "FocalLoss",
 ]
 
 
@@ -188,3 +190,55 @@ class HeatmapMaskLoss(_LossOnMaps):
             "classification": classification.detach(),
             "heatmap_outside": heatmap.detach(),
         }
+
+
+def focal_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    gamma: float = 2.0,
+    alpha: float | torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Sigmoid focal loss (Lin et al. 2017) on ``(B, K)`` logits, averaged over the known labels only.
+
+    Per entry ``α_t (1 − p_t)^γ · BCE(z, y)`` with ``p = σ(z)``, ``p_t = p`` for a positive and
+    ``1 − p`` for a negative label, ``α_t = α`` for a positive and ``1 − α`` for a negative (no
+    weighting when ``alpha`` is None). ``alpha`` is a float in [0, 1] or a ``(K,)`` tensor (one per
+    class). ``labels (B, K)`` in {0, 1, NaN}; NaN entries are masked. With ``gamma=0, alpha=None``
+    this is the plain BCE; on fully known labels it equals ``torchvision.ops.sigmoid_focal_loss``
+    with ``reduction="mean"``.
+    """
+    if gamma < 0:
+        raise ValueError(f"gamma must be >= 0, got {gamma}")
+    if logits.shape != labels.shape:
+        raise ValueError(f"logits {tuple(logits.shape)} and labels {tuple(labels.shape)} differ in shape")
+    known = ~torch.isnan(labels)
+    target = torch.nan_to_num(labels, nan=0.0)
+    z = logits.float()
+    bce = F.binary_cross_entropy_with_logits(z, target, reduction="none")
+    p = torch.sigmoid(z)
+    p_t = p * target + (1 - p) * (1 - target)
+    loss = bce * (1 - p_t) ** gamma
+    if alpha is not None:
+        a = torch.as_tensor(alpha, dtype=loss.dtype, device=loss.device)
+        if ((a < 0) | (a > 1)).any():
+            raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+        loss = loss * (a * target + (1 - a) * (1 - target))
+    return (loss * known).sum() / known.sum().clamp_min(1)
+
+
+class FocalLoss:
+    """Training loss: multi-label sigmoid focal loss, unknown (NaN) labels masked (see :func:`focal_loss`).
+
+    ``gamma`` focuses on hard examples (0 gives the BCE); ``alpha`` (float or ``(K,)``) weights the
+    positives against the negatives.
+    """
+
+    def __init__(self, gamma: float = 2.0, alpha: float | torch.Tensor | None = None):
+        if gamma < 0:
+            raise ValueError(f"gamma must be >= 0, got {gamma}")
+        if alpha is not None and not bool(((torch.as_tensor(alpha) >= 0) & (torch.as_tensor(alpha) <= 1)).all()):
+            raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+        self.gamma, self.alpha = gamma, alpha
+
+    def __call__(self, output: ModelOutput, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return focal_loss(output.logits, batch["labels"], self.gamma, self.alpha)

@@ -1,5 +1,6 @@
-"""Metrics: AUROC, calibration (ECE + reliability curve), localisation (point accuracy, IoBB, mask
-mass) and Student-t confidence intervals across seeds."""
+"""Metrics: AUROC, calibration (ECE with equal-width or equal-mass bins, reliability curve, Brier
+score, NLL), localisation (point accuracy, IoBB, mask mass) and Student-t confidence intervals
+across seeds."""
 
 from __future__ import annotations
 
@@ -22,10 +23,14 @@ __all__ = [
     "average_precision",
     "per_class_average_precision",
     "CalibrationKind",
+    "Binning",
     "ReliabilityCurve",
     "reliability_curve",
     "expected_calibration_error",
+    "adaptive_calibration_error",
     "per_class_ece",
+    "brier_score",
+    "negative_log_likelihood",
     "point_localization_accuracy",
     "iobb_scores",
     "heatmap_mass_in_mask",
@@ -114,9 +119,23 @@ class CalibrationKind(str, Enum):
     MARGINAL = "marginal"  #: ``(N, K)`` multi-label sigmoids: mean over classes of the binary ECE
 
 
+class Binning(str, Enum):
+    """How a reliability curve (and so an ECE) cuts [0, 1] into bins."""
+
+    EQUAL_WIDTH = "equal-width"  #: ``linspace(0, 1, n_bins + 1)`` (the classic ECE-15)
+    EQUAL_MASS = "equal-mass"  #: quantiles of the confidences, first and last edge 0 and 1 (adaptive ECE)
+
+
+def _resolve_binning(binning: Binning | str) -> Binning:
+    try:
+        return Binning(binning)
+    except ValueError:
+        raise ValueError(f"unknown binning {binning!r}; use one of {[b.value for b in Binning]}") from None
+
+
 @dataclass
 class ReliabilityCurve:
-    """Equal-width bins on [0, 1]: mean confidence, observed frequency and count per bin."""
+    """Bins on [0, 1] (equal-width or equal-mass): mean confidence, observed frequency and count per bin."""
 
     edges: np.ndarray  # (n_bins + 1,)
     confidence: np.ndarray  # (n_bins,) NaN for empty bins
@@ -171,12 +190,22 @@ def _confidence_and_outcome(p: np.ndarray, y: np.ndarray, kind: CalibrationKind)
     raise ValueError("marginal calibration is a mean over classes: use expected_calibration_error or per_class_ece")
 
 
-def reliability_curve(probs, labels, n_bins: int = 15, kind: CalibrationKind | str | None = None) -> ReliabilityCurve:
+def reliability_curve(
+    probs,
+    labels,
+    n_bins: int = 15,
+    kind: CalibrationKind | str | None = None,
+    binning: Binning | str = Binning.EQUAL_WIDTH,
+) -> ReliabilityCurve:
     """Reliability-diagram data for a binary or a top-label kind (see ``expected_calibration_error``).
 
-    Bins are ``[e_b, e_{b+1})`` on ``edges = linspace(0, 1, n_bins + 1)``, the last one closed, so a
-    confidence exactly on an edge falls in the upper bin, as in netcal (scipy's binned statistics).
+    Bins are ``[e_b, e_{b+1})``, the last one closed, so a confidence exactly on an edge falls in the
+    upper bin, as in netcal (scipy's binned statistics). ``binning="equal-width"``: ``edges =
+    linspace(0, 1, n_bins + 1)``; ``"equal-mass"``: the ``b / n_bins`` quantiles of the confidences
+    with the first and last edge set to 0 and 1, as netcal's ``equal_intervals=False`` (tied
+    confidences can leave some bins empty).
     """
+    binning = _resolve_binning(binning)
     p, y = _np(probs), _np(labels)
     conf, outcome = _confidence_and_outcome(p, y, _resolve_kind(p, y, kind))
     if np.isnan(conf).any():
@@ -184,6 +213,9 @@ def reliability_curve(probs, labels, n_bins: int = 15, kind: CalibrationKind | s
     if ((conf < 0) | (conf > 1)).any():
         raise ValueError("probabilities must lie in [0, 1]")
     edges = np.linspace(0.0, 1.0, n_bins + 1)
+    if binning is Binning.EQUAL_MASS and conf.size:
+        edges = np.quantile(conf, edges)
+        edges[0], edges[-1] = 0.0, 1.0
     idx = np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, n_bins - 1)
     count = np.bincount(idx, minlength=n_bins).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -192,8 +224,15 @@ def reliability_curve(probs, labels, n_bins: int = 15, kind: CalibrationKind | s
     return ReliabilityCurve(edges, mean_conf, mean_acc, count)
 
 
-def expected_calibration_error(probs, labels, n_bins: int = 15, kind: CalibrationKind | str | None = None) -> float:
-    """ECE with ``n_bins`` equal-width bins (Naeini et al. 2015; Guo et al. 2017).
+def expected_calibration_error(
+    probs,
+    labels,
+    n_bins: int = 15,
+    kind: CalibrationKind | str | None = None,
+    binning: Binning | str = Binning.EQUAL_WIDTH,
+) -> float:
+    """ECE with ``n_bins`` equal-width bins (Naeini et al. 2015; Guo et al. 2017), or equal-mass ones
+    with ``binning="equal-mass"`` (see :func:`adaptive_calibration_error`).
 
     * ``kind="binary"`` (inferred for ``(N,)`` inputs): positive-class probability vs 0/1 labels.
     * ``kind="top-label"`` (inferred for ``(N, C)`` probs with ``(N,)`` class indices; explicit for
@@ -206,20 +245,74 @@ def expected_calibration_error(probs, labels, n_bins: int = 15, kind: Calibratio
     p, y = _np(probs), _np(labels)
     kind = _resolve_kind(p, y, kind)
     if kind is CalibrationKind.MARGINAL:
-        per = per_class_ece(p, y, n_bins)
+        per = per_class_ece(p, y, n_bins, binning)
         return float(np.nanmean(per)) if not np.isnan(per).all() else float("nan")
-    return reliability_curve(p, y, n_bins, kind).ece
+    return reliability_curve(p, y, n_bins, kind, binning).ece
 
 
-def per_class_ece(probs, labels, n_bins: int = 15) -> np.ndarray:
+def adaptive_calibration_error(probs, labels, n_bins: int = 15, kind: CalibrationKind | str | None = None) -> float:
+    """Adaptive (equal-mass) ECE: as :func:`expected_calibration_error`, with bins that each hold about
+    ``N / n_bins`` samples (Nguyen and O'Connor 2015; Nixon et al. 2019), so that the sparse
+    high-confidence bins of the equal-width ECE do not dominate. Equals netcal's
+    ``ECE(bins, equal_intervals=False)``. Same ``kind`` rules and NaN handling as the ECE.
+    """
+    return expected_calibration_error(probs, labels, n_bins, kind, Binning.EQUAL_MASS)
+
+
+def per_class_ece(probs, labels, n_bins: int = 15, binning: Binning | str = Binning.EQUAL_WIDTH) -> np.ndarray:
     """``(K,)`` binary ECE of each column of multi-label ``(N, K)`` probabilities; NaN for a class
-    without any known label."""
+    without any known label. Equal-mass bins are cut per class."""
     p, y = _np(probs), _np(labels)
     if p.ndim != 2 or p.shape != y.shape:
         raise ValueError(f"per-class ECE needs (N, K) probs and labels of one shape, got {p.shape} and {y.shape}")
     return np.array(
-        [reliability_curve(p[:, k], y[:, k], n_bins, CalibrationKind.BINARY).ece for k in range(p.shape[1])]
+        [reliability_curve(p[:, k], y[:, k], n_bins, CalibrationKind.BINARY, binning).ece for k in range(p.shape[1])]
     )
+
+
+def _proper_score(score, probs, labels, kind: CalibrationKind | str | None, name: str) -> float:
+    """A per-sample score of ``(N,)`` probabilities against 0/1 labels, averaged over the known labels
+    (binary kind) or averaged per class and then over the classes that have a known label (marginal)."""
+    p, y = _np(probs), _np(labels)
+    kind = _resolve_kind(p, y, kind)
+    if kind is CalibrationKind.TOP_LABEL:
+        raise ValueError(f"{name} is defined here for binary and marginal (multi-label sigmoid) probabilities")
+    if kind is CalibrationKind.MARGINAL:
+        if p.ndim != 2 or p.shape != y.shape:
+            raise ValueError(f"marginal {name} needs (N, K) probs and labels of one shape, got {p.shape} and {y.shape}")
+        per = np.array(
+            [_proper_score(score, p[:, k], y[:, k], CalibrationKind.BINARY, name) for k in range(p.shape[1])]
+        )
+        return float(np.nanmean(per)) if not np.isnan(per).all() else float("nan")
+    s, outcome = _confidence_and_outcome(p, y, kind)
+    if ((s < 0) | (s > 1)).any():
+        raise ValueError("probabilities must lie in [0, 1]")
+    return float(score(s, outcome).mean()) if s.size else float("nan")
+
+
+def brier_score(probs, labels, kind: CalibrationKind | str | None = None) -> float:
+    """Brier score: mean ``(p − y)²`` over the known labels (scikit-learn's ``brier_score_loss``).
+
+    ``kind`` as for the ECE: ``"binary"`` for ``(N,)`` inputs, ``"marginal"`` (explicit) for
+    multi-label ``(N, K)`` sigmoids, where it is the mean over classes of the per-class scores.
+    NaN labels are left out; NaN when no label is known.
+    """
+    return _proper_score(lambda p, y: (p - y) ** 2, probs, labels, kind, "the Brier score")
+
+
+def negative_log_likelihood(probs, labels, kind: CalibrationKind | str | None = None, eps: float = 1e-12) -> float:
+    """Bernoulli negative log-likelihood (nats): mean ``−[y log p + (1 − y) log(1 − p)]`` over the known
+    labels, with ``p`` clipped to ``[eps, 1 − eps]`` (scikit-learn's ``log_loss`` up to the clipping).
+
+    ``kind`` and NaN handling as :func:`brier_score`. From logits it is better computed directly
+    (``BCE with logits``): a float32 sigmoid saturates at 1.0 for logits above ~17.
+    """
+
+    def nll(p: np.ndarray, y: np.ndarray) -> np.ndarray:
+        p = np.clip(p, eps, 1 - eps)
+        return -(y * np.log(p) + (1 - y) * np.log1p(-p))
+
+    return _proper_score(nll, probs, labels, kind, "the negative log-likelihood")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -15,13 +15,17 @@ from .data.classes import CHEXPERT_CLASSES, NIH_CLASSES, VINDR_CLASSES
 from .data.dataset import CXRDataset
 from .data.synthetic import SYNTH_CLASSES
 from .maps import display_maps, flat_maps
+from .metrics import ReliabilityCurve
 
 __all__ = [
     "per_class_heatmap",
+    "runs_scatter",
+    "group_distributions",
     "image_gallery",
     "label_distribution",
     "training_curves",
     "saliency_overlays",
+    "reliability_diagram",
     "CLASS_COLORS",
     "finding_color",
 ]
@@ -235,6 +239,51 @@ def saliency_overlays(
     return fig
 
 
+def runs_scatter(table: pd.DataFrame, x: str, y: str, group: str, title: str) -> plt.Figure:
+    """One point per trained model (rows of ``table``), coloured by ``group`` (e.g. the arm)."""
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(6.2, 4.2))
+    sns.scatterplot(data=table, x=x, y=y, hue=group, style=group, s=70, ax=ax)
+    ax.set_title(title, fontsize=11)
+    ax.grid(alpha=0.3)
+    ax.legend(title=group, fontsize=9, frameon=False, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def group_distributions(
+    table: pd.DataFrame,
+    value: str,
+    group: str,
+    title: str,
+    panel: str | None = None,
+    reference: float | None = None,
+    reference_label: str = "chance",
+) -> plt.Figure:
+    """Per group, a box plot with every model as a dot (``table``: one row per model); one panel per
+    value of ``panel`` when given; ``reference`` draws a dashed horizontal line (e.g. chance)."""
+    import seaborn as sns
+
+    panels = [None] if panel is None else list(dict.fromkeys(table[panel]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels) + 0.8, 4.0), squeeze=False, sharey=True)
+    order = list(dict.fromkeys(table[group]))
+    for ax, name in zip(axes[0], panels, strict=True):
+        part = table if name is None else table[table[panel] == name]
+        sns.boxplot(data=part, x=group, y=value, order=order, color="0.9", width=0.5, showfliers=False, ax=ax)
+        sns.stripplot(data=part, x=group, y=value, order=order, hue=group, hue_order=order, size=6, ax=ax, legend=False)
+        if reference is not None:
+            ax.axhline(reference, ls="--", color="0.4", lw=1)
+            ax.text(ax.get_xlim()[1], reference, f" {reference_label}", va="center", ha="left", fontsize=8, color="0.3")
+        ax.set_title("" if name is None else str(name), fontsize=10)
+        ax.set_xlabel("")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel(value)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
 def per_class_heatmap(
     table: pd.DataFrame,
     title: str,
@@ -266,4 +315,51 @@ def per_class_heatmap(
     ax.set_xticklabels(ax.get_xticklabels(), rotation=30, ha="right", fontsize=10)
     ax.set_yticklabels(ax.get_yticklabels(), rotation=0, fontsize=10)
     fig.tight_layout()
+    return fig
+
+
+def reliability_diagram(
+    curves: Mapping[str, ReliabilityCurve] | Mapping[str, Mapping[str, ReliabilityCurve]],
+    title: str = "Reliability diagram",
+    ncols: int = 3,
+    panel: float = 3.2,
+) -> plt.Figure:
+    """Observed frequency against mean confidence per bin, one line per curve (e.g. ``"before"`` and
+    ``"after"`` temperature scaling, each with its ECE in the legend) over the diagonal of perfect
+    calibration, and below it each curve's bin counts (symlog scale) on the curve's own bin edges
+    (equal-width or equal-mass).
+
+    ``curves`` is ``{label: ReliabilityCurve}`` for one panel, or ``{panel title: {label: curve}}``
+    for small multiples (e.g. one panel per class), ``ncols`` panels a row. Build the curves with
+    :func:`cxrlib.metrics.reliability_curve`.
+    """
+    if not curves:
+        raise ValueError("no reliability curve to draw")
+    first = next(iter(curves.values()))
+    panels = {"": curves} if isinstance(first, ReliabilityCurve) else dict(curves)
+    for name, group in panels.items():
+        if not group or not all(isinstance(c, ReliabilityCurve) for c in group.values()):
+            raise ValueError(f"panel {name!r}: expected a non-empty mapping of label -> ReliabilityCurve")
+    ncols = max(1, min(ncols, len(panels)))
+    nrows = -(-len(panels) // ncols)
+    fig = plt.figure(figsize=(panel * ncols, panel * 1.3 * nrows))
+    grid = fig.add_gridspec(2 * nrows, ncols, height_ratios=[3, 1] * nrows, hspace=0.08, wspace=0.25)
+    for i, (name, group) in enumerate(panels.items()):
+        row, col = divmod(i, ncols)
+        top = fig.add_subplot(grid[2 * row, col])
+        bottom = fig.add_subplot(grid[2 * row + 1, col], sharex=top)
+        top.plot([0, 1], [0, 1], color="gray", lw=0.8, ls=":")
+        for label, curve in group.items():
+            seen = curve.count > 0
+            line = top.plot(
+                curve.confidence[seen], curve.accuracy[seen], "-o", ms=3, label=f"{label} (ECE {curve.ece:.3f})"
+            )[0]
+            bottom.stairs(curve.count, curve.edges, color=line.get_color(), lw=1.2)
+        top.set(xlim=(0, 1), ylim=(0, 1), ylabel="observed frequency" if col == 0 else "")
+        top.set_title(name, fontsize=10)
+        top.tick_params(labelbottom=False)
+        top.legend(fontsize=7, loc="upper left")
+        bottom.set_yscale("symlog", linthresh=1)
+        bottom.set(xlabel="mean confidence", ylabel="count" if col == 0 else "")
+    fig.suptitle(title, fontsize=11)
     return fig

@@ -284,12 +284,16 @@ def fit(
     config: TrainConfig | None = None,
     optimizer: Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer] | None = None,
     val_loss_fn: Callable | None = None,
+    on_epoch_end: Callable[[int, torch.optim.Optimizer, dict], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` in place and leave it with its best-validation-loss weights.
 
     ``loss_fn(output, batch)`` gets a :class:`~cxrlib.models.ModelOutput` (logits and feature map)
     and the batch dict. ``optimizer`` is a factory taking the trainable parameters (default Adam with
     ``config.lr`` and ``config.weight_decay``). Without ``val_data`` the last epoch is kept.
+    ``on_epoch_end(epoch, optimizer, row)`` is called after each epoch (1-based ``epoch``, after the
+    validation and the plateau scheduler's step, before the checkpoint, so what it changes in the
+    optimizer is checkpointed), e.g. for LibAUC's PESG ``update_regularizer`` schedule.
 
     Under ``torchrun --nproc_per_node=N`` (see :mod:`cxrlib.distributed`) the model is wrapped in
     DistributedDataParallel, each process trains on its share of every global batch of
@@ -396,6 +400,8 @@ def fit(
                 best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
                 if ckpt_dir and main:
                     save_checkpoint(ckpt_dir / "best.pt", {"model": best_state, "epoch": epoch})
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, opt, row)
         row["seconds"] = time.perf_counter() - t_epoch
         history.append(row)
         if show:

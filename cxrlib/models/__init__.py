@@ -1,6 +1,7 @@
 """Models: backbones with a CAM-ready head behind one constructor, and the "model with maps" contract."""
 
 from .backbones import Backbone, CXRClassifier, ModelOutput, Pooling, SmallCNN, build_model
+from .mimo import MIMO, MIMOLoss, build_mimo, ensemble_logits, mimo_permutations
 from .protocol import MapModel, require_map_model
 
 __all__ = [
@@ -10,6 +11,11 @@ __all__ = [
     "Pooling",
     "SmallCNN",
     "build_model",
+    "MIMO",
+    "MIMOLoss",
+    "build_mimo",
+    "ensemble_logits",
+    "mimo_permutations",
     "MapModel",
     "require_map_model",
 ]

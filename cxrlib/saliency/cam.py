@@ -64,9 +64,14 @@ def saliency_maps(
     ``logits`` (computed from ``features``) is needed only on the autograd path (heads other than
     average pooling + linear). With ``create_graph=True`` the maps are differentiable with respect
     to the model's parameters. ``relu`` keeps the positive part (as pytorch-grad-cam does).
-    ``closed_form=False`` forces the autograd path (for benchmarks and tests).
+    ``closed_form=False`` forces the autograd path (for benchmarks and tests). A model that defines
+    its own ``saliency_maps(features, method, create_graph=, relu=, closed_form=)`` (an ensemble such
+    as :class:`~cxrlib.models.MIMO`) gets its maps from it.
     """
     method = SaliencyMethod(method)
+    own = getattr(model, "saliency_maps", None)
+    if callable(own):
+        return own(features, method, create_graph=create_graph, relu=relu, closed_form=closed_form)
     if method is SaliencyMethod.CAM:
         if not isinstance(model, CXRClassifier):
             raise ValueError("CAM needs a pooling + linear head (a CXRClassifier)")

@@ -141,3 +141,67 @@ def test_losses_on_maps_validate_with_gradients_only_on_the_autograd_path():
     assert SaliencyRegularizedLoss(WeightedBCELoss(), max_pooled).needs_grad
     assert not HeatmapMaskLoss(linear).needs_grad and HeatmapMaskLoss(max_pooled).needs_grad
     assert not HeatmapMaskLoss(max_pooled, method="cam").needs_grad
+
+
+# ---------------------------------------------------------------------------------------------
+# Focal loss
+# ---------------------------------------------------------------------------------------------
+def test_focal_loss_with_gamma_zero_and_no_alpha_is_the_plain_bce():
+    from cxrlib.losses import FocalLoss
+    from cxrlib.models import ModelOutput
+
+    torch.manual_seed(1)
+    logits, labels = torch.randn(16, 5) * 3, torch.randint(0, 2, (16, 5)).float()
+    labels[2, 1] = labels[7, 4] = float("nan")
+    out = FocalLoss(gamma=0, alpha=None)(ModelOutput(logits, None), {"labels": labels})
+    assert torch.allclose(out, weighted_bce(logits, labels), atol=1e-6)
+
+
+@pytest.mark.parametrize("alpha", [None, 0.25, 0.8])
+@pytest.mark.parametrize("gamma", [0.5, 2.0])
+def test_focal_loss_matches_torchvision_on_known_labels(alpha, gamma):
+    from torchvision.ops import sigmoid_focal_loss
+
+    from cxrlib.losses import focal_loss
+
+    torch.manual_seed(2)
+    logits, labels = torch.randn(32, 5) * 2, torch.randint(0, 2, (32, 5)).float()
+    ref = sigmoid_focal_loss(logits, labels, alpha=-1 if alpha is None else alpha, gamma=gamma, reduction="mean")
+    assert torch.allclose(focal_loss(logits, labels, gamma, alpha), ref, atol=1e-6)
+
+
+def test_focal_loss_masks_unknown_labels_and_takes_per_class_alpha():
+    from torchvision.ops import sigmoid_focal_loss
+
+    from cxrlib.losses import focal_loss
+
+    torch.manual_seed(3)
+    logits, labels = torch.randn(20, 3), torch.randint(0, 2, (20, 3)).float()
+    labels[:5, 0] = float("nan")
+    known = ~torch.isnan(labels)
+    ref = sigmoid_focal_loss(logits, torch.nan_to_num(labels), alpha=-1, reduction="none")[known].mean()
+    assert torch.allclose(focal_loss(logits, labels), ref, atol=1e-6)
+    # a NaN label changes nothing whatever its logit
+    moved = logits.clone()
+    moved[:5, 0] = 50.0
+    assert torch.allclose(focal_loss(moved, labels), focal_loss(logits, labels))
+    # per-class alpha: column k weighted as a scalar alpha would weight it alone
+    alpha = torch.tensor([0.2, 0.5, 0.9])
+    full = torch.randint(0, 2, (20, 3)).float()
+    per = sum(focal_loss(logits[:, [k]], full[:, [k]], 2.0, float(alpha[k])) for k in range(3)) / 3
+    assert torch.allclose(focal_loss(logits, full, 2.0, alpha), per, atol=1e-6)
+    # the gradient flows and is finite
+    z = logits.clone().requires_grad_(True)
+    focal_loss(z, labels, 2.0, 0.25).backward()
+    assert torch.isfinite(z.grad).all() and (z.grad[:5, 0] == 0).all()
+
+
+def test_focal_loss_rejects_bad_parameters():
+    from cxrlib.losses import FocalLoss, focal_loss
+
+    with pytest.raises(ValueError, match="gamma"):
+        FocalLoss(gamma=-1)
+    with pytest.raises(ValueError, match="alpha"):
+        FocalLoss(alpha=1.5)
+    with pytest.raises(ValueError, match="differ in shape"):
+        focal_loss(torch.zeros(4, 3), torch.zeros(4, 2))

@@ -244,3 +244,66 @@ def test_flat_maps_are_misses_not_centre_hits():
     assert iobb["iobb"].iloc[2] > 0.5
     mass = heatmap_mass_in_mask(torch.zeros(1, 4, 4), torch.ones(1, 16, 16, dtype=torch.bool))
     assert float(mass[0]) == 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Adaptive ECE, Brier score, NLL
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("n_bins", [10, 15])
+def test_adaptive_ece_matches_netcal_equal_mass_bins(n_bins):
+    from cxrlib.metrics import adaptive_calibration_error
+
+    r = np.random.default_rng(n_bins)
+    p = r.beta(0.6, 0.6, 3000)  # mass piled at both ends, where equal-width bins are unequal
+    y = (r.uniform(0, 1, 3000) < p**1.4).astype(float)
+    ref = ECE(bins=n_bins, equal_intervals=False).measure(p, y)
+    assert adaptive_calibration_error(p, y, n_bins) == pytest.approx(ref, abs=1e-9)
+    assert expected_calibration_error(p, y, n_bins, binning="equal-mass") == pytest.approx(ref, abs=1e-9)
+    curve = reliability_curve(p, y, n_bins, binning="equal-mass")
+    assert curve.count.min() >= len(p) // n_bins - 1 and curve.count.max() <= len(p) // n_bins + 1
+
+
+def test_adaptive_ece_per_class_and_ties():
+    from cxrlib.metrics import adaptive_calibration_error
+
+    r = np.random.default_rng(7)
+    p = r.uniform(0, 1, (800, 3))
+    y = (r.uniform(0, 1, (800, 3)) < p).astype(float)
+    y[:40, 2] = np.nan
+    per = [
+        ECE(bins=15, equal_intervals=False).measure(p[~np.isnan(y[:, k]), k], y[~np.isnan(y[:, k]), k])
+        for k in range(3)
+    ]
+    assert adaptive_calibration_error(p, y, kind="marginal") == pytest.approx(np.mean(per), abs=1e-9)
+    # tied confidences leave empty bins instead of failing (scipy's binning, under netcal, raises here)
+    tied = np.repeat([0.2, 0.7], 50)
+    assert np.isfinite(adaptive_calibration_error(tied, (r.uniform(size=100) < tied).astype(float)))
+    with pytest.raises(ValueError, match="unknown binning"):
+        expected_calibration_error(p[:, 0], y[:, 0], binning="quantile-ish")
+
+
+def test_brier_and_nll_match_scikit_learn_and_ignore_unknown_labels():
+    from sklearn.metrics import brier_score_loss, log_loss
+
+    from cxrlib.metrics import brier_score, negative_log_likelihood
+
+    r = np.random.default_rng(8)
+    p = r.uniform(0.01, 0.99, (500, 3))
+    y = (r.uniform(0, 1, (500, 3)) < p).astype(float)
+    assert brier_score(p[:, 0], y[:, 0]) == pytest.approx(brier_score_loss(y[:, 0], p[:, 0]))
+    assert negative_log_likelihood(p[:, 0], y[:, 0]) == pytest.approx(log_loss(y[:, 0], p[:, 0]))
+    y[:100, 1] = np.nan
+    keep = ~np.isnan(y[:, 1])
+    per_brier = [brier_score_loss(y[:, k], p[:, k]) for k in (0, 2)] + [brier_score_loss(y[keep, 1], p[keep, 1])]
+    per_nll = [log_loss(y[:, k], p[:, k]) for k in (0, 2)] + [log_loss(y[keep, 1], p[keep, 1])]
+    assert brier_score(p, y, kind="marginal") == pytest.approx(np.mean(per_brier))
+    assert negative_log_likelihood(p, y, kind="marginal") == pytest.approx(np.mean(per_nll))
+    # saturated probabilities stay finite
+    assert np.isfinite(negative_log_likelihood(np.array([1.0, 0.0]), np.array([0.0, 1.0])))
+    with pytest.raises(ValueError, match="kind='marginal'"):
+        brier_score(p, y)
+    with pytest.raises(ValueError, match="binary and marginal"):
+        negative_log_likelihood(p / p.sum(1, keepdims=True), np.zeros(500), kind="top-label")
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        brier_score(np.array([1.2, 0.3]), np.array([1.0, 0.0]))
+    assert np.isnan(brier_score(np.array([0.3]), np.array([np.nan])))

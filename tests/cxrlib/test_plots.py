@@ -46,3 +46,27 @@ def test_overlays_have_a_colour_bar_and_mark_flat_maps():
     assert any(ax.get_ylabel() == "Grad-CAM (min-max normalised)" for ax in fig.axes)  # the colour bar
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert sum("flat map" in t for t in texts) == 1
+
+
+def test_reliability_diagram_draws_before_and_after_with_bin_counts():
+    import matplotlib.pyplot as plt
+    import pytest
+
+    from cxrlib.metrics import reliability_curve
+
+    r = np.random.default_rng(0)
+    p = r.uniform(0, 1, 600)
+    y = (r.uniform(0, 1, 600) < p).astype(float)
+    before, after = reliability_curve(p**3, y), reliability_curve(p, y, binning="equal-mass")
+    fig = plots.reliability_diagram({"before": before, "after": after}, title="TS")
+    top, bottom = fig.axes
+    labels = [t.get_text() for t in top.get_legend().get_texts()]
+    assert labels == [f"before (ECE {before.ece:.3f})", f"after (ECE {after.ece:.3f})"]
+    assert len(bottom.patches) == 2 and bottom.get_ylabel() == "count"  # one stairs per curve
+    grid = plots.reliability_diagram({f"class {k}": {"before": before, "after": after} for k in range(4)}, ncols=3)
+    assert len(grid.axes) == 8 and [a.get_title() for a in grid.axes[::2]] == [f"class {k}" for k in range(4)]
+    with pytest.raises(ValueError, match="no reliability curve"):
+        plots.reliability_diagram({})
+    with pytest.raises(ValueError, match="ReliabilityCurve"):
+        plots.reliability_diagram({"a": {"b": 1.0}})
+    plt.close("all")

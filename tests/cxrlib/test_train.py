@@ -237,3 +237,22 @@ def test_two_stage_continues_from_the_best_first_stage_weights(tmp_path):
     assert between_epochs == 2 and all(torch.equal(v, best[k]) for k, v in between_state.items())
     assert len(first.history) == 2 and len(second.history) == 1
     assert (tmp_path / "stage2" / "last.pt").exists()
+
+
+def test_on_epoch_end_is_called_after_each_epoch_and_its_changes_are_checkpointed(tmp_path):
+    calls = []
+
+    def halve(epoch, opt, row):
+        calls.append((epoch, row["epoch"], "val_loss" in row))
+        for group in opt.param_groups:
+            group["lr"] /= 2
+
+    torch.manual_seed(0)
+    m = build_model("small-cnn", 2)
+    fit(m, Toy(32, 0), Toy(16, 1), WeightedBCELoss(), cfg(epochs=2, checkpoint_dir=str(tmp_path)), on_epoch_end=halve)
+    assert calls == [(1, 1, True), (2, 2, True)]
+    assert load_checkpoint(tmp_path / "last.pt")["optimizer"]["param_groups"][0]["lr"] == pytest.approx(3e-3 / 4)
+    res = fit(
+        m, Toy(32, 0), Toy(16, 1), WeightedBCELoss(), cfg(epochs=3, checkpoint_dir=str(tmp_path)), on_epoch_end=halve
+    )
+    assert calls[2:] == [(3, 3, True)] and res.history["lr"].iloc[-1] == pytest.approx(3e-3 / 4)
