@@ -3,11 +3,20 @@
 from .baseline import BaselineResult, BaselineSettings, baseline_settings, run_baseline
 from .common import Profile, open_study_dataset, resolve_settings
 from .data_overview import DataOverview, DataSettings, data_settings, run_data_overview
+from .saliency_losses import SaliencyLossResult, SaliencyLossSettings, run_saliency_losses, saliency_loss_settings
 
 #: the Settings dataclass behind each notebook (a test keeps each parameters cell equal to it)
-STUDY_SETTINGS = {"00_data": DataSettings, "01_baseline": BaselineSettings}
+STUDY_SETTINGS = {
+    "00_data": DataSettings,
+    "01_baseline": BaselineSettings,
+    "02_saliency_losses": SaliencyLossSettings,
+}
 #: each study's settings function and run function (``python -m cxrlib.studies NAME``)
-STUDY_RUNNERS = {"00_data": (data_settings, run_data_overview), "01_baseline": (baseline_settings, run_baseline)}
+STUDY_RUNNERS = {
+    "00_data": (data_settings, run_data_overview),
+    "01_baseline": (baseline_settings, run_baseline),
+    "02_saliency_losses": (saliency_loss_settings, run_saliency_losses),
+}
 
 __all__ = [
     "STUDY_SETTINGS",
@@ -23,4 +32,8 @@ __all__ = [
     "DataSettings",
     "data_settings",
     "run_data_overview",
+    "SaliencyLossResult",
+    "SaliencyLossSettings",
+    "saliency_loss_settings",
+    "run_saliency_losses",
 ]

@@ -42,6 +42,27 @@ _LABELS = {
     "n_readers": "simulated readers",
     "size_sample": "images measured for sizes",
     "backbones": "backbones",
+    "backbone": "backbone",
+    "arms": "arms",
+    "lambda_cd": "λ1 (class distinctiveness)",
+    "lambda_sc": "λ2 (spatial coherence)",
+    "lambda_grid": "further λ1 values",
+    "second_epochs": "epochs of stage two (Modified)",
+    "experiments": "experiments",
+    "group_size": "models per arm and experiment",
+    "cmr_n": "SynthCMR images per experiment",
+    "cxr_n": "SynthCXR training set (images)",
+    "cxr_test_n": "SynthCXR test sets (images each)",
+    "cxr_epochs": "epochs (SynthCXR)",
+    "shortcut_class": "shortcut class (exp. 3)",
+    "shortcut_rate": "marker agrees with it (train)",
+    "classification": "classification loss (SynthCMR)",
+    "heatmap_weight": "heatmap-loss weight w",
+    "heatmap_form": "heatmap-loss form",
+    "accuracy_threshold": "discard under val. accuracy",
+    "lrs": "learning rates (cycled)",
+    "models_trained": "models trained",
+    "images_generated": "images generated",
     "pretrained": "ImageNet weights",
     "device": "device",
     "wall_seconds": "wall time",
@@ -68,10 +89,29 @@ _SETTINGS_SHOWN = (
     "size_sample",
     "label_policy",
     "backbones",
+    "backbone",
     "output_stride",
+    "arms",
+    "lambda_cd",
+    "lambda_sc",
+    "lambda_grid",
+    "experiments",
+    "group_size",
+    "cmr_n",
+    "cxr_n",
+    "cxr_test_n",
+    "shortcut_class",
+    "shortcut_rate",
+    "classification",
+    "heatmap_weight",
+    "heatmap_form",
+    "accuracy_threshold",
     "epochs",
+    "second_epochs",
+    "cxr_epochs",
     "batch_size",
     "lr",
+    "lrs",
     "weight_decay",
     "seeds",
     "pretrained",
@@ -122,9 +162,11 @@ def _show(key: str, value: Any) -> str:
         return "yes" if value else "no (trained from scratch)"
     if key == "seeds":
         seeds = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else [value]
-        return f"{', '.join(str(v) for v in seeds)} ({len(seeds)} run{'s' if len(seeds) != 1 else ''} per backbone)"
+        return f"{', '.join(str(v) for v in seeds)} ({len(seeds)} run{'s' if len(seeds) != 1 else ''} each)"
     if key == "prevalence" and value is None:
         return "the generator's per-class defaults"
+    if key == "lambda_grid" and not value:
+        return "none"
     if key == "output_stride" and value is None:
         return "each backbone's own"
     if value is None:

@@ -42,10 +42,27 @@ def test_baseline_notebook(book_html):
     assert max(b["mean_auroc"] for b in r["backbones"].values()) > 0.55
 
 
+def test_saliency_losses_notebook(book_html):
+    from cxrlib.scorecard import SCORECARD, lookup
+
+    r = _results("02_saliency_losses", book_html)
+    assert r["run"]["profile"] == "smoke" and set(r["arms"]) == {"ce", "custom", "modified"}
+    for row in SCORECARD:  # every scorecard row of this notebook finds its number
+        if row.notebook == "02_saliency_losses":
+            assert isinstance(lookup({row.notebook: r}, row.notebook, row.key), float), row.key
+    for arm in r["arms"].values():
+        assert 0.0 <= arm["class_distinctiveness_test"] <= 1.0 + 1e-9
+        assert 0.0 <= arm["flat_map_share"] <= 1.0 and arm["seeds"] == 2
+        assert arm["epoch_time_over_ce"] > 0
+    # the loss is minimised by distinct maps, not by switching them off
+    assert r["arms"]["custom"]["class_distinctiveness_test"] < r["arms"]["ce"]["class_distinctiveness_test"]
+    assert r["arms"]["custom"]["flat_map_share"] < 0.5
+
+
 def test_executed_copies_have_outputs_and_figures(book_html):
     import nbformat
 
-    for name in ("00_data", "01_baseline"):
+    for name in ("00_data", "01_baseline", "02_saliency_losses"):
         nb = nbformat.read(ROOT / "book" / "notebooks" / f"{name}.ipynb", as_version=4)
         images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
         errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
