@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 #: every notebook of the book, in order; a test keeps this equal to notebooks/ and _toc.yml
-NOTEBOOKS: list[str] = ["00_data", "01_baseline", "02_saliency_losses"]
+NOTEBOOKS: list[str] = ["00_data", "01_baseline", "02_saliency_losses", "03_heatmap_loss"]
 PROFILES = ("smoke", "default", "full")
 #: notebook → the notebooks whose artifacts (``cxrlib.artifacts``) it loads; the runner executes those
 #: first and reruns a notebook whenever one it depends on changed

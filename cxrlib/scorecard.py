@@ -127,9 +127,33 @@ SCORECARD: list[ScorecardRow] = [
         "02_saliency_losses",
         "arms.modified.mean_auroc",
     ),
-    ScorecardRow("S2", "Exp. 1", "heatmap loss vs none: heart overlap", "Mann-Whitney p", "≈1e-9"),
-    ScorecardRow("S2", "Exp. 2", "heatmap loss vs none: heart overlap", "Mann-Whitney p", "≈1e-8"),
-    ScorecardRow("S2", "Exp. 2", "heatmap loss vs none: sex-label overlap", "Mann-Whitney p", "≈1e-7"),
+    ScorecardRow(
+        "S2",
+        "Exp. 1",
+        "heatmap loss vs none: heart overlap",
+        "Mann-Whitney p",
+        "≈1e-9",
+        "03_heatmap_loss",
+        "experiments.exp1.heart_overlap.mann_whitney_p",
+    ),
+    ScorecardRow(
+        "S2",
+        "Exp. 2",
+        "heatmap loss vs none: heart overlap",
+        "Mann-Whitney p",
+        "≈1e-8",
+        "03_heatmap_loss",
+        "experiments.exp2.heart_overlap.mann_whitney_p",
+    ),
+    ScorecardRow(
+        "S2",
+        "Exp. 2",
+        "heatmap loss vs none: sex-label overlap",
+        "Mann-Whitney p",
+        "≈1e-7",
+        "03_heatmap_loss",
+        "experiments.exp2.marker_overlap_male.mann_whitney_p",
+    ),
     ScorecardRow(
         "S3",
         "Table 4.2",
@@ -254,12 +278,15 @@ def lookup(results: dict[str, dict], notebook: str | None, key: str | None) -> A
 
 
 def format_value(value: Any, decimals: int = DECIMALS) -> str:
-    """Our number as the page prints it: floats to ``decimals`` places, None/NaN as "undefined"."""
+    """Our number as the page prints it: floats to ``decimals`` places (a nonzero float too small to
+    show there, e.g. a p-value, in scientific notation), None/NaN as "undefined"."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "undefined"
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, float):
+        if value != 0 and abs(value) < 0.5 * 10**-decimals:
+            return f"{value:.1e}"
         return f"{value:.{decimals}f}"
     return str(value)
 

@@ -71,20 +71,38 @@ def test_filled_rows_counted_linked_and_printed_to_three_decimals():
     assert "_runner" not in page  # the runner's file is not a notebook
 
 
-def test_one_run_standing_in_for_two_paper_setups_is_flagged():
+def test_one_run_standing_in_for_two_paper_setups_is_flagged(monkeypatch):
+    import cxrlib.scorecard as scorecard
+    from cxrlib.scorecard import ScorecardRow
+
+    ce = ("01_baseline", "backbones.densenet121.mean_auroc")
+    rows = [
+        ScorecardRow("S1", "Table 4.1", "CE (weighted BCE)", "mean val AUROC", "0.756", *ce, setup="15 epochs"),
+        ScorecardRow("S3", "Table 4.2", "CE", "mean val AUROC", "0.8841", *ce, setup="5 epochs"),
+        ScorecardRow(
+            "S3",
+            "Table 4.2",
+            "CE Atelectasis",
+            "val AUROC",
+            "0.8350",
+            "01_baseline",
+            "backbones.densenet121.per_class_auroc.Atelectasis",
+        ),
+    ]
+    monkeypatch.setattr(scorecard, "SCORECARD", rows)
     results = {"01_baseline": BASELINE}
-    groups = shared_runs(results)
+    groups = shared_runs(results, rows)
     assert [[(r.study, r.table, r.paper) for r in g] for g in groups] == [
         [("S1", "Table 4.1", "0.756"), ("S3", "Table 4.2", "0.8841")]
     ]
-    page = scorecard_markdown(results)
+    page = scorecard.scorecard_markdown(results)
     assert "```{warning}" in page
     warning = page.split("```{warning}")[1].split("```")[0]
     assert "0.756" in warning and "0.8841" in warning and "15 epochs" in warning and "5 epochs" in warning
     assert "0.712 †1" in _row(page, "CE (weighted BCE)", "Table 4.1")
     assert "0.712 †1" in _row(page, "CE")
     assert "†" not in _row(page, "CE Atelectasis")
-    assert "```{warning}" not in scorecard_markdown({})
+    assert "```{warning}" not in scorecard.scorecard_markdown({})
 
 
 def test_run_config_prefers_the_run_record_and_falls_back_to_top_level_keys():
@@ -135,6 +153,7 @@ def test_format_value():
     assert format_value(0.75649) == "0.756"
     assert format_value(float("nan")) == format_value(None) == "undefined"
     assert format_value(12) == "12" and format_value("≈1e-9") == "≈1e-9"
+    assert format_value(3.2e-5) == "3.2e-05" and format_value(0.0004) == "4.0e-04" and format_value(0.0) == "0.000"
 
 
 def test_every_study_has_a_section_and_every_row_a_study():
