@@ -153,7 +153,8 @@ def main() -> None:
         print(f"  train step  {k:28s} {v * 1000:8.1f} ms")
     print(
         f"training step, WBCE + class distinctiveness on Grad-CAM / WBCE: {step['ratio_closed_form']:.3f} "
-        f"(target <= 1.05); with spatial coherence too: {step['ratio_closed_form_with_coherence']:.3f} (target <= 1.3); "
+        f"(target <= 1.05); with spatial coherence too: {step['ratio_closed_form_with_coherence']:.3f} "
+        "(target <= 1.3); "
         f"with autograd maps: {step['ratio_autograd']:.2f}; "
         f"with one forward per class: {step['ratio_per_class_forwards']:.2f}"
     )
