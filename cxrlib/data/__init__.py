@@ -11,6 +11,7 @@ from .sources import open_chexpert, open_mimic, open_mura, open_nih, open_vindr
 from .splits import PatientLeakageError, check_patient_leakage, split_by_patient
 from .synthetic import CHEXPERT5, NIH_BOX_CLASSES, SYNTH_CLASSES, ReaderSpec, ShortcutSpec, open_synth_cxr
 from .synthetic_cmr import CMR_CLASSES, open_synth_cmr  # registers source "synth-cmr"
+from .synthetic_msk import MSK_CLASSES, open_synth_msk  # registers source "synth-msk"
 
 register_source("synth-cxr", needs_root=False)(open_synth_cxr)
 for _name, _reader in {
@@ -54,6 +55,8 @@ __all__ = [
     "open_synth_cxr",
     "CMR_CLASSES",
     "open_synth_cmr",
+    "MSK_CLASSES",
+    "open_synth_msk",
     "nih_sample_root",
     "open_nih_sample",
 ]
