@@ -64,7 +64,7 @@ class HeatmapLossSettings:
     profile: str = "default"
     experiments: tuple[str, ...] = ("1", "2", "3")
     group_size: int = 8  #: models per arm and experiment
-    lrs: tuple[float, ...] = (3e-4, 1e-3, 3e-3)  #: learning rates, cycled over a group's models
+    lrs: tuple[float, ...] = (1e-3, 2e-3, 3e-3)  #: learning rates, cycled over a group's models
     backbone: str = "small-cnn"
     heatmap_weight: float = 1.0  #: w
     heatmap_form: str = "fraction"  #: "fraction" (share of the map outside the mask) or "raw" (the source's sum)
@@ -78,8 +78,8 @@ class HeatmapLossSettings:
     cxr_n: int = 1200
     cxr_test_n: int = 400  #: images of each SynthCXR test set (no marker; inverted marker)
     cxr_epochs: int = 8
-    shortcut_class: str = "Atelectasis"
-    shortcut_rate: float = 0.95  #: training/validation: the marker agrees with the class this often
+    shortcut_class: str = "Consolidation"
+    shortcut_rate: float = 0.9  #: training/validation: the marker agrees with the class this often
     device: str = "auto"
     data_seed: int = 0
     progress: bool = True
@@ -106,20 +106,39 @@ class HeatmapLossSettings:
             )
 
 
-#: Budgets on a 2-core CPU: smoke <= 90 s, default <= 4 min (small CNN, 64 px). ``full`` trains the
-#: source's group size of ~30 models per arm at a larger size.
+#: Budgets on a 2-core CPU: smoke <= 90 s, default <= 4 min (small CNN, 64 px, 6 models per arm). On
+#: these budgets a model trained with the heatmap loss reaches 90-95% validation accuracy rather than
+#: the source's 95%, so the CPU profiles discard under 90% (smoke: 80%); ``full`` trains the source's
+#: group size of ~30 models per arm at 128 px with its 95% threshold.
 PRESETS = {
     "smoke": {
         "group_size": 3,
         "cmr_n": 480,
-        "epochs": 5,
+        "epochs": 8,
         "cxr_n": 600,
         "cxr_test_n": 200,
         "cxr_epochs": 5,
         "accuracy_threshold": 0.8,
     },
-    "default": {"group_size": 8, "cmr_n": 800, "epochs": 8, "cxr_n": 1200, "cxr_epochs": 8},
-    "full": {"group_size": 30, "cmr_n": 3000, "image_size": 128, "epochs": 15, "cxr_n": 6000, "cxr_epochs": 15},
+    "default": {
+        "group_size": 6,
+        "cmr_n": 800,
+        "epochs": 10,
+        "cxr_n": 800,
+        "cxr_test_n": 300,
+        "cxr_epochs": 6,
+        "accuracy_threshold": 0.9,
+    },
+    "full": {
+        "group_size": 30,
+        "cmr_n": 3000,
+        "image_size": 128,
+        "epochs": 15,
+        "cxr_n": 6000,
+        "cxr_test_n": 1000,
+        "cxr_epochs": 15,
+        "accuracy_threshold": 0.95,
+    },
 }
 
 
@@ -163,6 +182,18 @@ class HeatmapLossResult:
         table = self.table(experiment)
         table = table[table["kept"]]
         return table.melt(id_vars=["arm", "seed"], value_vars=list(_SCORES[experiment]), var_name="score")
+
+    def data_figure(self, experiment: str, per_class: int = 2):
+        """``per_class`` test images of each class of ``experiment``'s dataset, with their masks and boxes."""
+        from .. import plots
+
+        ds = self.datasets.get(experiment)
+        if ds is None:
+            return None
+        test = ds.subset("test")
+        labels = test.labels
+        positions = [int(i) for k in range(len(test.classes)) for i in np.flatnonzero(labels[:, k] == 1)[:per_class]]
+        return plots.image_gallery(test, positions, ncols=4, caption=f"{ds.name}, experiment {experiment}: test images")
 
     def overlay_figure(self, experiment: str):
         """HiResCAM of both arms' first kept model on the example test images of ``experiment``."""
@@ -265,6 +296,15 @@ def _cmr_scores(model, test: CXRDataset, device) -> dict[str, float]:
     }
 
 
+def _cmr_chance(test: CXRDataset) -> dict[str, float]:
+    """What a uniform map would score: the heart's mean share of the image, and the marker's on
+    male images that carry it."""
+    items = [test[i] for i in range(len(test))]
+    heart = np.mean([item["heart_mask"].float().mean().item() for item in items])
+    marker = [item["marker_mask"].float().mean().item() for item in items if item["marker_mask"].any()]
+    return {"heart overlap": float(heart), "marker overlap (male)": float(np.mean(marker)) if marker else float("nan")}
+
+
 def _val_accuracy(model, val: CXRDataset, device) -> float:
     pred = predict(model, val, device=device)
     return float((pred.logits.argmax(1) == pred.labels.argmax(1)).mean())
@@ -363,6 +403,7 @@ def run_heatmap_loss(settings: HeatmapLossSettings) -> HeatmapLossResult:
                 cmr_keep,
             )
             examples[experiment.value] = _cmr_examples(test, first, marker, device)
+            examples[experiment.value]["chance"] = _cmr_chance(test)
         else:
             common = dict(image_size=s.image_size, classes="chexpert5", label_policy="sharma2023", progress=s.progress)
             ds = open_dataset(
@@ -456,25 +497,32 @@ def _p(p: float) -> str:
 
 
 def _sentence(c: GroupComparison | None, score: str) -> str:
+    score = score[:1].upper() + score[1:]
     if c is None:
         return f"{score}: an arm has no kept model, so there is no test."
-    direction = "higher" if c.median_a > c.median_b else "lower"
-    shapiro = (
-        "Shapiro–Wilk rejects normality for at least one group"
-        if not c.normal
-        else "Shapiro–Wilk does not reject normality (with groups this small it has little power), "
-        "and the rank test is used either way"
-    )
-    verdict = (
-        f"the heatmap-loss models' {score} is {direction} (median {_fmt(c.median_a)} vs {_fmt(c.median_b)}), "
-        f"two-sided Mann–Whitney p = {_p(c.p)} at α = {c.alpha:g}, rank-biserial {c.rank_biserial:+.2f}"
-    )
-    if not c.significant:
-        verdict = (
-            f"the two arms' {score} cannot be told apart (median {_fmt(c.median_a)} with the loss "
-            f"vs {_fmt(c.median_b)} without, Mann–Whitney p = {_p(c.p)}, rank-biserial {c.rank_biserial:+.2f})"
+    if c.significant:
+        direction = "higher" if c.median_a > c.median_b else "lower"
+        return (
+            f"{score} was {direction} with the loss (median {_fmt(c.median_a)} vs {_fmt(c.median_b)}; "
+            f"Mann–Whitney p = {_p(c.p)}, rank-biserial {c.rank_biserial:+.2f})."
         )
-    return f"With {c.n_a} and {c.n_b} kept models, {verdict}; {shapiro}."
+    return (
+        f"{score} could not be told apart between the arms (median {_fmt(c.median_a)} with the loss vs "
+        f"{_fmt(c.median_b)} without; p = {_p(c.p)}, rank-biserial {c.rank_biserial:+.2f})."
+    )
+
+
+def _normality(comparisons: list[GroupComparison]) -> str:
+    rejected = [c for c in comparisons if not c.normal]
+    if rejected:
+        return (
+            f"Shapiro–Wilk rejected normality for at least one group in {len(rejected)} of {len(comparisons)} "
+            "comparisons, which is why the rank test is used."
+        )
+    return (
+        "Shapiro–Wilk rejected normality for no group (with groups this small it has little power); the rank "
+        "test is used throughout, as in the source."
+    )
 
 
 def heatmap_loss_discussion(result: HeatmapLossResult) -> str:
@@ -496,27 +544,52 @@ def heatmap_loss_discussion(result: HeatmapLossResult) -> str:
                 f"Of {s.group_size} models per arm, {dropped['none']} without and {dropped['heatmap loss']} "
                 f"with the loss stayed under {s.accuracy_threshold:.0%} validation accuracy and were discarded."
             )
-        for score in _SCORES[experiment]:
-            parts.append(_sentence(result.comparison(experiment, score), score))
+        comparisons = {score: result.comparison(experiment, score) for score in _SCORES[experiment]}
+        known = [c for c in comparisons.values() if c is not None]
+        if known:
+            parts.append(f"Kept models compared: {known[0].n_b} without the loss, {known[0].n_a} with it.")
+        parts += [_sentence(c, score) for score, c in comparisons.items()]
+        chance = result.examples.get(experiment, {}).get("chance", {})
+        if chance:
+            parts.append(
+                "For scale, a uniform map would score "
+                + " and ".join(f"{_fmt(v)} on {k}" for k, v in chance.items() if np.isfinite(v))
+                + " (the region's share of the image)."
+            )
+        if known:
+            parts.append(_normality(known))
         if experiment == "3":
-            kept = table[table["kept"]]
-            means = kept.groupby("arm")[["shortcut AUROC (no marker)", "shortcut AUROC (inverted)"]].mean()
-            if set(ARMS) <= set(means.index):
-                drop = {arm: means.loc[arm].iloc[0] - means.loc[arm].iloc[1] for arm in ARMS}
-                parts.append(
-                    f"Mean {s.shortcut_class} AUROC fell from {_fmt(means.loc['none'].iloc[0])} without the marker to "
-                    f"{_fmt(means.loc['none'].iloc[1])} with it inverted for the plain models "
-                    f"(a drop of {_fmt(drop['none'])}), and from {_fmt(means.loc['heatmap loss'].iloc[0])} "
-                    f"to {_fmt(means.loc['heatmap loss'].iloc[1])} with the loss "
-                    f"(a drop of {_fmt(drop['heatmap loss'])}). "
-                    + (
-                        "The loss made the models less dependent on the shortcut."
-                        if drop["heatmap loss"] < drop["none"]
-                        else "The loss did not make the models less dependent on the shortcut."
-                    )
-                )
+            parts.append(_shortcut_verdict(result, comparisons))
         lines.append(" ".join(parts))
     return "\n\n".join(lines)
+
+
+def _shortcut_verdict(result: HeatmapLossResult, comparisons: dict) -> str:
+    s = result.settings
+    kept = result.table("3")
+    kept = kept[kept["kept"]]
+    means = kept.groupby("arm")[["shortcut AUROC (no marker)", "shortcut AUROC (inverted)", "map on marker"]].mean()
+    if not set(ARMS) <= set(means.index):
+        return ""
+    none, loss = means.loc["none"], means.loc["heatmap loss"]
+    text = (
+        f"On average {s.shortcut_class} AUROC went from {_fmt(none.iloc[0])} on the marker-free test set to "
+        f"{_fmt(none.iloc[1])} on the inverted one without the loss, and from {_fmt(loss.iloc[0])} to "
+        f"{_fmt(loss.iloc[1])} with it; the share of the class's map on the marker was {_fmt(none.iloc[2])} "
+        f"without and {_fmt(loss.iloc[2])} with the loss. "
+    )
+    inverted, on_marker = comparisons.get("shortcut AUROC (inverted)"), comparisons.get("map on marker")
+    uses_less = inverted is not None and inverted.significant and inverted.median_a > inverted.median_b
+    moved = on_marker is not None and on_marker.significant and on_marker.median_a < on_marker.median_b
+    if uses_less:
+        return text + "The loss made the models measurably less dependent on the shortcut."
+    if moved:
+        return text + (
+            "The loss moved the map off the marker, but the models still follow the marker when it is inverted: "
+            "the map no longer shows the shortcut, yet the decision still uses it (a network's features at a "
+            "lung position can see the corner through their receptive field)."
+        )
+    return text + "These groups show no evidence that the loss changed how much the models rely on the marker."
 
 
 def _headline(result: HeatmapLossResult) -> dict:
@@ -543,5 +616,8 @@ def _headline(result: HeatmapLossResult) -> dict:
                     "shapiro_p_loss": c.shapiro_p_a,
                 }
             )
+        chance = result.examples.get(experiment, {}).get("chance")
+        if chance:
+            entry["uniform_map"] = {k.replace(" ", "_").replace("(", "").replace(")", ""): v for k, v in chance.items()}
         experiments[f"exp{experiment}"] = entry
     return {"run": result.run, "profile": s.profile, "heatmap_form": s.heatmap_form, "experiments": experiments}

@@ -6,6 +6,8 @@ These check that the notebooks computed what they claim at reduced size, not the
 import json
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -59,10 +61,86 @@ def test_saliency_losses_notebook(book_html):
     assert r["arms"]["custom"]["flat_map_share"] < 0.5
 
 
+def test_heatmap_loss_notebook(book_html):
+    from cxrlib.scorecard import SCORECARD, lookup
+
+    r = _results("03_heatmap_loss", book_html)
+    assert r["run"]["profile"] == "smoke" and set(r["experiments"]) == {"exp1", "exp2", "exp3"}
+    for row in SCORECARD:  # every scorecard row of this notebook finds its p-value
+        if row.notebook == "03_heatmap_loss":
+            assert 0.0 < lookup({row.notebook: r}, row.notebook, row.key) <= 1.0, row.key
+    for name, exp in r["experiments"].items():
+        assert exp["models_per_arm"] == 3 and all(0 <= d <= 3 for d in exp["discarded"].values()), name
+    # the mask loss moves the shortcut class's map off the marker (that is what it optimises)
+    marker = r["experiments"]["exp3"]["map_on_marker"]
+    assert marker["median_loss"] < marker["median_none"]
+
+
+def test_imbalance_losses_notebook(book_html):
+    from cxrlib.scorecard import SCORECARD, lookup
+
+    r = _results("04_imbalance_losses", book_html)
+    assert r["run"]["profile"] == "smoke" and set(r["losses"]) == {"wbce", "focal", "aucm"}
+    rows = [row for row in SCORECARD if row.notebook == "04_imbalance_losses"]
+    assert len(rows) == 8  # Table 4.2: CE mean and per class, focal, DeepAUC
+    for row in rows:  # every scorecard row of this notebook finds its number
+        assert isinstance(lookup({row.notebook: r}, row.notebook, row.key), float), row.key
+    for loss in r["losses"].values():
+        assert loss["seeds"] == 3 and 0.0 <= loss["mean_auroc"] <= 1.0
+        assert -1.0 <= loss["grad_cam_cosine_to_ce"] <= 1.0 + 1e-9
+    # AUC-M fine-tunes the CE model of each seed: its training time includes CE's
+    assert r["losses"]["aucm"]["train_seconds"] > r["losses"]["wbce"]["train_seconds"]
+    assert r["losses"]["wbce"]["auroc_minus_ce_paired"] == 0.0
+    sweep = r["sweep"]
+    assert sweep["class"] in r["run"]["classes"] and sweep["n_test"] > 0
+    for point in sweep["points"]:  # the realised training prevalence is the one asked for
+        assert point["train_prevalence"] == pytest.approx(point["prevalence"], abs=1 / sweep["n_train"])
+    assert (ROOT / "results" / "artifacts" / "04_imbalance_losses" / "logits.pt").exists()
+
+
+def test_calibration_notebook(book_html):
+    from cxrlib.scorecard import SCORECARD, lookup
+
+    r = _results("05_calibration", book_html)
+    assert r["run"]["profile"] == "smoke" and set(r["losses"]) == {"wbce", "focal", "aucm"}
+    # the book runs 04 first with the same profile, so 05 calibrates 04's models
+    assert r["logits_loaded"] and r["logits_source"].startswith("loaded from 04_imbalance_losses")
+    rows = [row for row in SCORECARD if row.notebook == "05_calibration"]
+    assert len(rows) == 3
+    for row in rows:
+        value = lookup({row.notebook: r}, row.notebook, row.key)
+        assert isinstance(value, str) and " → " in value, row.key
+    for loss in r["losses"].values():
+        # a positive temperature keeps every ranking
+        assert loss["auroc_after_ts"] == pytest.approx(loss["auroc_before"], abs=1e-12)
+        assert loss["auroc_after_per_class_ts"] == pytest.approx(loss["auroc_before"], abs=1e-12)
+        # on the validation split, where they were fitted by NLL, the temperatures can only lower it
+        assert loss["val_nll_after_ts"] <= loss["val_nll_before"] + 1e-6
+        assert loss["val_nll_after_per_class_ts"] <= loss["val_nll_after_ts"] + 1e-6
+        before, after = (float(v) for v in loss["ece_15_before_after_ts"].split(" → "))
+        assert before == pytest.approx(loss["ece_15_before"], abs=6e-4)
+        assert after == pytest.approx(loss["ece_15_after_ts"], abs=6e-4)
+        assert loss["temperature_global"] > 0
+    mimo = r["mimo"]
+    assert mimo["members"] == 3
+    assert mimo["mimo"]["forward_passes_per_image"] == mimo["single"]["forward_passes_per_image"] == 1
+    assert mimo["ensemble"]["forward_passes_per_image"] == 3
+    assert mimo["ensemble"]["parameters"] == 3 * mimo["single"]["parameters"]
+    # one forward pass, not three: MIMO's test-time cost stays well below the ensemble's
+    assert mimo["mimo"]["time_over_single"] < mimo["ensemble"]["time_over_single"]
+
+
 def test_executed_copies_have_outputs_and_figures(book_html):
     import nbformat
 
-    for name in ("00_data", "01_baseline", "02_saliency_losses"):
+    for name in (
+        "00_data",
+        "01_baseline",
+        "02_saliency_losses",
+        "03_heatmap_loss",
+        "04_imbalance_losses",
+        "05_calibration",
+    ):
         nb = nbformat.read(ROOT / "book" / "notebooks" / f"{name}.ipynb", as_version=4)
         images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
         errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]

@@ -1,7 +1,7 @@
 """SynthCMR options: the classes, the sex prevalence per class, the geometry constants, the option
 dataclass and its validation.
 
-Sex prevalence (fraction male per class, ``MALE_FRACTION``): the seed study (Callanan et al., the
+Sex prevalence (fraction male per class, ``MALE_FRACTION``): the source study (Callanan et al., the
 "heatmap loss" paper) states only ARV, "for every female case of ARV there are ~2.7 male cases", so
 ARV is ``2.7 / 3.7 ≈ 0.730``. The other classes follow the study's own generator (``MRIDetails.py``
 of its published code): Normal 0.5, HCM 0.6, DCM 0.5.

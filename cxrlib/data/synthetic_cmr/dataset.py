@@ -119,7 +119,7 @@ def open_synth_cmr(
     ``split_seed``, default ``seed``).
 
     Sex (column ``sex``, ``"M"`` / ``"F"``) is drawn with the class's male fraction
-    (``config.MALE_FRACTION``: ARV 2.7 : 1 as in the seed study, HCM 0.6, Normal and DCM 0.5).
+    (``config.MALE_FRACTION``: ARV 2.7 : 1 as in the source study, HCM 0.6, Normal and DCM 0.5).
     ``size_difference=True`` makes male hearts and chests ``MALE_SIZE_FACTOR`` (1.12) times larger in
     every direction (heart area about ×1.25); with False nothing in the image depends on sex.
     ``male_marker=True`` draws a bright square in the bottom-right corner of every male image
