@@ -29,8 +29,8 @@ from ..losses import WeightedBCELoss, positive_weights
 from ..metrics import heatmap_mass_in_mask, mean_confidence_interval, per_class_auroc, point_localization_accuracy
 from ..models import Backbone, build_model
 from ..models.backbones import NATIVE_STRIDE
-from ..train import TrainConfig, fit, predict
-from .common import boxed_overlay_figure, open_study_dataset, resolve_settings
+from ..train import fit, predict
+from .common import boxed_overlay_figure, check_backbone, open_chest_dataset, resolve_settings, study_train_config
 from .runinfo import describe_run
 
 __all__ = ["BaselineSettings", "BackboneRun", "BaselineResult", "run_baseline", "baseline_settings"]
@@ -60,10 +60,10 @@ class BaselineSettings:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        known = [b.value for b in Backbone]
-        unknown = [b for b in self.backbones if b not in known]
-        if unknown or not self.backbones:
-            raise ValueError(f"parameter 'backbones': unknown {unknown or 'empty list'}; use any of {known}")
+        if not self.backbones:
+            raise ValueError("parameter 'backbones': empty list; give at least one backbone")
+        for backbone in self.backbones:
+            check_backbone(backbone, "backbones")
         if self.output_stride not in (None, 8, 16, 32):
             raise ValueError(f"parameter 'output_stride' must be 8, 16, 32 or None, got {self.output_stride!r}")
 
@@ -317,18 +317,7 @@ def _stride(backbone: str, requested: int | None) -> int | None:
 
 def run_baseline(settings: BaselineSettings) -> BaselineResult:
     t_start = time.perf_counter()
-    ds = open_study_dataset(
-        settings.dataset,
-        settings.data_root,
-        options=dict(
-            image_size=settings.image_size,
-            classes=settings.classes,
-            label_policy=settings.label_policy,
-            seed=settings.data_seed,
-            progress=settings.progress,
-        ),
-        synth_options=dict(n=settings.n, uncertain_rate=settings.uncertain_rate, prevalence=settings.prevalence),
-    )
+    ds = open_chest_dataset(settings)
     train, val, test = ds.subset("train"), ds.subset("val"), ds.subset("test")
     boxes = test.truth_boxes()
     if boxes.empty:
@@ -349,16 +338,7 @@ def run_baseline(settings: BaselineSettings) -> BaselineResult:
                 pretrained=settings.pretrained,
                 output_stride=_stride(backbone, settings.output_stride),
             )
-            config = TrainConfig(
-                epochs=settings.epochs,
-                lr=settings.lr,
-                weight_decay=settings.weight_decay,
-                batch_size=settings.batch_size,
-                device=settings.device,
-                seed=seed,
-                progress=settings.progress,
-                stop_after_lr_reductions=2,
-            )
+            config = study_train_config(settings, seed)
             t0 = time.perf_counter()
             result = fit(model, train, val, loss, config)
             seconds = time.perf_counter() - t0

@@ -10,6 +10,8 @@ import torch
 
 from ..data import CXRDataset, open_dataset
 from ..data.sources.common import COMMON_OPTIONS
+from ..models import Backbone
+from ..train import TrainConfig
 from .parameters import PRESET, ParameterError, Profile, coerce_parameter, resolve_settings
 
 __all__ = [
@@ -21,6 +23,9 @@ __all__ = [
     "open_study_dataset",
     "boxed_examples",
     "boxed_overlay_figure",
+    "check_backbone",
+    "open_chest_dataset",
+    "study_train_config",
 ]
 
 
@@ -79,3 +84,37 @@ def boxed_overlay_figure(test: CXRDataset, maps: Mapping[str, np.ndarray], per_c
     return plots.saliency_overlays(
         images, {name: m[positions] for name, m in maps.items()}, test.classes, class_index, boxes
     )
+
+
+def check_backbone(value: str, parameter: str = "backbone") -> None:
+    """Raise ``ValueError`` naming the parameter when ``value`` is not a known backbone."""
+    known = [b.value for b in Backbone]
+    if value not in known:
+        raise ValueError(f"parameter {parameter!r}: unknown {value!r}; use one of {known}")
+
+
+def open_chest_dataset(settings: Any) -> CXRDataset:
+    """The dataset of a chest study from its settings (``dataset``, ``data_root``, ``image_size``,
+    ``classes``, ``label_policy``, ``data_seed``, ``progress``; for SynthCXR also ``n``,
+    ``uncertain_rate`` and ``prevalence``): :func:`open_study_dataset` with one set of names."""
+    return open_study_dataset(
+        settings.dataset,
+        settings.data_root,
+        options=dict(
+            image_size=settings.image_size,
+            classes=settings.classes,
+            label_policy=settings.label_policy,
+            seed=settings.data_seed,
+            progress=settings.progress,
+        ),
+        synth_options=dict(n=settings.n, uncertain_rate=settings.uncertain_rate, prevalence=settings.prevalence),
+    )
+
+
+def study_train_config(settings: Any, seed: int, **changes: Any) -> TrainConfig:
+    """The :class:`~cxrlib.train.TrainConfig` of one model of a study: those of ``epochs``, ``lr``,
+    ``weight_decay``, ``batch_size``, ``device`` and ``progress`` the settings have, the given seed,
+    stop at the second learning-rate reduction; ``changes`` override any field."""
+    shared = ("epochs", "lr", "weight_decay", "batch_size", "device", "progress")
+    values = {name: getattr(settings, name) for name in shared if hasattr(settings, name)}
+    return TrainConfig(**{"seed": seed, "stop_after_lr_reductions": 2, **values, **changes})

@@ -34,11 +34,11 @@ import torch
 from ..data import CXRDataset, open_dataset
 from ..losses import HeatmapMaskLoss, positive_weights
 from ..metrics import auroc, heatmap_mass_in_mask
-from ..models import Backbone, build_model
+from ..models import build_model
 from ..saliency import compute_saliency
 from ..stats import GroupComparison, compare_groups
 from ..train import TrainConfig, fit, predict, resolve_device
-from .common import resolve_settings
+from .common import check_backbone, resolve_settings, study_train_config
 from .runinfo import describe_run
 
 __all__ = [
@@ -92,8 +92,7 @@ class HeatmapLossSettings:
             raise ValueError(f"parameter 'group_size' must be >= 1, got {self.group_size}")
         if not self.lrs or any(lr <= 0 for lr in self.lrs):
             raise ValueError(f"parameter 'lrs' must be positive learning rates, got {self.lrs!r}")
-        if self.backbone not in [b.value for b in Backbone]:
-            raise ValueError(f"parameter 'backbone': unknown {self.backbone!r}")
+        check_backbone(self.backbone)
         if self.heatmap_form not in ("fraction", "raw"):
             raise ValueError(f"parameter 'heatmap_form' must be 'fraction' or 'raw', got {self.heatmap_form!r}")
         if self.classification not in ("mse", "ce"):
@@ -337,15 +336,7 @@ def run_heatmap_loss(settings: HeatmapLossSettings) -> HeatmapLossResult:
     sizes: dict[str, int] = {}
 
     def config(index: int, epochs: int) -> TrainConfig:
-        return TrainConfig(
-            epochs=epochs,
-            lr=s.lrs[index % len(s.lrs)],
-            batch_size=s.batch_size,
-            device=s.device,
-            seed=index,
-            progress=s.progress,
-            stop_after_lr_reductions=2,
-        )
+        return study_train_config(s, index, epochs=epochs, lr=s.lrs[index % len(s.lrs)])
 
     def train_group(
         experiment: str, n_classes: int, make_loss: Callable, train, val, epochs, score: Callable, keep: Callable

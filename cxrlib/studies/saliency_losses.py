@@ -30,11 +30,11 @@ import torch
 
 from ..losses import SaliencyRegularizedLoss, WeightedBCELoss, positive_weights
 from ..metrics import per_class_auroc, point_localization_accuracy
-from ..models import Backbone, build_model
+from ..models import build_model
 from ..saliency import map_statistics
 from ..train import TrainConfig, fit, fit_two_stage, predict, resolve_device
 from .baseline import _mass_in_mask, _mean_ci, _stride, mask_area_share
-from .common import boxed_overlay_figure, open_study_dataset, resolve_settings
+from .common import boxed_overlay_figure, check_backbone, open_chest_dataset, resolve_settings, study_train_config
 from .runinfo import describe_run
 
 __all__ = [
@@ -82,9 +82,7 @@ class SaliencyLossSettings:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        known = [b.value for b in Backbone]
-        if self.backbone not in known:
-            raise ValueError(f"parameter 'backbone': unknown {self.backbone!r}; use one of {known}")
+        check_backbone(self.backbone)
         arms = [a.value for a in Arm]
         bad = [a for a in self.arms if a not in arms]
         if bad or not self.arms:
@@ -406,18 +404,7 @@ def run_saliency_losses(settings: SaliencyLossSettings) -> SaliencyLossResult:
     """Train every arm for every seed and score it; see the module docstring."""
     t_start = time.perf_counter()
     s = settings
-    ds = open_study_dataset(
-        s.dataset,
-        s.data_root,
-        options=dict(
-            image_size=s.image_size,
-            classes=s.classes,
-            label_policy=s.label_policy,
-            seed=s.data_seed,
-            progress=s.progress,
-        ),
-        synth_options=dict(n=s.n, uncertain_rate=s.uncertain_rate, prevalence=s.prevalence),
-    )
+    ds = open_chest_dataset(s)
     train, val, test = ds.subset("train"), ds.subset("val"), ds.subset("test")
     boxes, classes = test.truth_boxes(), list(ds.classes)
     base = WeightedBCELoss(positive_weights(train.labels))
@@ -425,16 +412,7 @@ def run_saliency_losses(settings: SaliencyLossSettings) -> SaliencyLossResult:
     lambdas = list(dict.fromkeys([s.lambda_cd, *s.lambda_grid]))
 
     def config(seed: int, epochs: int) -> TrainConfig:
-        return TrainConfig(
-            epochs=epochs,
-            lr=s.lr,
-            weight_decay=s.weight_decay,
-            batch_size=s.batch_size,
-            device=s.device,
-            seed=seed,
-            progress=s.progress,
-            stop_after_lr_reductions=2,
-        )
+        return study_train_config(s, seed, epochs=epochs)
 
     def new_model(seed: int) -> torch.nn.Module:
         torch.manual_seed(seed)
