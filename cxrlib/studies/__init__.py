@@ -1,9 +1,18 @@
 """One Settings dataclass and one run function per study; the notebooks call these."""
 
 from .baseline import BaselineResult, BaselineSettings, baseline_settings, run_baseline
+from .calibration import CalibrationResult, CalibrationSettings, calibration_settings, run_calibration
 from .common import Profile, open_study_dataset, resolve_settings
 from .data_overview import DataOverview, DataSettings, data_settings, run_data_overview
+from .defer import DeferResult, DeferSettings, defer_settings, run_defer
 from .heatmap_loss import HeatmapLossResult, HeatmapLossSettings, heatmap_loss_settings, run_heatmap_loss
+from .imbalance_losses import (
+    ImbalanceLossResult,
+    ImbalanceLossSettings,
+    imbalance_loss_settings,
+    run_imbalance_losses,
+)
+from .pylon import PylonResult, PylonSettings, pylon_settings, run_pylon
 from .saliency_losses import SaliencyLossResult, SaliencyLossSettings, run_saliency_losses, saliency_loss_settings
 
 #: the Settings dataclass behind each notebook (a test keeps each parameters cell equal to it)
@@ -12,6 +21,10 @@ STUDY_SETTINGS = {
     "01_baseline": BaselineSettings,
     "02_saliency_losses": SaliencyLossSettings,
     "03_heatmap_loss": HeatmapLossSettings,
+    "04_imbalance_losses": ImbalanceLossSettings,
+    "05_calibration": CalibrationSettings,
+    "07_defer": DeferSettings,
+    "08_pylon": PylonSettings,
 }
 #: each study's settings function and run function (``python -m cxrlib.studies NAME``)
 STUDY_RUNNERS = {
@@ -19,6 +32,10 @@ STUDY_RUNNERS = {
     "01_baseline": (baseline_settings, run_baseline),
     "02_saliency_losses": (saliency_loss_settings, run_saliency_losses),
     "03_heatmap_loss": (heatmap_loss_settings, run_heatmap_loss),
+    "04_imbalance_losses": (imbalance_loss_settings, run_imbalance_losses),
+    "05_calibration": (calibration_settings, run_calibration),
+    "07_defer": (defer_settings, run_defer),
+    "08_pylon": (pylon_settings, run_pylon),
 }
 
 __all__ = [
@@ -43,4 +60,20 @@ __all__ = [
     "HeatmapLossSettings",
     "heatmap_loss_settings",
     "run_heatmap_loss",
+    "ImbalanceLossResult",
+    "ImbalanceLossSettings",
+    "imbalance_loss_settings",
+    "run_imbalance_losses",
+    "CalibrationResult",
+    "CalibrationSettings",
+    "calibration_settings",
+    "run_calibration",
+    "DeferResult",
+    "DeferSettings",
+    "defer_settings",
+    "run_defer",
+    "PylonResult",
+    "PylonSettings",
+    "pylon_settings",
+    "run_pylon",
 ]

@@ -71,6 +71,40 @@ _LABELS = {
     "grad_cam_grid": "Grad-CAM grid",
     "classes": "classes",
     "patients": "patients",
+    "losses": "losses",
+    "focal_gamma": "focal loss γ",
+    "focal_alpha": "focal loss α (weight of positives)",
+    "auc_margin": "AUC-M margin",
+    "auc_lr": "PESG learning rate (AUC-M)",
+    "auc_epochs": "epochs of AUC-M fine-tuning",
+    "sweep_class": "prevalence sweep: class",
+    "sweep_prevalences": "prevalence sweep: training prevalences",
+    "sweep_seeds": "prevalence sweep: seeds",
+    "sweep_train_images": "prevalence sweep: training images each",
+    "logits_from": "logits asked for",
+    "logits": "logits used",
+    "n_bins": "ECE bins",
+    "mimo_members": "MIMO members M (and ensemble size)",
+    "mimo_input_repetition": "MIMO input repetition",
+    "n_error": "images: error-model train",
+    "images_without_labels": "images without any known label (dropped)",
+    "fractions": "patient split: classifier, error model, val, test",
+    "clinician_sensitivity": "clinician sensitivity",
+    "clinician_specificity": "clinician specificity",
+    "weak_class": "weak clinician: class",
+    "weak_sensitivity": "weak clinician: sensitivity",
+    "weak_specificity": "weak clinician: specificity",
+    "rules": "deferral rules",
+    "error_balance": "error-model training (balance)",
+    "cost": "cost of deferring c (headline)",
+    "table_costs": "costs in the table",
+    "dropout": "dropout before the head",
+    "mc_samples": "MC dropout samples",
+    "error_epochs": "error-model epochs (max)",
+    "models": "models",
+    "encoder": "encoder",
+    "augment": "augmentation (rotation, flip, brightness/contrast, crop)",
+    "map_grid": "class-map grid",
 }
 
 
@@ -90,11 +124,19 @@ _SETTINGS_SHOWN = (
     "label_policy",
     "backbones",
     "backbone",
+    "models",
+    "encoder",
     "output_stride",
+    "augment",
     "arms",
     "lambda_cd",
     "lambda_sc",
     "lambda_grid",
+    "losses",
+    "focal_gamma",
+    "focal_alpha",
+    "auc_margin",
+    "auc_lr",
     "experiments",
     "group_size",
     "cmr_n",
@@ -108,12 +150,33 @@ _SETTINGS_SHOWN = (
     "accuracy_threshold",
     "epochs",
     "second_epochs",
+    "auc_epochs",
     "cxr_epochs",
     "batch_size",
     "lr",
     "lrs",
     "weight_decay",
     "seeds",
+    "sweep_class",
+    "sweep_prevalences",
+    "sweep_seeds",
+    "logits_from",
+    "n_bins",
+    "mimo_members",
+    "mimo_input_repetition",
+    "fractions",
+    "clinician_sensitivity",
+    "clinician_specificity",
+    "weak_class",
+    "weak_sensitivity",
+    "weak_specificity",
+    "rules",
+    "error_balance",
+    "cost",
+    "table_costs",
+    "dropout",
+    "mc_samples",
+    "error_epochs",
     "pretrained",
 )
 _SYNTH_ONLY = ("n", "studies_per_patient", "uncertain_rate", "prevalence", "n_readers")
@@ -165,6 +228,12 @@ def _show(key: str, value: Any) -> str:
         return f"{', '.join(str(v) for v in seeds)} ({len(seeds)} run{'s' if len(seeds) != 1 else ''} each)"
     if key == "prevalence" and value is None:
         return "the generator's per-class defaults"
+    if key == "focal_alpha" and value is None:
+        return "none (positives and negatives weighted alike)"
+    if key == "sweep_class" and value is None:
+        return "none (no sweep)"
+    if key == "sweep_prevalences":
+        return ", ".join(f"{v:.0%}" if v >= 0.01 else f"{v:.1%}" for v in value)
     if key == "lambda_grid" and not value:
         return "none"
     if key == "output_stride" and value is None:

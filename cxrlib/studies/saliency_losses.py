@@ -187,6 +187,19 @@ class SaliencyLossResult:
             rows.append(row)
         return pd.DataFrame(rows).set_index("arm")
 
+    def summary_table(self) -> pd.DataFrame:
+        """:meth:`summary` for reading: "mean ± 95% half-width" cells (the half-width left out with one seed)."""
+        summary = self.summary()
+        table = pd.DataFrame(index=summary.index)
+        table["seeds"] = summary["seeds"]
+        for name in ("mean AUROC", "point loc. acc.", "L_CD (test)"):
+            table[name] = [_with_ci(m, h) for m, h in zip(summary[name], summary[f"{name} ±95%"], strict=True)]
+        table["mass in mask ×chance"] = summary["mass in mask ×chance"].map(lambda v: _fmt(v, 2))
+        table["map mass"] = summary["map mass"].map(_fmt)
+        table["flat maps"] = summary["flat maps"].map(lambda v: _fmt(v, 2))
+        table["s/epoch ÷ CE"] = summary["s/epoch ÷ CE"].map(lambda v: _fmt(v, 2))
+        return table
+
     def per_class_auroc(self) -> pd.DataFrame:
         """Table 4.1: per-class and mean test AUROC per arm, mean over seeds (rows: arms)."""
         return pd.DataFrame(
