@@ -47,11 +47,20 @@ __all__ = [
 ]
 
 #: every notebook of the book, in order; a test keeps this equal to notebooks/ and _toc.yml
-NOTEBOOKS: list[str] = ["00_data", "01_baseline", "02_saliency_losses", "03_heatmap_loss"]
+NOTEBOOKS: list[str] = [
+    "00_data",
+    "01_baseline",
+    "02_saliency_losses",
+    "03_heatmap_loss",
+    "04_imbalance_losses",
+    "05_calibration",
+    "07_defer",
+    "08_pylon",
+]
 PROFILES = ("smoke", "default", "full")
 #: notebook → the notebooks whose artifacts (``cxrlib.artifacts``) it loads; the runner executes those
 #: first and reruns a notebook whenever one it depends on changed
-DEPENDENCIES: dict[str, tuple[str, ...]] = {}
+DEPENDENCIES: dict[str, tuple[str, ...]] = {"05_calibration": ("04_imbalance_losses",)}
 EXECUTED_DIR = Path("book") / "notebooks"
 
 

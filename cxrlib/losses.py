@@ -28,6 +28,9 @@ __all__ = [
     "SaliencyRegularizedLoss",
     "focal_loss",
     "FocalLoss",
+    "class_indices",
+    "softmax_cross_entropy",
+    "SoftmaxCrossEntropyLoss",
 ]
 
 
@@ -242,3 +245,59 @@ class FocalLoss:
 
     def __call__(self, output: ModelOutput, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return focal_loss(output.logits, batch["labels"], self.gamma, self.alpha)
+
+
+def class_indices(labels: torch.Tensor) -> torch.Tensor:
+    """Single-label targets as class indices ``(B,)`` long: one-hot ``(B, K)`` rows (as every dataset
+    gives them) or indices already. Raises ``ValueError`` for a row that is not one-hot (NaN, no
+    class, two classes: a multi-label task needs a sigmoid loss such as :class:`WeightedBCELoss`)."""
+    if labels.ndim == 1:
+        if labels.dtype.is_floating_point and not torch.equal(labels, labels.round()):
+            raise ValueError("class-index labels must be whole numbers")
+        return labels.long()
+    if labels.ndim != 2:
+        raise ValueError(f"labels must be one-hot (B, K) or class indices (B,), got shape {tuple(labels.shape)}")
+    binary = (labels == 0) | (labels == 1)  # NaN is neither
+    bad = ~binary.all(1) | (labels.nan_to_num(0).sum(1) != 1)
+    if bad.any():
+        row = int(bad.nonzero()[0, 0])
+        raise ValueError(
+            f"softmax cross-entropy needs one-hot labels (exactly one 1, no NaN); row {row} is "
+            f"{labels[row].tolist()} (a multi-label task needs a sigmoid loss such as WeightedBCELoss)"
+        )
+    return labels.argmax(1)
+
+
+def softmax_cross_entropy(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    label_smoothing: float = 0.0,
+) -> torch.Tensor:
+    """Mean softmax cross-entropy of ``(B, K)`` logits against one-hot ``(B, K)`` labels or class
+    indices ``(B,)`` (see :func:`class_indices`); ``weight`` ``(K,)`` per class, as
+    :func:`torch.nn.functional.cross_entropy`."""
+    if logits.ndim != 2:
+        raise ValueError(f"logits must be (B, K), got shape {tuple(logits.shape)}")
+    target = class_indices(labels).to(logits.device)
+    if len(target) != len(logits):
+        raise ValueError(f"{len(logits)} logits but {len(target)} labels")
+    if len(target) and (target.min() < 0 or target.max() >= logits.shape[1]):
+        raise ValueError(f"class indices must lie in [0, {logits.shape[1]}), got {target.min()}..{target.max()}")
+    w = None if weight is None else torch.as_tensor(weight, dtype=torch.float32, device=logits.device)
+    return F.cross_entropy(logits.float(), target, weight=w, label_smoothing=label_smoothing)
+
+
+class SoftmaxCrossEntropyLoss:
+    """Training loss of a single-label (softmax) classifier, e.g. the Laplace study's CNN on the body
+    parts: cross-entropy on ``output.logits (B, K)`` against the batch's one-hot ``labels (B, K)``
+    (see :func:`softmax_cross_entropy`). ``weight`` ``(K,)`` per class; ``label_smoothing`` in [0, 1).
+    With it, :func:`~cxrlib.train.fit` also reports ``val_accuracy``."""
+
+    def __init__(self, weight: torch.Tensor | None = None, label_smoothing: float = 0.0):
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing}")
+        self.weight, self.label_smoothing = weight, label_smoothing
+
+    def __call__(self, output: ModelOutput, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return softmax_cross_entropy(output.logits, batch["labels"], self.weight, self.label_smoothing)

@@ -35,7 +35,9 @@ __all__ = [
     "TrainResult",
     "Predictions",
     "fit",
+    "is_single_label",
     "fit_two_stage",
+    "fit_two_phase",
     "predict",
     "resolve_device",
     "seed_everything",
@@ -257,9 +259,19 @@ def _loader(data: Dataset, config: TrainConfig, shuffle: bool, info: DistInfo | 
     return DataLoader(data, batch_size=config.batch_size, shuffle=False, num_workers=config.num_workers)
 
 
-def _evaluate(model, loader, loss_fn, device, amp) -> tuple[float, float]:
-    """Validation loss and mean AUROC; every process evaluates the whole validation set, so all of
-    them take the same learning-rate and stopping decisions."""
+def is_single_label(labels: torch.Tensor) -> bool:
+    """Whether ``(N, K)`` labels are one class per row: K >= 2, every entry 0 or 1 (no NaN), one 1 per row."""
+    if labels.ndim != 2 or labels.shape[1] < 2 or not len(labels):
+        return False
+    binary = ((labels == 0) | (labels == 1)).all()
+    return bool(binary and (labels.sum(1) == 1).all())
+
+
+def _evaluate(model, loader, loss_fn, device, amp) -> dict[str, float]:
+    """``val_loss``, ``val_auroc`` (mean over classes, one-vs-rest) and, where the labels are single-label
+    (one-hot, see :func:`is_single_label`), ``val_accuracy`` (argmax of the logits against the label).
+    Every process evaluates the whole validation set, so all of them take the same learning-rate and
+    stopping decisions."""
     model.eval()
     net = _WithFeatures(model)
     total, n, logits, labels = 0.0, 0, [], []
@@ -272,8 +284,11 @@ def _evaluate(model, loader, loss_fn, device, amp) -> tuple[float, float]:
         n += len(batch["image"])
         logits.append(out.logits.detach().float().cpu())
         labels.append(batch["labels"].cpu())
-    auc = per_class_auroc(torch.cat(logits), torch.cat(labels))["mean"]
-    return total / n, float(auc)
+    logits, labels = torch.cat(logits), torch.cat(labels)
+    metrics = {"val_loss": total / n, "val_auroc": float(per_class_auroc(logits, labels)["mean"])}
+    if is_single_label(labels):
+        metrics["val_accuracy"] = float((logits.argmax(1) == labels.argmax(1)).float().mean())
+    return metrics
 
 
 def fit(
@@ -291,6 +306,9 @@ def fit(
     ``loss_fn(output, batch)`` gets a :class:`~cxrlib.models.ModelOutput` (logits and feature map)
     and the batch dict. ``optimizer`` is a factory taking the trainable parameters (default Adam with
     ``config.lr`` and ``config.weight_decay``). Without ``val_data`` the last epoch is kept.
+    Each epoch's history row holds ``train_loss`` (and the loss's logged terms), ``lr`` and, with
+    ``val_data``, ``val_loss``, ``val_auroc`` and, for single-label (one-hot) labels such as a softmax
+    classifier's (:class:`~cxrlib.losses.SoftmaxCrossEntropyLoss`), ``val_accuracy``.
     ``on_epoch_end(epoch, optimizer, row)`` is called after each epoch (1-based ``epoch``, after the
     validation and the plateau scheduler's step, before the checkpoint, so what it changes in the
     optimizer is checkpointed), e.g. for LibAUC's PESG ``update_regularizer`` schedule.
@@ -391,7 +409,7 @@ def fit(
         row = {"epoch": epoch + 1, "train_loss": total / n, "lr": opt.param_groups[0]["lr"]}
         row.update({f"train_{k}": v / n for k, v in zip(names, sums, strict=True)})
         if val_loader is not None:
-            row["val_loss"], row["val_auroc"] = _evaluate(model, val_loader, val_loss_fn, device, config.amp)
+            row.update(_evaluate(model, val_loader, val_loss_fn, device, config.amp))
             old_lr = opt.param_groups[0]["lr"]
             sched.step(row["val_loss"])
             reductions += int(opt.param_groups[0]["lr"] < old_lr)
@@ -493,3 +511,34 @@ def predict(
         logits.append(lo.float().cpu())
         labels.append(batch["labels"])
     return Predictions(torch.cat(logits).numpy(), torch.cat(labels).numpy(), torch.cat(maps).numpy() if maps else None)
+
+
+def fit_two_phase(
+    model: torch.nn.Module,
+    train_data: Dataset,
+    val_data: Dataset | None,
+    loss_fn: Callable,
+    config: TrainConfig | None = None,
+    encoder: str = "encoder.",
+) -> tuple[TrainResult, TrainResult]:
+    """PYLON's two-phase transfer (Preechakul et al., §5.5): freeze the parameters under ``encoder``
+    (and its BatchNorm statistics, see :func:`freeze`), train the decoder and head to convergence;
+    then unfreeze everything and train on from the best phase-one weights with the same learning
+    rate and a fresh optimizer. With a ``checkpoint_dir`` the phases checkpoint into ``phase1/`` and
+    ``phase2/``. Returns both phases' results."""
+    config = config or TrainConfig()
+
+    def phased(name: str) -> TrainConfig:
+        return (
+            config
+            if not config.checkpoint_dir
+            else replace(config, checkpoint_dir=str(Path(config.checkpoint_dir) / name))
+        )
+
+    freeze(model, encoder)
+    try:
+        first = fit(model, train_data, val_data, loss_fn, phased("phase1"))
+    finally:
+        unfreeze(model)
+    second = fit(model, train_data, val_data, loss_fn, phased("phase2"))
+    return first, second

@@ -1,8 +1,19 @@
 """Models: backbones with a CAM-ready head behind one constructor, and the "model with maps" contract."""
 
-from .backbones import Backbone, CXRClassifier, ModelOutput, Pooling, SmallCNN, build_model
+from .backbones import (
+    MAP_ARCHITECTURES,
+    Backbone,
+    CXRClassifier,
+    ModelOutput,
+    Pooling,
+    SmallCNN,
+    VilterCNN,
+    build_model,
+)
+from .baselines import build_map_model
 from .mimo import MIMO, MIMOLoss, build_mimo, ensemble_logits, mimo_permutations
 from .protocol import MapModel, require_map_model
+from .pylon import MapClassifier, build_pylon
 
 __all__ = [
     "Backbone",
@@ -10,6 +21,7 @@ __all__ = [
     "ModelOutput",
     "Pooling",
     "SmallCNN",
+    "VilterCNN",
     "build_model",
     "MIMO",
     "MIMOLoss",
@@ -18,4 +30,8 @@ __all__ = [
     "mimo_permutations",
     "MapModel",
     "require_map_model",
+    "MAP_ARCHITECTURES",
+    "MapClassifier",
+    "build_map_model",
+    "build_pylon",
 ]

@@ -15,7 +15,18 @@ import torch
 import torch.nn as nn
 import torchvision
 
-__all__ = ["Backbone", "Pooling", "ModelOutput", "CXRClassifier", "build_model", "SmallCNN", "NATIVE_STRIDE"]
+__all__ = [
+    "Backbone",
+    "Pooling",
+    "ModelOutput",
+    "CXRClassifier",
+    "build_model",
+    "SmallCNN",
+    "VilterCNN",
+    "NATIVE_STRIDE",
+    "DEFAULT_DROPOUT",
+    "MAP_ARCHITECTURES",
+]
 
 
 class Backbone(str, Enum):
@@ -24,6 +35,7 @@ class Backbone(str, Enum):
     RESNET101 = "resnet101"
     VGG19 = "vgg19"
     SMALL_CNN = "small-cnn"
+    VILTER_CNN = "vilter-cnn"  #: the 4-layer CNN of the Laplace study (seed 002)
 
 
 class Pooling(str, Enum):
@@ -53,6 +65,27 @@ class SmallCNN(nn.Sequential):
                 nn.BatchNorm2d(w),
                 nn.ReLU(),
             ]
+            prev = w
+        super().__init__(*layers)
+        self.out_channels = prev
+
+
+class VilterCNN(nn.Sequential):
+    """The baseline CNN of the Laplace study (Vilter and Daglaroglou, seed 002): four Conv3×3 layers
+    with a ReLU after each and no normalisation, a 2×2 max-pool after each of the first three (output
+    stride 8). The study gives neither widths nor kernels; these are ``widths`` (16, 32, 64, 128) and
+    3×3. Its dropout of 0.2 sits in the classifier's head (:data:`DEFAULT_DROPOUT`), before the linear
+    layer, so the last feature map and the CAM stay as the convolutions give them."""
+
+    def __init__(self, in_chans: int = 1, widths: tuple[int, ...] = (16, 32, 64, 128)):
+        if len(widths) != 4:
+            raise ValueError(f"the seed's CNN has 4 convolutional layers, got widths {widths}")
+        layers: list[nn.Module] = []
+        prev = in_chans
+        for i, w in enumerate(widths):
+            layers += [nn.Conv2d(prev, w, 3, padding=1), nn.ReLU()]
+            if i < len(widths) - 1:
+                layers.append(nn.MaxPool2d(2))
             prev = w
         super().__init__(*layers)
         self.out_channels = prev
@@ -137,7 +170,12 @@ NATIVE_STRIDE = {
     Backbone.RESNET101: 32,
     Backbone.VGG19: 16,
     Backbone.SMALL_CNN: 16,
+    Backbone.VILTER_CNN: 8,
 }
+#: the models with a decoder whose head output is the class map (:mod:`cxrlib.models.pylon`, ``baselines``)
+MAP_ARCHITECTURES = ("pylon", "gmp", "li2018", "unet", "fpn", "deeplabv3plus", "pan")
+#: the dropout before the linear layer that :func:`build_model` uses when not told (the seed's CNN has 0.2)
+DEFAULT_DROPOUT = {Backbone.VILTER_CNN: 0.2}
 
 
 def _dilate(modules, rate: int) -> None:
@@ -173,22 +211,42 @@ def build_model(
     pretrained: bool = False,
     in_chans: int = 1,
     pooling: Pooling | str = Pooling.AVG,
-    dropout: float = 0.0,
+    dropout: float | None = None,
     output_stride: int | None = None,
+    **options,
 ) -> CXRClassifier:
-    """Build a classifier. ``backbone`` is one of :class:`Backbone`'s values.
+    """Build a classifier. ``backbone`` is one of :class:`Backbone`'s values, or one of the
+    models with a decoder of :data:`MAP_ARCHITECTURES` (``"pylon"``, ``"gmp"``, ``"li2018"``,
+    ``"unet"``, ``"fpn"``, ``"deeplabv3plus"``, ``"pan"``; see :mod:`cxrlib.models.pylon`), which take
+    ``encoder=`` (a segmentation-models-pytorch encoder, default ``"resnet50"``) and their own
+    keyword ``options`` (PYLON's ablation switches) instead of ``pooling``, ``dropout`` and ``output_stride``.
 
     ``output_stride`` (8, 16 or 32; default the backbone's own, :data:`NATIVE_STRIDE`) sets how many
     input pixels one cell of the last feature map, and so of every CAM, spans: at 64 px a stride-32
     DenseNet gives 2×2 maps, at stride 8 8×8 ones. Finer strides replace the last downsamplings by
     dilated convolutions (as DeepLab does), keeping every weight, so ImageNet weights still apply.
+
+    ``dropout`` before the linear layer: default :data:`DEFAULT_DROPOUT` (0.2 for ``"vilter-cnn"``,
+    the seed's CNN: 4 Conv3×3 + ReLU layers, output stride 8; otherwise 0).
     """
+    if getattr(backbone, "value", backbone) in MAP_ARCHITECTURES:
+        if pooling != Pooling.AVG or dropout is not None or output_stride is not None:
+            raise ValueError(f"{backbone} has its own pooling and map stride: drop pooling, dropout and output_stride")
+        from .baselines import build_map_model
+
+        return build_map_model(str(backbone), num_classes, pretrained=pretrained, in_chans=in_chans, **options)
+    if options:
+        raise TypeError(f"build_model({backbone!r}) got unexpected options {sorted(options)}")
     try:
         backbone = Backbone(backbone)
     except ValueError:
-        raise ValueError(f"unknown backbone {backbone!r}; use one of {[b.value for b in Backbone]}") from None
+        known = [b.value for b in Backbone] + list(MAP_ARCHITECTURES)
+        raise ValueError(f"unknown backbone {backbone!r}; use one of {known}") from None
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    dropout = DEFAULT_DROPOUT.get(backbone, 0.0) if dropout is None else float(dropout)
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
     native = NATIVE_STRIDE[backbone]
     output_stride = native if output_stride is None else int(output_stride)
     if output_stride not in (8, 16, 32) or output_stride > native:
@@ -201,6 +259,11 @@ def build_model(
         if output_stride == 8:  # the last stage keeps its resolution and dilates instead
             enc[-6].stride = (1, 1)
             _dilate(list(enc)[-3:], 2)
+        return CXRClassifier(enc, enc.out_channels, num_classes, pooling, dropout)
+    if backbone is Backbone.VILTER_CNN:
+        if pretrained:
+            raise ValueError("vilter-cnn has no pretrained weights")
+        enc = VilterCNN(in_chans)
         return CXRClassifier(enc, enc.out_channels, num_classes, pooling, dropout)
     if backbone in (Backbone.RESNET50, Backbone.RESNET101):
         dilate = {32: [False, False, False], 16: [False, False, True], 8: [False, True, True]}[output_stride]

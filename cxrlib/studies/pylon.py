@@ -29,7 +29,7 @@ from ..losses import WeightedBCELoss
 from ..metrics import iobb_scores, mean_confidence_interval, per_class_auroc, point_localization_accuracy
 from ..models import build_model
 from ..train import TrainConfig, fit, resolve_device
-from .common import boxed_overlay_figure, open_study_dataset, resolve_settings
+from .common import boxed_examples, boxed_overlay_figure, open_study_dataset, resolve_settings
 from .runinfo import describe_run
 
 __all__ = ["PylonSettings", "PylonRun", "PylonResult", "run_pylon", "pylon_settings", "VARIANTS", "class_maps"]
@@ -168,6 +168,7 @@ class PylonResult:
     runs: list[PylonRun]
     test_data: object = None
     box_area: pd.Series | None = None  #: per class, median truth-box area as a share of the image
+    trained: dict = field(default_factory=dict)  #: model name → its first seed's trained model (CPU, eval)
     headline: dict = field(default_factory=dict)
     run: dict = field(default_factory=dict)
 
@@ -242,11 +243,22 @@ class PylonResult:
         lies in the class's most frequent region of a ``regions × regions`` grid over the image (first
         seed). Near 1, the model puts a class's evidence at one fixed place whatever the image: it has
         learned where to *report* the class, not where the finding is. Chance for findings spread over
-        the lungs is far lower."""
+        the lungs is far lower: the last row gives the same share for the truth boxes' centres."""
         test, first = self.test_data, self.settings.seeds[0]
-        boxes = test.truth_boxes()[["image", "class"]].drop_duplicates()
+        truth = test.truth_boxes().drop_duplicates(["image", "class"])
+        boxes = truth[["image", "class"]]
         position = {key: i for i, key in enumerate(test.table["image"])}
+        h_img, w_img = test.image_size
         rows = {}
+        reference = {}
+        for c in self.classes:  # the truth boxes' centres, for reference
+            b = truth[truth["class"] == c]
+            if b.empty:
+                reference[c] = np.nan
+                continue
+            ry = ((b["y"] + b["h"] / 2) / h_img * regions).clip(0, regions - 1).astype(int)
+            rx = ((b["x"] + b["w"] / 2) / w_img * regions).clip(0, regions - 1).astype(int)
+            reference[c] = float(np.bincount(ry * regions + rx).max() / len(b))
         for r in self.runs:
             if r.seed != first:
                 continue
@@ -263,6 +275,7 @@ class PylonResult:
                 cells = ry.astype(int) * regions + rx.astype(int)
                 row[c] = float(np.bincount(cells).max() / len(cells))
             rows[r.model] = row
+        rows["truth boxes (centres)"] = reference
         return pd.DataFrame(rows).T[self.classes]
 
     def small_lesion_comparison(self) -> dict | None:
@@ -284,6 +297,86 @@ class PylonResult:
             "comparable_auroc": comparable,
             "pylon_beats_gmp": bool(len(wins) == len(small) and comparable),
         }
+
+    def _examples(self, classes: list[str] | None = None):
+        """One boxed test image per class (of ``classes``): images ``(N, 1, H, W)``, class indices, boxes."""
+        test = self.test_data
+        positions, class_index = boxed_examples(test)
+        keep = [i for i, k in enumerate(class_index) if classes is None or self.classes[k] in classes]
+        positions, class_index = [positions[i] for i in keep], [class_index[i] for i in keep]
+        truth = test.truth_boxes()
+        boxes = [
+            truth[(truth["image"] == test.table.loc[p, "image"]) & (truth["class"] == self.classes[k])]
+            for p, k in zip(positions, class_index, strict=True)
+        ]
+        images = torch.stack([test[p]["image"] for p in positions]) if positions else None
+        return images, class_index, boxes
+
+    def layer_figure(self):
+        """Chapter 7's layer-wise view (first seed's PYLON): the class map after PA, then after each UP
+        module (cumulative), on one boxed test image per class; None without a PYLON model."""
+        from .. import plots
+        from ..models.pylon import layer_maps
+
+        model = self.trained.get("pylon")
+        images, class_index, boxes = self._examples()
+        if model is None or images is None:
+            return None
+        parts = layer_maps(model, images)
+        maps, total = {}, 0
+        for i, (name, part) in enumerate(parts.items()):
+            total = total + part
+            maps[name if i == 0 else f"PA…{name}"] = total.numpy()
+        return plots.saliency_overlays(images, maps, self.classes, class_index, boxes)
+
+    def channel_figure(self, top: int = 20, shown: tuple[int, ...] = (1, 2, 5, 10, 20)):
+        """Chapter 7's channel-wise view (first seed's PYLON): for one boxed test image per small-lesion
+        class (every class when none is small), the map of the ``n`` decoder channels with the largest
+        head weight for that class, cumulatively, for ``n`` in ``shown``; None without a PYLON model."""
+        from .. import plots
+        from ..models.pylon import channel_maps
+
+        model = self.trained.get("pylon")
+        images, class_index, boxes = self._examples(self.small_lesion_classes or None)
+        if model is None or images is None:
+            return None
+        features = model.features(images)
+        maps = {}
+        for n in shown:
+            if n > top:
+                continue
+            arr = np.zeros((len(images), len(self.classes), *features.shape[-2:]), dtype=np.float32)
+            for i, k in enumerate(class_index):
+                arr[i, k] = channel_maps(model, features[i : i + 1], k, top)[0, n - 1].numpy()
+            maps[f"top {n} channels"] = arr
+        return plots.saliency_overlays(images, maps, self.classes, class_index, boxes)
+
+    def nih_sample_figure(self):
+        """The real boxed NIH images shipped with cxrlib, resized to the run's image size, with their real
+        boxes and the class maps of every model (first seed) for the boxed class. Classes the models do
+        not have (Pneumonia is no SynthCXR class) are left out; NIH's "Effusion" is "Pleural Effusion"."""
+        from .. import plots
+        from ..data import open_nih_sample
+
+        if not self.trained:
+            return None
+        nih = open_nih_sample(self.settings.image_size, classes="nih-boxes")
+        names = {"Effusion": "Pleural Effusion"}
+        truth = nih.truth_boxes()
+        keys = list(nih.table["image"])
+        rows = [
+            (keys.index(img), self.classes.index(names.get(c, c)), g)
+            for (img, c), g in truth.groupby(["image", "class"], sort=False)
+            if names.get(c, c) in self.classes and img in keys
+        ]
+        if not rows:
+            return None
+        images = torch.stack([nih[i]["image"] for i, _, _ in rows])
+        maps = {}
+        for name, model in self.trained.items():
+            with torch.no_grad():
+                maps[name] = model.class_maps(model.features(images)).numpy()
+        return plots.saliency_overlays(images, maps, self.classes, [k for _, k, _ in rows], [g for _, _, g in rows])
 
     def discussion(self) -> str:
         return pylon_discussion(self)
@@ -353,10 +446,10 @@ def pylon_discussion(result: PylonResult) -> str:
                 "So on this run **PYLON does not beat the GMP baseline on every small-lesion class at a comparable "
                 "AUROC**: "
                 + "; ".join(why)
-                + f". A finer map ({cell['pylon']} px cells against GMP's {cell['gmp']} px) only helps once the "
-                "decoder has learned where the findings are; from scratch, with few images and epochs, it has little "
-                "signal to learn that from. The `full` profile (ResNet-50, 256 px, more data and epochs) is the "
-                "thesis's setting."
+                + f". A likely reason: a finer map ({cell['pylon']} px cells against GMP's {cell['gmp']} px) only "
+                "helps once the decoder has learned where the findings are; from scratch, with few images and "
+                "epochs, it has little signal to learn that from. The `full` profile (ResNet-50, 256 px, more data "
+                "and epochs) is the thesis's setting."
             )
     elif "pylon" in result.models and "gmp" in result.models:
         lines.append("**Small lesions.** No class of this run has boxes small enough to call small lesions.")
@@ -368,21 +461,30 @@ def pylon_discussion(result: PylonResult) -> str:
             "(weighted point accuracy)."
         )
     conc = result.peak_concentration()
-    if len(conc):
+    if len(conc) > 1:
         mean_conc = conc.mean(axis=1)
+        truth_share = mean_conc.iloc[-1]
+        models_conc = mean_conc.iloc[:-1]
         lines.append(
             "**Where the peaks go.** The share of boxed findings whose map peak falls in the class's most frequent "
             "of 16 image regions (4×4; first seed), averaged over classes, was "
-            + ", ".join(f"{v:.2f} for {m}" for m, v in mean_conc.items())
-            + ". A share near 1 means the model reports a class at one fixed place whatever the image; "
-            "findings of one class spread over several regions, so a model that follows them scores lower."
+            + ", ".join(f"{v:.2f} for {m}" for m, v in models_conc.items())
+            + f"; for the centres of the truth boxes themselves it is {truth_share:.2f}. "
+            + " ".join(
+                f"{m}'s peaks are more concentrated than the findings (by {v - truth_share:.2f}): it reports a class "
+                "at a few fixed places rather than following the finding."
+                if v - truth_share >= 0.1
+                else f"{m}'s peaks are about as spread as the findings (within 0.1), so fixed positions alone do not "
+                "explain its misses (the table above gives the share per class)."
+                for m, v in models_conc.items()
+            )
         )
     gmp_runs = result._runs("gmp") if "gmp" in result.models else []
     if gmp_runs and min(gmp_runs[0].maps.shape[-2:]) <= 2:
         lines.append(
-            f"GMP's {grids['gmp']} map is a special case: upsampled bilinearly it is flat over each "
-            "corner quarter, so its peak always lies near a corner of the image, where findings rarely are; "
-            "at this image size the baseline cannot point at anything, whatever it has learned."
+            f"GMP's {grids['gmp']} map is a special case: upsampled bilinearly, its maximum lies in a flat square "
+            "at one corner of the image (a quarter of the side wide), so its point is always near a corner; "
+            "at this image size the baseline cannot point at a finding away from the corners, whatever it has learned."
         )
     lines.append(
         "Point accuracy is scored on each model's raw map, upsampled bilinearly to the image; a constant map "
@@ -431,7 +533,7 @@ def run_pylon(settings: PylonSettings) -> PylonResult:
     box_area = area.groupby(boxes["class"]).median()
     train_data = AugmentedDataset(train) if settings.augment else train
     loss = WeightedBCELoss()  # plain BCE, as the thesis
-    runs = []
+    runs, trained = [], {}
     for name in settings.models:
         architecture, options = VARIANTS[name]
         for seed in settings.seeds:
@@ -457,6 +559,8 @@ def run_pylon(settings: PylonSettings) -> PylonResult:
             fitted = fit(model, train_data, val, loss, config)
             seconds = time.perf_counter() - t0
             logits, maps = class_maps(model, test, device=settings.device)
+            if seed == settings.seeds[0]:
+                trained[name] = model.cpu().eval()
             auroc = per_class_auroc(logits, test.labels, ds.classes)
             auroc["weighted"] = _weighted_auroc(auroc, test.labels, ds.classes)
             runs.append(
@@ -472,7 +576,7 @@ def run_pylon(settings: PylonSettings) -> PylonResult:
                     logits,
                 )
             )
-    result = PylonResult(settings, list(ds.classes), runs, test, box_area)
+    result = PylonResult(settings, list(ds.classes), runs, test, box_area, trained=trained)
     result.run = describe_run(
         settings,
         {"train": len(train), "val": len(val), "test": len(test)},

@@ -205,3 +205,34 @@ def test_focal_loss_rejects_bad_parameters():
         FocalLoss(alpha=1.5)
     with pytest.raises(ValueError, match="differ in shape"):
         focal_loss(torch.zeros(4, 3), torch.zeros(4, 2))
+
+
+def test_softmax_cross_entropy_takes_one_hot_or_indices_and_refuses_multi_label():
+    from cxrlib.losses import SoftmaxCrossEntropyLoss, class_indices, softmax_cross_entropy
+    from cxrlib.models import ModelOutput
+
+    torch.manual_seed(0)
+    logits = torch.randn(6, 4)
+    index = torch.tensor([0, 3, 1, 1, 2, 0])
+    onehot = F.one_hot(index, 4).float()
+    expected = F.cross_entropy(logits, index)
+    assert torch.allclose(softmax_cross_entropy(logits, onehot), expected)
+    assert torch.allclose(softmax_cross_entropy(logits, index), expected)
+    w = torch.tensor([1.0, 2.0, 0.5, 1.0])
+    assert torch.allclose(
+        softmax_cross_entropy(logits, onehot, w, 0.1), F.cross_entropy(logits, index, w, label_smoothing=0.1)
+    )
+    out = ModelOutput(logits, torch.zeros(6, 2, 1, 1))
+    assert torch.allclose(SoftmaxCrossEntropyLoss()(out, {"labels": onehot}), expected)
+    assert torch.equal(class_indices(onehot), index)
+    for bad in (onehot.clone().index_fill_(0, torch.tensor([2]), 0.0), onehot + F.one_hot(torch.tensor([1] * 6), 4)):
+        with pytest.raises(ValueError, match="one-hot"):
+            softmax_cross_entropy(logits, bad)
+    nan = onehot.clone()
+    nan[1, 0] = float("nan")
+    with pytest.raises(ValueError, match="row 1"):
+        softmax_cross_entropy(logits, nan)
+    with pytest.raises(ValueError, match=r"\[0, 4\)"):
+        softmax_cross_entropy(logits, torch.tensor([0, 1, 2, 3, 4, 0]))
+    with pytest.raises(ValueError, match="label_smoothing"):
+        SoftmaxCrossEntropyLoss(label_smoothing=1.0)

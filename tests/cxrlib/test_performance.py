@@ -67,6 +67,41 @@ LOADER = {
         "ratio": 300.0,
     },
 }
+_W, _C = "whole network (laplace-torch)", "cached features (cxrlib)"
+LAPLACE = {
+    "benchmark": "laplace",
+    "machine": MACHINE,
+    "settings": {
+        "backbone": "vilter-cnn",
+        "image_size": 128,
+        "n_train": 700,
+        "n_val": 150,
+        "epochs": 3,
+        "repeats": 3,
+        "grid_size": 21,
+        "batch": 64,
+        "dtype": "float32",
+        "laplace_torch": "0.3",
+    },
+    "figures": {
+        "fit": {
+            "seconds": {
+                "diag": {_W: 6.0, _C: 0.05},
+                "full": {_W: 6.5, _C: 0.1},
+                "kron": {_W: 9.0, _C: 0.06},
+            },
+            "feature_pass_seconds": 3.0,
+            "max_relative_difference": {"diag": 0.0, "full": 0.0, "kron": 1e-7},
+        },
+        "prior": {
+            "seconds": {
+                s: {_W: {"marglik": 1.0, "gridsearch": 20.0}, _C: {"marglik": 0.01, "gridsearch": 0.2}}
+                for s in ("diag", "full", "kron")
+            }
+        },
+        "pipeline": {"seconds": {_W: 84.0, _C: 7.0}, "speedup": 12.0},
+    },
+}
 RUNNER = {"profile": "smoke", "seconds": {"00_data": 20.0, "01_baseline": 300.0}, "machine": MACHINE}
 
 
@@ -80,7 +115,9 @@ def test_nothing_measured_says_so_everywhere():
 
 
 def test_figures_come_from_the_files():
-    page = performance_markdown({"saliency": SALIENCY, "loader": LOADER}, RUNNER, ["00_data", "01_baseline"])
+    page = performance_markdown(
+        {"saliency": SALIENCY, "loader": LOADER, "laplace": LAPLACE}, RUNNER, ["00_data", "01_baseline"]
+    )
     assert NOT_MEASURED not in page
     assert "| weighted BCE | 900 ms | 1.00 |" in page
     assert "| 918 ms | **1.02** (target ≤ 1.05) |" in page
@@ -96,8 +133,20 @@ def test_figures_come_from_the_files():
         "Measured 2026-11-23 10:00 UTC on Test CPU 9000, 2 cores (2 torch threads); device cpu; "
         "torch 2.14.1, numpy 2.4.0."
     )
-    assert page.count(machine) == 3
+    assert page.count(machine) == 4
     assert "No GPU figures are recorded" in page
+
+
+def test_laplace_section_reads_its_file():
+    page = performance_markdown({"laplace": LAPLACE}, None)
+    section = page.split("## Last-layer Laplace")[1].split("\n## ")[0]
+    assert "| diag | 6,000 ms | 50 ms | **120×** | 2.0× | 0.0e+00 |" in section
+    assert "| kron | 9,000 ms | 60 ms | **150×** | 2.9× | 1.0e-07 |" in section
+    assert "**12.0× faster** (target ≥ 10×)" in section and "whole network 84 s, cached features 7 s" in section
+    assert "| full | 100 ms | 210 ms | 0.063 h | 0.351 h |" in section
+    assert "python benchmarks/bench_laplace.py" in section and "laplace-torch 0.3" in section
+    empty = performance_markdown({}, None).split("## Last-layer Laplace")[1].split("\n## ")[0]
+    assert NOT_MEASURED in empty
 
 
 def test_partial_runner_and_missing_benchmark():

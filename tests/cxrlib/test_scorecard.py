@@ -57,18 +57,50 @@ def test_empty_results_fill_nothing_and_say_so():
     assert "{doc}`" not in page  # nothing to link to
 
 
+IMBALANCE = {
+    "losses": {
+        "wbce": {
+            "mean_auroc": 0.712345,
+            "per_class_auroc": {
+                "Atelectasis": 0.6,
+                "Cardiomegaly": 0.91449,
+                "Consolidation": 0.7,
+                "Edema": None,
+                "Pleural Effusion": 0.8,
+            },
+        },
+        "focal": {"mean_auroc": 0.7},
+        "aucm": {"mean_auroc": 0.65},
+    }
+}
+CALIBRATION = {"losses": {"wbce": {"ece_15_before_after_ts": "0.237 → 0.240"}}}
+
+
 def test_filled_rows_counted_linked_and_printed_to_three_decimals():
-    results = {"01_baseline": BASELINE, "_runner": {"profile": "smoke", "seconds": {"01_baseline": 3.0}}}
-    page = scorecard_markdown(results, notebooks=["00_data", "01_baseline"], executed=["00_data", "01_baseline"])
-    filled = sum(1 for r in SCORECARD if r.notebook == "01_baseline")
+    results = {
+        "04_imbalance_losses": IMBALANCE,
+        "_runner": {"profile": "smoke", "seconds": {"04_imbalance_losses": 3.0}},
+    }
+    page = scorecard_markdown(
+        results, notebooks=["00_data", "04_imbalance_losses"], executed=["00_data", "04_imbalance_losses"]
+    )
+    filled = sum(1 for r in SCORECARD if r.notebook == "04_imbalance_losses")
+    assert filled == 8  # Table 4.2: CE mean and per class, focal, DeepAUC
     assert f"**{filled} of {len(SCORECARD)} rows filled**" in page
     assert page.count("not yet run") == len(SCORECARD) - filled
     assert DECIMALS == 3
     line = _row(page, "CE Cardiomegaly")
     assert "| 0.9032 | 0.914 |" in line  # paper as published, ours to 3 decimals
-    assert "{doc}`01_baseline <notebooks/01_baseline>`" in line
+    assert "{doc}`04_imbalance_losses <notebooks/04_imbalance_losses>`" in line
     assert "| 0.8489 | undefined |" in _row(page, "CE Edema")  # NaN written as null
+    assert "| 0.8291 | 0.650 |" in _row(page, "DeepAUC (AUCM + PESG)")
     assert "_runner" not in page  # the runner's file is not a notebook
+
+
+def test_before_after_rows_print_the_pair_as_the_paper_does():
+    page = scorecard_markdown({"05_calibration": CALIBRATION})
+    assert "| 0.1147 → 0.0996 | 0.237 → 0.240 |" in _row(page, "CE", "Table 4.3")
+    assert "not yet run" in _row(page, "Focal", "Table 4.3")
 
 
 def test_one_run_standing_in_for_two_paper_setups_is_flagged(monkeypatch):

@@ -256,3 +256,41 @@ def test_on_epoch_end_is_called_after_each_epoch_and_its_changes_are_checkpointe
         m, Toy(32, 0), Toy(16, 1), WeightedBCELoss(), cfg(epochs=3, checkpoint_dir=str(tmp_path)), on_epoch_end=halve
     )
     assert calls[2:] == [(3, 3, True)] and res.history["lr"].iloc[-1] == pytest.approx(3e-3 / 4)
+
+
+class OneHotToy(Dataset):
+    """Three classes, one per image: a bright square in the top-left, the bottom-right, or none."""
+
+    def __init__(self, n, seed):
+        g = torch.Generator().manual_seed(seed)
+        self.k = torch.randint(0, 3, (n,), generator=g)
+        self.x = torch.rand(n, 1, 32, 32, generator=g) * 0.3
+        self.x[self.k == 0, :, 2:14, 2:14] += 0.7
+        self.x[self.k == 1, :, 18:30, 18:30] += 0.7
+
+    def __len__(self):
+        return len(self.k)
+
+    def __getitem__(self, i):
+        return {
+            "image": self.x[i],
+            "labels": torch.nn.functional.one_hot(self.k[i], 3).float(),
+            "index": torch.tensor(i),
+        }
+
+
+def test_fit_trains_a_softmax_classifier_and_reports_accuracy_only_for_single_label_tasks():
+    from cxrlib.losses import SoftmaxCrossEntropyLoss
+    from cxrlib.train import is_single_label
+
+    torch.manual_seed(0)
+    m = build_model("vilter-cnn", 3)
+    res = fit(m, OneHotToy(96, 0), OneHotToy(48, 1), SoftmaxCrossEntropyLoss(), cfg(epochs=4, lr=3e-3))
+    assert {"val_loss", "val_auroc", "val_accuracy"} <= set(res.history.columns)
+    assert res.history["val_accuracy"].iloc[-1] > 0.8
+    pred = predict(m, OneHotToy(48, 2))
+    assert (pred.logits.argmax(1) == pred.labels.argmax(1)).mean() > 0.8
+    multi = fit(build_model("small-cnn", 2), Toy(32, 0), Toy(16, 1), WeightedBCELoss(), cfg(epochs=1))
+    assert "val_accuracy" not in multi.history.columns and "val_auroc" in multi.history.columns
+    assert is_single_label(torch.eye(3)) and not is_single_label(torch.tensor([[1.0, 1.0], [0.0, 1.0]]))
+    assert not is_single_label(torch.tensor([[float("nan"), 1.0]])) and not is_single_label(torch.ones(4, 1))

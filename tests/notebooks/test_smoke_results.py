@@ -130,6 +130,60 @@ def test_calibration_notebook(book_html):
     assert mimo["mimo"]["time_over_single"] < mimo["ensemble"]["time_over_single"]
 
 
+def test_defer_notebook(book_html):
+    from cxrlib.scorecard import SCORECARD, lookup
+
+    r = _results("07_defer", book_html)
+    assert r["run"]["profile"] == "smoke" and r["classes"] == ["Pleural Effusion", "Pneumothorax", "Edema"]
+    assert min(r["run"][f"n_{split}"] for split in ("train", "error", "val", "test")) > 100
+    rows = [row for row in SCORECARD if row.notebook == "07_defer"]
+    assert len(rows) == 2
+    for row in rows:  # coverage and kept-set accuracy of the error model at c = 0.2
+        assert 0.0 < lookup({row.notebook: r}, row.notebook, row.key) <= 1.0, row.key
+    assert r["cost"] == 0.2 and {"error-model", "confidence", "mc-dropout", "surrogate"} <= set(r["rules"])
+    for name, rule in r["rules"].items():
+        assert 0.0 <= rule["coverage_at_c"] <= 1.0 and 0.0 <= rule["aurc"] <= 1.0, name
+        coverage = rule["sweep"]["coverage"]
+        assert len(coverage) == 49 and all(b >= a - 1e-12 for a, b in zip(coverage, coverage[1:])), name
+    # acceptance: the error model's kept decisions are more accurate than no deferral at every coverage < 1
+    em, full = r["rules"]["error-model"]["sweep"], r["accuracy_no_deferral"]
+    points = [acc for cov, acc in zip(em["coverage"], em["kept_accuracy"]) if acc is not None and cov < 1.0]
+    assert len(points) > 10 and min(points) > full
+    assert r["error_model_vs_no_deferral"]["at_every_coverage_below_1"]
+    # balancing shifts P(wrong) up; undoing the prior shift brings it back down
+    balance = r["balance"]
+    assert balance["balanced"]["mean_p_wrong"] > balance["unbalanced"]["mean_p_wrong"]
+    assert balance["balanced_prior_corrected"]["mean_p_wrong"] < balance["balanced"]["mean_p_wrong"]
+    # the surrogate, trained against a clinician weaker on one class, defers less of that class to it
+    weak = r["weak_clinician"]
+    assert weak["clinician_accuracy"] < weak["usual_clinician_accuracy"]
+    surrogate = weak["rules"]["surrogate"]
+    assert surrogate["coverage_at_c_weak"] > surrogate["coverage_at_c"]
+
+
+def test_pylon_notebook(book_html):
+    from cxrlib.scorecard import SCORECARD, lookup
+
+    r = _results("08_pylon", book_html)
+    assert r["run"]["profile"] == "smoke" and r["run"]["n_test"] > 50 and r["encoder"] == "resnet18"
+    assert set(r["models"]) == {"pylon", "gmp"}
+    size = r["image_size"]
+    assert r["models"]["pylon"]["map_grid"] == [size // 4, size // 4]  # PYLON: a quarter of the input
+    assert r["models"]["gmp"]["map_grid"] == [size // 32, size // 32]
+    classes = {"Atelectasis", "Cardiomegaly", "Pleural Effusion", "Infiltration", "Mass", "Nodule", "Pneumothorax"}
+    for m in r["models"].values():
+        assert set(m["point_localization_per_class"]) == classes == set(m["per_class_auroc"])
+        for key in ("point_localization_weighted", "point_localization_macro", "auroc_weighted", "auroc_macro"):
+            assert 0.0 <= m[key] <= 1.0, key
+    assert "Nodule" in r["small_lesion_classes"] and "Cardiomegaly" not in r["small_lesion_classes"]
+    assert isinstance(r["small_lesions"]["pylon_beats_gmp"], bool)
+    # the scorecard rows of the models the smoke profile trains are filled
+    rows = [row for row in SCORECARD if row.notebook == "08_pylon"]
+    filled = [row for row in rows if lookup({"08_pylon": r}, row.notebook, row.key) is not None]
+    assert {row.key.split(".")[1] for row in filled} == {"pylon", "gmp"}
+    assert all(0.0 <= lookup({"08_pylon": r}, row.notebook, row.key) <= 1.0 for row in filled)
+
+
 def test_executed_copies_have_outputs_and_figures(book_html):
     import nbformat
 
@@ -140,6 +194,8 @@ def test_executed_copies_have_outputs_and_figures(book_html):
         "03_heatmap_loss",
         "04_imbalance_losses",
         "05_calibration",
+        "07_defer",
+        "08_pylon",
     ):
         nb = nbformat.read(ROOT / "book" / "notebooks" / f"{name}.ipynb", as_version=4)
         images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]

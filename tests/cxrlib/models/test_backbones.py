@@ -31,7 +31,7 @@ def test_max_pooling_head_and_errors():
         build_model("small-cnn", 0)
     with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
         model(torch.rand(1, 64, 64))
-    assert {b.value for b in Backbone} == {"densenet121", "resnet50", "resnet101", "vgg19", "small-cnn"}
+    assert {b.value for b in Backbone} == {"densenet121", "resnet50", "resnet101", "vgg19", "small-cnn", "vilter-cnn"}
 
 
 def test_pretrained_is_opt_in_and_fails_clearly_offline(monkeypatch, tmp_path):
@@ -80,3 +80,31 @@ def test_output_stride_gives_finer_maps_with_the_same_weights(name, strides):
     assert [p.shape for p in coarse.parameters()] == [p.shape for p in fine.parameters()]
     with pytest.raises(ValueError, match="output_stride 64"):
         build_model(name, 3, output_stride=64)
+
+
+def test_vilter_cnn_is_the_seeds_four_layer_cnn_with_dropout_and_a_cam_ready_head():
+    from cxrlib.models import MapModel, VilterCNN
+    from cxrlib.saliency import compute_saliency
+
+    torch.manual_seed(0)
+    model = build_model("vilter-cnn", 7)
+    convs = [m for m in model.encoder if isinstance(m, torch.nn.Conv2d)]
+    assert isinstance(model.encoder, VilterCNN) and len(convs) == 4
+    assert sum(isinstance(m, torch.nn.ReLU) for m in model.encoder) == 4
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    assert isinstance(model.dropout, torch.nn.Dropout) and model.dropout.p == 0.2
+    assert isinstance(model, MapModel)
+    x = torch.rand(2, 1, 64, 64)
+    model.eval()
+    out = model.forward_with_features(x)
+    assert out.features.shape == (2, 128, 8, 8) and (out.features >= 0).all()
+    logits, maps = compute_saliency(model, x, "cam")
+    assert maps.shape == (2, 7, 8, 8) and torch.allclose(logits, out.logits)
+    assert isinstance(build_model("vilter-cnn", 7, dropout=0.0).dropout, torch.nn.Identity)
+    assert isinstance(build_model("small-cnn", 2).dropout, torch.nn.Identity)  # other backbones keep no dropout
+    with pytest.raises(ValueError, match="no pretrained"):
+        build_model("vilter-cnn", 7, pretrained=True)
+    with pytest.raises(ValueError, match="dropout"):
+        build_model("vilter-cnn", 7, dropout=1.0)
+    with pytest.raises(ValueError, match="4 convolutional layers"):
+        VilterCNN(widths=(8, 16))

@@ -1,0 +1,150 @@
+"""PYLON's baselines as :class:`~cxrlib.models.pylon.MapClassifier` s: one frame, one ``maps`` interface.
+
+* ``"gmp"``: the CAM baseline of the thesis: encoder → Conv1×1 per class on the last feature map
+  (stride 32; the CAM) → global max pool.
+* ``"li2018"``: Li et al. (2018): the last feature map upsampled to a fixed grid (20×20 at 256 px,
+  the same share of the input at other sizes) → Conv3×3-BN-ReLU (512) → Conv1×1 per class →
+  multi-instance pooling (:func:`~cxrlib.models.pylon.mil_pool_logits`).
+* ``"unet"`` (decoder 256, 128, 64, 64, 64: maps at full resolution), ``"fpn"`` (BatchNorm instead
+  of its GroupNorm, maps at 1/4), ``"deeplabv3plus"`` (encoder stride 16, maps at 1/4; its ASPP keeps
+  its global-pooling branch) and ``"pan"`` (128 channels, no dilation, maps at 1/4; its FPA and GAU
+  keep their global pooling) from segmentation-models-pytorch, each with its own segmentation head
+  as the class map and a global max pool, as the thesis turned them into classifiers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .pylon import ConvBnRelu, MapClassifier, build_encoder, build_pylon
+
+__all__ = ["build_gmp", "build_li2018", "build_smp_classifier", "build_map_model", "SMP_ARCHITECTURES"]
+
+#: the segmentation-models-pytorch decoders and the arguments that make them the thesis's baselines
+SMP_ARCHITECTURES = {
+    "unet": ("Unet", {"decoder_channels": (256, 128, 64, 64, 64)}),
+    "fpn": ("FPN", {"upsampling": 1, "decoder_segmentation_channels": 128}),
+    "deeplabv3plus": ("DeepLabV3Plus", {"upsampling": 1, "encoder_output_stride": 16}),
+    "pan": ("PAN", {"upsampling": 1, "decoder_channels": 128, "encoder_output_stride": 32}),
+}
+
+
+class LastFeature(nn.Module):
+    """The encoder's last feature map (stride 32) out of its list of features."""
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        return features[-1]
+
+
+class Li2018Decoder(nn.Module):
+    """The last feature map upsampled (bilinear) to ``grid / 256`` of the input side, then Conv3×3-BN-ReLU."""
+
+    def __init__(self, in_channels: int, channels: int = 512, grid: int = 20):
+        super().__init__()
+        self.grid = grid
+        self.conv = ConvBnRelu(in_channels, channels, 3)
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        h, w = features[0].shape[-2:]
+        size = (max(2, math.ceil(h * self.grid / 256)), max(2, math.ceil(w * self.grid / 256)))
+        return self.conv(F.interpolate(features[-1], size=size, mode="bilinear", align_corners=True))
+
+
+class SmpDecoder(nn.Module):
+    """Wraps a segmentation-models-pytorch decoder: list of encoder features → decoded map."""
+
+    def __init__(self, decoder: nn.Module):
+        super().__init__()
+        self.decoder = decoder
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        return self.decoder(features)
+
+
+def build_gmp(num_classes: int, encoder: str = "resnet50", pretrained: bool = False, in_chans: int = 1):
+    """The GMP CAM baseline: Conv1×1 class maps on the stride-32 features, global max pool."""
+    enc = build_encoder(encoder, in_chans, pretrained)
+    head = nn.Conv2d(enc.out_channels[-1], num_classes, 1)
+    return MapClassifier(enc, LastFeature(), head, num_classes, "max", architecture="gmp")
+
+
+def build_li2018(
+    num_classes: int,
+    encoder: str = "resnet50",
+    pretrained: bool = False,
+    in_chans: int = 1,
+    decoder_channels: int = 512,
+    grid: int = 20,
+):
+    """Li et al. (2018)-style multi-instance learning on a ``grid``-per-256-px patch grid."""
+    enc = build_encoder(encoder, in_chans, pretrained)
+    dec = Li2018Decoder(enc.out_channels[-1], decoder_channels, grid)
+    head = nn.Conv2d(decoder_channels, num_classes, 1)
+    return MapClassifier(enc, dec, head, num_classes, "mil", architecture="li2018")
+
+
+def _groupnorm_to_batchnorm(module: nn.Module) -> None:
+    for name, child in module.named_children():
+        if isinstance(child, nn.GroupNorm):
+            setattr(module, name, nn.BatchNorm2d(child.num_channels))
+        else:
+            _groupnorm_to_batchnorm(child)
+
+
+def build_smp_classifier(
+    architecture: str, num_classes: int, encoder: str = "resnet50", pretrained: bool = False, in_chans: int = 1
+) -> MapClassifier:
+    """One of :data:`SMP_ARCHITECTURES` as a classifier: its segmentation head gives the class maps,
+    a global max pool the logits."""
+    import segmentation_models_pytorch as smp
+
+    if architecture not in SMP_ARCHITECTURES:
+        raise ValueError(f"unknown architecture {architecture!r}; use one of {list(SMP_ARCHITECTURES)}")
+    cls, kwargs = SMP_ARCHITECTURES[architecture]
+    try:
+        net = getattr(smp, cls)(
+            encoder_name=encoder,
+            encoder_weights="imagenet" if pretrained else None,
+            in_channels=in_chans,
+            classes=num_classes,
+            **kwargs,
+        )
+    except Exception as err:
+        if not pretrained:
+            raise
+        raise RuntimeError(
+            f"could not load ImageNet weights for encoder {encoder} ({err}); weights are opt-in: use pretrained=False"
+        ) from err
+    if architecture == "fpn":
+        _groupnorm_to_batchnorm(net.decoder)
+    return MapClassifier(
+        net.encoder, SmpDecoder(net.decoder), net.segmentation_head, num_classes, "max", architecture=architecture
+    )
+
+
+def build_map_model(
+    architecture: str,
+    num_classes: int,
+    encoder: str = "resnet50",
+    pretrained: bool = False,
+    in_chans: int = 1,
+    **options,
+) -> MapClassifier:
+    """``"pylon"`` (with :func:`~cxrlib.models.pylon.build_pylon`'s switches as ``options``), ``"gmp"``,
+    ``"li2018"`` or one of :data:`SMP_ARCHITECTURES`, on the segmentation-models-pytorch ``encoder``."""
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    common = dict(encoder=encoder, pretrained=pretrained, in_chans=in_chans)
+    if architecture == "pylon":
+        return build_pylon(num_classes, **common, **options)
+    if architecture == "li2018":
+        return build_li2018(num_classes, **common, **options)
+    if options:
+        raise TypeError(f"{architecture} takes no options, got {sorted(options)}")
+    if architecture == "gmp":
+        return build_gmp(num_classes, **common)
+    return build_smp_classifier(architecture, num_classes, **common)
