@@ -54,6 +54,7 @@ NOTEBOOKS: list[str] = [
     "03_heatmap_loss",
     "04_imbalance_losses",
     "05_calibration",
+    "06_laplace",
     "07_defer",
     "08_pylon",
 ]

@@ -186,13 +186,17 @@ SCORECARD: list[ScorecardRow] = [
             ("DeepAUC", "aucm", "0.2348 → 0.0992"),
         )
     ),
-    ScorecardRow("S5", "Table 1", "CNN", "acc / ECE / NLL", "0.87519 / 0.07406 / 0.6465"),
+    ScorecardRow(
+        "S5", "Table 1", "CNN", "acc / ECE / NLL", "0.87519 / 0.07406 / 0.6465", "06_laplace", "table1.map.summary"
+    ),
     ScorecardRow(
         "S5",
         "Table 1",
         "Laplace diag",
         "acc / ECE / NLL; fit, optimise (h)",
         "0.87550 / 0.07269 / 0.5997; 0.072, 0.546",
+        "06_laplace",
+        "table1.diag.summary",
     ),
     ScorecardRow(
         "S5",
@@ -200,6 +204,8 @@ SCORECARD: list[ScorecardRow] = [
         "Laplace full",
         "acc / ECE / NLL; fit, optimise (h)",
         "0.87519 / 0.03033 / 0.4667; 0.063, 0.351",
+        "06_laplace",
+        "table1.full.summary",
     ),
     ScorecardRow(
         "S5",
@@ -207,6 +213,8 @@ SCORECARD: list[ScorecardRow] = [
         "Laplace Kron",
         "acc / ECE / NLL; fit, optimise (h)",
         "0.87519 / 0.02774 / 0.4751; 0.074, 0.709",
+        "06_laplace",
+        "table1.kron.summary",
     ),
     ScorecardRow(
         "S6",

@@ -12,6 +12,7 @@ from .imbalance_losses import (
     imbalance_loss_settings,
     run_imbalance_losses,
 )
+from .laplace import LaplaceResult, LaplaceSettings, laplace_settings, run_laplace
 from .pylon import PylonResult, PylonSettings, pylon_settings, run_pylon
 from .saliency_losses import SaliencyLossResult, SaliencyLossSettings, run_saliency_losses, saliency_loss_settings
 
@@ -23,6 +24,7 @@ STUDY_SETTINGS = {
     "03_heatmap_loss": HeatmapLossSettings,
     "04_imbalance_losses": ImbalanceLossSettings,
     "05_calibration": CalibrationSettings,
+    "06_laplace": LaplaceSettings,
     "07_defer": DeferSettings,
     "08_pylon": PylonSettings,
 }
@@ -34,6 +36,7 @@ STUDY_RUNNERS = {
     "03_heatmap_loss": (heatmap_loss_settings, run_heatmap_loss),
     "04_imbalance_losses": (imbalance_loss_settings, run_imbalance_losses),
     "05_calibration": (calibration_settings, run_calibration),
+    "06_laplace": (laplace_settings, run_laplace),
     "07_defer": (defer_settings, run_defer),
     "08_pylon": (pylon_settings, run_pylon),
 }
@@ -68,6 +71,10 @@ __all__ = [
     "CalibrationSettings",
     "calibration_settings",
     "run_calibration",
+    "LaplaceResult",
+    "LaplaceSettings",
+    "laplace_settings",
+    "run_laplace",
     "DeferResult",
     "DeferSettings",
     "defer_settings",

@@ -760,9 +760,10 @@ def calibration_discussion(result: CalibrationResult) -> str:
         )
         if "NLL" not in beats:
             text += (
-                " Havasi et al. report better NLL than a single model at the same cost for wide networks, whose "
-                "capacity the members can share; here the members share one network of "
-                f"{int(mimo.loc[mimo_row, 'parameters']):,} parameters, and did not get there."
+                " Havasi et al. report better NLL than a single model at the same test cost for wide networks; "
+                "this MIMO, one network of "
+                f"{int(mimo.loc[mimo_row, 'parameters']):,} parameters trained for at most {s.epochs} epochs, "
+                "did not get there."
             )
         lines.append(text)
     return "\n\n".join(lines)

@@ -105,6 +105,12 @@ _LABELS = {
     "encoder": "encoder",
     "augment": "augmentation (rotation, flip, brightness/contrast, crop)",
     "map_grid": "class-map grid",
+    "hessians": "Laplace Hessian structures",
+    "prior_fit": "prior precision chosen by",
+    "predictive": "Laplace predictive",
+    "cxr_backbone": "backbone (SynthCXR)",
+    "ood_n": "SynthCXR images fed to the MSK model",
+    "multilabel_images": "SynthCXR images (multi-label part)",
 }
 
 
@@ -142,6 +148,8 @@ _SETTINGS_SHOWN = (
     "cmr_n",
     "cxr_n",
     "cxr_test_n",
+    "cxr_backbone",
+    "ood_n",
     "shortcut_class",
     "shortcut_rate",
     "classification",
@@ -162,6 +170,9 @@ _SETTINGS_SHOWN = (
     "sweep_seeds",
     "logits_from",
     "n_bins",
+    "hessians",
+    "prior_fit",
+    "predictive",
     "mimo_members",
     "mimo_input_repetition",
     "fractions",

@@ -1,0 +1,39 @@
+"""The Laplace study's settings: presets, validation, and the labels its run header uses."""
+
+import pytest
+
+from cxrlib.studies import STUDY_RUNNERS, STUDY_SETTINGS
+from cxrlib.studies.laplace import PRESETS, LaplaceSettings, laplace_settings
+from cxrlib.studies.runinfo import _LABELS, _SETTINGS_SHOWN
+
+
+def test_presets_resolve_and_register():
+    for profile in PRESETS:
+        s = laplace_settings(profile)
+        assert s.profile == profile and s.backbone == "vilter-cnn" and s.hessians == ("diag", "full", "kron")
+    assert STUDY_SETTINGS["06_laplace"] is LaplaceSettings
+    assert STUDY_RUNNERS["06_laplace"][0] is laplace_settings
+
+
+@pytest.mark.parametrize(
+    "override, word",
+    [
+        ({"hessians": ("diag", "blockdiag")}, "hessians"),
+        ({"hessians": ()}, "hessians"),
+        ({"prior_fit": "cv"}, "prior_fit"),
+        ({"predictive": "bridge"}, "predictive"),
+        ({"backbone": "vit"}, "backbone"),
+        ({"cxr_backbone": "vit"}, "cxr_backbone"),
+        ({"n": 10}, "'n'"),
+        ({"ood_n": -1}, "ood_n"),
+    ],
+)
+def test_bad_settings_name_the_parameter(override, word):
+    with pytest.raises(ValueError, match=word):
+        LaplaceSettings(**override)
+
+
+def test_new_settings_have_header_labels():
+    for key in ("hessians", "prior_fit", "predictive", "cxr_backbone", "ood_n"):
+        assert key in _SETTINGS_SHOWN and key in _LABELS
+    assert "multilabel_images" in _LABELS
