@@ -595,6 +595,12 @@ def _fmt(x: float, digits: int = 3) -> str:
     return "undefined" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
 
 
+def _below(a: float, b: float) -> bool:
+    """``a < b`` as the tables print them (to :data:`~cxrlib.scorecard.DECIMALS` places), so that the text
+    never calls lower what the table shows as equal."""
+    return round(float(a), DECIMALS) < round(float(b), DECIMALS)
+
+
 def _at_upper_bound(result: CalibrationResult) -> dict[str, int]:
     """Per loss, how many seeds' global temperature lies at the top of the search range."""
     return {
@@ -620,8 +626,8 @@ def calibration_discussion(result: CalibrationResult) -> str:
         f"{n_seeds} seeds, {s.backbone} on {s.dataset}) were {result.logits_source}."
     )
     before, after = table["ECE before"], table["ECE after (global T)"]
-    lowered = [label for label in table.index if after[label] < before[label]]
-    raised = [label for label in table.index if after[label] >= before[label]]
+    lowered = [label for label in table.index if _below(after[label], before[label])]
+    raised = [label for label in table.index if label not in lowered]
     text = (
         "**Table 4.3.** Mean test ECE-15 before → after one temperature per model: "
         + ", ".join(f"{table.loc[label, 'before → after']} for {label}" for label in table.index)
@@ -664,7 +670,7 @@ def calibration_discussion(result: CalibrationResult) -> str:
         for label in t_global.index
     ]
     per_class = table["ECE after (per-class T)"]
-    better = [label for label in table.index if per_class[label] < after[label]]
+    better = [label for label in table.index if _below(per_class[label], after[label])]
     lines.append(
         "**Global vs per-class temperature.** Fitted global temperatures (means over seeds): "
         + "; ".join(direction)
@@ -699,7 +705,7 @@ def calibration_discussion(result: CalibrationResult) -> str:
         improved = [
             label
             for label in result.labels
-            if test.loc[(label, "global T"), metric] < test.loc[(label, "before"), metric]
+            if _below(test.loc[(label, "global T"), metric], test.loc[(label, "before"), metric])
         ]
         agree.append(f"{metric} fell for {_join(improved) if improved else 'no loss'}")
     rank_before = test.xs("before", level="stage")["NLL"].sort_values()
@@ -736,7 +742,11 @@ def calibration_discussion(result: CalibrationResult) -> str:
         beats = [
             metric
             for metric, higher_is_better in (("mean AUROC", True), ("NLL", False), ("ECE", False))
-            if (mimo.loc[mimo_row, metric] > mimo.loc[single, metric]) == higher_is_better
+            if (
+                _below(mimo.loc[single, metric], mimo.loc[mimo_row, metric])
+                if higher_is_better
+                else _below(mimo.loc[mimo_row, metric], mimo.loc[single, metric])
+            )
         ]
         text += (
             f"MIMO was better than the average single model in {_join(beats)}"
@@ -748,7 +758,7 @@ def calibration_discussion(result: CalibrationResult) -> str:
             if beats
             else "MIMO was better than the average single model in none of AUROC, NLL and ECE"
         )
-        ens_better = mimo.loc[ensemble, "NLL"] < mimo.loc[mimo_row, "NLL"]
+        ens_better = _below(mimo.loc[ensemble, "NLL"], mimo.loc[mimo_row, "NLL"])
         text += (
             f"; the ensemble's NLL was {'lower' if ens_better else 'not lower'} than MIMO's. "
             f"At test time MIMO costs one forward pass per image, {_fmt(mimo.loc[mimo_row, 'time ÷ single'], 2)}× a "

@@ -1198,7 +1198,7 @@ def _weak_paragraph(result: DeferResult) -> list[str]:
     conclusion = (
         f"With {len(result.runs)} seed(s) there is no verdict on whether deferring to this clinician helped."
         if len(result.runs) < MIN_SEEDS_FOR_VERDICT
-        else "Deferring to this clinician " + "; ".join(verdict) + "."
+        else "Deferring to this clinician " + "; it ".join(verdict) + "."
     )
     sentence = (
         f"**{'A clinician weaker than the model' if weaker else 'A weaker clinician'} on {w['class']}** "

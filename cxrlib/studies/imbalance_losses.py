@@ -775,8 +775,8 @@ def imbalance_loss_discussion(result: ImbalanceLossResult) -> str:
             + (f"; two CE models of different seeds agree to {_fmt(ref)}." if np.isfinite(ref) else ".")
         )
         if np.isfinite(ref) and others:
-            alike = [label for label, v in others.items() if v >= ref]
-            unlike = [label for label, v in others.items() if v < ref]
+            alike = [label for label, v in others.items() if round(v, 3) >= round(ref, 3)]
+            unlike = [label for label in others if label not in alike]
             if alike:
                 text += f" {_join(alike)} maps are at least as close to CE's as another CE seed's are"
                 text += "; " if unlike else "."
