@@ -1,7 +1,7 @@
 """Last-layer Laplace on cached features against laplace-torch's whole-network fit, as ratios in one run
 (python benchmarks/bench_laplace.py).
 
-The seed's CNN (``vilter-cnn``) is trained briefly on SynthMSK (the seven body parts), then, for each
+The Laplace study's CNN (``vilter-cnn``) is trained briefly on SynthMSK (the seven body parts), then, for each
 Hessian structure (diag, full, kron), in float32 (the network's dtype) and with the same batches:
 
 1. Fit: laplace-torch's own last-layer fit over the whole network (images in:
@@ -13,7 +13,7 @@ Hessian structure (diag, full, kron), in float32 (the network's dtype) and with 
 2. Prior precision: by marginal likelihood (laplace-torch's Adam, 100 steps, against the exact 1-D
    maximisation) and by a validation grid search (``--grid`` values, NLL; laplace-torch runs the network
    over the validation images for every value, the cached version works on the validation features).
-3. The seed's Table 1 pipeline, fit + both prior optimisations for the three structures: the sum of the
+3. The Laplace study's Table 1 pipeline, fit + both prior optimisations for the three structures: the sum of the
    above, the cached side with one encoder pass over the training and one over the validation images.
    Target >= 10x.
 

@@ -5,7 +5,7 @@
    and with the spatial-coherence term added as well (target ≤ 1.3).
    For contrast, the same loss with the maps taken by autograd from the same forward pass
    (create_graph, one backward per class through the head only), and with one forward pass per
-   class, as a hook-based CAM library works (the seed's ">= 4x slower").
+   class, as a hook-based CAM library works (Sharma and P. 2023: ">= 4x slower").
 2. Grad-CAM maps for 5 classes of a batch: our batched closed form against pytorch-grad-cam (one
    call per class), at equal maps (checked). Target ≥ 5×.
 

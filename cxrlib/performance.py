@@ -225,7 +225,7 @@ def _loader_section(record: dict) -> list[str]:
     return lines
 
 
-#: the seed's Table 1 (Vilter and Daglaroglou), hours on MURA: (fit, prior optimisation)
+#: Table 1 of Vilter and Daglaroglou, hours on MURA: (fit, prior optimisation)
 PAPER_LAPLACE_HOURS = {"diag": (0.072, 0.546), "full": (0.063, 0.351), "kron": (0.074, 0.709)}
 _LAPLACE_WHOLE, _LAPLACE_CACHED = "whole network (laplace-torch)", "cached features (cxrlib)"
 
@@ -236,7 +236,7 @@ def _laplace_section(record: dict) -> list[str]:
     prior = _get(record, "figures", "prior", "seconds") or {}
     pipe = _get(record, "figures", "pipeline") or {}
     lines = [
-        f"The seed's CNN (`{s.get('backbone', 'vilter-cnn')}`, {s.get('epochs', '?')} epochs) on SynthMSK, "
+        f"The Laplace study's CNN (`{s.get('backbone', 'vilter-cnn')}`, {s.get('epochs', '?')} epochs) on SynthMSK, "
         f"{s.get('n_train', '?')} training and {s.get('n_val', '?')} validation images "
         f"at {s.get('image_size', '?')} px; "
         f"laplace-torch {s.get('laplace_torch', '?')}, {s.get('dtype', 'float32')}, batches of {s.get('batch', '?')}. "
@@ -275,7 +275,8 @@ def _laplace_section(record: dict) -> list[str]:
     whole_total, cached_total = totals.get(_LAPLACE_WHOLE), totals.get(_LAPLACE_CACHED)
     if whole_total and cached_total:
         lines += [
-            f"The seed's Table 1 pipeline, fit + prior precision by marginal likelihood + a validation grid search "
+            f"The Laplace study's Table 1 pipeline, fit + prior precision by marginal likelihood + a validation "
+            f"grid search "
             f"({s.get('grid_size', '?')} values, NLL) for diag, full and Kronecker Hessians: whole network "
             f"{format_duration(whole_total)}, cached features {format_duration(cached_total)} with both encoder "
             f"passes (training and validation images): **{whole_total / cached_total:.1f}× faster** (target ≥ 10×). "
@@ -285,7 +286,7 @@ def _laplace_section(record: dict) -> list[str]:
     if prior:
         lines += [
             "Fit and prior optimisation (marginal likelihood + grid search) on the cached features, beside "
-            "the seed's Table 1 on MURA:",
+            "Table 1 of Vilter and Daglaroglou on MURA:",
             "",
             "| Hessian | fit | optimisation | paper fit | paper optimisation |",
             "|---|---|---|---|---|",

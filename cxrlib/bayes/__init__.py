@@ -1,4 +1,4 @@
-"""Bayesian last layers by the Laplace approximation (the Laplace study, seed 002, STUDIES.md S5).
+"""Bayesian last layers by the Laplace approximation (Vilter and Daglaroglou's Laplace study).
 
 - :func:`penultimate_features`: one pass of the encoder; everything after it works on ``(N, D)``
   features and the last layer alone.

@@ -35,7 +35,7 @@ class Backbone(str, Enum):
     RESNET101 = "resnet101"
     VGG19 = "vgg19"
     SMALL_CNN = "small-cnn"
-    VILTER_CNN = "vilter-cnn"  #: the 4-layer CNN of the Laplace study (seed 002)
+    VILTER_CNN = "vilter-cnn"  #: the 4-layer CNN of the Laplace study (Vilter and Daglaroglou)
 
 
 class Pooling(str, Enum):
@@ -71,7 +71,7 @@ class SmallCNN(nn.Sequential):
 
 
 class VilterCNN(nn.Sequential):
-    """The baseline CNN of the Laplace study (Vilter and Daglaroglou, seed 002): four Conv3×3 layers
+    """The baseline CNN of the Laplace study (Vilter and Daglaroglou): four Conv3×3 layers
     with a ReLU after each and no normalisation, a 2×2 max-pool after each of the first three (output
     stride 8). The study gives neither widths nor kernels; these are ``widths`` (16, 32, 64, 128) and
     3×3. Its dropout of 0.2 sits in the classifier's head (:data:`DEFAULT_DROPOUT`), before the linear
@@ -79,7 +79,7 @@ class VilterCNN(nn.Sequential):
 
     def __init__(self, in_chans: int = 1, widths: tuple[int, ...] = (16, 32, 64, 128)):
         if len(widths) != 4:
-            raise ValueError(f"the seed's CNN has 4 convolutional layers, got widths {widths}")
+            raise ValueError(f"the source's CNN has 4 convolutional layers, got widths {widths}")
         layers: list[nn.Module] = []
         prev = in_chans
         for i, w in enumerate(widths):
@@ -174,7 +174,7 @@ NATIVE_STRIDE = {
 }
 #: the models with a decoder whose head output is the class map (:mod:`cxrlib.models.pylon`, ``baselines``)
 MAP_ARCHITECTURES = ("pylon", "gmp", "li2018", "unet", "fpn", "deeplabv3plus", "pan")
-#: the dropout before the linear layer that :func:`build_model` uses when not told (the seed's CNN has 0.2)
+#: the dropout before the linear layer that :func:`build_model` uses when not told (the Laplace study's CNN has 0.2)
 DEFAULT_DROPOUT = {Backbone.VILTER_CNN: 0.2}
 
 
@@ -227,7 +227,7 @@ def build_model(
     dilated convolutions (as DeepLab does), keeping every weight, so ImageNet weights still apply.
 
     ``dropout`` before the linear layer: default :data:`DEFAULT_DROPOUT` (0.2 for ``"vilter-cnn"``,
-    the seed's CNN: 4 Conv3×3 + ReLU layers, output stride 8; otherwise 0).
+    the Laplace study's CNN: 4 Conv3×3 + ReLU layers, output stride 8; otherwise 0).
     """
     if getattr(backbone, "value", backbone) in MAP_ARCHITECTURES:
         if pooling != Pooling.AVG or dropout is not None or output_stride is not None:

@@ -1,4 +1,4 @@
-"""Study 06: a Bayesian last layer by the Laplace approximation (seed 002, STUDIES.md S5).
+"""Study 06: a Bayesian last layer by the Laplace approximation (Vilter and Daglaroglou).
 
 * **Table 1** (the source's): the source's 4-layer CNN (``vilter-cnn``) is trained on SynthMSK (7
   MURA body parts, softmax cross-entropy); a last-layer Laplace approximation (laplace-torch on the

@@ -1,5 +1,5 @@
 """SynthCMR: short-axis cardiac-MR-like slices in four balanced classes, with sex, heart masks and an
-optional male marker, after the synthetic cardiac MR data of the "heatmap loss" seed study.
+optional male marker, after the synthetic cardiac MR data of the "heatmap loss" study (Callanan et al.).
 
 Each image shows a chest in cross-section (body with a subcutaneous fat rim, lungs, liver, descending
 aorta), a left ventricle (bright blood pool with papillary muscles inside a darker myocardial ring

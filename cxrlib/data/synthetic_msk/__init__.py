@@ -1,5 +1,5 @@
 """SynthMSK: MURA-like musculoskeletal radiographs of seven body parts, with an abnormality flag, bone
-masks and the abnormality's site, for the Laplace study (seed 002) and anything else run on MURA.
+masks and the abnormality's site, for the Laplace study (Vilter and Daglaroglou) and anything else run on MURA.
 
 Each image shows the bones of one body part (``XR_ELBOW, XR_FINGER, XR_FOREARM, XR_HAND, XR_HUMERUS,
 XR_SHOULDER, XR_WRIST``, MURA's names and order): long bones as tubes with flared ends and a cortical

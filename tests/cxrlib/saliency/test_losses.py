@@ -42,4 +42,6 @@ def test_class_distinctiveness_does_not_depend_on_class_order():
     torch.manual_seed(1)
     maps, features = torch.rand(2, 5, 6, 6), torch.rand(2, 7, 6, 6)
     order = torch.tensor([3, 0, 4, 2, 1])
-    assert torch.allclose(class_distinctiveness_loss(maps, features), class_distinctiveness_loss(maps[:, order], features))
+    assert torch.allclose(
+        class_distinctiveness_loss(maps, features), class_distinctiveness_loss(maps[:, order], features)
+    )
