@@ -766,7 +766,12 @@ def calibration_discussion(result: CalibrationResult) -> str:
             f"{int(mimo.loc[ensemble, 'forward passes / image'])} passes and "
             f"{_fmt(mimo.loc[ensemble, 'time ÷ single'], 2)}×. Training took {mimo.loc[mimo_row, 'training s']:.0f} s "
             f"for MIMO, {mimo.loc[single, 'training s']:.0f} s per single model and "
-            f"{mimo.loc[ensemble, 'training s']:.0f} s for the ensemble."
+            f"{mimo.loc[ensemble, 'training s']:.0f} s for the ensemble"
+            + (
+                " (the single models' times are those of 04's run, on a machine that may have been busier or idler)."
+                if result.loaded
+                else "."
+            )
         )
         if "NLL" not in beats:
             text += (
