@@ -417,7 +417,8 @@ def deferral_sweep(
     ``{"classifier alone": 0.93, "clinician alone": 0.95}``)."""
     names = list(order) if order is not None else list(dict.fromkeys(sweep["rule"]))
     styles = _rule_styles(names)
-    fig, axes = plt.subplots(1, 4, figsize=(17, 3.9))
+    fig, grid = plt.subplots(2, 2, figsize=(11, 8))
+    axes = grid.ravel()
     panels = [
         ("kept accuracy", "accuracy of the kept decisions"),
         ("kept AUROC", "AUROC on the kept decisions"),
@@ -439,10 +440,10 @@ def deferral_sweep(
         ax.grid(alpha=0.3)
     axes[3].set(xlabel="cost of deferring c", ylabel="coverage", ylim=(0, 1.02))
     axes[3].grid(alpha=0.3)
-    axes[2].legend(fontsize=7, loc="lower right")
+    axes[2].legend(fontsize=9, loc="lower right")
     handles, labels = axes[0].get_legend_handles_labels()
-    axes[3].legend(handles, labels, fontsize=7, loc="lower right")
-    fig.suptitle(title, fontsize=11)
+    axes[3].legend(handles, labels, fontsize=9, loc="lower right")
+    fig.suptitle(title, fontsize=12)
     fig.tight_layout()
     return fig
 
