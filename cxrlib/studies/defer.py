@@ -64,7 +64,7 @@ from ..losses import WeightedBCELoss
 from ..models import Backbone, build_model
 from ..train import TrainConfig, fit, predict
 from .baseline import _mean_ci, _stride
-from .common import open_study_dataset, resolve_settings
+from .common import open_study_dataset, resolve_settings, study_train_config
 from .runinfo import describe_run
 
 __all__ = ["RULE_LABELS", "DeferSettings", "DeferSeedRun", "DeferResult", "defer_settings", "run_defer"]
@@ -663,16 +663,7 @@ def run_defer(settings: DeferSettings) -> DeferResult:
     stride = _stride(s.backbone, s.output_stride)
 
     def config(seed: int, epochs: int) -> TrainConfig:
-        return TrainConfig(
-            epochs=epochs,
-            lr=s.lr,
-            weight_decay=s.weight_decay,
-            batch_size=s.batch_size,
-            device=s.device,
-            seed=seed,
-            progress=s.progress,
-            stop_after_lr_reductions=2,
-        )
+        return study_train_config(s, seed, epochs=epochs)
 
     def surrogate(seed: int, which: int) -> tuple[np.ndarray, pd.DataFrame, torch.nn.Module]:
         """Train the surrogate from scratch against clinician ``which`` (0: usual, 1: weak)."""

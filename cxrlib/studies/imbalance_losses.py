@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
@@ -46,7 +46,7 @@ from ..metrics import per_class_auroc, per_class_average_precision, point_locali
 from ..models import Backbone, build_model
 from ..train import TrainConfig, TrainResult, fit, predict
 from .baseline import _mean_ci, _stride
-from .common import boxed_overlay_figure, open_study_dataset, resolve_settings
+from .common import boxed_overlay_figure, open_study_dataset, resolve_settings, study_train_config
 from .runinfo import describe_run
 
 __all__ = [
@@ -446,17 +446,7 @@ def prevalence_subsets(labels: np.ndarray, prevalences, seed: int = 0) -> tuple[
 
 
 def _config(s, seed: int, epochs: int, **changes) -> TrainConfig:
-    config = TrainConfig(
-        epochs=epochs,
-        lr=s.lr,
-        weight_decay=s.weight_decay,
-        batch_size=s.batch_size,
-        device=s.device,
-        seed=seed,
-        progress=s.progress,
-        stop_after_lr_reductions=2,
-    )
-    return replace(config, **changes)
+    return study_train_config(s, seed, epochs=epochs, **changes)
 
 
 def new_model(s, num_classes: int, seed: int) -> torch.nn.Module:

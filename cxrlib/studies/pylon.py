@@ -28,8 +28,8 @@ from ..data.augment import AugmentedDataset
 from ..losses import WeightedBCELoss
 from ..metrics import iobb_scores, mean_confidence_interval, per_class_auroc, point_localization_accuracy
 from ..models import build_model
-from ..train import TrainConfig, fit, resolve_device
-from .common import boxed_examples, boxed_overlay_figure, open_study_dataset, resolve_settings
+from ..train import fit, resolve_device
+from .common import boxed_examples, boxed_overlay_figure, open_study_dataset, resolve_settings, study_train_config
 from .runinfo import describe_run
 
 __all__ = ["PylonSettings", "PylonRun", "PylonResult", "run_pylon", "pylon_settings", "VARIANTS", "class_maps"]
@@ -545,16 +545,7 @@ def run_pylon(settings: PylonSettings) -> PylonResult:
                 pretrained=settings.pretrained,
                 **options,
             )
-            config = TrainConfig(
-                epochs=settings.epochs,
-                lr=settings.lr,
-                weight_decay=settings.weight_decay,
-                batch_size=settings.batch_size,
-                device=settings.device,
-                seed=seed,
-                progress=settings.progress,
-                stop_after_lr_reductions=2,
-            )
+            config = study_train_config(settings, seed)
             t0 = time.perf_counter()
             fitted = fit(model, train_data, val, loss, config)
             seconds = time.perf_counter() - t0
