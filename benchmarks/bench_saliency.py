@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import platform
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,29 +26,10 @@ import torch
 
 from cxrlib.losses import SaliencyRegularizedLoss, WeightedBCELoss
 from cxrlib.models import build_model
-from cxrlib.performance import write_benchmark
+from cxrlib.performance import interleaved, write_benchmark
 from cxrlib.saliency import compute_saliency, display_maps, saliency_maps
 from cxrlib.saliency.losses import class_distinctiveness_loss
 from cxrlib.train import resolve_device
-
-
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def interleaved(fns: dict, repeats: int, device) -> dict[str, float]:
-    times = {k: [] for k in fns}
-    for fn in fns.values():  # warm-up
-        fn()
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            _sync(device)
-            t = time.perf_counter()
-            fn()
-            _sync(device)
-            times[name].append(time.perf_counter() - t)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def training_step_ratio(device, size=128, batch=16, repeats=8) -> dict:

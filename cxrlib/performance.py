@@ -13,6 +13,9 @@ import datetime as _dt
 import json
 import os
 import platform
+import statistics
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ __all__ = [
     "machine_info",
     "benchmark_dir",
     "write_benchmark",
+    "interleaved",
     "read_benchmarks",
     "read_runner",
     "performance_markdown",
@@ -88,6 +92,49 @@ def write_benchmark(
     tmp.write_text(json.dumps(record, indent=1))
     tmp.replace(path)
     return path
+
+
+def _synchronizer(device: Any) -> Callable[[], None]:
+    """What waits for ``device`` to finish its queued work: ``torch.cuda.synchronize`` for a CUDA
+    device, else nothing."""
+    if device is None:
+        return lambda: None
+    import torch
+
+    device = torch.device(device)
+    if device.type != "cuda":
+        return lambda: None
+    return lambda: torch.cuda.synchronize(device)
+
+
+def interleaved(
+    fns: Mapping[str, Callable[[], Any]],
+    repeats: int,
+    device: Any = None,
+    *,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, float]:
+    """Time several steps interleaved: each of ``fns`` once to warm up (untimed), then ``repeats``
+    rounds calling every step in turn (A, B, A, B...), so machine noise hits all alike.
+
+    Returns ``{name: median seconds of one call}``, in the order of ``fns``. With a CUDA ``device``
+    (a ``torch.device`` or its name; None for none) the device is synchronised around every timed
+    call. ``clock``: seconds, a monotonic counter (``time.perf_counter``).
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats!r}")
+    sync = _synchronizer(device)
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for fn in fns.values():  # warm-up
+        fn()
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            sync()
+            start = clock()
+            fn()
+            sync()
+            times[name].append(clock() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def read_benchmarks(root: str | Path = ".") -> dict[str, dict]:

@@ -3,9 +3,12 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from cxrlib.performance import (
     BENCHMARKS,
     NOT_MEASURED,
+    interleaved,
     machine_info,
     performance_markdown,
     read_benchmarks,
@@ -191,3 +194,22 @@ def test_every_benchmark_script_writes_its_file():
     for name in BENCHMARKS:
         source = (ROOT / "benchmarks" / f"bench_{name}.py").read_text()
         assert f'write_benchmark("{name}"' in source, name
+
+
+def test_interleaved_warms_up_then_alternates_and_takes_medians():
+    calls = []
+    ticks = iter(range(1000))  # a fake clock: each reading one second later than the last
+
+    def step(name, work):
+        def run():
+            calls.append(name)
+            for _ in range(work):  # a step "takes" as many extra clock readings as its work
+                next(ticks)
+
+        return run
+
+    t = interleaved({"a": step("a", 0), "b": step("b", 2)}, 3, "cpu", clock=lambda: float(next(ticks)))
+    assert calls == ["a", "b"] + ["a", "b"] * 3  # warm-up, then A, B, A, B...
+    assert list(t) == ["a", "b"] and t == {"a": 1.0, "b": 3.0}
+    with pytest.raises(ValueError, match="repeats"):
+        interleaved({"a": step("a", 0)}, repeats=0)

@@ -23,17 +23,8 @@ import pandas as pd
 from ..classes import CHEXPERT_CLASSES, CHEXPERT_COMPETITION
 from ..dataset import CXRDataset
 from ..labels import apply_label_policy, validate_raw_labels
-from .common import (
-    SkipReport,
-    carve_validation,
-    drop_duplicates,
-    filter_rows,
-    filter_views,
-    finalize_dataset,
-    line,
-    read_csv_checked,
-    reader_options,
-)
+from .common import SkipReport, carve_validation, drop_duplicates, filter_rows, line, read_csv_checked
+from .session import check_options, start_session
 
 __all__ = ["CHEXPERT_CLASSES", "CHEXPERT_COMPETITION", "open_chexpert", "read_chexpert_csv"]
 
@@ -108,29 +99,13 @@ def open_chexpert(
     ones for Cardiomegaly and Edema, zeros for the rest; ``libauc``: ones for Edema and Atelectasis).
     ``frontal_only`` and ``views`` are explicit filters; what they drop is in ``ds.info["filters"]``.
     """
-    opts = reader_options(
-        "chexpert",
-        image_size=image_size,
-        classes=classes,
-        label_policy=label_policy,
-        views=views,
-        seed=seed,
-        load_images=load_images,
-        on_bad=on_bad,
-        cache_dir=cache_dir,
-        progress=progress,
-        uncertain_labels=True,
-    )
+    opts = check_options("chexpert", locals(), uncertain_labels=True)
     classes = opts.classes
     base = _resolve_root(Path(root))
-    skips = SkipReport("chexpert", on_bad)
-    info: dict = {
-        "root": str(base),
-        "label_policy": label_policy,
-        **opts.info(),
-        "truth_readers": [],
-        "truth_rule": "none: CheXpert has no boxes",
-    }
+    session = start_session(
+        opts, base, label_policy=label_policy, truth_readers=[], truth_rule="none: CheXpert has no boxes"
+    )
+    skips, info = session.skips, session.info
     tables, raws = [], []
     for name, split in (("train.csv", "train"), ("valid.csv", "test")):
         if (base / name).exists():
@@ -157,9 +132,6 @@ def open_chexpert(
         table = filter_rows(
             table, table["frontal_lateral"] == "Frontal", "frontal only", "frontal_lateral", "chexpert", info
         )
-    table = filter_views(table, views, "chexpert", info)
+    table = session.filter_views(table)
     table["split"] = carve_validation(table, val_fraction, seed)
-    paths = [base.parent / p for p in table["image"]] if load_images else None
-    return finalize_dataset(
-        "chexpert", classes, table, None, paths, image_size, load_images, skips, info, cache_dir, progress
-    )
+    return session.finish(table, session.image_paths(table, base.parent))

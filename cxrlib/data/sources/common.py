@@ -35,9 +35,11 @@ __all__ = [
     "ReaderOptions",
     "reader_options",
     "SkipReport",
+    "skip_rows",
     "drop_duplicates",
     "read_csv_checked",
     "first_existing",
+    "find_first",
     "filter_rows",
     "filter_views",
     "carve_validation",
@@ -195,23 +197,39 @@ class SkipReport:
         return {"counts": dict(self.counts), "examples": dict(self.examples)}
 
 
+def skip_rows(
+    frame: pd.DataFrame, bad: pd.Series | np.ndarray, skips: SkipReport, describe: Callable[[int], tuple[str, str]]
+) -> pd.DataFrame:
+    """The rows of ``frame`` not marked ``bad`` (re-indexed from 0); each bad row is raised or counted
+    by ``skips``, with ``describe(position) -> (reason, where)``."""
+    bad = np.asarray(bad, bool)
+    for i in np.flatnonzero(bad):
+        skips.bad(*describe(int(i)))
+    return frame[~bad].reset_index(drop=True)
+
+
 def drop_duplicates(
     frame: pd.DataFrame, subset: Sequence[str] | None, skips: SkipReport, describe: Callable[[int], tuple[str, str]]
 ) -> pd.DataFrame:
     """Rows repeating an earlier row on ``subset`` (all columns if None): each is raised or counted by
     ``skips``, with ``describe(position) -> (reason, where)``; the first occurrence is kept."""
-    dup = frame.duplicated(subset).to_numpy()
-    for i in np.flatnonzero(dup):
-        skips.bad(*describe(int(i)))
-    return frame[~dup].reset_index(drop=True)
+    return skip_rows(frame, frame.duplicated(subset), skips, describe)
+
+
+def find_first(root: Path, names: Iterable[str]) -> Path | None:
+    """The first of ``names`` under ``root`` that exists, else None."""
+    for name in names:
+        if (root / name).exists():
+            return root / name
+    return None
 
 
 def first_existing(root: Path, names: Sequence[str], what: str) -> Path:
     """The first of ``names`` under ``root`` that exists, else ``FileNotFoundError`` listing them."""
-    for name in names:
-        if (root / name).exists():
-            return root / name
-    raise FileNotFoundError(f"{what}: none of {list(names)} found in {root}")
+    found = find_first(root, names)
+    if found is None:
+        raise FileNotFoundError(f"{what}: none of {list(names)} found in {root}")
+    return found
 
 
 def read_csv_checked(path: Path, required: Sequence[str], **kwargs) -> pd.DataFrame:

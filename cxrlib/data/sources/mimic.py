@@ -25,16 +25,8 @@ import pandas as pd
 from ..classes import MIMIC_CLASSES
 from ..dataset import CXRDataset
 from ..labels import apply_label_policy, validate_raw_labels
-from .common import (
-    SkipReport,
-    filter_rows,
-    filter_views,
-    finalize_dataset,
-    first_existing,
-    line,
-    read_csv_checked,
-    reader_options,
-)
+from .common import filter_rows, first_existing, line, read_csv_checked, skip_rows
+from .session import check_options, start_session
 
 __all__ = ["MIMIC_CLASSES", "open_mimic", "mimic_image_path"]
 
@@ -71,30 +63,18 @@ def open_mimic(
     ``drop_only_uncertain`` drops images whose chosen labels are all uncertain or blank (the deferral
     study's rule), reported in ``ds.info["filters"]``.
     """
-    opts = reader_options(
+    opts = check_options(
         "mimic",
-        image_size=image_size,
-        classes=classes,
-        label_policy=label_policy,
-        views=views,
-        seed=seed,
-        load_images=load_images,
-        on_bad=on_bad,
-        cache_dir=cache_dir,
-        progress=progress,
+        locals(),
         uncertain_labels=True,
         without_effect={"seed": "MIMIC-CXR-JPG's official split is used; nothing is drawn"},
     )
     classes = opts.classes
     root = Path(root)
-    skips = SkipReport("mimic", on_bad)
-    info: dict = {
-        "root": str(root),
-        "label_policy": label_policy,
-        **opts.info(),
-        "truth_readers": [],
-        "truth_rule": "none: MIMIC-CXR-JPG has no boxes",
-    }
+    session = start_session(
+        opts, root, label_policy=label_policy, truth_readers=[], truth_rule="none: MIMIC-CXR-JPG has no boxes"
+    )
+    info = session.info
     ids = ["subject_id", "study_id"]
     labels_path, meta_path, split_path = (_csv(root, f"mimic-cxr-2.0.0-{s}") for s in ("chexpert", "metadata", "split"))
     labels = read_csv_checked(labels_path, ids + MIMIC_CLASSES)
@@ -117,10 +97,12 @@ def open_mimic(
             f"{split_path}, line {line(i)}: unknown split {split.loc[i, 'split']!r}; expected {list(_SPLITS)}"
         )
     table = meta.merge(split[["dicom_id", "split"]], on="dicom_id", how="left", validate="one_to_one")
-    no_split = table["split"].isna()
-    for i in np.flatnonzero(no_split.to_numpy()):
-        skips.bad(f"image {table.loc[i, 'dicom_id']} has no row in {split_path.name}", f"{meta_path}, line {line(i)}")
-    table = table[~no_split.to_numpy()].reset_index(drop=True)
+    table = skip_rows(
+        table,
+        table["split"].isna(),
+        session.skips,
+        lambda i: (f"image {table.loc[i, 'dicom_id']} has no row in {split_path.name}", f"{meta_path}, line {line(i)}"),
+    )
     table = table.merge(labels, on=ids, how="left", validate="many_to_one", indicator=True)
     info["images_without_label_row"] = int((table.pop("_merge") == "left_only").sum())
     raw = table[classes].reset_index(drop=True)
@@ -141,11 +123,8 @@ def open_mimic(
         out["original_width"] = pd.to_numeric(table["Columns"], errors="coerce").to_numpy()
     out = pd.concat([out, apply_label_policy(raw, classes, label_policy, blank_as_negative, source="mimic")], axis=1)
     out["_raw_known"] = (raw.apply(pd.to_numeric).isin([0.0, 1.0])).any(axis=1).to_numpy()
-    out = filter_views(out, views, "mimic", info)
+    out = session.filter_views(out)
     if drop_only_uncertain:
         out = filter_rows(out, out["_raw_known"], "drop images with only uncertain/blank labels", "view", "mimic", info)
     out = out.drop(columns="_raw_known")
-    paths = [root / p for p in out["image"]] if load_images else None
-    return finalize_dataset(
-        "mimic", classes, out, None, paths, image_size, load_images, skips, info, cache_dir, progress
-    )
+    return session.finish(out, session.image_paths(out, root))

@@ -23,7 +23,8 @@ import pandas as pd
 
 from ..classes import MURA_BODY_PARTS
 from ..dataset import CXRDataset
-from .common import SkipReport, carve_validation, drop_duplicates, finalize_dataset, reader_options
+from .common import carve_validation, drop_duplicates
+from .session import check_options, start_session
 
 __all__ = ["MURA_BODY_PARTS", "open_mura"]
 
@@ -62,17 +63,9 @@ def open_mura(
     ``XR_ELBOW``... for ``"body-part"``, ``["Abnormal"]`` for ``"abnormality"``)."""
     if task not in ("body-part", "abnormality"):
         raise ValueError(f"unknown MURA task {task!r}; use 'body-part' or 'abnormality'")
-    opts = reader_options(
+    opts = check_options(
         "mura",
-        image_size=image_size,
-        classes=classes,
-        label_policy=label_policy,
-        views=views,
-        seed=seed,
-        load_images=load_images,
-        on_bad=on_bad,
-        cache_dir=cache_dir,
-        progress=progress,
+        locals(),
         uncertain_labels=False,
         has_views=False,
         class_source="mura" if task == "body-part" else "mura-abnormality",
@@ -81,7 +74,8 @@ def open_mura(
     base = root.parent if root.name == "MURA-v1.1" else root
     if not (base / "MURA-v1.1").is_dir():
         raise FileNotFoundError(f"MURA: no MURA-v1.1 folder in {root}")
-    skips = SkipReport("mura", on_bad)
+    session = start_session(opts, base, task=task, truth_readers=[], truth_rule="none: MURA has no boxes")
+    skips = session.skips
     rows = []
     for part, split in (("train", "train"), ("valid", "test")):
         paths_file = base / "MURA-v1.1" / f"{part}_image_paths.csv"
@@ -138,17 +132,4 @@ def open_mura(
     else:
         table["Abnormal"] = table["abnormal"]
     table["split"] = carve_validation(table, val_fraction, seed)
-    paths = [base / p for p in table["image"]] if load_images else None
-    return finalize_dataset(
-        "mura",
-        classes,
-        table,
-        None,
-        paths,
-        image_size,
-        load_images,
-        skips,
-        {"root": str(base), "task": task, **opts.info(), "truth_readers": [], "truth_rule": "none: MURA has no boxes"},
-        cache_dir,
-        progress,
-    )
+    return session.finish(table, session.image_paths(table, base))

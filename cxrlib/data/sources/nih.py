@@ -30,16 +30,8 @@ import pandas as pd
 from ..classes import NIH_CLASSES
 from ..dataset import CXRDataset
 from ..splits import split_by_patient
-from .common import (
-    SkipReport,
-    carve_validation,
-    drop_duplicates,
-    filter_views,
-    finalize_dataset,
-    first_existing,
-    line,
-    reader_options,
-)
+from .common import SkipReport, carve_validation, drop_duplicates, find_first, first_existing, line
+from .session import check_options, keep_found_images, start_session
 
 __all__ = ["NIH_CLASSES", "NIH_LABELS", "open_nih", "read_nih_table", "read_nih_boxes"]
 
@@ -211,28 +203,16 @@ def open_nih(
     error); the number left out is reported in ``ds.info["images_missing"]``. With
     ``load_images=False`` no pixel is read (the table, labels, boxes and splits are complete).
     """
-    opts = reader_options(
-        "nih",
-        image_size=image_size,
-        classes=classes,
-        label_policy=label_policy,
-        views=views,
-        seed=seed,
-        load_images=load_images,
-        on_bad=on_bad,
-        cache_dir=cache_dir,
-        progress=progress,
-        uncertain_labels=False,
-    )
+    opts = check_options("nih", locals(), uncertain_labels=False)
     if split not in ("official", "patient"):
         raise ValueError(f"unknown split {split!r}; use 'official' or 'patient'")
-    skips = SkipReport("nih", on_bad)
-    info: dict = {
-        "root": str(root),
-        **opts.info(),
-        "truth_readers": ["nih"],
-        "truth_rule": "every box of BBox_List_2017.csv for the chosen classes (reader 'nih')",
-    }
+    session = start_session(
+        opts,
+        root,
+        truth_readers=["nih"],
+        truth_rule="every box of BBox_List_2017.csv for the chosen classes (reader 'nih')",
+    )
+    skips, info = session.skips, session.info
     entry = first_existing(
         root,
         ["Data_Entry_2017_v2020.csv", "Data_Entry_2017_v2020.csv.gz", "Data_Entry_2017.csv", "Data_Entry_2017.csv.gz"],
@@ -263,9 +243,9 @@ def open_nih(
         table["split"] = split_by_patient(table, seed=seed).to_numpy()
     else:
         raise ValueError(f"unknown split {split!r}; use 'official' or 'patient'")
-    table = filter_views(table, views, "nih", info)
-    box_file = [p for p in (root / "BBox_List_2017.csv", root / "BBox_List_2017.csv.gz") if p.exists()]
-    boxes = read_nih_boxes(box_file[0], skips) if box_file else None
+    table = session.filter_views(table)
+    box_file = find_first(root, ["BBox_List_2017.csv", "BBox_List_2017.csv.gz"])
+    boxes = read_nih_boxes(box_file, skips) if box_file is not None else None
     if boxes is not None:
         boxes = boxes[boxes["class"].isin(opts.classes)]
         orphans = ~boxes["image"].isin(set(table["image"]))
@@ -283,9 +263,6 @@ def open_nih(
             )
         if not present.any():
             raise FileNotFoundError(f"no image of {entry} found under {root}/images or {root}/images_*/images")
-        table = table[present].reset_index(drop=True)
-        paths = [on_disk[name] for name in table["image"]]
+        table, paths = keep_found_images(table, [on_disk.get(name) for name in table["image"]])
     table = table.drop(columns=[c for c in NIH_CLASSES if c not in opts.classes])
-    return finalize_dataset(
-        "nih", opts.classes, table, boxes, paths, image_size, load_images, skips, info, cache_dir, progress
-    )
+    return session.finish(table, paths, boxes)

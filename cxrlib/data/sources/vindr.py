@@ -30,7 +30,8 @@ import pandas as pd
 from ..classes import VINDR_CLASSES
 from ..dataset import CXRDataset
 from ..splits import split_by_patient
-from .common import SkipReport, drop_duplicates, filter_views, finalize_dataset, line, read_csv_checked, reader_options
+from .common import SkipReport, drop_duplicates, find_first, line, read_csv_checked
+from .session import ReaderSession, check_options, keep_found_images
 
 __all__ = ["VINDR_CLASSES", "open_vindr", "read_vindr_annotations"]
 
@@ -84,10 +85,7 @@ def read_vindr_annotations(path: Path, skips: SkipReport) -> pd.DataFrame:
 
 
 def _find_image(folder: Path, image_id: str) -> Path | None:
-    for suffix in (".dicom", ".dcm", ".png", ".jpg"):
-        if (folder / f"{image_id}{suffix}").exists():
-            return folder / f"{image_id}{suffix}"
-    return None
+    return find_first(folder, [f"{image_id}{suffix}" for suffix in (".dicom", ".dcm", ".png", ".jpg")])
 
 
 def open_vindr(
@@ -110,19 +108,7 @@ def open_vindr(
     ``classes``: a list of VinDr names or ``"all"`` (14); the table keeps those label columns and
     the boxes of those classes. Every view is ``"PA"``.
     """
-    opts = reader_options(
-        "vindr",
-        image_size=image_size,
-        classes=classes,
-        label_policy=label_policy,
-        views=views,
-        seed=seed,
-        load_images=load_images,
-        on_bad=on_bad,
-        cache_dir=cache_dir,
-        progress=progress,
-        uncertain_labels=False,
-    )
+    opts = check_options("vindr", locals(), uncertain_labels=False)
     classes = opts.classes
     root = Path(root)
     if label_rule not in ("union", "majority"):
@@ -151,12 +137,13 @@ def open_vindr(
     kept = np.array([(i, c) in positive for i, c in zip(findings["image_id"], findings["class_name"])], bool)
     info["boxes_dropped_by_label_rule"] = int((~kept).sum())
     findings = findings[kept]
+    session = ReaderSession(opts, skips, info)
     both = rows.groupby("image_id")["class_name"].agg(lambda s: NO_FINDING in set(s) and len(set(s)) > 1)
     info["images_with_no_finding_and_finding"] = int(both.sum())
     table = pd.DataFrame({"image": images, "patient_id": images, "study_id": images, "view": "PA", "split": None})
     table["split"] = split_by_patient(table, fractions or {"train": 0.7, "val": 0.15, "test": 0.15}, seed).to_numpy()
     table = pd.concat([table, labels], axis=1)
-    table = filter_views(table, opts.views, "vindr", info)
+    table = session.filter_views(table)
     boxes = pd.DataFrame(
         {
             "image": findings["image_id"].to_numpy(),
@@ -175,12 +162,8 @@ def open_vindr(
         missing = [i for i, p in zip(table["image"], found) if p is None]
         for image_id in missing:
             skips.bad("image file not found", f"{folder}/{image_id}.dicom|.dcm|.png|.jpg", FileNotFoundError)
-        present = np.array([p is not None for p in found])
-        table = table[present].reset_index(drop=True)
-        paths = [p for p in found if p is not None]
-    ds = finalize_dataset(
-        "vindr", classes, table, boxes, paths, image_size, load_images, skips, info, cache_dir, progress
-    )
+        table, paths = keep_found_images(table, found)
+    ds = session.finish(table, paths, boxes)
     big = ds.boxes.merge(ds.table[["image", "original_height", "original_width"]], on="image") if load_images else None
     if big is not None:
         outside = (big["x"] + big["w"] > big["original_width"] + 1) | (big["y"] + big["h"] > big["original_height"] + 1)

@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..generated import check_integer, in_unit_interval
 from ..splits import DEFAULT_FRACTIONS
 
 __all__ = [
@@ -121,18 +122,9 @@ def resolve_classes(classes: list[str] | tuple[str, ...] | str) -> tuple[str, ..
     return tuple(classes)
 
 
-def _in_unit_interval(value) -> bool:
-    try:
-        return 0.0 <= float(value) <= 1.0
-    except (TypeError, ValueError):
-        return False
-
-
 def _validate(cfg: SynthCXRConfig) -> None:
-    if not isinstance(cfg.n, int) or cfg.n < 1:
-        raise ValueError(f"n must be a positive integer, got {cfg.n!r}")
-    if not isinstance(cfg.image_size, int) or not 64 <= cfg.image_size <= 512:
-        raise ValueError(f"image_size must be an integer from 64 to 512, got {cfg.image_size!r}")
+    check_integer(cfg.n, "n", low=1)
+    check_integer(cfg.image_size, "image_size", low=64, high=512)
     unknown = [c for c in cfg.classes if c not in SYNTH_CLASSES]
     if unknown or not cfg.classes:
         raise ValueError(f"unknown class(es) {unknown or '(none given)'}; SynthCXR has {SYNTH_CLASSES}")
@@ -146,14 +138,14 @@ def _validate(cfg: SynthCXRConfig) -> None:
             raise ValueError(f"impossible prevalence {p!r} for {c!r}: must lie in [0, 1]")
     for name in ("uncertain_rate", "label_noise", "ap_fraction", "left_fraction", "bilateral_fraction"):
         value = getattr(cfg, name)
-        if not _in_unit_interval(value):
+        if not in_unit_interval(value):
             raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
     if cfg.studies_per_patient < 1:
         raise ValueError(f"studies_per_patient must be >= 1, got {cfg.studies_per_patient!r}")
     if cfg.shortcut is not None:
         if cfg.shortcut.class_name not in cfg.classes:
             raise ValueError(f"shortcut class {cfg.shortcut.class_name!r} is not one of {list(cfg.classes)}")
-        if not _in_unit_interval(cfg.shortcut.rate):
+        if not in_unit_interval(cfg.shortcut.rate):
             raise ValueError(f"shortcut rate must lie in [0, 1], got {cfg.shortcut.rate!r}")
     if cfg.readers is not None:
         if cfg.readers.n_readers < 1:
@@ -161,5 +153,5 @@ def _validate(cfg: SynthCXRConfig) -> None:
         for name in ("sensitivity", "specificity"):
             value = getattr(cfg.readers, name)
             values = value.values() if isinstance(value, Mapping) else [value]
-            if not all(_in_unit_interval(x) for x in values):
+            if not all(in_unit_interval(x) for x in values):
                 raise ValueError(f"reader {name} must lie in [0, 1], got {value!r}")

@@ -3,18 +3,23 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from ..._progress import progress_enabled
-from ..cache import CacheEntry, open_or_build
+from ..cache import CacheEntry
 from ..dataset import CXRDataset
+from ..generated import (
+    build_generated,
+    generator_cache_spec,
+    load_params,
+    mask_reader,
+    package_source_hash,
+    truth_boxes,
+)
 from ..labels import apply_label_policy, resolve_policy
 from ..splits import DEFAULT_FRACTIONS, check_patient_leakage, split_by_patient
 from .config import SYNTH_CLASSES, ReaderSpec, ShortcutSpec, SynthCXRConfig, resolve_classes
@@ -27,48 +32,44 @@ __all__ = ["open_synth_cxr", "source_hash", "cache_spec"]
 
 
 def source_hash() -> str:
-    """Hash (16 hex digits) of the source text of this package's modules: the generator's version."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
+    """Hash (16 hex digits) of the source text of this package's modules (and of the shared
+    :mod:`cxrlib.data.generated`): the generator's version."""
+    return package_source_hash(Path(__file__).parent)
 
 
 def cache_spec(cfg: SynthCXRConfig) -> dict:
     """What determines a cache entry: the generator's source and the options (splits aside)."""
-    spec = {"generator": "synth-cxr", "source": source_hash(), **asdict(cfg)}
-    spec.pop("split_fractions")  # splits do not change pixels
-    return spec
+    return generator_cache_spec("synth-cxr", source_hash(), cfg)
 
 
 def _build_cache(cfg: SynthCXRConfig, progress: bool, cache_dir: str | Path | None) -> CacheEntry:
-    n, size = cfg.n, cfg.image_size
-    chunk = 64 if size <= 256 else 16
-    K = len(SYNTH_CLASSES)
+    size, K = cfg.image_size, len(SYNTH_CLASSES)
+    box_rows: list[tuple] = []
 
-    def build(tmp: Path) -> dict:
-        params = place_findings(sample_parameters(cfg), cfg.seed)
-        np.savez(tmp / "params.npz", **params)
-        images = np.lib.format.open_memmap(tmp / "images.npy", "w+", np.uint8, (n, size, size))
-        masks = np.lib.format.open_memmap(tmp / "masks.npy", "w+", np.uint8, (n, K, size, (size + 7) // 8))
-        markers = np.lib.format.open_memmap(tmp / "markers.npy", "w+", np.uint8, (n, size, (size + 7) // 8))
-        visible = np.lib.format.open_memmap(tmp / "visible.npy", "w+", np.bool_, (n, K))
-        thorax = np.lib.format.open_memmap(tmp / "thorax.npy", "w+", np.uint8, (n, size, (size + 7) // 8))
-        box_rows = []
-        for start in tqdm(range(0, n, chunk), desc=f"SynthCXR {n}×{size}px", disable=not progress, unit="chunk"):
-            idx = np.arange(start, min(start + chunk, n))
-            img, msk, mark, boxes = render_synth_cxr(params, idx, size, cfg.seed)
-            images[idx] = (img.numpy() * 255 + 0.5).astype(np.uint8)
-            masks[idx] = np.packbits(msk.numpy(), axis=-1)
-            markers[idx] = np.packbits(mark.numpy(), axis=-1)
-            visible[idx] = msk.any(3).any(2).numpy()
-            thorax[idx] = np.packbits(render_thorax_mask(params, idx, size).numpy(), axis=-1)
-            box_rows += [(int(idx[r]), *rest) for r, *rest in boxes]
-        images.flush(), masks.flush(), markers.flush(), visible.flush(), thorax.flush()
+    def render(params: dict[str, np.ndarray], idx: np.ndarray) -> tuple:
+        img, msk, mark, boxes = render_synth_cxr(params, idx, size, cfg.seed)
+        box_rows.extend((int(idx[r]), *rest) for r, *rest in boxes)
+        thorax = render_thorax_mask(params, idx, size)
+        return img, {"masks": msk, "markers": mark, "thorax": thorax, "visible": msk.any(3).any(2)}
+
+    def finish(tmp: Path) -> None:
         pd.DataFrame(box_rows, columns=["row", "class", "x", "y", "w", "h"]).to_csv(tmp / "boxes.csv", index=False)
-        return {"n": n, "image_size": size}
 
-    return open_or_build("synth-cxr", cache_spec(cfg), build, cache_dir)
+    return build_generated(
+        "synth-cxr",
+        cache_spec(cfg),
+        cfg.n,
+        size,
+        lambda: place_findings(sample_parameters(cfg), cfg.seed),
+        render,
+        masks={"masks": (K,), "markers": (), "thorax": ()},
+        arrays={"visible": ((K,), np.bool_)},
+        title="SynthCXR",
+        chunk=64 if size <= 256 else 16,
+        progress=progress,
+        cache_dir=cache_dir,
+        finish=finish,
+    )
 
 
 def open_synth_cxr(
@@ -127,8 +128,7 @@ def open_synth_cxr(
     )
     resolve_policy(label_policy, list(cfg.classes))  # fail before generating anything
     entry = _build_cache(cfg, progress_enabled(progress), cache_dir)
-    with np.load(entry.file("params.npz")) as stored:
-        params = dict(stored)
+    params = load_params(entry)
     keys = [f"synth_{i:06d}.png" for i in range(n)]
     cls = list(cfg.classes)
     kk = [SYNTH_CLASSES.index(c) for c in cls]
@@ -159,16 +159,8 @@ def open_synth_cxr(
     table["original_width"] = image_size
     raw_boxes = pd.read_csv(entry.file("boxes.csv"))
     raw_boxes = raw_boxes[raw_boxes["class"].isin(cls)]
-    boxes = pd.DataFrame(
-        {
-            "image": [keys[r] for r in raw_boxes["row"]],
-            "class": raw_boxes["class"].to_numpy(),
-            "x": raw_boxes["x"].to_numpy(),
-            "y": raw_boxes["y"].to_numpy(),
-            "w": raw_boxes["w"].to_numpy(),
-            "h": raw_boxes["h"].to_numpy(),
-            "reader": "truth",
-        }
+    boxes = truth_boxes(
+        [keys[r] for r in raw_boxes["row"]], raw_boxes["class"].to_numpy(), raw_boxes[["x", "y", "w", "h"]].to_numpy()
     )
     info = {
         "config": cfg,
@@ -184,17 +176,8 @@ def open_synth_cxr(
         info["reader_labels"], reader_boxes = reader_tables(cfg, truth, boxes, keys)
         boxes = pd.concat([boxes, reader_boxes], ignore_index=True)
     images = entry.array("images")
-    packed_masks, packed_markers = entry.array("masks"), entry.array("markers")
-    packed_thorax = entry.array("thorax")
-
-    def masks(row: int) -> np.ndarray:
-        return np.unpackbits(packed_masks[row, kk], axis=-1, count=image_size).astype(bool)
-
-    def marker(row: int) -> np.ndarray:
-        return np.unpackbits(packed_markers[row], axis=-1, count=image_size).astype(bool)
-
-    def thorax(row: int) -> np.ndarray:
-        return np.unpackbits(packed_thorax[row], axis=-1, count=image_size).astype(bool)
-
+    masks = mask_reader(entry.array("masks"), image_size, kk)
+    marker = mask_reader(entry.array("markers"), image_size)
+    thorax = mask_reader(entry.array("thorax"), image_size)
     extras = {"marker_mask": marker, "thorax_mask": thorax}
     return CXRDataset("synth-cxr", cls, table, boxes, images, masks=masks, extras=extras, info=info)

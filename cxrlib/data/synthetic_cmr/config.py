@@ -9,12 +9,10 @@ of its published code): Normal 0.5, HCM 0.6, DCM 0.5.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-import numpy as np
-
+from ..generated import check_bool, check_size_and_seed, check_split_fractions, resolve_class_list
 from ..splits import DEFAULT_FRACTIONS
 
 __all__ = [
@@ -64,52 +62,18 @@ def resolve_cmr_classes(classes: Iterable[str] | str) -> tuple[str, ...]:
     Raises ``ValueError`` (naming ``classes``) for another preset, an empty or repeating list or an
     unknown name.
     """
-    if isinstance(classes, str):
-        if classes != "all":
-            raise ValueError(
-                f"synth-cmr: classes must be 'all' or a list of {CMR_CLASSES}, got the preset {classes!r} "
-                "(chest presets such as 'chexpert5' do not apply to cardiac MR)"
-            )
-        return tuple(CMR_CLASSES)
-    try:
-        names = list(classes)
-    except TypeError:
-        raise ValueError(f"synth-cmr: classes must be 'all' or a list of class names, got {classes!r}") from None
-    if not names:
-        raise ValueError("synth-cmr: classes is an empty list")
-    unknown = [c for c in names if c not in CMR_CLASSES]
-    if unknown:
-        raise ValueError(f"synth-cmr: unknown class(es) {unknown} in classes; SynthCMR has {CMR_CLASSES}")
-    repeated = sorted({c for c in names if names.count(c) > 1})
-    if repeated:
-        raise ValueError(f"synth-cmr: classes repeats {repeated}")
-    return tuple(names)
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    return resolve_class_list(
+        "synth-cmr",
+        classes,
+        CMR_CLASSES,
+        domain="cardiac MR",
+        unknown_hint=f"in classes; SynthCMR has {CMR_CLASSES}",
+    )
 
 
 def _validate(cfg: SynthCMRConfig) -> None:
-    if not _is_int(cfg.n) or cfg.n < 8:
-        raise ValueError(f"synth-cmr: n must be an integer >= 8, got {cfg.n!r}")
-    if not _is_int(cfg.image_size) or not 16 <= cfg.image_size <= 1024:
-        raise ValueError(f"synth-cmr: image_size must be an integer from 16 to 1024, got {cfg.image_size!r}")
-    if not _is_int(cfg.seed):
-        raise ValueError(f"synth-cmr: seed must be an integer, got {cfg.seed!r}")
+    check_size_and_seed("synth-cmr", cfg.n, cfg.image_size, cfg.seed)
     resolve_cmr_classes(cfg.classes)
     for name in ("size_difference", "male_marker"):
-        if not isinstance(getattr(cfg, name), (bool, np.bool_)):
-            raise ValueError(f"synth-cmr: {name} must be True or False, got {getattr(cfg, name)!r}")
-    fractions = cfg.split_fractions
-    if not isinstance(fractions, Mapping) or not fractions:
-        raise ValueError(f"synth-cmr: split_fractions must be a mapping split -> fraction, got {fractions!r}")
-    unknown = [s for s in fractions if s not in ("train", "val", "test")]
-    if unknown:
-        raise ValueError(f"synth-cmr: split_fractions names unknown split(s) {unknown}; use train, val, test")
-    try:
-        values = [float(f) for f in fractions.values()]
-    except (TypeError, ValueError):
-        raise ValueError(f"synth-cmr: split_fractions must hold numbers, got {dict(fractions)}") from None
-    if any(f < 0 or math.isnan(f) for f in values) or not math.isclose(sum(values), 1.0, abs_tol=1e-6):
-        raise ValueError(f"synth-cmr: split_fractions must be non-negative and sum to 1, got {dict(fractions)}")
+        check_bool(getattr(cfg, name), name, who="synth-cmr")
+    check_split_fractions("synth-cmr", cfg.split_fractions)

@@ -3,19 +3,25 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from ..._progress import progress_enabled
-from ..cache import CacheEntry, open_or_build
+from ..cache import CacheEntry
 from ..dataset import CXRDataset
-from ..labels import resolve_policy
+from ..generated import (
+    build_mask_pair_entry,
+    check_reader_options,
+    class_channel_masks,
+    generator_cache_spec,
+    load_params,
+    mask_reader,
+    package_source_hash,
+    truth_boxes,
+)
 from ..registry import register_source
 from ..splits import DEFAULT_FRACTIONS, check_patient_leakage, split_by_patient
 from ..synthetic.shapes import box_of
@@ -30,66 +36,37 @@ _SHOWN = ("severity", "heart_scale", "lv_cavity", "lv_wall", "septal_bulge", "rv
 
 
 def source_hash() -> str:
-    """Hash (16 hex digits) of the source text of this package's modules: the generator's version."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
+    """Hash (16 hex digits) of the source text of this package's modules (and of the shared
+    :mod:`cxrlib.data.generated`): the generator's version."""
+    return package_source_hash(Path(__file__).parent)
 
 
 def cache_spec(cfg: SynthCMRConfig) -> dict:
     """What determines a cache entry: the generator's source and the options (splits aside)."""
-    spec = {"generator": "synth-cmr", "source": source_hash(), **asdict(cfg)}
-    spec.pop("split_fractions")  # splits do not change pixels
-    return spec
+    return generator_cache_spec("synth-cmr", source_hash(), cfg)
 
 
 def _build_cache(cfg: SynthCMRConfig, progress: bool, cache_dir: str | Path | None) -> CacheEntry:
-    n, size = cfg.n, cfg.image_size
-    chunk = 128 if size <= 128 else max(1, 2**21 // size**2)
-    packed = (n, size, (size + 7) // 8)
-
-    def build(tmp: Path) -> dict:
-        params = sample_parameters(cfg)
-        np.savez(tmp / "params.npz", **params)
-        images = np.lib.format.open_memmap(tmp / "images.npy", "w+", np.uint8, (n, size, size))
-        hearts = np.lib.format.open_memmap(tmp / "heart.npy", "w+", np.uint8, packed)
-        markers = np.lib.format.open_memmap(tmp / "marker.npy", "w+", np.uint8, packed)
-        boxes = np.zeros((n, 4), np.float64)
-        for start in tqdm(range(0, n, chunk), desc=f"SynthCMR {n}×{size}px", disable=not progress, unit="chunk"):
-            idx = np.arange(start, min(start + chunk, n))
-            img, heart, marker = render_synth_cmr(params, idx, size, cfg.seed)
-            images[idx] = (img.numpy() * 255 + 0.5).astype(np.uint8)
-            hearts[idx] = np.packbits(heart.numpy(), axis=-1)
-            markers[idx] = np.packbits(marker.numpy(), axis=-1)
-            boxes[idx] = box_of(heart)
-        images.flush(), hearts.flush(), markers.flush()
-        np.save(tmp / "boxes.npy", boxes)
-        return {"n": n, "image_size": size}
-
-    return open_or_build("synth-cmr", cache_spec(cfg), build, cache_dir)
+    return build_mask_pair_entry(
+        "synth-cmr",
+        cache_spec(cfg),
+        cfg,
+        sample_parameters,
+        render_synth_cmr,
+        ("heart", "marker"),
+        box_of,
+        title="SynthCMR",
+        progress=progress,
+        cache_dir=cache_dir,
+    )
 
 
-def _options_without_effect(label_policy, views, load_images, on_bad, classes: list[str]) -> dict[str, str]:
-    """Check the common reader options that cannot matter for SynthCMR; returns ``{option: why}``."""
-    notes: dict[str, str] = {}
-    if label_policy is not None:
-        resolve_policy(label_policy, classes)  # a typo or a class that is not there still raises
-        notes["label_policy"] = "synth-cmr has no uncertain labels"
-    if views is not None:
-        views = [views] if isinstance(views, str) else list(views)
-        if VIEW not in views:
-            raise ValueError(f"synth-cmr: views={views} keeps no image; every SynthCMR image is view {VIEW!r}")
-        notes["views"] = f"every SynthCMR image is view {VIEW!r}"
-    if not isinstance(load_images, (bool, np.bool_)):
-        raise ValueError(f"synth-cmr: load_images must be True or False, got {load_images!r}")
-    if not load_images:
-        notes["load_images"] = "synthetic images are generated (and cached) whatever load_images says"
-    if on_bad not in ("raise", "skip"):
-        raise ValueError(f"synth-cmr: on_bad must be 'raise' or 'skip', got {on_bad!r}")
-    if on_bad == "skip":
-        notes["on_bad"] = "synth-cmr has no bad rows to skip"
-    return notes
+def _views_note(views: Iterable[str] | str) -> str:
+    """Views are checked (one must be SAX) but without effect: every SynthCMR image is SAX."""
+    views = [views] if isinstance(views, str) else list(views)
+    if VIEW not in views:
+        raise ValueError(f"synth-cmr: views={views} keeps no image; every SynthCMR image is view {VIEW!r}")
+    return f"every SynthCMR image is view {VIEW!r}"
 
 
 @register_source("synth-cmr", needs_root=False)
@@ -153,17 +130,21 @@ def open_synth_cmr(
         male_marker=male_marker,
         split_fractions=dict(split_fractions),
     )
-    if split_seed is not None and not isinstance(split_seed, (int, np.integer)):
-        raise ValueError(f"synth-cmr: split_seed must be None or an integer, got {split_seed!r}")
-    without_effect = _options_without_effect(label_policy, views, load_images, on_bad, cls)
-    if not isinstance(progress, (bool, np.bool_)):
-        raise ValueError(f"synth-cmr: progress must be True or False, got {progress!r}")
-    if cache_dir is not None and not isinstance(cache_dir, (str, Path)):
-        raise ValueError(f"synth-cmr: cache_dir must be None or a path, got {cache_dir!r}")
+    without_effect = check_reader_options(
+        "synth-cmr",
+        cls,
+        split_seed=split_seed,
+        label_policy=label_policy,
+        views=views,
+        load_images=load_images,
+        on_bad=on_bad,
+        progress=progress,
+        cache_dir=cache_dir,
+        check_views=_views_note,
+    )
 
     entry = _build_cache(cfg, progress_enabled(progress), cache_dir)
-    with np.load(entry.file("params.npz")) as stored:
-        params = dict(stored)
+    params = load_params(entry)
     keys = [f"cmr_{i:06d}.png" for i in range(n)]
     label = params["label"]
     onehot = np.eye(len(cls), dtype=np.float64)[label]
@@ -184,18 +165,7 @@ def open_synth_cmr(
     table["original_height"] = image_size
     table["original_width"] = image_size
 
-    raw_boxes = entry.array("boxes")
-    boxes = pd.DataFrame(
-        {
-            "image": keys,
-            "class": [cls[k] for k in label],
-            "x": raw_boxes[:, 0],
-            "y": raw_boxes[:, 1],
-            "w": raw_boxes[:, 2],
-            "h": raw_boxes[:, 3],
-            "reader": "truth",
-        }
-    )
+    boxes = truth_boxes(keys, [cls[k] for k in label], entry.array("boxes"))
     shown = pd.DataFrame({k: params[k] for k in _SHOWN}, index=pd.Index(keys, name="image"))
     for k in ("lv_cavity", "lv_wall"):
         shown[k] = shown[k] * params["heart_scale"]
@@ -211,19 +181,8 @@ def open_synth_cmr(
         "options_without_effect": without_effect,
     }
     images = entry.array("images")
-    packed_heart, packed_marker = entry.array("heart"), entry.array("marker")
-    K = len(cls)
-
-    def heart(row: int) -> np.ndarray:
-        return np.unpackbits(packed_heart[row], axis=-1, count=image_size).astype(bool)
-
-    def masks(row: int) -> np.ndarray:
-        out = np.zeros((K, image_size, image_size), bool)
-        out[label[row]] = heart(row)
-        return out
-
-    def marker(row: int) -> np.ndarray:
-        return np.unpackbits(packed_marker[row], axis=-1, count=image_size).astype(bool)
-
+    heart = mask_reader(entry.array("heart"), image_size)
+    marker = mask_reader(entry.array("marker"), image_size)
+    masks = class_channel_masks(heart, label, len(cls), image_size)
     extras = {"heart_mask": heart, "marker_mask": marker}
     return CXRDataset("synth-cmr", cls, table, boxes, images, masks=masks, extras=extras, info=info)

@@ -4,19 +4,25 @@ masks and boxes."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from ..._progress import progress_enabled
-from ..cache import CacheEntry, open_or_build
+from ..cache import CacheEntry
 from ..dataset import CXRDataset
-from ..labels import resolve_policy
+from ..generated import (
+    build_mask_pair_entry,
+    check_reader_options,
+    class_channel_masks,
+    generator_cache_spec,
+    load_params,
+    mask_reader,
+    package_source_hash,
+    truth_boxes,
+)
 from ..registry import register_source
 from ..splits import DEFAULT_FRACTIONS, check_patient_leakage, split_by_patient
 from ..synthetic.shapes import box_of
@@ -31,63 +37,34 @@ _SHOWN = ("size", "zoom", "rot", "margin", "contrast", "gamma", "noise")
 
 
 def source_hash() -> str:
-    """Hash (16 hex digits) of the source text of this package's modules: the generator's version."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
+    """Hash (16 hex digits) of the source text of this package's modules (and of the shared
+    :mod:`cxrlib.data.generated`): the generator's version."""
+    return package_source_hash(Path(__file__).parent)
 
 
 def cache_spec(cfg: SynthMSKConfig) -> dict:
     """What determines a cache entry: the generator's source and the options (splits aside)."""
-    spec = {"generator": "synth-msk", "source": source_hash(), **asdict(cfg)}
-    spec.pop("split_fractions")  # splits do not change pixels
-    return spec
+    return generator_cache_spec("synth-msk", source_hash(), cfg)
 
 
 def _build_cache(cfg: SynthMSKConfig, progress: bool, cache_dir: str | Path | None) -> CacheEntry:
-    n, size = cfg.n, cfg.image_size
-    chunk = 128 if size <= 128 else max(1, 2**21 // size**2)
-    packed = (n, size, (size + 7) // 8)
-
-    def build(tmp: Path) -> dict:
-        params = sample_parameters(cfg)
-        np.savez(tmp / "params.npz", **params)
-        images = np.lib.format.open_memmap(tmp / "images.npy", "w+", np.uint8, (n, size, size))
-        bones = np.lib.format.open_memmap(tmp / "bone.npy", "w+", np.uint8, packed)
-        abnormal = np.lib.format.open_memmap(tmp / "abnormality.npy", "w+", np.uint8, packed)
-        boxes = np.zeros((n, 4), np.float64)
-        for start in tqdm(range(0, n, chunk), desc=f"SynthMSK {n}×{size}px", disable=not progress, unit="chunk"):
-            idx = np.arange(start, min(start + chunk, n))
-            img, bone, abnormality = render_synth_msk(params, idx, size, cfg.seed)
-            images[idx] = (img.numpy() * 255 + 0.5).astype(np.uint8)
-            bones[idx] = np.packbits(bone.numpy(), axis=-1)
-            abnormal[idx] = np.packbits(abnormality.numpy(), axis=-1)
-            boxes[idx] = box_of(bone)
-        images.flush(), bones.flush(), abnormal.flush()
-        np.save(tmp / "boxes.npy", boxes)
-        return {"n": n, "image_size": size}
-
-    return open_or_build("synth-msk", cache_spec(cfg), build, cache_dir)
+    return build_mask_pair_entry(
+        "synth-msk",
+        cache_spec(cfg),
+        cfg,
+        sample_parameters,
+        render_synth_msk,
+        ("bone", "abnormality"),
+        box_of,
+        title="SynthMSK",
+        progress=progress,
+        cache_dir=cache_dir,
+    )
 
 
-def _options_without_effect(label_policy, views, load_images, on_bad, classes: list[str]) -> dict[str, str]:
-    """Check the common reader options that cannot matter for SynthMSK; returns ``{option: why}``."""
-    notes: dict[str, str] = {}
-    if label_policy is not None:
-        resolve_policy(label_policy, classes)  # a typo or a class that is not there still raises
-        notes["label_policy"] = "synth-msk has no uncertain labels"
-    if views is not None:
-        raise ValueError(f"synth-msk: views must be None (as for MURA, images have no view position), got {views!r}")
-    if not isinstance(load_images, (bool, np.bool_)):
-        raise ValueError(f"synth-msk: load_images must be True or False, got {load_images!r}")
-    if not load_images:
-        notes["load_images"] = "synthetic images are generated (and cached) whatever load_images says"
-    if on_bad not in ("raise", "skip"):
-        raise ValueError(f"synth-msk: on_bad must be 'raise' or 'skip', got {on_bad!r}")
-    if on_bad == "skip":
-        notes["on_bad"] = "synth-msk has no bad rows to skip"
-    return notes
+def _views_note(views: Iterable[str] | str) -> str:
+    """SynthMSK takes no views: any raises, as for MURA."""
+    raise ValueError(f"synth-msk: views must be None (as for MURA, images have no view position), got {views!r}")
 
 
 @register_source("synth-msk", needs_root=False)
@@ -160,17 +137,21 @@ def open_synth_msk(
         images_per_patient=images_per_patient,
         split_fractions=dict(split_fractions),
     )
-    if split_seed is not None and (not isinstance(split_seed, (int, np.integer)) or isinstance(split_seed, bool)):
-        raise ValueError(f"synth-msk: split_seed must be None or an integer, got {split_seed!r}")
-    without_effect = _options_without_effect(label_policy, views, load_images, on_bad, cls)
-    if not isinstance(progress, (bool, np.bool_)):
-        raise ValueError(f"synth-msk: progress must be True or False, got {progress!r}")
-    if cache_dir is not None and not isinstance(cache_dir, (str, Path)):
-        raise ValueError(f"synth-msk: cache_dir must be None or a path, got {cache_dir!r}")
+    without_effect = check_reader_options(
+        "synth-msk",
+        cls,
+        split_seed=split_seed,
+        label_policy=label_policy,
+        views=views,
+        load_images=load_images,
+        on_bad=on_bad,
+        progress=progress,
+        cache_dir=cache_dir,
+        check_views=_views_note,
+    )
 
     entry = _build_cache(cfg, progress_enabled(progress), cache_dir)
-    with np.load(entry.file("params.npz")) as stored:
-        params = dict(stored)
+    params = load_params(entry)
     keys = [f"msk_{i:06d}.png" for i in range(n)]
     part_names = np.array(MSK_CLASSES, dtype=object)[params["part"]]
     abnormal = params["abnormal"].astype(bool)
@@ -198,18 +179,7 @@ def open_synth_msk(
     table["original_height"] = image_size
     table["original_width"] = image_size
 
-    raw_boxes = entry.array("boxes")
-    boxes = pd.DataFrame(
-        {
-            "image": keys,
-            "class": part_names,
-            "x": raw_boxes[:, 0],
-            "y": raw_boxes[:, 1],
-            "w": raw_boxes[:, 2],
-            "h": raw_boxes[:, 3],
-            "reader": "truth",
-        }
-    )
+    boxes = truth_boxes(keys, part_names, entry.array("boxes"))
     shown = pd.DataFrame({k: params[k] for k in _SHOWN}, index=pd.Index(keys, name="image"))
     shown.insert(0, "body_part", part_names)
     shown.insert(1, "lateral", params["lateral"].astype(bool))
@@ -225,22 +195,12 @@ def open_synth_msk(
         "options_without_effect": without_effect,
     }
     images = entry.array("images")
-    packed_bone, packed_abnormal = entry.array("bone"), entry.array("abnormality")
-    K = len(cls)
-    label = params["label"]
-
-    def bone(row: int) -> np.ndarray:
-        return np.unpackbits(packed_bone[row], axis=-1, count=image_size).astype(bool)
-
-    def abnormality(row: int) -> np.ndarray:
-        return np.unpackbits(packed_abnormal[row], axis=-1, count=image_size).astype(bool)
+    bone = mask_reader(entry.array("bone"), image_size)
+    abnormality = mask_reader(entry.array("abnormality"), image_size)
+    in_class_channel = class_channel_masks(bone, params["label"], len(cls), image_size)
 
     def masks(row: int) -> np.ndarray:
-        if task is MSKTask.ABNORMALITY:
-            return abnormality(row)[None]
-        out = np.zeros((K, image_size, image_size), bool)
-        out[label[row]] = bone(row)
-        return out
+        return abnormality(row)[None] if task is MSKTask.ABNORMALITY else in_class_channel(row)
 
     extras = {"bone_mask": bone, "abnormality_mask": abnormality}
     return CXRDataset("synth-msk", cls, table, boxes, images, masks=masks, extras=extras, info=info)

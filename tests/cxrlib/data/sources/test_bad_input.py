@@ -12,6 +12,13 @@ def _replace(path, old, new):
     path.write_text(path.read_text().replace(old, new))
 
 
+def _replace_gz(path, old, new):
+    with gzip.open(path, "rt") as f:
+        text = f.read().replace(old, new)
+    with gzip.open(path, "wt") as f:
+        f.write(text)
+
+
 def test_missing_metadata_file(nih_root):
     (nih_root / "Data_Entry_2017_v2020.csv").unlink()
     with pytest.raises(FileNotFoundError, match="Data_Entry"):
@@ -57,10 +64,7 @@ def test_wrong_column(chexpert_root):
 
 
 def test_missing_column_mimic(mimic_root):
-    with gzip.open(mimic_root / "mimic-cxr-2.0.0-metadata.csv.gz", "rt") as f:
-        text = f.read().replace("ViewPosition", "View")
-    with gzip.open(mimic_root / "mimic-cxr-2.0.0-metadata.csv.gz", "wt") as f:
-        f.write(text)
+    _replace_gz(mimic_root / "mimic-cxr-2.0.0-metadata.csv.gz", "ViewPosition", "View")
     with pytest.raises(ValueError, match=r"metadata.csv.gz: missing column\(s\) \['ViewPosition'\]"):
         open_dataset("mimic", root=mimic_root, load_images=False)
 
@@ -174,10 +178,7 @@ def test_empty_and_headerless_files(chexpert_root, mura_root):
 
 
 def test_mimic_unknown_split_value(mimic_root):
-    with gzip.open(mimic_root / "mimic-cxr-2.0.0-split.csv.gz", "rt") as f:
-        text = f.read().replace(",validate", ",valid")
-    with gzip.open(mimic_root / "mimic-cxr-2.0.0-split.csv.gz", "wt") as f:
-        f.write(text)
+    _replace_gz(mimic_root / "mimic-cxr-2.0.0-split.csv.gz", ",validate", ",valid")
     with pytest.raises(ValueError, match=r"split.csv.gz, line 5: unknown split 'valid'"):
         open_dataset("mimic", root=mimic_root, load_images=False)
 
