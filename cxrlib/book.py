@@ -57,11 +57,15 @@ NOTEBOOKS: list[str] = [
     "06_laplace",
     "07_defer",
     "08_pylon",
+    "09_pylon_ablations",
 ]
 PROFILES = ("smoke", "default", "full")
 #: notebook → the notebooks whose artifacts (``cxrlib.artifacts``) it loads; the runner executes those
 #: first and reruns a notebook whenever one it depends on changed
-DEPENDENCIES: dict[str, tuple[str, ...]] = {"05_calibration": ("04_imbalance_losses",)}
+DEPENDENCIES: dict[str, tuple[str, ...]] = {
+    "05_calibration": ("04_imbalance_losses",),
+    "09_pylon_ablations": ("08_pylon",),
+}
 EXECUTED_DIR = Path("book") / "notebooks"
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "seed_everything",
     "freeze",
     "unfreeze",
+    "transfer_weights",
     "train_mode",
     "save_checkpoint",
     "load_checkpoint",
@@ -150,6 +151,31 @@ def unfreeze(model: torch.nn.Module) -> None:
     for module in model.modules():
         if hasattr(module, _FROZEN_FLAG):
             delattr(module, _FROZEN_FLAG)
+
+
+def transfer_weights(
+    model: torch.nn.Module, source_state: Mapping[str, torch.Tensor], new: tuple[str, ...] = ("classifier.",)
+) -> list[str]:
+    """Start ``model`` from another model's weights (transfer learning): copy every entry of
+    ``source_state`` (a ``state_dict``) into ``model`` except those whose name starts with a prefix in
+    ``new`` (by default the class head, which stays freshly initialised, as when the target data has
+    other classes). Every other entry of ``model`` must be in ``source_state`` with the same shape, and
+    the source may have no entry the model lacks, else a ``ValueError`` names the first ones that
+    differ. Returns the names copied."""
+    own = model.state_dict()
+    wanted = [k for k in own if not k.startswith(new)]
+    missing = [k for k in wanted if k not in source_state]
+    wrong = [k for k in wanted if k in source_state and source_state[k].shape != own[k].shape]
+    extra = [k for k in source_state if k not in own and not k.startswith(new)]
+    if missing or wrong or extra:
+        raise ValueError(
+            "the source weights do not fit this model (another architecture or encoder?): "
+            + (f"missing {missing[:5]} " if missing else "")
+            + (f"shape differs for {wrong[:5]} " if wrong else "")
+            + (f"not in this model: {extra[:5]}" if extra else "")
+        )
+    model.load_state_dict({**own, **{k: source_state[k] for k in wanted}})
+    return wanted
 
 
 def train_mode(model: torch.nn.Module) -> None:

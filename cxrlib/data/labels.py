@@ -19,6 +19,8 @@ __all__ = [
     "resolve_policy",
     "apply_label_policy",
     "validate_raw_labels",
+    "READER_RULES",
+    "labels_from_votes",
 ]
 
 
@@ -113,3 +115,16 @@ def apply_label_policy(
             col = col.mask(raw[c].isna(), 0.0)
         out[c] = col
     return out
+
+
+#: how many readers must mark a finding for it to count, per reader rule
+READER_RULES: dict[str, int] = {"union": 1, "majority": 2}
+
+
+def labels_from_votes(votes: pd.DataFrame, rule: str = "union") -> pd.DataFrame:
+    """Image labels from reader votes: ``votes`` is ``(images, classes)``, how many readers marked each
+    class on each image; the result has the same shape, 1.0 where at least ``READER_RULES[rule]``
+    readers did ("union": any reader; "majority": two or more, as VinDr-CXR's three readers), else 0.0."""
+    if rule not in READER_RULES:
+        raise ValueError(f"unknown reader rule {rule!r}; use one of {list(READER_RULES)}")
+    return (votes >= READER_RULES[rule]).astype(float)

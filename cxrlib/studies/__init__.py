@@ -14,6 +14,12 @@ from .imbalance_losses import (
 )
 from .laplace import LaplaceResult, LaplaceSettings, laplace_settings, run_laplace
 from .pylon import PylonResult, PylonSettings, pylon_settings, run_pylon
+from .pylon_ablations import (
+    PylonAblationResult,
+    PylonAblationSettings,
+    pylon_ablation_settings,
+    run_pylon_ablations,
+)
 from .saliency_losses import SaliencyLossResult, SaliencyLossSettings, run_saliency_losses, saliency_loss_settings
 
 #: the Settings dataclass behind each notebook (a test keeps each parameters cell equal to it)
@@ -27,6 +33,7 @@ STUDY_SETTINGS = {
     "06_laplace": LaplaceSettings,
     "07_defer": DeferSettings,
     "08_pylon": PylonSettings,
+    "09_pylon_ablations": PylonAblationSettings,
 }
 #: each study's settings function and run function (``python -m cxrlib.studies NAME``)
 STUDY_RUNNERS = {
@@ -39,9 +46,14 @@ STUDY_RUNNERS = {
     "06_laplace": (laplace_settings, run_laplace),
     "07_defer": (defer_settings, run_defer),
     "08_pylon": (pylon_settings, run_pylon),
+    "09_pylon_ablations": (pylon_ablation_settings, run_pylon_ablations),
 }
 
 __all__ = [
+    "PylonAblationResult",
+    "PylonAblationSettings",
+    "pylon_ablation_settings",
+    "run_pylon_ablations",
     "STUDY_SETTINGS",
     "STUDY_RUNNERS",
     "BaselineResult",

@@ -32,8 +32,20 @@ from ..train import fit, resolve_device
 from .common import boxed_examples, boxed_overlay_figure, open_study_dataset, resolve_settings, study_train_config
 from .runinfo import describe_run
 
-__all__ = ["PylonSettings", "PylonRun", "PylonResult", "run_pylon", "pylon_settings", "VARIANTS", "class_maps"]
+__all__ = [
+    "PylonSettings",
+    "PylonRun",
+    "PylonResult",
+    "run_pylon",
+    "pylon_settings",
+    "VARIANTS",
+    "class_maps",
+    "evaluate_map_model",
+    "truth_box_area",
+]
 
+#: the notebook whose results and artifacts this study writes
+NOTEBOOK = "08_pylon"
 #: model names the study understands: architecture and build options (PYLON's ablations of ch. 6)
 VARIANTS: dict[str, tuple[str, dict]] = {
     "pylon": ("pylon", {}),
@@ -378,6 +390,26 @@ class PylonResult:
                 maps[name] = model.class_maps(model.features(images)).numpy()
         return plots.saliency_overlays(images, maps, self.classes, [k for _, k, _ in rows], [g for _, _, g in rows])
 
+    def save_weights(self, notebook: str = NOTEBOOK) -> str:
+        """Save the first seed's trained ``pylon`` and ``gmp`` (those of them this run has) as the artifact
+        ``weights`` of ``notebook``, with what they were trained on, for the transfer of notebook 09
+        (:mod:`cxrlib.studies.pylon_ablations`). Returns the artifact's path."""
+        from ..artifacts import save_artifact
+
+        s = self.settings
+        models = {m: self.trained[m].state_dict() for m in ("pylon", "gmp") if m in self.trained}
+        meta = {
+            "dataset": s.dataset,
+            "profile": s.profile,
+            "encoder": s.encoder,
+            "image_size": s.image_size,
+            "seed": s.seeds[0],
+            "n_train": int(self.run.get("n_train", 0)),
+            "classes": list(self.classes),
+            "pretrained": bool(s.pretrained),
+        }
+        return str(save_artifact(notebook, "weights", {"models": models, "meta": meta}))
+
     def discussion(self) -> str:
         return pylon_discussion(self)
 
@@ -509,6 +541,39 @@ def _iobb_per_class(maps, boxes, keys, classes, size) -> pd.DataFrame:
     return out.reindex(classes)
 
 
+def evaluate_map_model(
+    name: str, seed: int, model, test, history: pd.DataFrame, seconds: float, device: str = "auto"
+) -> PylonRun:
+    """Score a trained map model on ``test`` (a :class:`~cxrlib.data.CXRDataset` with truth boxes):
+    per-class and weighted AUROC of its logits, point localisation and IoBB of its native maps."""
+    logits, maps = class_maps(model, test, device=device)
+    classes = list(test.classes)
+    boxes, keys = test.truth_boxes(), list(test.table["image"])
+    auroc = per_class_auroc(logits, test.labels, classes)
+    auroc["weighted"] = _weighted_auroc(auroc, test.labels, classes)
+    return PylonRun(
+        name,
+        seed,
+        history,
+        auroc,
+        point_localization_accuracy(maps, boxes, keys, classes, test.image_size),
+        _iobb_per_class(maps, boxes, keys, classes, test.image_size),
+        seconds,
+        maps,
+        logits,
+    )
+
+
+def truth_box_area(test) -> pd.Series:
+    """Per class, the median truth-box area of ``test`` as a share of the image; ``ValueError`` when
+    the split has no truth boxes (localisation cannot be scored)."""
+    boxes = test.truth_boxes()
+    if boxes.empty:
+        raise ValueError(f"{test.name}'s test split has no truth boxes: this study scores localisation and needs them")
+    h, w = test.image_size
+    return ((boxes["w"] * boxes["h"]) / (h * w)).groupby(boxes["class"]).median()
+
+
 def run_pylon(settings: PylonSettings) -> PylonResult:
     t_start = time.perf_counter()
     ds = open_study_dataset(
@@ -524,13 +589,7 @@ def run_pylon(settings: PylonSettings) -> PylonResult:
         synth_options=dict(n=settings.n, uncertain_rate=settings.uncertain_rate, prevalence=settings.prevalence),
     )
     train, val, test = ds.subset("train"), ds.subset("val"), ds.subset("test")
-    boxes = test.truth_boxes()
-    if boxes.empty:
-        raise ValueError(f"{ds.name}'s test split has no truth boxes: this study scores localisation and needs them")
-    keys = list(test.table["image"])
-    h, w = test.image_size
-    area = (boxes["w"] * boxes["h"]) / (h * w)
-    box_area = area.groupby(boxes["class"]).median()
+    box_area = truth_box_area(test)
     train_data = AugmentedDataset(train) if settings.augment else train
     loss = WeightedBCELoss()  # plain BCE, as the thesis
     runs, trained = [], {}
@@ -548,25 +607,10 @@ def run_pylon(settings: PylonSettings) -> PylonResult:
             config = study_train_config(settings, seed)
             t0 = time.perf_counter()
             fitted = fit(model, train_data, val, loss, config)
-            seconds = time.perf_counter() - t0
-            logits, maps = class_maps(model, test, device=settings.device)
+            run = evaluate_map_model(name, seed, model, test, fitted.history, time.perf_counter() - t0, settings.device)
+            runs.append(run)
             if seed == settings.seeds[0]:
                 trained[name] = model.cpu().eval()
-            auroc = per_class_auroc(logits, test.labels, ds.classes)
-            auroc["weighted"] = _weighted_auroc(auroc, test.labels, ds.classes)
-            runs.append(
-                PylonRun(
-                    name,
-                    seed,
-                    fitted.history,
-                    auroc,
-                    point_localization_accuracy(maps, boxes, keys, ds.classes, test.image_size),
-                    _iobb_per_class(maps, boxes, keys, ds.classes, test.image_size),
-                    seconds,
-                    maps,
-                    logits,
-                )
-            )
     result = PylonResult(settings, list(ds.classes), runs, test, box_area, trained=trained)
     result.run = describe_run(
         settings,

@@ -1,7 +1,8 @@
+import pytest
 import torch
 
 from cxrlib.models import build_model
-from cxrlib.train import TrainConfig, fit_two_phase, freeze, train_mode, unfreeze
+from cxrlib.train import TrainConfig, fit_two_phase, freeze, train_mode, transfer_weights, unfreeze
 
 
 def test_freeze_encoder_freezes_exactly_the_encoder():
@@ -43,10 +44,10 @@ def test_two_phase_transfer_moves_only_the_decoder_first(monkeypatch):
     def spy(model, *args, **kwargs):
         seen.append({n for n, p in model.named_parameters() if p.requires_grad})
         result = real_fit(model, *args, **kwargs)
-        if len(seen) == 1:
-            for n, p in model.named_parameters():
-                moved = not torch.equal(p, before[n])
-                assert moved is False if n.startswith("encoder.") else True or not moved
+        if len(seen) == 1:  # after phase one: the encoder as it was, the decoder moved
+            moved = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+            assert not any(n.startswith("encoder.") for n in moved)
+            assert any(n.startswith("decoder.") for n in moved)
         return result
 
     monkeypatch.setattr(train, "fit", spy)
@@ -57,3 +58,31 @@ def test_two_phase_transfer_moves_only_the_decoder_first(monkeypatch):
     assert any(n.startswith("decoder.") for n in seen[0])
     assert seen[1] == {n for n, _ in model.named_parameters()}
     assert all(p.requires_grad for p in model.parameters())
+
+
+def test_transfer_weights_copies_all_but_the_head():
+    torch.manual_seed(0)
+    source = build_model("pylon", 3, encoder="resnet18")
+    torch.manual_seed(1)
+    target = build_model("pylon", 5, encoder="resnet18")  # other classes: the head cannot be copied
+    head_before = target.classifier.weight.detach().clone()
+    copied = transfer_weights(target, source.state_dict())
+    assert copied and not any(n.startswith("classifier.") for n in copied)
+    state, own = source.state_dict(), target.state_dict()
+    assert all(torch.equal(own[n], state[n]) for n in copied)
+    assert set(own) - set(copied) == {"classifier.weight", "classifier.bias"}
+    assert torch.equal(target.classifier.weight, head_before)
+
+
+def test_transfer_weights_names_what_does_not_fit():
+    source = build_model("gmp", 3, encoder="resnet18").state_dict()
+    with pytest.raises(ValueError, match="missing .*decoder"):
+        transfer_weights(build_model("pylon", 3, encoder="resnet18"), source)
+    deeper = build_model("pylon", 3, encoder="resnet34").state_dict()  # same widths, more blocks
+    with pytest.raises(ValueError, match="not in this model: .*encoder.layer"):
+        transfer_weights(build_model("pylon", 3, encoder="resnet18"), deeper)
+    bad = build_model("pylon", 3, encoder="resnet18").state_dict()
+    name = next(k for k in bad if k.startswith("decoder.") and k.endswith("weight"))
+    bad[name] = torch.zeros(1)
+    with pytest.raises(ValueError, match="shape differs"):
+        transfer_weights(build_model("pylon", 3, encoder="resnet18"), bad)

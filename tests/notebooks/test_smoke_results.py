@@ -184,6 +184,33 @@ def test_pylon_notebook(book_html):
     assert all(0.0 <= lookup({"08_pylon": r}, row.notebook, row.key) <= 1.0 for row in filled)
 
 
+def test_pylon_ablations_notebook(book_html):
+    from cxrlib.scorecard import SCORECARD, lookup
+
+    r = _results("09_pylon_ablations", book_html)
+    assert r["run"]["profile"] == "smoke" and r["run"]["n_test"] > 30
+    assert {"pylon", "pylon+gap-pa", "pylon+gap-up"} <= set(r["models"])
+    for m in r["models"].values():
+        assert 0.0 <= m["point_localization_weighted"] <= 1.0 and 0.0 <= m["auroc_macro"] <= 1.0
+    assert r["models"]["pylon"]["seeds"] >= 2 and -1.0 <= r["models"]["pylon"]["seed_map_agreement"] <= 1.0
+    # the transfer started from notebook 08's saved weights (the runner executes 08 first)
+    assert "08_pylon" in r["source_weights"]
+    arms = r["transfer"]["arms"]
+    assert set(arms) == {
+        "gmp (scratch)",
+        "pylon (scratch)",
+        "gmp (fine-tuned)",
+        "pylon (fine-tuned)",
+        "pylon (two-phase)",
+    }
+    assert all(0.0 <= a["point_localization_macro"] <= 1.0 for a in arms.values())
+    rows = [row for row in SCORECARD if row.notebook == "09_pylon_ablations"]
+    table55 = [row for row in rows if row.table == "Table 5.5"]
+    assert len(table55) == 4 and all(
+        lookup({"09_pylon_ablations": r}, row.notebook, row.key) is not None for row in table55
+    )
+
+
 def test_laplace_notebook(book_html):
     from cxrlib.scorecard import SCORECARD, lookup
 
@@ -221,6 +248,7 @@ def test_executed_copies_have_outputs_and_figures(book_html):
         "06_laplace",
         "07_defer",
         "08_pylon",
+        "09_pylon_ablations",
     ):
         nb = nbformat.read(ROOT / "book" / "notebooks" / f"{name}.ipynb", as_version=4)
         images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]

@@ -29,6 +29,7 @@ import pandas as pd
 
 from ..classes import VINDR_CLASSES
 from ..dataset import CXRDataset
+from ..labels import READER_RULES, labels_from_votes
 from ..splits import split_by_patient
 from .common import SkipReport, drop_duplicates, find_first, line, read_csv_checked
 from .session import ReaderSession, check_options, keep_found_images
@@ -111,7 +112,7 @@ def open_vindr(
     opts = check_options("vindr", locals(), uncertain_labels=False)
     classes = opts.classes
     root = Path(root)
-    if label_rule not in ("union", "majority"):
+    if label_rule not in READER_RULES:
         raise ValueError(f"unknown label_rule {label_rule!r}; use 'union' or 'majority'")
     skips = SkipReport("vindr", on_bad)
     rule_text = {"union": "any reader", "majority": "at least two readers"}[label_rule]
@@ -129,10 +130,9 @@ def open_vindr(
     votes = findings.groupby(["image_id", "class_name"])["rad_id"].nunique().unstack(fill_value=0)
     images = sorted(rows["image_id"].unique())
     votes = votes.reindex(index=images, columns=VINDR_CLASSES, fill_value=0)
-    need = 1 if label_rule == "union" else 2
-    labels = (votes[classes] >= need).astype(float).reset_index(drop=True)
-    positive = votes.stack()
-    positive = set(positive.index[positive.to_numpy() >= need])  # (image, class) pairs the rule labels 1
+    labels = labels_from_votes(votes[classes], label_rule).reset_index(drop=True)
+    positive = labels_from_votes(votes, label_rule).stack()
+    positive = set(positive.index[positive.to_numpy() == 1.0])  # (image, class) pairs the rule labels 1
     findings = findings[findings["class_name"].isin(classes)]
     kept = np.array([(i, c) in positive for i, c in zip(findings["image_id"], findings["class_name"])], bool)
     info["boxes_dropped_by_label_rule"] = int((~kept).sum())

@@ -39,6 +39,7 @@ from .dataset import open_synth_cxr
 from .findings import FINDINGS
 from .parameters import sample_parameters
 from .placement import place_findings
+from .readers import readers_as_truth
 from .render import render_synth_cxr
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "ShortcutSpec",
     "ReaderSpec",
     "open_synth_cxr",
+    "readers_as_truth",
     "render_synth_cxr",
     "sample_parameters",
     "place_findings",

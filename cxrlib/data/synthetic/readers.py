@@ -7,10 +7,11 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ..dataset import BOX_COLUMNS
+from ..dataset import BOX_COLUMNS, CXRDataset
+from ..labels import READER_RULES, labels_from_votes
 from .config import SYNTH_CLASSES, SynthCXRConfig
 
-__all__ = ["reader_tables"]
+__all__ = ["reader_tables", "readers_as_truth"]
 
 
 def reader_tables(
@@ -59,3 +60,65 @@ def reader_tables(
         index=pd.MultiIndex.from_product([keys, readers], names=["image", "reader"]),
     )
     return labels.reset_index(), pd.DataFrame(box_rows, columns=BOX_COLUMNS)
+
+
+def readers_as_truth(ds: CXRDataset, rule: str = "union") -> CXRDataset:
+    """The VinDr-CXR view of a SynthCXR set opened with ``readers=``: what its readers said becomes the
+    truth, as it is for a real multi-reader dataset.
+
+    The labels of each image and class are 1.0 where ``rule`` holds ("union": at least one reader
+    marked it, as PYLON's VinDr experiments; "majority": two or more) and 0.0 elsewhere (the generator's
+    own labels, its uncertainty and label noise are replaced). The ground-truth boxes are every
+    reader's boxes of the (image, class) pairs so labelled (``ds.truth_boxes()`` keeps the readers'
+    boxes only; the generator's exact boxes stay in ``ds.boxes`` as reader ``"truth"``). Masks and
+    extras are the generator's, untouched. ``ds.info`` gains ``label_rule``, ``truth_readers``,
+    ``truth_rule`` and ``reader_agreement`` (per class, the share of the generator's true findings
+    that the rule labels positive, and the share of its labelled positives that are true findings).
+    """
+    if "reader_labels" not in ds.info:
+        raise ValueError(f"{ds.name}: no simulated readers; open it with readers={{'n_readers': 3, ...}}")
+    if rule not in READER_RULES:
+        raise ValueError(f"unknown reader rule {rule!r}; use one of {list(READER_RULES)}")
+    said = ds.info["reader_labels"]
+    readers = sorted(said["reader"].unique())
+    votes = said.groupby("image")[ds.classes].sum()
+    votes = votes.reindex(ds.table["image"]).fillna(0)
+    labels = labels_from_votes(votes, rule)
+    table = ds.table.copy()
+    table[ds.classes] = labels.to_numpy()
+    positive = labels.stack()
+    positive = set(positive.index[positive.to_numpy() == 1.0])
+    boxes = ds.boxes
+    from_readers = boxes["reader"].isin(readers)
+    kept = from_readers & np.array([(i, c) in positive for i, c in zip(boxes["image"], boxes["class"])], bool)
+    truth = ds.info["truth"].reindex(ds.table["image"])[ds.classes].to_numpy() == 1
+    said_positive = labels.to_numpy() == 1
+    agreement = pd.DataFrame(
+        {
+            "sensitivity": (truth & said_positive).sum(0) / np.maximum(truth.sum(0), 1),
+            "precision": (truth & said_positive).sum(0) / np.maximum(said_positive.sum(0), 1),
+        },
+        index=ds.classes,
+    )
+    info = {
+        **ds.info,
+        "label_rule": rule,
+        "truth_readers": readers,
+        "truth_rule": f"{rule}: every reader's boxes of the classes "
+        + ("any reader" if rule == "union" else "at least two readers")
+        + " marked on the image",
+        "reader_agreement": agreement,
+        "boxes_dropped_by_label_rule": int((from_readers & ~kept).sum()),
+    }
+    keep = ~from_readers | kept
+    return CXRDataset(
+        ds.name,
+        ds.classes,
+        table,
+        boxes[keep].reset_index(drop=True),
+        ds._images,
+        ds._masks,
+        rows=ds.rows,
+        extras=ds._extras,
+        info=info,
+    )

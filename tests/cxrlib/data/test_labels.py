@@ -72,3 +72,13 @@ def test_presets_work_on_any_subset_of_classes():
 def test_a_user_mapping_naming_an_unknown_class_still_raises():
     with pytest.raises(ValueError, match=r"names unknown classes \['Edema'\]"):
         resolve_policy({"Edema": "ones", "*": "zeros"}, ["Atelectasis"])
+
+
+def test_labels_from_votes_union_and_majority():
+    from cxrlib.data.labels import labels_from_votes
+
+    votes = pd.DataFrame({"A": [0, 1, 2, 3], "B": [1, 0, 0, 2]})
+    assert labels_from_votes(votes, "union").to_numpy().tolist() == [[0, 1], [1, 0], [1, 0], [1, 1]]
+    assert labels_from_votes(votes, "majority").to_numpy().tolist() == [[0, 0], [0, 0], [1, 0], [1, 1]]
+    with pytest.raises(ValueError, match="unknown reader rule 'any'"):
+        labels_from_votes(votes, "any")

@@ -35,3 +35,45 @@ def test_perfect_readers_report_the_truth_and_its_boxes():
     assert labels["Nodule"].tolist() == [0, 0, 1, 1, 0, 0] and labels["Mass"].sum() == 0
     assert reader_boxes[["x", "y", "w", "h"]].to_numpy().tolist() == [[10, 12, 4, 5]] * 2
     assert sorted(reader_boxes["reader"]) == ["reader_0", "reader_1"]
+
+
+def test_readers_as_truth_labels_and_boxes_follow_the_readers(synth):
+    import pytest
+
+    from cxrlib.data.synthetic import readers_as_truth
+
+    said = synth.info["reader_labels"]
+    votes = said.groupby("image")[synth.classes].sum().reindex(synth.table["image"])
+    for rule, need in (("union", 1), ("majority", 2)):
+        view = readers_as_truth(synth, rule)
+        expected = (votes.to_numpy() >= need).astype(float)
+        assert np.array_equal(view.table[synth.classes].to_numpy(), expected)  # no NaN: readers never say -1
+        truth = view.truth_boxes()
+        assert set(truth["reader"]) <= {"reader_0", "reader_1", "reader_2"} and len(truth) > 0
+        positive = view.table.set_index("image")[synth.classes]
+        assert all(positive.loc[i, c] == 1 for i, c in zip(truth["image"], truth["class"]))  # boxes only on positives
+        # every reader box of a positive pair is kept, the others are counted as dropped
+        readers_boxes = synth.boxes[synth.boxes["reader"] != "truth"]
+        on_positive = [positive.loc[i, c] == 1 for i, c in zip(readers_boxes["image"], readers_boxes["class"])]
+        assert len(truth) == sum(on_positive)
+        assert view.info["boxes_dropped_by_label_rule"] == len(readers_boxes) - sum(on_positive)
+        assert view.info["truth_readers"] == ["reader_0", "reader_1", "reader_2"] and view.info["label_rule"] == rule
+    union = readers_as_truth(synth, "union")
+    majority = readers_as_truth(synth, "majority")
+    assert (union.labels >= majority.labels).all() and union.labels.sum() > majority.labels.sum()
+    agreement = union.info["reader_agreement"]
+    assert list(agreement.index) == synth.classes and agreement["sensitivity"].between(0, 1).all()
+    assert len(union.subset("test").truth_boxes()) > 0  # a split keeps the readers' truth
+    with pytest.raises(ValueError, match="unknown reader rule"):
+        readers_as_truth(synth, "any")
+
+
+def test_readers_as_truth_needs_readers(cache_dir):
+    import pytest
+
+    from cxrlib.data import open_dataset
+    from cxrlib.data.synthetic import readers_as_truth
+
+    plain = open_dataset("synth-cxr", n=8, image_size=64, progress=False)
+    with pytest.raises(ValueError, match="no simulated readers"):
+        readers_as_truth(plain)

@@ -1,0 +1,124 @@
+"""Study 09 (PYLON ablations, GAP, two-phase transfer): settings checks, the source weights of
+notebook 08 (used when they fit, else trained here), and one tiny end-to-end run read back."""
+
+import json
+
+import numpy as np
+import pytest
+
+from cxrlib.book import record_results
+from cxrlib.studies import pylon as pylon_study
+from cxrlib.studies import pylon_ablations as study
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"ablations": ("gmp",)}, "ablations"),
+        ({"ablations": ("pylon-wider",)}, "ablations"),
+        ({"image_size": 72}, "image_size"),
+        ({"gap_seeds": ()}, "gap_seeds"),
+        ({"transfer_seeds": ()}, "transfer_seeds"),
+        ({"source": "imagenet"}, "source"),
+        ({"reader_rule": "any"}, "reader_rule"),
+        ({"n_readers": 0}, "n_readers"),
+    ],
+)
+def test_bad_settings_name_the_parameter(change, message):
+    with pytest.raises(ValueError, match=message):
+        study.pylon_ablation_settings("smoke", **change)
+
+
+def test_profiles_resolve():
+    default = study.pylon_ablation_settings("default")
+    assert default.ablations == study.ABLATIONS and len(default.gap_seeds) >= 3
+    full = study.pylon_ablation_settings("full")
+    assert full.encoder == "resnet50" and full.image_size == 256 and len(full.transfer_seeds) == 5
+
+
+@pytest.fixture(scope="module")
+def results_dir(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    path = tmp_path_factory.mktemp("results")
+    mp.setenv("CXRLIB_RESULTS_DIR", str(path))
+    yield path
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def source_run(cache_dir, results_dir):
+    """A tiny notebook-08 run whose first-seed weights are saved as 08's artifact."""
+    settings = pylon_study.pylon_settings("smoke", n=200, epochs=1, seeds=(0,), progress=False)
+    result = pylon_study.run_pylon(settings)
+    result.save_weights()
+    return result
+
+
+@pytest.fixture(scope="module")
+def tiny(source_run):
+    settings = study.pylon_ablation_settings(
+        "smoke",
+        n=200,
+        epochs=1,
+        gap_seeds=(0, 1),
+        ablations=("pylon-no-pyramid",),
+        ablation_seeds=(0,),
+        target_n=200,
+        transfer_epochs=1,
+        transfer_seeds=(0, 1),
+        progress=False,
+    )
+    return study.run_pylon_ablations(settings)
+
+
+def test_saved_source_is_used_only_when_it_fits(source_run):
+    fits = study.pylon_ablation_settings("smoke", n=200)
+    saved, why = study._saved_source(fits)
+    assert saved is not None and set(saved["models"]) == {"pylon", "gmp"} and "08_pylon" in why
+    other = study.pylon_ablation_settings("smoke", encoder="resnet34")
+    saved, why = study._saved_source(other)
+    assert saved is None and "encoder 'resnet18' ≠ 'resnet34'" in why
+
+
+def test_tiny_run_tables(tiny):
+    r = tiny
+    assert r.ablation.models == ["pylon", "pylon+gap-pa", "pylon+gap-up", "pylon-no-pyramid"]
+    assert "08_pylon" in r.source_note  # the saved source fitted
+    table = r.ablation_table()
+    assert list(table.index) == r.ablation.models
+    assert table.loc["pylon", "seeds"] == 2 and table.loc["pylon-no-pyramid", "seeds"] == 1
+    assert table.loc["pylon-no-pyramid", "s.d. over seeds"] == "–"  # one seed: no spread
+    assert table.loc["pylon", "thesis (NIH)"] == "0.62"
+    agreement, pairs = r.seed_agreement("pylon")
+    assert pairs > 0 and -1.0 <= agreement <= 1.0
+    assert np.isnan(r.seed_agreement("pylon-no-pyramid")[0])  # one seed: nothing to compare
+    transfer = r.transfer_table()
+    assert list(transfer.index) == [*study.TRANSFER_ARMS, "boxes (test)"]
+    assert list(transfer.columns[:3]) == ["Macro avg.", "thesis (VinDr, macro)", "Weighted avg."]
+    two_phase = [run for run in r.transfer.runs if run.model == "pylon (two-phase)"][0]
+    assert set(two_phase.history["phase"]) == {1, 2}
+    # the target's truth is the readers' union: every box a reader's, on an image labelled positive
+    test = r.transfer.test_data
+    truth = test.truth_boxes()
+    assert len(truth) > 0 and truth["reader"].str.startswith("reader_").all()
+    assert r.reader_agreement is not None and r.reader_agreement["sensitivity"].between(0, 1).all()
+
+
+def test_tiny_run_headline_discussion_and_figures(tiny, results_dir):
+    import matplotlib.pyplot as plt
+
+    head = json.loads(record_results("09_pylon_ablations", tiny.headline).read_text())
+    assert set(head["transfer"]["arms"]) == set(study.TRANSFER_ARMS)
+    for arm in head["transfer"]["arms"].values():
+        assert 0.0 <= arm["point_localization_macro"] <= 1.0
+    assert (
+        head["models"]["pylon"]["seeds"] == 2
+        and head["models"]["pylon-no-pyramid"]["point_localization_weighted_sd"] is None
+    )
+    assert head["run"]["models_trained"] == 2 * 3 + 1 + 2 * 5  # no source trained: 08's weights fitted
+    text = tiny.discussion()
+    assert "Table 6.2" in text and "Table 6.1" in text and "Table 5.5" in text and "nan" not in text.lower()
+    assert ("holds in the means" in text) != ("does not hold in the means" in text)
+    assert tiny.seeds_figure() is not None
+    assert tiny.gap_maps_figure() is not None
+    plt.close("all")
