@@ -9,11 +9,14 @@ ImageNet weights are opt-in (``pretrained=True``) and are then folded into the 1
 from __future__ import annotations
 
 from enum import Enum
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 import torch.nn as nn
 import torchvision
+
+if TYPE_CHECKING:  # only for the return annotation of build_model; pylon.py imports this module
+    from .pylon import MapClassifier
 
 __all__ = [
     "Backbone",
@@ -214,8 +217,10 @@ def build_model(
     dropout: float | None = None,
     output_stride: int | None = None,
     **options,
-) -> CXRClassifier:
-    """Build a classifier. ``backbone`` is one of :class:`Backbone`'s values, or one of the
+) -> CXRClassifier | MapClassifier:
+    """Build a classifier (a :class:`~cxrlib.models.pylon.MapClassifier` for the map architectures).
+
+    ``backbone`` is one of :class:`Backbone`'s values, or one of the
     models with a decoder of :data:`MAP_ARCHITECTURES` (``"pylon"``, ``"gmp"``, ``"li2018"``,
     ``"unet"``, ``"fpn"``, ``"deeplabv3plus"``, ``"pan"``; see :mod:`cxrlib.models.pylon`), which take
     ``encoder=`` (a segmentation-models-pytorch encoder, default ``"resnet50"``) and their own

@@ -119,7 +119,9 @@ def test_nothing_measured_says_so_everywhere():
 
 def test_figures_come_from_the_files():
     page = performance_markdown(
-        {"saliency": SALIENCY, "loader": LOADER, "laplace": LAPLACE}, RUNNER, ["00_data", "01_baseline"]
+        {"saliency": SALIENCY, "loader": LOADER, "laplace": LAPLACE, "pylon": _pylon_record(1.0, 1.43)},
+        RUNNER,
+        ["00_data", "01_baseline"],
     )
     assert NOT_MEASURED not in page
     assert "| weighted BCE | 900 ms | 1.00 |" in page
@@ -136,7 +138,7 @@ def test_figures_come_from_the_files():
         "Measured 2026-11-23 10:00 UTC on Test CPU 9000, 2 cores (2 torch threads); device cpu; "
         "torch 2.14.1, numpy 2.4.0."
     )
-    assert page.count(machine) == 4
+    assert page.count(machine) == 5  # four benchmarks and the book build
     assert "No GPU figures are recorded" in page
 
 
@@ -150,6 +152,28 @@ def test_laplace_section_reads_its_file():
     assert "python benchmarks/bench_laplace.py" in section and "laplace-torch 0.3" in section
     empty = performance_markdown({}, None).split("## Last-layer Laplace")[1].split("\n## ")[0]
     assert NOT_MEASURED in empty
+
+
+def _pylon_record(gmp: float, pylon: float) -> dict:
+    return {
+        "benchmark": "pylon",
+        "machine": MACHINE,
+        "settings": {"encoder": "resnet50", "image_size": 256, "batch": 4, "classes": 8, "repeats": 3},
+        "figures": {
+            "training_step": {"seconds": {"gmp": gmp, "pylon": pylon}, "ratio": pylon / gmp},
+            "maps": {"seconds": {"native maps (1 forward)": 0.5, "Grad-CAM (1 forward, K backward)": 0.6}},
+        },
+    }
+
+
+def test_pylon_section_reads_its_file_and_says_whether_the_target_is_met():
+    section = performance_markdown({"pylon": _pylon_record(1.0, 1.43)}, None).split("## PYLON")[1].split("\n## ")[0]
+    assert "| | 1,000 ms | 1,430 ms | **1.43×** |" in section and "**missed**" in section
+    assert "**1.20×** the native map's time" in section and "`resnet50`, 256 px" in section
+    assert "python benchmarks/bench_pylon.py" in section
+    met = performance_markdown({"pylon": _pylon_record(1.0, 1.2)}, None).split("## PYLON")[1].split("\n## ")[0]
+    assert "**met**" in met and "reference code" not in met
+    assert NOT_MEASURED in performance_markdown({}, None).split("## PYLON")[1].split("\n## ")[0]
 
 
 def test_partial_runner_and_missing_benchmark():
