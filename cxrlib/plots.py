@@ -29,6 +29,7 @@ __all__ = [
     "coverage_curves",
     "deferral_sweep",
     "deferral_examples",
+    "value_histograms",
     "CLASS_COLORS",
     "finding_color",
 ]
@@ -485,5 +486,29 @@ def deferral_examples(
             ax.set_xlabel(caption, fontsize=6.5)
         axes[r, 0].set_ylabel(name, fontsize=8)
     fig.suptitle(title + " (red frame: deferred, green: kept)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def value_histograms(
+    panels: Mapping[str, Mapping[str, np.ndarray]], title: str, xlabel: str = "value", bins: int = 30
+) -> plt.Figure:
+    """One panel per key of ``panels``; in each, a density histogram per named group of values (e.g.
+    "inside the box" / "outside the box"), on bins shared within the panel; a group without values
+    is left out of its panel's legend."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 2.9), sharey=False, squeeze=False)
+    for ax, (name, groups) in zip(axes[0], panels.items(), strict=True):
+        values = [np.asarray(v, float).ravel() for v in groups.values()]
+        pooled = np.concatenate([v for v in values if v.size] or [np.zeros(1)])
+        edges = np.histogram_bin_edges(pooled, bins)
+        colors = ("tab:gray", "tab:red", "tab:blue", "tab:green")
+        for label, v, color in zip(groups, values, colors, strict=False):
+            if v.size:
+                ax.hist(v, edges, density=True, alpha=0.55, color=color, label=f"{label} ({v.size})")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel(xlabel, fontsize=9)
+        ax.legend(fontsize=8, frameon=False)
+    axes[0][0].set_ylabel("density", fontsize=9)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig

@@ -341,6 +341,36 @@ class PylonResult:
             maps[name if i == 0 else f"PA…{name}"] = total.numpy()
         return plots.saliency_overlays(images, maps, self.classes, class_index, boxes)
 
+    def layer_histogram_figure(self):
+        """Chapter 7's histograms (first seed's PYLON): for each decoder stage (PA, UP1–UP3, not cumulative),
+        the values it adds to the class map at the map cells inside the truth boxes against those
+        outside, over one boxed test image per class; None without a PYLON model."""
+        from .. import plots
+        from ..models.pylon import layer_maps
+
+        model = self.trained.get("pylon")
+        images, class_index, boxes = self._examples()
+        if model is None or images is None:
+            return None
+        size_h, size_w = images.shape[-2:]
+        panels = {}
+        for name, part in layer_maps(model, images).items():
+            inside, outside = [], []
+            for i, k in enumerate(class_index):
+                m = part[i, k].numpy()
+                h, w = m.shape
+                cy = ((np.arange(h) + 0.5) * size_h / h)[:, None]
+                cx = ((np.arange(w) + 0.5) * size_w / w)[None, :]
+                mask = np.zeros((h, w), bool)
+                for b in boxes[i].itertuples():
+                    mask |= (cy >= b.y) & (cy <= b.y + b.h) & (cx >= b.x) & (cx <= b.x + b.w)
+                inside.append(m[mask])
+                outside.append(m[~mask])
+            panels[name] = {"outside the box": np.concatenate(outside), "inside the box": np.concatenate(inside)}
+        return plots.value_histograms(
+            panels, "What each decoder stage adds to the class map (cells inside vs outside the truth box)", "value"
+        )
+
     def channel_figure(self, top: int = 20, shown: tuple[int, ...] = (1, 2, 5, 10, 20)):
         """Chapter 7's channel-wise view (first seed's PYLON): for one boxed test image per small-lesion
         class (every class when none is small), the map of the ``n`` decoder channels with the largest

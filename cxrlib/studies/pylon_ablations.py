@@ -504,8 +504,20 @@ def ablation_discussion(r: PylonAblationResult) -> str:
         + "; ".join(f"{m} {_fmt(*macro[m])} (AUROC {auc[m]:.3f})" for m in t.models)
         + ". The thesis on VinDr-CXR: GMP 0.31, PYLON 0.42, fine-tuned 0.48, two-phase 0.55."
     )
-    two, fine, scratch = (macro.get(k, (np.nan, np.nan))[0] for k in TRANSFER_ARMS[4:1:-1])
+    (two, two_h), (fine, _), (scratch, scratch_h) = (
+        macro.get(k, (np.nan, np.nan)) for k in ("pylon (two-phase)", "pylon (fine-tuned)", "pylon (scratch)")
+    )
     order = two > fine > scratch
+    n_seeds = len(s.transfer_seeds)
+    if n_seeds > 1 and np.isfinite(two_h) and np.isfinite(scratch_h):
+        apart = two - scratch > two_h + scratch_h
+        noise = (
+            "two-phase's interval and scratch's lie apart, so the gain of two-phase over scratch is measured"
+            if apart
+            else "two-phase's and scratch's intervals overlap, so even that gap is not established by this run"
+        )
+    else:
+        noise = "one seed per arm gives no interval, so these are single draws"
     lines.append(
         (
             "The thesis's ordering (two-phase > fine-tuned > scratch for PYLON) holds in the means of this run"
@@ -513,10 +525,15 @@ def ablation_discussion(r: PylonAblationResult) -> str:
             else "The thesis's ordering (two-phase > fine-tuned > scratch for PYLON) does not hold in the means of "
             "this run"
         )
-        + f" ({two:.2f}, {fine:.2f}, {scratch:.2f}); with {len(s.transfer_seeds)} seed"
-        + ("s" if len(s.transfer_seeds) > 1 else "")
-        + " per arm the 95 % intervals in the table say how much of that is noise."
+        + f" ({two:.2f}, {fine:.2f}, {scratch:.2f}); {noise}."
     )
+    weak = [m for m in t.models if not np.isfinite(auc[m]) or auc[m] < 0.6]
+    if weak:
+        lines.append(
+            f"{len(weak)} of the {len(t.models)} arms ({', '.join(weak)}) stayed near chance on the target (macro "
+            "AUROC below 0.6): with this few target images and epochs they have barely learned the findings, and "
+            "a map of a model that does not detect a finding cannot point at it."
+        )
     if r.reader_agreement is not None:
         ag = r.reader_agreement
         lines.append(

@@ -70,3 +70,20 @@ def test_reliability_diagram_draws_before_and_after_with_bin_counts():
     with pytest.raises(ValueError, match="ReliabilityCurve"):
         plots.reliability_diagram({"a": {"b": 1.0}})
     plt.close("all")
+
+
+def test_value_histograms_one_panel_per_key_and_empty_groups_left_out():
+    import numpy as np
+
+    from cxrlib import plots
+
+    fig = plots.value_histograms(
+        {
+            "PA": {"outside": np.arange(10.0), "inside": np.array([])},
+            "UP1": {"outside": np.ones(3), "inside": np.ones(2)},
+        },
+        "title",
+    )
+    assert len(fig.axes) == 2
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["outside (10)"]
+    assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == ["outside (3)", "inside (2)"]

@@ -78,6 +78,8 @@ def test_tiny_run_chapter7_and_real_nih_figures(tiny):
     import matplotlib.pyplot as plt
 
     assert set(tiny.trained) == {"pylon", "gmp"}
+    histograms = tiny.layer_histogram_figure()
+    assert histograms is not None and len(histograms.axes) == 4  # PA, UP1, UP2, UP3
     layers = tiny.layer_figure()
     assert layers is not None and len(layers.axes) >= 5  # image + PA, PA…UP1, PA…UP2, PA…UP3
     channels = tiny.channel_figure()
