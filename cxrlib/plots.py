@@ -192,9 +192,12 @@ def saliency_overlays(
     boxes: Sequence[pd.DataFrame] | None = None,
     panel: float = 2.6,
     alpha: float = 0.45,
+    value_label: str = "Grad-CAM (min-max normalised)",
+    row_labels: Sequence[str] | None = None,
 ) -> plt.Figure:
     """Grid: one row per image, first column the image, then one overlay per model (``maps`` name →
-    ``(N, K, h, w)``) for the class ``class_index[i]`` of image ``i``, with that class's boxes."""
+    ``(N, K, h, w)``) for the class ``class_index[i]`` of image ``i``, with that class's boxes.
+    ``value_label`` names the colour bar; ``row_labels`` replace the class names beside the rows."""
     names = list(maps)
     n = len(images)
     fig, axes = plt.subplots(n, 1 + len(names), figsize=(panel * (1 + len(names)) + 0.8, panel * n), squeeze=False)
@@ -205,7 +208,14 @@ def saliency_overlays(
         image = images[i, 0].numpy() if torch.is_tensor(images) else np.asarray(images[i, 0])
         axes[i, 0].imshow(image, cmap="gray", vmin=0, vmax=1)
         axes[i, 0].text(
-            -0.04, 0.5, classes[k], rotation=90, ha="right", va="center", fontsize=10, transform=axes[i, 0].transAxes
+            -0.04,
+            0.5,
+            classes[k] if row_labels is None else row_labels[i],
+            rotation=90,
+            ha="right",
+            va="center",
+            fontsize=10,
+            transform=axes[i, 0].transAxes,
         )
         if i == 0:
             axes[i, 0].set_title("image", fontsize=10)
@@ -239,7 +249,7 @@ def saliency_overlays(
     fig.tight_layout(rect=(0, 0, 0.93, 1))
     if mappable is not None:
         cax = fig.add_axes((0.94, 0.15, 0.015, 0.7))
-        fig.colorbar(mappable, cax=cax).set_label("Grad-CAM (min-max normalised)", fontsize=8)
+        fig.colorbar(mappable, cax=cax).set_label(value_label, fontsize=8)
     return fig
 
 
@@ -496,8 +506,12 @@ def value_histograms(
     """One panel per key of ``panels``; in each, a density histogram per named group of values (e.g.
     "inside the box" / "outside the box"), on bins shared within the panel; a group without values
     is left out of its panel's legend."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 2.9), sharey=False, squeeze=False)
-    for ax, (name, groups) in zip(axes[0], panels.items(), strict=True):
+    ncols = len(panels) if len(panels) <= 2 else 2
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 3.4 * nrows), squeeze=False)
+    for ax in axes.ravel()[len(panels) :]:
+        ax.axis("off")
+    for ax, (name, groups) in zip(axes.ravel(), panels.items(), strict=False):
         values = [np.asarray(v, float).ravel() for v in groups.values()]
         pooled = np.concatenate([v for v in values if v.size] or [np.zeros(1)])
         edges = np.histogram_bin_edges(pooled, bins)
@@ -505,10 +519,10 @@ def value_histograms(
         for label, v, color in zip(groups, values, colors, strict=False):
             if v.size:
                 ax.hist(v, edges, density=True, alpha=0.55, color=color, label=f"{label} ({v.size})")
-        ax.set_title(name, fontsize=10)
-        ax.set_xlabel(xlabel, fontsize=9)
-        ax.legend(fontsize=8, frameon=False)
-    axes[0][0].set_ylabel("density", fontsize=9)
-    fig.suptitle(title, fontsize=11)
+        ax.set_title(name, fontsize=11)
+        ax.set_xlabel(xlabel, fontsize=10)
+        ax.set_ylabel("density", fontsize=10)
+        ax.legend(fontsize=9, frameon=False, loc="upper left")
+    fig.suptitle(title, fontsize=12)
     fig.tight_layout()
     return fig

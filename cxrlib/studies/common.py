@@ -67,9 +67,10 @@ def boxed_examples(test: CXRDataset, per_class: int = 1) -> tuple[list[int], lis
     return positions, class_index
 
 
-def boxed_overlay_figure(test: CXRDataset, maps: Mapping[str, np.ndarray], per_class: int = 1):
+def boxed_overlay_figure(test: CXRDataset, maps: Mapping[str, np.ndarray], per_class: int = 1, **options):
     """Saliency overlays of every model (``maps``: name → ``(N_test, K, h, w)``) on ``per_class``
-    boxed test images per class, with the truth boxes; None when no test image has a box."""
+    boxed test images per class, with the truth boxes; None when no test image has a box. ``options``
+    go to :func:`cxrlib.plots.saliency_overlays` (e.g. ``value_label``)."""
     from .. import plots
 
     positions, class_index = boxed_examples(test, per_class)
@@ -82,7 +83,7 @@ def boxed_overlay_figure(test: CXRDataset, maps: Mapping[str, np.ndarray], per_c
         for p, k in zip(positions, class_index, strict=True)
     ]
     return plots.saliency_overlays(
-        images, {name: m[positions] for name, m in maps.items()}, test.classes, class_index, boxes
+        images, {name: m[positions] for name, m in maps.items()}, test.classes, class_index, boxes, **options
     )
 
 

@@ -62,6 +62,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "pylon+gap-pa": ("pylon", {"gap_in_pa": True}),
     "pylon+gap-up": ("pylon", {"gap_in_up": True}),
 }
+#: the colour-bar label of every figure of the models' own class maps
+MAP_LABEL = "class map (min-max normalised)"
 #: a class is a small-lesion class when its median truth box covers less than this share of the image
 SMALL_LESION_AREA = 0.025
 #: PYLON's AUROC counts as comparable to GMP's when it is at most this much lower
@@ -248,7 +250,8 @@ class PylonResult:
     def overlay_figure(self, per_class: int = 1):
         """Every model's class map (first seed) on ``per_class`` boxed test images per class."""
         first = self.settings.seeds[0]
-        return boxed_overlay_figure(self.test_data, {r.model: r.maps for r in self.runs if r.seed == first}, per_class)
+        maps = {r.model: r.maps for r in self.runs if r.seed == first}
+        return boxed_overlay_figure(self.test_data, maps, per_class, value_label=MAP_LABEL)
 
     def peak_concentration(self, regions: int = 4) -> pd.DataFrame:
         """Per model (rows) and class (columns): the share of the boxed test findings whose map peak
@@ -339,7 +342,7 @@ class PylonResult:
         for i, (name, part) in enumerate(parts.items()):
             total = total + part
             maps[name if i == 0 else f"PA…{name}"] = total.numpy()
-        return plots.saliency_overlays(images, maps, self.classes, class_index, boxes)
+        return plots.saliency_overlays(images, maps, self.classes, class_index, boxes, value_label=MAP_LABEL)
 
     def layer_histogram_figure(self):
         """Chapter 7's histograms (first seed's PYLON): for each decoder stage (PA, UP1–UP3, not cumulative),
@@ -391,7 +394,7 @@ class PylonResult:
             for i, k in enumerate(class_index):
                 arr[i, k] = channel_maps(model, features[i : i + 1], k, top)[0, n - 1].numpy()
             maps[f"top {n} channels"] = arr
-        return plots.saliency_overlays(images, maps, self.classes, class_index, boxes)
+        return plots.saliency_overlays(images, maps, self.classes, class_index, boxes, value_label=MAP_LABEL)
 
     def nih_sample_figure(self):
         """The real boxed NIH images shipped with cxrlib, resized to the run's image size, with their real
@@ -418,7 +421,9 @@ class PylonResult:
         for name, model in self.trained.items():
             with torch.no_grad():
                 maps[name] = model.class_maps(model.features(images)).numpy()
-        return plots.saliency_overlays(images, maps, self.classes, [k for _, k, _ in rows], [g for _, _, g in rows])
+        return plots.saliency_overlays(
+            images, maps, self.classes, [k for _, k, _ in rows], [g for _, _, g in rows], value_label=MAP_LABEL
+        )
 
     def save_weights(self, notebook: str = NOTEBOOK) -> str:
         """Save the first seed's trained ``pylon`` and ``gmp`` (those of them this run has) as the artifact

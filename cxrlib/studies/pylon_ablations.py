@@ -391,24 +391,38 @@ class PylonAblationResult:
         return fig
 
     def gap_maps_figure(self, examples: int = 2):
-        """The same boxed test findings (the smallest boxes first) as mapped by each seed of PYLON and of
-        its +GAP variants: the stability of Table 6.1 made visible; None without a boxed finding."""
+        """The same boxed test findings (the classes with the smallest boxes first) as mapped by each
+        seed of PYLON and of its +GAP variants: one row per finding and model, one column per seed. The
+        stability of Table 6.1 made visible; None without a boxed finding."""
         from .. import plots
+        from .pylon import MAP_LABEL
 
         r = self.ablation
         test = r.test_data
         truth = test.truth_boxes()
         if truth.empty:
             return None
-        first = truth.assign(area=truth["w"] * truth["h"]).sort_values("area").drop_duplicates("class")
-        first = first.head(examples)
+        first = truth.assign(area=truth["w"] * truth["h"]).sort_values("area").drop_duplicates("class").head(examples)
         position = {key: i for i, key in enumerate(test.table["image"])}
-        idx = [position[i] for i in first["image"]]
-        class_index = [r.classes.index(c) for c in first["class"]]
-        images = torch.stack([test[i]["image"] for i in idx])
-        maps = {f"{run.model} s{run.seed}": run.maps[idx] for m in self.gap_models for run in r._runs(m)}
-        boxes = [truth[(truth["image"] == i) & (truth["class"] == c)] for i, c in zip(first["image"], first["class"])]
-        return plots.saliency_overlays(images, maps, r.classes, class_index, boxes, panel=2.0)
+        seeds = sorted({run.seed for m in self.gap_models for run in r._runs(m)})
+        rows, labels, class_index, boxes = [], [], [], []
+        for key, c in zip(first["image"], first["class"], strict=True):
+            for m in self.gap_models:
+                rows.append((position[key], m))
+                labels.append(f"{c}: {m}")
+                class_index.append(r.classes.index(c))
+                boxes.append(truth[(truth["image"] == key) & (truth["class"] == c)])
+        images = torch.stack([test[i]["image"] for i, _ in rows])
+        maps = {}
+        for seed in seeds:
+            by_model = {run.model: run.maps for m in self.gap_models for run in r._runs(m) if run.seed == seed}
+            template = next(iter(by_model.values()))
+            maps[f"seed {seed}"] = np.stack(
+                [by_model[m][i] if m in by_model else np.zeros_like(template[i]) for i, m in rows]
+            )
+        return plots.saliency_overlays(
+            images, maps, r.classes, class_index, boxes, panel=2.2, value_label=MAP_LABEL, row_labels=labels
+        )
 
     def transfer_table(self) -> pd.DataFrame:
         """Table 5.5: point accuracy on the target (macro first, as the thesis reports VinDr; then
@@ -472,23 +486,35 @@ def ablation_discussion(r: PylonAblationResult) -> str:
             agree, _ = r.seed_agreement(m)
             gap.append(f"{m}: s.d. {sd[m]:.3f}, map agreement {agree:.2f}")
     if gap:
-        less_stable = [
-            m for m in GAP_VARIANTS if m in a.models and sd[m] > sd["pylon"] and r.seed_agreement(m)[0] < agree_ref
-        ]
+        present = [m for m in GAP_VARIANTS if m in a.models]
+        higher_sd = [m for m in present if sd[m] > sd["pylon"]]
+        lower_agreement = [m for m in present if r.seed_agreement(m)[0] < agree_ref]
+        both = [m for m in present if m in higher_sd and m in lower_agreement]
+        verdict = (
+            f"So {', '.join(both)} {'is' if len(both) == 1 else 'are'} less stable than PYLON on both measures, in "
+            "the direction the thesis reports."
+            if both
+            else "No +GAP variant is less stable than PYLON on both measures here"
+            + (
+                f" (the maps of {', '.join(lower_agreement)} agree less across seeds than PYLON's, but "
+                f"{'its' if len(lower_agreement) == 1 else 'their'} point accuracy varies no more)"
+                if lower_agreement
+                else ""
+            )
+            + (
+                f" (the point accuracy of {', '.join(higher_sd)} varies more, but "
+                f"{'its' if len(higher_sd) == 1 else 'their'} maps agree no less)"
+                if higher_sd and not lower_agreement
+                else ""
+            )
+            + ": this run does not reproduce the instability clearly (with this few seeds a standard deviation is "
+            "itself very uncertain)."
+        )
         lines.append(
             f"**GAP in the decoder (Table 6.1).** The thesis saw higher variance over seeds when a global average "
             f"pooling sits in the decoder. Over {len(a._runs('pylon'))} seeds, PYLON's weighted point accuracy has a "
             f"standard deviation of {sd['pylon']:.3f} and its seeds' maps agree at {agree_ref:.2f} (mean Pearson "
-            "correlation on the boxed test findings); "
-            + "; ".join(gap)
-            + ". "
-            + (
-                f"So {', '.join(less_stable)} {'is' if len(less_stable) == 1 else 'are'} less stable than PYLON on "
-                "both measures, in the direction the thesis reports."
-                if less_stable
-                else "No +GAP variant is less stable than PYLON on both measures here: this run does not reproduce "
-                "the instability (with this few seeds a standard deviation is itself very uncertain)."
-            )
+            "correlation on the boxed test findings); " + "; ".join(gap) + ". " + verdict
         )
     macro = {m: t.localization_stats(m, "macro") for m in t.models}
     auc = {m: t.auroc_stats(m, "mean")[0] for m in t.models}
@@ -530,9 +556,9 @@ def ablation_discussion(r: PylonAblationResult) -> str:
     weak = [m for m in t.models if not np.isfinite(auc[m]) or auc[m] < 0.6]
     if weak:
         lines.append(
-            f"{len(weak)} of the {len(t.models)} arms ({', '.join(weak)}) stayed near chance on the target (macro "
-            "AUROC below 0.6): with this few target images and epochs they have barely learned the findings, and "
-            "a map of a model that does not detect a finding cannot point at it."
+            f"{len(weak)} of the {len(t.models)} arms stayed near chance on the target (macro AUROC below 0.6: "
+            f"{', '.join(weak)}): with this few target images and epochs they have barely learned the findings, "
+            "and the map of a model that does not detect a finding cannot be expected to point at it."
         )
     if r.reader_agreement is not None:
         ag = r.reader_agreement
@@ -558,7 +584,20 @@ def run_pylon_ablations(settings: PylonAblationSettings) -> PylonAblationResult:
         time.perf_counter() - t_start,
         classes=list(ablation.classes),
         models_trained=len(ablation.runs) + len(transfer.runs) + transfer.run["source_models_trained"],
+        transfer_target=(
+            f"{s.target_dataset}: {transfer.run['n_train']} / {transfer.run['n_val']} / {transfer.run['n_test']} "
+            "images (train / val / test)"
+            + (
+                f"; {s.target_n} generated, AP share {s.target_ap_fraction}, left-sided share "
+                f"{s.target_left_fraction}; {s.n_readers} readers (sensitivity {s.reader_sensitivity}, "
+                f"specificity {s.reader_specificity}, box jitter {s.reader_box_jitter}), {s.reader_rule}"
+                if s.target_dataset == "synth-cxr"
+                else ""
+            )
+        ),
+        transfer_source=source_note,
     )
+    result.run.pop("n_readers", None)  # the target's readers: in transfer_target
     result.headline = {
         "run": result.run,
         "dataset": s.dataset,

@@ -111,6 +111,13 @@ _LABELS = {
     "cxr_backbone": "backbone (SynthCXR)",
     "ood_n": "SynthCXR images fed to the MSK model",
     "multilabel_images": "SynthCXR images (multi-label part)",
+    "ablations": "ablations (Table 6.2)",
+    "gap_seeds": "seeds: PYLON and its +GAP variants",
+    "ablation_seeds": "seeds: each ablation",
+    "transfer_target": "transfer target (Table 5.5)",
+    "transfer_epochs": "epochs (max): each transfer fit, each phase",
+    "transfer_seeds": "seeds: each transfer arm",
+    "transfer_source": "transfer source weights",
 }
 
 
@@ -188,6 +195,11 @@ _SETTINGS_SHOWN = (
     "dropout",
     "mc_samples",
     "error_epochs",
+    "ablations",
+    "gap_seeds",
+    "ablation_seeds",
+    "transfer_epochs",
+    "transfer_seeds",
     "pretrained",
 )
 _SYNTH_ONLY = ("n", "studies_per_patient", "uncertain_rate", "prevalence", "n_readers")
