@@ -522,7 +522,7 @@ def value_histograms(
         ax.set_title(name, fontsize=11)
         ax.set_xlabel(xlabel, fontsize=10)
         ax.set_ylabel("density", fontsize=10)
-        ax.legend(fontsize=9, frameon=False, loc="upper left")
+        ax.legend(fontsize=9, frameon=False, loc="best")
     fig.suptitle(title, fontsize=12)
     fig.tight_layout()
     return fig

@@ -525,10 +525,27 @@ def pylon_discussion(result: PylonResult) -> str:
     others = [m for m in result.models if m not in ("pylon", "gmp")]
     if others and "pylon" in result.models:
         better = [m for m in others if loc[m][0] > loc["pylon"][0]]
-        lines.append(
-            f"Among the other models, {', '.join(better) if better else 'none'} localised better than PYLON "
-            "(weighted point accuracy)."
+
+        def apart(m: str) -> bool:
+            return bool(np.isfinite(loc[m][1]) and np.isfinite(loc["pylon"][1])) and (
+                loc[m][0] - loc["pylon"][0] > loc[m][1] + loc["pylon"][1]
+            )
+
+        measured = [m for m in better if apart(m)]
+        text = (
+            f"Among the other models, {', '.join(better) if better else 'none'} localised better than PYLON in the "
+            "mean weighted point accuracy"
         )
+        if better:
+            text += (
+                f"; for {', '.join(measured)} the 95 % intervals lie apart, so the difference is measured"
+                if measured
+                else "; every such difference lies within the two models' 95 % intervals, so none is established"
+            )
+            weak_better = [m for m in better if m in weak]
+            if weak_better:
+                text += f" ({', '.join(weak_better)} near chance: a point accuracy without detection means little)"
+        lines.append(text + ".")
     conc = result.peak_concentration()
     if len(conc) > 1:
         mean_conc = conc.mean(axis=1)
