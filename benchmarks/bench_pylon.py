@@ -1,7 +1,8 @@
 """PYLON benchmarks, as ratios measured in one run (python benchmarks/bench_pylon.py).
 
 1. Training step (forward, BCE, backward, Adam) of PYLON over the GMP CAM baseline's on the same
-   encoder, at 256 px (the thesis says the decoder adds little; target <= 1.3x).
+   encoder, at 256 px (the thesis says the decoder adds little; target <= 1.3x), and of PYLON with
+   light UP modules (first convolution narrowed to the decoder's width; not the reference's).
 2. Class maps for K classes: PYLON's native map (one forward, no backward) against Grad-CAM on the
    same model (one forward and K backward passes through the head).
 
@@ -27,9 +28,10 @@ def training_step_ratio(device, encoder: str, size: int, batch: int, classes: in
     x = torch.rand(batch, 1, size, size, device=device)
     y = (torch.rand(batch, classes, device=device) < 0.3).float()
     fns = {}
-    for name in ("gmp", "pylon"):
+    variants = {"gmp": ("gmp", {}), "pylon": ("pylon", {}), "pylon (light UP)": ("pylon", {"light_up": True})}
+    for name, (architecture, options) in variants.items():
         torch.manual_seed(0)
-        model = build_model(name, classes, encoder=encoder).to(device).train()
+        model = build_model(architecture, classes, encoder=encoder, **options).to(device).train()
         opt = torch.optim.Adam(model.parameters(), 1e-4)
 
         def step(model=model, opt=opt):
@@ -40,7 +42,7 @@ def training_step_ratio(device, encoder: str, size: int, batch: int, classes: in
 
         fns[name] = step
     t = interleaved(fns, repeats, device)
-    return {"seconds": t, "ratio": t["pylon"] / t["gmp"]}
+    return {"seconds": t, "ratio": t["pylon"] / t["gmp"], "light_ratio": t["pylon (light UP)"] / t["gmp"]}
 
 
 def map_ratio(device, encoder: str, size: int, batch: int, classes: int, repeats: int) -> dict:
@@ -84,6 +86,7 @@ def main() -> None:
     for k, v in step["seconds"].items():
         print(f"  train step  {k:36s} {v * 1000:8.1f} ms")
     print(f"training step, PYLON / GMP baseline: {step['ratio']:.2f} (target <= 1.3)")
+    print(f"training step, PYLON with light UP modules / GMP baseline: {step['light_ratio']:.2f}")
     maps = map_ratio(device, args.encoder, args.size, args.batch, classes, args.repeats)
     for k, v in maps["seconds"].items():
         print(f"  maps        {k:36s} {v * 1000:8.1f} ms")

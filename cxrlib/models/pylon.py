@@ -99,21 +99,31 @@ class PyramidAttention(nn.Module):
 
 class UpModule(nn.Module):
     """UP: ``upsample(y, size of x) + conv(x)`` with ``conv`` one or two ConvBnRelu (k×k; with two,
-    the first keeps the skip's width, as the reference code does).
+    the first keeps the skip's width, as the reference code does, unless ``light``: then the first
+    already narrows to ``out_channels``, a cheaper module the reference code does not have).
 
     ``gap=True`` weights the lateral path by a channel attention from the global average of ``y``
     (PAN's GAU: Conv1×1 → sigmoid), the "+GAP in UP" variant of §6.1.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, layers: int = 2, kernel_size: int = 1, gap: bool = False):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        layers: int = 2,
+        kernel_size: int = 1,
+        gap: bool = False,
+        light: bool = False,
+    ):
         super().__init__()
         if layers not in (1, 2):
             raise ValueError(f"an UP module has 1 or 2 layers, got {layers}")
         if layers == 1:
             self.conv = ConvBnRelu(in_channels, out_channels, kernel_size)
         else:
+            middle = out_channels if light else in_channels
             self.conv = nn.Sequential(
-                ConvBnRelu(in_channels, in_channels, kernel_size), ConvBnRelu(in_channels, out_channels, kernel_size)
+                ConvBnRelu(in_channels, middle, kernel_size), ConvBnRelu(middle, out_channels, kernel_size)
             )
         self.gap = gap
         if gap:
@@ -145,6 +155,7 @@ class PylonDecoder(nn.Module):
         up_kernel: int = 1,
         gap_in_pa: bool = False,
         gap_in_up: bool = False,
+        light_up: bool = False,
     ):
         super().__init__()
         if not 0 <= n_up <= 3:
@@ -152,7 +163,8 @@ class PylonDecoder(nn.Module):
         self.n_up = n_up
         self.pa = PyramidAttention(encoder_channels[-1], channels, pyramid=pyramid, gap=gap_in_pa)
         self.ups = nn.ModuleList(
-            UpModule(encoder_channels[-2 - i], channels, up_layers, up_kernel, gap=gap_in_up) for i in range(n_up)
+            UpModule(encoder_channels[-2 - i], channels, up_layers, up_kernel, gap=gap_in_up, light=light_up)
+            for i in range(n_up)
         )
         self.out_channels = channels
         self.keep_layers = False
@@ -304,9 +316,12 @@ def build_pylon(
     head_kernel: int = 1,
     gap_in_pa: bool = False,
     gap_in_up: bool = False,
+    light_up: bool = False,
 ) -> MapClassifier:
     """PYLON with the thesis's defaults (ResNet-50, 128 decoder channels, 3 UP modules, pyramid on,
-    two-layer 1×1 UP, 1×1 head: maps at 1/4 of the input); the keyword switches are the ablations."""
+    two-layer 1×1 UP, 1×1 head: maps at 1/4 of the input); the keyword switches are the ablations.
+    ``light_up=True`` narrows each UP module's first convolution to ``decoder_channels`` (the reference
+    code keeps the skip's width there): a cheaper decoder, not the thesis's."""
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
     if head_kernel not in (1, 3) or up_kernel not in (1, 3):
@@ -321,6 +336,7 @@ def build_pylon(
         up_kernel,
         gap_in_pa=gap_in_pa,
         gap_in_up=gap_in_up,
+        light_up=light_up,
     )
     head = nn.Conv2d(decoder_channels, num_classes, head_kernel, padding=head_kernel // 2)
     return MapClassifier(enc, dec, head, num_classes, "max", architecture="pylon")

@@ -61,6 +61,7 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "pylon-3x3-head": ("pylon", {"head_kernel": 3}),
     "pylon+gap-pa": ("pylon", {"gap_in_pa": True}),
     "pylon+gap-up": ("pylon", {"gap_in_up": True}),
+    "pylon-light-up": ("pylon", {"light_up": True}),
 }
 #: the colour-bar label of every figure of the models' own class maps
 MAP_LABEL = "class map (min-max normalised)"

@@ -91,6 +91,13 @@ def test_ablation_switches_change_what_they_claim():
     assert all(m.kernel_size == (3, 3) for up in k3.decoder.ups for m in up.modules() if isinstance(m, torch.nn.Conv2d))
     assert k3.classifier.kernel_size == (3, 3)
     assert build_pylon(2, ENC, n_up=1).map_stride(64) == 16
+    # the reference's UP keeps the skip's width in its first convolution; light_up narrows it at once
+    skips = [up.conv[0][0] for up in plain.decoder.ups]
+    assert [c.out_channels for c in skips] == [c.in_channels for c in skips]
+    light = build_pylon(2, ENC, light_up=True)
+    assert [up.conv[0][0].out_channels for up in light.decoder.ups] == [128] * 3
+    assert sum(p.numel() for p in light.parameters()) < sum(p.numel() for p in plain.parameters())
+    assert light.eval()(torch.rand(1, 1, 64, 64)).shape == (1, 2)
 
 
 def test_gap_switches_make_the_map_depend_on_the_whole_image():
