@@ -354,10 +354,10 @@ class PylonAblationResult:
                 "seeds": len(weighted),
                 "weighted point acc.": _fmt(*r.localization_stats(m, "weighted")),
                 "macro point acc.": _fmt(*r.localization_stats(m, "macro")),
-                "s.d. over seeds": f"{np.std(weighted, ddof=1):.3f}" if len(weighted) > 1 else "–",
+                "s.d. of weighted point acc.": f"{np.std(weighted, ddof=1):.3f}" if len(weighted) > 1 else "–",
                 "map agreement": "–" if not np.isfinite(agreement) else f"{agreement:.2f}",
                 "macro AUROC": _fmt(*r.auroc_stats(m, "mean")),
-                "thesis (NIH)": f"{THESIS[m]:.2f}" if m in THESIS else "–",
+                "thesis: weighted point acc. (NIH)": f"{THESIS[m]:.2f}" if m in THESIS else "–",
             }
         return pd.DataFrame(rows).T
 

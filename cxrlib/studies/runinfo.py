@@ -248,7 +248,7 @@ def _show(key: str, value: Any) -> str:
         return "yes" if value else "no (trained from scratch)"
     if key == "seeds":
         seeds = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else [value]
-        return f"{', '.join(str(v) for v in seeds)} ({len(seeds)} run{'s' if len(seeds) != 1 else ''} each)"
+        return f"{', '.join(str(v) for v in seeds)} ({len(seeds)} run{'s' if len(seeds) != 1 else ''} of each model)"
     if key == "prevalence" and value is None:
         return "the generator's per-class defaults"
     if key == "focal_alpha" and value is None:

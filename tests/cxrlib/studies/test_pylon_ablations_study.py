@@ -87,8 +87,8 @@ def test_tiny_run_tables(tiny):
     table = r.ablation_table()
     assert list(table.index) == r.ablation.models
     assert table.loc["pylon", "seeds"] == 2 and table.loc["pylon-no-pyramid", "seeds"] == 1
-    assert table.loc["pylon-no-pyramid", "s.d. over seeds"] == "–"  # one seed: no spread
-    assert table.loc["pylon", "thesis (NIH)"] == "0.62"
+    assert table.loc["pylon-no-pyramid", "s.d. of weighted point acc."] == "–"  # one seed: no spread
+    assert table.loc["pylon", "thesis: weighted point acc. (NIH)"] == "0.62"
     agreement, pairs = r.seed_agreement("pylon")
     assert pairs > 0 and -1.0 <= agreement <= 1.0
     assert np.isnan(r.seed_agreement("pylon-no-pyramid")[0])  # one seed: nothing to compare

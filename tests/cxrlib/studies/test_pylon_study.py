@@ -59,9 +59,9 @@ def test_tiny_run_tables_headline_and_discussion(tiny, tmp_path, monkeypatch):
     assert "Nodule" in head["small_lesion_classes"]
     assert isinstance(head["small_lesions"]["pylon_beats_gmp"], bool)
     text = r.discussion()
-    verdict = "**PYLON beats the GMP baseline" in text
+    verdict = "**PYLON beats the GMP baseline on point localisation of every small-lesion class" in text
     assert verdict is head["small_lesions"]["pylon_beats_gmp"]
-    assert verdict or "**PYLON does not beat the GMP baseline" in text
+    assert verdict or "**PYLON does not beat the GMP baseline" in text or "**PYLON beats the GMP baseline on no" in text
     assert "nan" not in text.lower()
     assert np.isfinite(r.runs[0].maps).all()
 

@@ -26,7 +26,7 @@ def test_run_dict_and_header_table():
     assert list(table.columns) == ["value"] and table.index.name == "setting"
     assert table.loc["profile", "value"] == "smoke"
     assert table.loc["wall time", "value"] == "1 min 15 s"
-    assert table.loc["training seeds", "value"] == "0, 1 (2 runs each)"
+    assert table.loc["training seeds", "value"] == "0, 1 (2 runs of each model)"
     assert table.loc["learning rate (Adam)", "value"] == "0.001"
     assert table.loc["ImageNet weights", "value"].startswith("no")
     html = run_header(run).to_html()
