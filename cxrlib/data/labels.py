@@ -21,6 +21,7 @@ __all__ = [
     "validate_raw_labels",
     "READER_RULES",
     "labels_from_votes",
+    "on_positive_labels",
 ]
 
 
@@ -128,3 +129,12 @@ def labels_from_votes(votes: pd.DataFrame, rule: str = "union") -> pd.DataFrame:
     if rule not in READER_RULES:
         raise ValueError(f"unknown reader rule {rule!r}; use one of {list(READER_RULES)}")
     return (votes >= READER_RULES[rule]).astype(float)
+
+
+def on_positive_labels(labels: pd.DataFrame, images, classes) -> np.ndarray:
+    """``(N,)`` bool: for each (image, class) pair of ``images`` and ``classes`` (e.g. the columns of
+    a box table), whether ``labels`` (index: image keys, columns: class names) holds 1.0 there; a pair
+    that ``labels`` does not have is False."""
+    stacked = labels.stack()
+    positive = set(stacked.index[stacked.to_numpy() == 1.0])
+    return np.array([(i, c) in positive for i, c in zip(images, classes, strict=True)], bool)

@@ -26,11 +26,18 @@ import pandas as pd
 import torch
 
 from ..losses import WeightedBCELoss, positive_weights
-from ..metrics import heatmap_mass_in_mask, mean_confidence_interval, per_class_auroc, point_localization_accuracy
+from ..metrics import heatmap_mass_in_mask, per_class_auroc, point_localization_accuracy
 from ..models import Backbone, build_model
 from ..models.backbones import NATIVE_STRIDE
 from ..train import fit, predict
-from .common import boxed_overlay_figure, check_backbone, open_chest_dataset, resolve_settings, study_train_config
+from .common import (
+    boxed_overlay_figure,
+    check_backbone,
+    mean_ci,
+    open_chest_dataset,
+    resolve_settings,
+    study_train_config,
+)
 from .runinfo import describe_run
 
 __all__ = ["BaselineSettings", "BackboneRun", "BaselineResult", "run_baseline", "baseline_settings"]
@@ -149,7 +156,7 @@ class BaselineResult:
                 "CAM mass in mask": [r.mass_in_mask.mean() for r in runs],
                 "training time (s)": [round(r.train_seconds) for r in runs],
             }.items():
-                mean, half = _mean_ci(values)
+                mean, half = mean_ci(values)
                 row[name] = mean
                 if several:
                     row[f"{name} ±95%"] = half
@@ -277,12 +284,6 @@ def baseline_discussion(result: BaselineResult) -> str:
             )
         )
     return "\n\n".join(lines)
-
-
-def _mean_ci(values) -> tuple[float, float]:
-    """``mean_confidence_interval`` of the values that are numbers; ``(nan, nan)`` when none is."""
-    v = np.asarray(values, float)
-    return mean_confidence_interval(v) if np.isfinite(v).any() else (float("nan"), float("nan"))
 
 
 def _mean_over_positive_masks(ds, score: Callable[[int, int, torch.Tensor], float]) -> pd.Series:

@@ -6,10 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from ..data import CXRDataset, open_dataset
 from ..data.sources.common import COMMON_OPTIONS
+from ..metrics import mean_confidence_interval
 from ..models import Backbone
 from ..train import TrainConfig
 from .parameters import PRESET, ParameterError, Profile, coerce_parameter, resolve_settings
@@ -26,6 +28,8 @@ __all__ = [
     "check_backbone",
     "open_chest_dataset",
     "study_train_config",
+    "mean_ci",
+    "seed_mean_and_half_width",
 ]
 
 
@@ -94,10 +98,11 @@ def check_backbone(value: str, parameter: str = "backbone") -> None:
         raise ValueError(f"parameter {parameter!r}: unknown {value!r}; use one of {known}")
 
 
-def open_chest_dataset(settings: Any) -> CXRDataset:
+def open_chest_dataset(settings: Any, **synth_changes: Any) -> CXRDataset:
     """The dataset of a chest study from its settings (``dataset``, ``data_root``, ``image_size``,
     ``classes``, ``label_policy``, ``data_seed``, ``progress``; for SynthCXR also ``n``,
-    ``uncertain_rate`` and ``prevalence``): :func:`open_study_dataset` with one set of names."""
+    ``uncertain_rate`` and ``prevalence``): :func:`open_study_dataset` with one set of names.
+    ``synth_changes`` replace or add SynthCXR-only options (e.g. ``prevalence=``, ``readers=``)."""
     return open_study_dataset(
         settings.dataset,
         settings.data_root,
@@ -108,7 +113,12 @@ def open_chest_dataset(settings: Any) -> CXRDataset:
             seed=settings.data_seed,
             progress=settings.progress,
         ),
-        synth_options=dict(n=settings.n, uncertain_rate=settings.uncertain_rate, prevalence=settings.prevalence),
+        synth_options={
+            "n": settings.n,
+            "uncertain_rate": settings.uncertain_rate,
+            "prevalence": settings.prevalence,
+            **synth_changes,
+        },
     )
 
 
@@ -119,3 +129,21 @@ def study_train_config(settings: Any, seed: int, **changes: Any) -> TrainConfig:
     shared = ("epochs", "lr", "weight_decay", "batch_size", "device", "progress")
     values = {name: getattr(settings, name) for name in shared if hasattr(settings, name)}
     return TrainConfig(**{"seed": seed, "stop_after_lr_reductions": 2, **values, **changes})
+
+
+def mean_ci(values) -> tuple[float, float]:
+    """``mean_confidence_interval`` of the values that are numbers; ``(nan, nan)`` when none is."""
+    v = np.asarray(values, float)
+    return mean_confidence_interval(v) if np.isfinite(v).any() else (float("nan"), float("nan"))
+
+
+def seed_mean_and_half_width(series: Mapping[str, list[pd.Series]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per row label (an arm, a loss, a model), the mean over its seeds' series (e.g. per-class AUROC)
+    and the 95 % half-width of that mean (NaN with one seed): two frames, rows = labels, columns = the
+    series' index."""
+    frames = {label: pd.concat(runs, axis=1) for label, runs in series.items()}
+    mean = pd.DataFrame({label: f.mean(axis=1) for label, f in frames.items()}).T
+    half = pd.DataFrame(
+        {label: f.apply(lambda row: mean_ci(row.to_numpy())[1], axis=1) for label, f in frames.items()}
+    ).T
+    return mean, half

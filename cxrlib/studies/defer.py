@@ -63,8 +63,8 @@ from ..defer.surrogate import DeferralSurrogateLoss
 from ..losses import WeightedBCELoss
 from ..models import Backbone, build_model
 from ..train import TrainConfig, fit, predict
-from .baseline import _mean_ci, _stride
-from .common import open_study_dataset, resolve_settings, study_train_config
+from .baseline import _stride
+from .common import mean_ci, open_chest_dataset, resolve_settings, study_train_config
 from .runinfo import describe_run
 
 __all__ = ["RULE_LABELS", "DeferSettings", "DeferSeedRun", "DeferResult", "defer_settings", "run_defer"]
@@ -285,7 +285,7 @@ class DeferResult:
         for column in ("coverage", "kept accuracy", "kept AUROC", "system accuracy", "cost-weighted loss"):
             values = self.seed_values(rule, cost, column, name, weak)
             if np.isfinite(values).any():
-                out[column] = _mean_ci(values)
+                out[column] = mean_ci(values)
         return out
 
     def cost_table(self, costs: tuple[float, ...] | None = None) -> pd.DataFrame:
@@ -315,10 +315,10 @@ class DeferResult:
             rows.append(
                 {
                     "rule": self.label(rule),
-                    "AURC": _cell(_mean_ci(part["AURC"].mean().to_numpy())),
-                    "mistake AUROC": _cell(_mean_ci(part["mistake AUROC"].mean().to_numpy())),
-                    "accuracy at 80% coverage": _cell(_mean_ci(part["accuracy at 0.8"].mean().to_numpy())),
-                    "accuracy at 90% coverage": _cell(_mean_ci(part["accuracy at 0.9"].mean().to_numpy())),
+                    "AURC": _cell(mean_ci(part["AURC"].mean().to_numpy())),
+                    "mistake AUROC": _cell(mean_ci(part["mistake AUROC"].mean().to_numpy())),
+                    "accuracy at 80% coverage": _cell(mean_ci(part["accuracy at 0.8"].mean().to_numpy())),
+                    "accuracy at 90% coverage": _cell(mean_ci(part["accuracy at 0.9"].mean().to_numpy())),
                     f"coverage (c={c:g})": _cell(at.get("coverage")),
                     f"kept accuracy (c={c:g})": _cell(at.get("kept accuracy"), "nothing kept"),
                     f"system accuracy (c={c:g})": _cell(at.get("system accuracy")),
@@ -344,10 +344,10 @@ class DeferResult:
             rows.append(
                 {
                     "coverage": q,
-                    self.label(rule): _mean_ci(a.to_numpy())[0],
-                    self.label(other): _mean_ci(b.to_numpy())[0],
-                    "difference": _mean_ci(diff)[0],
-                    "difference ±95%": _mean_ci(diff)[1],
+                    self.label(rule): mean_ci(a.to_numpy())[0],
+                    self.label(other): mean_ci(b.to_numpy())[0],
+                    "difference": mean_ci(diff)[0],
+                    "difference ±95%": mean_ci(diff)[1],
                 }
             )
         return pd.DataFrame(rows).set_index("coverage")
@@ -363,7 +363,7 @@ class DeferResult:
             row = {"error model": variant}
             for column in part.columns.drop("seed"):
                 values = part[column].to_numpy(float)
-                row[column] = _cell(_mean_ci(values) if np.isfinite(values).any() else None, "nothing kept")
+                row[column] = _cell(mean_ci(values) if np.isfinite(values).any() else None, "nothing kept")
             rows.append(row)
         return pd.DataFrame(rows).set_index("error model")
 
@@ -636,22 +636,8 @@ def run_defer(settings: DeferSettings) -> DeferResult:
     """Train and score every rule for every seed; see the module docstring."""
     t_start = time.perf_counter()
     s = settings
-    ds = open_study_dataset(
-        s.dataset,
-        s.data_root,
-        options=dict(
-            image_size=s.image_size,
-            classes=s.classes,
-            label_policy=s.label_policy,
-            seed=s.data_seed,
-            progress=s.progress,
-        ),
-        synth_options=dict(
-            n=s.n,
-            uncertain_rate=s.uncertain_rate,
-            prevalence=s.prevalence,
-            readers={"n_readers": 1, "sensitivity": s.clinician_sensitivity, "specificity": s.clinician_specificity},
-        ),
+    ds = open_chest_dataset(
+        s, readers={"n_readers": 1, "sensitivity": s.clinician_sensitivity, "specificity": s.clinician_specificity}
     )
     classes = list(ds.classes)
     if s.weak_class not in classes:
@@ -789,7 +775,7 @@ def _rule_headline(result: DeferResult, rule: str) -> dict:
     out = {"label": result.label(rule)}
     for column in ("coverage", "kept accuracy", "kept AUROC", "system accuracy", "cost-weighted loss"):
         values = result.seed_values(rule, c, column)
-        mean, half = _mean_ci(values) if np.isfinite(values).any() else (None, None)
+        mean, half = mean_ci(values) if np.isfinite(values).any() else (None, None)
         key = column.replace(" ", "_").replace("-", "_")
         out[f"{key}_at_c"], out[f"{key}_at_c_ci95"] = mean, half
     for column, key in (
@@ -797,9 +783,9 @@ def _rule_headline(result: DeferResult, rule: str) -> dict:
         ("mistake AUROC", "mistake_auroc"),
         ("model accuracy", "accuracy_no_deferral"),
     ):
-        out[key], out[f"{key}_ci95"] = _mean_ci(per_seed[column].to_numpy())
+        out[key], out[f"{key}_ci95"] = mean_ci(per_seed[column].to_numpy())
     out["accuracy_at_coverage"] = {
-        f"{round(100 * q)}": _mean_ci(per_seed[f"accuracy at {q:g}"].to_numpy())[0] for q in COVERAGES
+        f"{round(100 * q)}": mean_ci(per_seed[f"accuracy at {q:g}"].to_numpy())[0] for q in COVERAGES
     }
     out["sweep"] = _sweep_curve(result, rule)
     return out
@@ -842,7 +828,7 @@ def _paired_balance(result: DeferResult, column: str) -> dict | None:
     if "balanced" not in result.balance_variants:
         return None
     diff = [r.balance.loc["balanced", column] - r.balance.loc["unbalanced", column] for r in result.runs]
-    mean, half = _mean_ci(diff)
+    mean, half = mean_ci(diff)
     return {"difference": mean, "ci95": half}
 
 
@@ -866,7 +852,7 @@ def _headline(result: DeferResult) -> dict:
                 rule, s.cost, "model accuracy", s.weak_class, clinician
             )
             weak_rules[rule][f"gain_over_no_deferral{key}"], weak_rules[rule][f"gain_over_no_deferral{key}_ci95"] = (
-                _mean_ci(gain)
+                mean_ci(gain)
             )
     others = [
         r for r in (Rule.CONFIDENCE.value, Rule.SURROGATE.value, Rule.ERROR_MODEL_PROBS.value) if r in result.rule_names

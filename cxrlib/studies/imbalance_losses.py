@@ -45,8 +45,15 @@ from ..losses import FocalLoss, WeightedBCELoss, positive_weights
 from ..metrics import per_class_auroc, per_class_average_precision, point_localization_accuracy
 from ..models import Backbone, build_model
 from ..train import TrainConfig, TrainResult, fit, predict
-from .baseline import _mean_ci, _stride
-from .common import boxed_overlay_figure, open_study_dataset, resolve_settings, study_train_config
+from .baseline import _stride
+from .common import (
+    boxed_overlay_figure,
+    mean_ci,
+    open_chest_dataset,
+    resolve_settings,
+    seed_mean_and_half_width,
+    study_train_config,
+)
 from .runinfo import describe_run
 
 __all__ = [
@@ -264,7 +271,7 @@ class ImbalanceLossResult:
         minus CE's of the same seed; (nan, nan) without CE runs."""
         ce = self._ce()
         diffs = [r.auroc[metric] - ce[r.seed].auroc[metric] for r in self._of(label) if r.seed in ce]
-        return _mean_ci(diffs) if diffs else (float("nan"), float("nan"))
+        return mean_ci(diffs) if diffs else (float("nan"), float("nan"))
 
     def map_similarity_to_ce(self, label: str) -> tuple[float, float]:
         """Mean (± 95% half-width over seeds) cosine similarity between ``label``'s Grad-CAM maps and the
@@ -284,7 +291,7 @@ class ImbalanceLossResult:
                 for r in self._of(label)
                 if r.seed in ce and r.maps is not None and ce[r.seed].maps is not None
             ]
-        return _mean_ci(values) if values else (float("nan"), float("nan"))
+        return mean_ci(values) if values else (float("nan"), float("nan"))
 
     def summary(self) -> pd.DataFrame:
         """One row per loss: means over seeds with 95% Student-t half-widths, the paired difference to
@@ -293,28 +300,22 @@ class ImbalanceLossResult:
         for label in self.labels:
             runs = self._of(label)
             row: dict = {"loss": label, "seeds": len(runs)}
-            row["mean AUROC"], row["mean AUROC ±95%"] = _mean_ci([r.auroc["mean"] for r in runs])
+            row["mean AUROC"], row["mean AUROC ±95%"] = mean_ci([r.auroc["mean"] for r in runs])
             row["Δ AUROC vs CE (paired)"], row["Δ ±95%"] = self.paired_difference(label)
             row["mean AUPRC"] = float(np.mean([r.average_precision["mean"] for r in runs]))
             row["Grad-CAM cosine to CE"] = self.map_similarity_to_ce(label)[0]
-            row["point loc. acc."] = _mean_ci([r.localization for r in runs])[0]
+            row["point loc. acc."] = mean_ci([r.localization for r in runs])[0]
             row["training s"] = float(np.mean([r.train_seconds for r in runs]))
             rows.append(row)
         return pd.DataFrame(rows).set_index("loss")
 
     def per_class_auroc(self) -> pd.DataFrame:
         """Table 4.2: test AUROC per class and mean (columns) per loss (rows), mean over seeds."""
-        return pd.DataFrame(
-            {label: pd.concat([r.auroc for r in self._of(label)], axis=1).mean(axis=1) for label in self.labels}
-        ).T
+        return seed_mean_and_half_width({label: [r.auroc for r in self._of(label)] for label in self.labels})[0]
 
     def per_class_auroc_ci(self) -> pd.DataFrame:
         """The 95% half-widths of :meth:`per_class_auroc` over seeds (NaN with one seed)."""
-        table = {}
-        for label in self.labels:
-            frame = pd.concat([r.auroc for r in self._of(label)], axis=1)
-            table[label] = frame.apply(lambda row: _mean_ci(row.to_numpy())[1], axis=1)
-        return pd.DataFrame(table).T
+        return seed_mean_and_half_width({label: [r.auroc for r in self._of(label)] for label in self.labels})[1]
 
     def table_4_2(self) -> pd.DataFrame:
         """Table 4.2 as text cells "mean ± half-width" (the half-width left out with one seed)."""
@@ -529,18 +530,7 @@ def _order(losses) -> list[str]:
 
 
 def _open(s, prevalence):
-    return open_study_dataset(
-        s.dataset,
-        s.data_root,
-        options=dict(
-            image_size=s.image_size,
-            classes=s.classes,
-            label_policy=s.label_policy,
-            seed=s.data_seed,
-            progress=s.progress,
-        ),
-        synth_options=dict(n=s.n, uncertain_rate=s.uncertain_rate, prevalence=prevalence),
-    )
+    return open_chest_dataset(s, prevalence=prevalence)
 
 
 def _sweep(s: ImbalanceLossSettings, ds, classes: list[str]) -> tuple[list[SweepRun], dict]:

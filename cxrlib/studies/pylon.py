@@ -26,10 +26,18 @@ from torch.utils.data import DataLoader
 
 from ..data.augment import AugmentedDataset
 from ..losses import WeightedBCELoss
-from ..metrics import iobb_scores, mean_confidence_interval, per_class_auroc, point_localization_accuracy
+from ..metrics import iobb_scores, per_class_auroc, point_localization_accuracy
 from ..models import build_model
 from ..train import fit, resolve_device
-from .common import boxed_examples, boxed_overlay_figure, open_study_dataset, resolve_settings, study_train_config
+from .common import (
+    boxed_examples,
+    boxed_overlay_figure,
+    mean_ci,
+    open_chest_dataset,
+    resolve_settings,
+    seed_mean_and_half_width,
+    study_train_config,
+)
 from .runinfo import describe_run
 
 __all__ = [
@@ -167,11 +175,6 @@ def class_maps(model, data, batch_size: int = 64, device: str = "auto") -> tuple
     return torch.cat(logits).numpy(), torch.cat(maps).numpy()
 
 
-def _mean_ci(values) -> tuple[float, float]:
-    v = np.asarray(values, float)
-    return mean_confidence_interval(v) if np.isfinite(v).any() else (float("nan"), float("nan"))
-
-
 def _fmt(mean: float, half: float) -> str:
     if not np.isfinite(mean):
         return "–"
@@ -204,10 +207,10 @@ class PylonResult:
 
     def localization_stats(self, model: str, key: str) -> tuple[float, float]:
         """Mean and 95 % half-width over seeds of point accuracy for ``key`` (class, weighted, macro)."""
-        return _mean_ci([r.localization.loc[key, "accuracy"] for r in self._runs(model)])
+        return mean_ci([r.localization.loc[key, "accuracy"] for r in self._runs(model)])
 
     def auroc_stats(self, model: str, key: str = "mean") -> tuple[float, float]:
-        return _mean_ci([r.auroc[key] for r in self._runs(model)])
+        return mean_ci([r.auroc[key] for r in self._runs(model)])
 
     def localization_table(self) -> pd.DataFrame:
         """Table 5.1's layout: point localisation accuracy, mean ± 95 % half-width over seeds, one row
@@ -243,9 +246,9 @@ class PylonResult:
         return pd.DataFrame(rows).T
 
     def per_class_auroc(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            {m: pd.concat([r.auroc for r in self._runs(m)], axis=1).mean(axis=1) for m in self.models}
-        ).T.drop(columns=["weighted"])
+        return seed_mean_and_half_width({m: [r.auroc for r in self._runs(m)] for m in self.models})[0].drop(
+            columns=["weighted"]
+        )
 
     def histories(self) -> dict[str, pd.DataFrame]:
         return {f"{r.model} s{r.seed}": r.history for r in self.runs}
@@ -650,18 +653,7 @@ def truth_box_area(test) -> pd.Series:
 
 def run_pylon(settings: PylonSettings) -> PylonResult:
     t_start = time.perf_counter()
-    ds = open_study_dataset(
-        settings.dataset,
-        settings.data_root,
-        options=dict(
-            image_size=settings.image_size,
-            classes=settings.classes,
-            label_policy=settings.label_policy,
-            seed=settings.data_seed,
-            progress=settings.progress,
-        ),
-        synth_options=dict(n=settings.n, uncertain_rate=settings.uncertain_rate, prevalence=settings.prevalence),
-    )
+    ds = open_chest_dataset(settings)
     train, val, test = ds.subset("train"), ds.subset("val"), ds.subset("test")
     box_area = truth_box_area(test)
     train_data = AugmentedDataset(train) if settings.augment else train
@@ -711,7 +703,7 @@ def run_pylon(settings: PylonSettings) -> PylonResult:
                 "point_localization_macro": result.localization_stats(m, "macro")[0],
                 "point_localization_per_class": {c: result.localization_stats(m, c)[0] for c in ds.classes},
                 "iobb_above_half": {
-                    c: _mean_ci([r.iobb.loc[c, "iobb>0.5"] for r in result._runs(m)])[0] for c in ds.classes
+                    c: mean_ci([r.iobb.loc[c, "iobb>0.5"] for r in result._runs(m)])[0] for c in ds.classes
                 },
                 "auroc_weighted": result.auroc_stats(m, "weighted")[0],
                 "auroc_macro": result.auroc_stats(m, "mean")[0],

@@ -341,6 +341,15 @@ class PylonAblationResult:
                         values.append(float(np.corrcoef(x, y)[0, 1]))
         return (float(np.mean(values)) if values else float("nan")), len(values)
 
+    def weighted_accuracies(self, model: str) -> list[float]:
+        """Weighted point accuracy of each seed of ``model`` (part 1)."""
+        return [float(run.localization.loc["weighted", "accuracy"]) for run in self.ablation._runs(model)]
+
+    def spread(self, model: str) -> float | None:
+        """Standard deviation (n − 1) of :meth:`weighted_accuracies` over seeds; None with one seed."""
+        values = self.weighted_accuracies(model)
+        return float(np.std(values, ddof=1)) if len(values) > 1 else None
+
     def ablation_table(self) -> pd.DataFrame:
         """Tables 6.1 and 6.2 in one: per model, point accuracy (weighted, macro; mean ± 95 % over
         seeds), the spread over seeds (standard deviation of the weighted accuracy), the seeds'
@@ -348,13 +357,13 @@ class PylonAblationResult:
         r = self.ablation
         rows = {}
         for m in r.models:
-            weighted = [run.localization.loc["weighted", "accuracy"] for run in r._runs(m)]
             agreement, _ = self.seed_agreement(m)
+            spread = self.spread(m)
             rows[m] = {
-                "seeds": len(weighted),
+                "seeds": len(r._runs(m)),
                 "weighted point acc.": _fmt(*r.localization_stats(m, "weighted")),
                 "macro point acc.": _fmt(*r.localization_stats(m, "macro")),
-                "s.d. of weighted point acc.": f"{np.std(weighted, ddof=1):.3f}" if len(weighted) > 1 else "–",
+                "s.d. of weighted point acc.": "–" if spread is None else f"{spread:.3f}",
                 "map agreement": "–" if not np.isfinite(agreement) else f"{agreement:.2f}",
                 "macro AUROC": _fmt(*r.auroc_stats(m, "mean")),
                 "thesis: weighted point acc. (NIH)": f"{THESIS[m]:.2f}" if m in THESIS else "–",
@@ -447,7 +456,7 @@ def ablation_discussion(r: PylonAblationResult) -> str:
     """Paragraphs generated from the numbers of ``r`` (Markdown)."""
     s, a, t = r.settings, r.ablation, r.transfer
     lines = []
-    pylon_runs = [x.localization.loc["weighted", "accuracy"] for x in a._runs("pylon")]
+    pylon_runs = r.weighted_accuracies("pylon")
     ref, ref_ci = float(np.mean(pylon_runs)), a.localization_stats("pylon", "weighted")
     low, high = min(pylon_runs), max(pylon_runs)
     parts, outside = [], []
@@ -482,7 +491,7 @@ def ablation_discussion(r: PylonAblationResult) -> str:
         )
     gap = []
     agree_ref, _ = r.seed_agreement("pylon")
-    sd = {m: np.std([x.localization.loc["weighted", "accuracy"] for x in a._runs(m)], ddof=1) for m in r.gap_models}
+    sd = {m: np.nan if r.spread(m) is None else r.spread(m) for m in r.gap_models}
     for m in GAP_VARIANTS:
         if m in a.models:
             agree, _ = r.seed_agreement(m)
@@ -611,11 +620,7 @@ def run_pylon_ablations(settings: PylonAblationSettings) -> PylonAblationResult:
                 "point_localization_weighted": _mean(ablation, m),
                 "point_localization_weighted_ci": ablation.localization_stats(m, "weighted")[1],
                 "point_localization_macro": _mean(ablation, m, "macro"),
-                "point_localization_weighted_sd": float(
-                    np.std([x.localization.loc["weighted", "accuracy"] for x in ablation._runs(m)], ddof=1)
-                )
-                if len(ablation._runs(m)) > 1
-                else None,
+                "point_localization_weighted_sd": result.spread(m),
                 "seed_map_agreement": result.seed_agreement(m)[0],
                 "auroc_macro": ablation.auroc_stats(m, "mean")[0],
                 "seeds": len(ablation._runs(m)),

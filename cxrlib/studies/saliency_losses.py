@@ -33,8 +33,16 @@ from ..metrics import per_class_auroc, point_localization_accuracy
 from ..models import build_model
 from ..saliency import map_statistics
 from ..train import TrainConfig, fit, fit_two_stage, predict, resolve_device
-from .baseline import _mass_in_mask, _mean_ci, _stride, mask_area_share
-from .common import boxed_overlay_figure, check_backbone, open_chest_dataset, resolve_settings, study_train_config
+from .baseline import _mass_in_mask, _stride, mask_area_share
+from .common import (
+    boxed_overlay_figure,
+    check_backbone,
+    mean_ci,
+    open_chest_dataset,
+    resolve_settings,
+    seed_mean_and_half_width,
+    study_train_config,
+)
 from .runinfo import describe_run
 
 __all__ = [
@@ -179,7 +187,7 @@ class SaliencyLossResult:
                 "flat maps": [r.flat_share for r in runs],
             }
             for name, v in values.items():
-                mean, half = _mean_ci(v)
+                mean, half = mean_ci(v)
                 row[name] = mean
                 if name in ("mean AUROC", "point loc. acc.", "L_CD (test)"):
                     row[f"{name} ±95%"] = half
@@ -202,17 +210,11 @@ class SaliencyLossResult:
 
     def per_class_auroc(self) -> pd.DataFrame:
         """Table 4.1: per-class and mean test AUROC per arm, mean over seeds (rows: arms)."""
-        return pd.DataFrame(
-            {label: pd.concat([r.auroc for r in self._of(label)], axis=1).mean(1) for label in self.labels}
-        ).T
+        return seed_mean_and_half_width({label: [r.auroc for r in self._of(label)] for label in self.labels})[0]
 
     def per_class_auroc_ci(self) -> pd.DataFrame:
         """The 95% half-widths of :meth:`per_class_auroc` (NaN with one seed)."""
-        table = {}
-        for label in self.labels:
-            frame = pd.concat([r.auroc for r in self._of(label)], axis=1)
-            table[label] = frame.apply(lambda row: _mean_ci(row.to_numpy())[1], axis=1)
-        return pd.DataFrame(table).T
+        return seed_mean_and_half_width({label: [r.auroc for r in self._of(label)] for label in self.labels})[1]
 
     def runs_table(self) -> pd.DataFrame:
         """One row per trained model: what the distinctiveness-vs-localisation question is asked of."""

@@ -24,12 +24,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..classes import VINDR_CLASSES
 from ..dataset import CXRDataset
-from ..labels import READER_RULES, labels_from_votes
+from ..labels import READER_RULES, labels_from_votes, on_positive_labels
 from ..splits import split_by_patient
 from .common import SkipReport, drop_duplicates, find_first, line, read_csv_checked
 from .session import ReaderSession, check_options, keep_found_images
@@ -130,11 +129,10 @@ def open_vindr(
     votes = findings.groupby(["image_id", "class_name"])["rad_id"].nunique().unstack(fill_value=0)
     images = sorted(rows["image_id"].unique())
     votes = votes.reindex(index=images, columns=VINDR_CLASSES, fill_value=0)
-    labels = labels_from_votes(votes[classes], label_rule).reset_index(drop=True)
-    positive = labels_from_votes(votes, label_rule).stack()
-    positive = set(positive.index[positive.to_numpy() == 1.0])  # (image, class) pairs the rule labels 1
+    labelled = labels_from_votes(votes, label_rule)  # every class, indexed by image
+    labels = labelled[classes].reset_index(drop=True)
     findings = findings[findings["class_name"].isin(classes)]
-    kept = np.array([(i, c) in positive for i, c in zip(findings["image_id"], findings["class_name"])], bool)
+    kept = on_positive_labels(labelled, findings["image_id"], findings["class_name"])
     info["boxes_dropped_by_label_rule"] = int((~kept).sum())
     findings = findings[kept]
     session = ReaderSession(opts, skips, info)

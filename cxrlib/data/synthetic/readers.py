@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..dataset import BOX_COLUMNS, CXRDataset
-from ..labels import READER_RULES, labels_from_votes
+from ..labels import labels_from_votes, on_positive_labels
 from .config import SYNTH_CLASSES, SynthCXRConfig
 
 __all__ = ["reader_tables", "readers_as_truth"]
@@ -77,8 +77,6 @@ def readers_as_truth(ds: CXRDataset, rule: str = "union") -> CXRDataset:
     """
     if "reader_labels" not in ds.info:
         raise ValueError(f"{ds.name}: no simulated readers; open it with readers={{'n_readers': 3, ...}}")
-    if rule not in READER_RULES:
-        raise ValueError(f"unknown reader rule {rule!r}; use one of {list(READER_RULES)}")
     said = ds.info["reader_labels"]
     readers = sorted(said["reader"].unique())
     votes = said.groupby("image")[ds.classes].sum()
@@ -86,11 +84,9 @@ def readers_as_truth(ds: CXRDataset, rule: str = "union") -> CXRDataset:
     labels = labels_from_votes(votes, rule)
     table = ds.table.copy()
     table[ds.classes] = labels.to_numpy()
-    positive = labels.stack()
-    positive = set(positive.index[positive.to_numpy() == 1.0])
     boxes = ds.boxes
     from_readers = boxes["reader"].isin(readers)
-    kept = from_readers & np.array([(i, c) in positive for i, c in zip(boxes["image"], boxes["class"])], bool)
+    kept = from_readers & on_positive_labels(labels, boxes["image"], boxes["class"])
     truth = ds.info["truth"].reindex(ds.table["image"])[ds.classes].to_numpy() == 1
     said_positive = labels.to_numpy() == 1
     agreement = pd.DataFrame(
