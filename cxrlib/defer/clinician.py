@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..data.dataset import CXRDataset
+from ..rng import as_keys, random_stream
 
 __all__ = ["reader_clinician", "simulated_clinician", "with_clinician", "WithClinician"]
 
@@ -65,13 +66,14 @@ def simulated_clinician(
     labels: np.ndarray,
     sensitivity: float | Mapping[str, float] | Sequence[float],
     specificity: float | Mapping[str, float] | Sequence[float],
-    seed: int = 0,
+    seed: int | Sequence[int] = 0,
     classes: Sequence[str] | None = None,
 ) -> np.ndarray:
     """A clinician drawn from ``labels (N, K)`` (1 / 0 / NaN): each positive found with probability
     ``sensitivity``, each negative called negative with probability ``specificity`` (a number, one per
     class, or ``{class: value}`` with ``classes`` naming the columns). Class ``k`` draws from its own
-    stream ``(seed, k)``, so changing one class's parameters leaves the others' predictions as they
+    stream ``(*seed, k)`` (``seed`` one integer or a flat tuple of them, see
+    :func:`~cxrlib.rng.random_stream`), so changing one class's parameters leaves the others' predictions as they
     were. NaN labels give NaN predictions."""
     y = np.asarray(labels, dtype=np.float64)
     if y.ndim != 2:
@@ -86,7 +88,7 @@ def simulated_clinician(
     spec = _per_class(specificity, names, "specificity")
     out = np.full_like(y, np.nan)
     for k in range(y.shape[1]):
-        draw = np.random.default_rng([seed, k]).random(len(y))
+        draw = random_stream(*as_keys(seed), k).random(len(y))
         says = np.where(y[:, k] == 1, draw < sens[k], draw >= spec[k])
         out[:, k] = np.where(known[:, k], says.astype(np.float64), np.nan)
     return out

@@ -550,11 +550,11 @@ def _clinicians(s: DeferSettings, splits, classes: list[str]) -> dict[str, tuple
             usual = reader_clinician(part)
         else:
             usual = simulated_clinician(
-                part.labels, s.clinician_sensitivity, s.clinician_specificity, [s.data_seed, index], classes
+                part.labels, s.clinician_sensitivity, s.clinician_specificity, (s.data_seed, index), classes
             )
         weak = usual.copy()
         weak[:, k] = simulated_clinician(
-            part.labels[:, [k]], s.weak_sensitivity, s.weak_specificity, [s.data_seed, 1000 + index]
+            part.labels[:, [k]], s.weak_sensitivity, s.weak_specificity, (s.data_seed, 1000 + index)
         )[:, 0]
         out[name] = (usual, weak)
     return out

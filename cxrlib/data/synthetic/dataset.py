@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..._progress import progress_enabled
+from ...rng import random_stream
 from ..cache import CacheEntry
 from ..dataset import CXRDataset
 from ..generated import (
@@ -135,7 +136,7 @@ def open_synth_cxr(
     invisible = params["truth"] & ~entry.array("visible")
     truth = params["truth"] & ~invisible  # a finding with an empty mask at this size is not there
     # reported labels: label noise flips, then some become uncertain (-1)
-    rng = np.random.default_rng([seed, 0x1AB])
+    rng = random_stream(seed, 0x1AB)
     flip = rng.random(truth.shape) < label_noise
     reported = np.where(flip, ~truth, truth).astype(float)
     uncertain = rng.random(truth.shape) < uncertain_rate

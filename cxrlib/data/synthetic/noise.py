@@ -1,7 +1,7 @@
 """Per-image random fields, defined on normalised coordinates so that they do not depend on the size.
 
 Image ``i`` of a dataset with seed ``s`` draws its stream ``name`` from its own generator
-``np.random.default_rng([s, i, crc32(name)])``. What an image gets therefore depends neither on the
+``random_stream(s, i, crc32(name))``. What an image gets therefore depends neither on the
 batch it is rendered in nor on the other streams, and smooth fields are a coarse grid of fixed shape
 sampled at the normalised pixel centres: only the pixel noise (whose shape is the image size) changes
 with the size.
@@ -16,6 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from ...rng import random_stream
 
 __all__ = ["ImageRandom"]
 
@@ -50,7 +52,7 @@ class ImageRandom:
 
     def generator(self, image: int, stream: str) -> np.random.Generator:
         """The generator of stream ``stream`` of dataset image ``image``."""
-        return np.random.default_rng([self.seed, int(image), zlib.crc32(stream.encode())])
+        return random_stream(self.seed, int(image), zlib.crc32(stream.encode()))
 
     def normal(self, stream: str, shape: tuple[int, ...]) -> torch.Tensor:
         """Standard normal numbers, ``(B, *shape)`` float32, one draw of ``shape`` per image."""

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ...rng import random_stream
 from .config import SYNTH_CLASSES, SynthCXRConfig
 
 __all__ = [
@@ -49,7 +50,7 @@ def sample_parameters(cfg: SynthCXRConfig) -> dict[str, np.ndarray]:
     ``truth`` ``(N, K_all)`` bool is drawn with the requested prevalence (False for classes not asked
     for), ``severity`` in [0.25, 1] where true, ``side`` as above, ``marker`` the shortcut token.
     """
-    rng = np.random.default_rng([cfg.seed, 0x5C4])
+    rng = random_stream(cfg.seed, 0x5C4)
     n, K = cfg.n, len(SYNTH_CLASSES)
     n_patients = math.ceil(n / cfg.studies_per_patient)
     patient = np.repeat(np.arange(n_patients), cfg.studies_per_patient)[:n]
@@ -100,7 +101,7 @@ def sample_parameters(cfg: SynthCXRConfig) -> dict[str, np.ndarray]:
 
 def redraw_placement(seed: int, image: int, k: int, attempt: int) -> dict[str, float]:
     """Fresh ``PLACEMENT_KEYS`` values for finding ``k`` of dataset image ``image`` (attempt >= 1)."""
-    rng = np.random.default_rng([int(seed), int(image), int(k), int(attempt), 0x91AC])
+    rng = random_stream(int(seed), int(image), int(k), int(attempt), 0x91AC)
     return {key: float(value[0]) for key, value in _placement(rng, (1,)).items()}
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from ...rng import random_stream
 from ..dataset import BOX_COLUMNS, CXRDataset
 from ..labels import labels_from_votes, on_positive_labels
 from .config import SYNTH_CLASSES, SynthCXRConfig
@@ -24,7 +25,7 @@ def reader_tables(
     ``box_jitter`` × the box size; a false positive gets a box somewhere in the chest.
     """
     spec = cfg.readers
-    rng = np.random.default_rng([cfg.seed, 0xBEAD])
+    rng = random_stream(cfg.seed, 0xBEAD)
     said = np.zeros((len(keys), spec.n_readers, len(cfg.classes)))  # image, reader, class
     box_rows = []
     size = cfg.image_size

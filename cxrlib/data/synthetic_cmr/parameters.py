@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...rng import random_stream
 from .config import CMR_CLASSES, MALE_FRACTION, MALE_SIZE_FACTOR, SynthCMRConfig
 
 __all__ = ["LV_CAVITY", "LV_WALL", "CLASS_EFFECTS", "NORMAL_SPREAD", "sample_parameters", "rows_of"]
@@ -55,7 +56,7 @@ def sample_parameters(cfg: SynthCMRConfig) -> dict[str, np.ndarray]:
     ``body_scale``; tissue intensities ``blood``, ``myo``, ``fat``; exposure ``contrast``,
     ``bright``, ``gamma``; ``noise`` (Rician sigma); ``marker`` (the male marker is drawn).
     """
-    rng = np.random.default_rng([cfg.seed, 0xC312])
+    rng = random_stream(cfg.seed, 0xC312)
     n = cfg.n
     names = list(cfg.classes)
     label = rng.permutation(np.arange(n) % len(names))

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from ...rng import random_stream
 from .anatomy import BASE_ZOOM, BODY_PARTS, CAST, MAX_SLOTS, METAL, SLOT_FIELDS, SOFT_TISSUE_MARGIN
 from .config import MSK_CLASSES, SynthMSKConfig
 
@@ -56,7 +57,7 @@ def sample_parameters(cfg: SynthMSKConfig) -> dict[str, np.ndarray]:
     centre within ``VISIBLE`` of the image centre); ``slot_<field>`` for every field of
     ``anatomy.SLOT_FIELDS``.
     """
-    rng = np.random.default_rng([cfg.seed, 0x35C])
+    rng = random_stream(cfg.seed, 0x35C)
     n, per = cfg.n, cfg.images_per_patient
     names = list(cfg.body_parts)
     n_patients = math.ceil(n / per)
