@@ -8,9 +8,6 @@ them, seeds everything explicitly, and uses AMP + channels_last only on a GPU.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -25,10 +22,31 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from ._progress import progress_enabled
-from .distributed import DistInfo, GlobalBatchSampler, all_reduce_sum, init_distributed
+from .checkpoint import (
+    CheckpointMismatchError,
+    config_hash,
+    load_checkpoint,
+    rng_states,
+    save_checkpoint,
+    set_rng_states,
+)
+from .distributed import (
+    SYNC_BATCHNORM_DEVICES,
+    DistInfo,
+    GlobalBatchSampler,
+    all_reduce_sum,
+    any_rank,
+    broadcast_from_main,
+    init_distributed,
+    resolve_device,
+    to_plain_batchnorm,
+    to_sync_batchnorm,
+)
 from .metrics import per_class_auroc
 from .models.backbones import ModelOutput
 from .models.protocol import require_map_model
+from .precision import training_autocast
+from .transfer import freeze, train_mode, transfer_weights, unfreeze
 
 __all__ = [
     "TrainConfig",
@@ -54,10 +72,6 @@ __all__ = [
 ]
 
 
-class CheckpointMismatchError(ValueError):
-    """A checkpoint was written by a run with another configuration than the one resuming it."""
-
-
 @dataclass
 class TrainConfig:
     epochs: int = 10
@@ -65,8 +79,9 @@ class TrainConfig:
     weight_decay: float = 0.0
     batch_size: int = 32
     device: str = "auto"
-    amp: bool = True  #: bfloat16 autocast, on CUDA only
+    amp: bool = True  #: bfloat16 autocast of the forward pass and the loss, on CUDA only
     channels_last: bool = True  #: on CUDA only
+    compile: bool = False  #: ``torch.compile`` the network (opt-in; pays a compile time once per run)
     plateau_factor: float = 0.2
     plateau_patience: int = 2
     stop_after_lr_reductions: int | None = 2  #: PYLON: stop after the second reduction; None = never
@@ -100,13 +115,6 @@ class Predictions:
         return scipy.special.expit(np.asarray(self.logits, dtype=np.float64))
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` → CUDA if available, else CPU; anything else is passed to ``torch.device``."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, numpy and torch; return a torch Generator with the same seed (for callers that
     shuffle data of their own; ``fit`` orders its batches with :class:`~cxrlib.distributed.GlobalBatchSampler`)."""
@@ -114,136 +122,6 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
-
-
-_NORMS = (torch.nn.modules.batchnorm._BatchNorm,)
-_FROZEN_FLAG = "_cxrlib_frozen_statistics"
-
-
-def freeze(model: torch.nn.Module, *prefixes: str, batchnorm_statistics: bool = True) -> list[str]:
-    """Set ``requires_grad=False`` on parameters whose name starts with a prefix; returns their names.
-
-    With ``batchnorm_statistics=True`` (the default) the BatchNorm layers under those prefixes are
-    frozen too: :func:`fit` keeps them in eval mode, so their running mean and variance stay as they
-    are and they normalise with them (a frozen encoder then computes the same features in every
-    epoch, as two-phase transfer expects). ``False`` lets their statistics follow the new data.
-    """
-    names = []
-    for name, p in model.named_parameters():
-        if any(name.startswith(pre) for pre in prefixes):
-            p.requires_grad_(False)
-            names.append(name)
-    if not names:
-        raise ValueError(f"no parameter starts with {prefixes}")
-    if batchnorm_statistics:
-        for name, module in model.named_modules():
-            if isinstance(module, _NORMS) and any(
-                (name + ".").startswith(pre) or name.startswith(pre) for pre in prefixes
-            ):
-                setattr(module, _FROZEN_FLAG, True)
-    return names
-
-
-def unfreeze(model: torch.nn.Module) -> None:
-    """Make every parameter trainable and every BatchNorm layer's statistics free again."""
-    for p in model.parameters():
-        p.requires_grad_(True)
-    for module in model.modules():
-        if hasattr(module, _FROZEN_FLAG):
-            delattr(module, _FROZEN_FLAG)
-
-
-def transfer_weights(
-    model: torch.nn.Module, source_state: Mapping[str, torch.Tensor], new: tuple[str, ...] = ("classifier.",)
-) -> list[str]:
-    """Start ``model`` from another model's weights (transfer learning): copy every entry of
-    ``source_state`` (a ``state_dict``) into ``model`` except those whose name starts with a prefix in
-    ``new`` (by default the class head, which stays freshly initialised, as when the target data has
-    other classes). Every other entry of ``model`` must be in ``source_state`` with the same shape, and
-    the source may have no entry the model lacks, else a ``ValueError`` names the first ones that
-    differ. Returns the names copied."""
-    own = model.state_dict()
-    wanted = [k for k in own if not k.startswith(new)]
-    missing = [k for k in wanted if k not in source_state]
-    wrong = [k for k in wanted if k in source_state and source_state[k].shape != own[k].shape]
-    extra = [k for k in source_state if k not in own and not k.startswith(new)]
-    if missing or wrong or extra:
-        raise ValueError(
-            "the source weights do not fit this model (another architecture or encoder?): "
-            + (f"missing {missing[:5]} " if missing else "")
-            + (f"shape differs for {wrong[:5]} " if wrong else "")
-            + (f"not in this model: {extra[:5]}" if extra else "")
-        )
-    model.load_state_dict({**own, **{k: source_state[k] for k in wanted}})
-    return wanted
-
-
-def train_mode(model: torch.nn.Module) -> None:
-    """``model.train()``, except BatchNorm layers frozen by :func:`freeze`, which stay in eval mode."""
-    model.train()
-    for module in model.modules():
-        if getattr(module, _FROZEN_FLAG, False):
-            module.eval()
-
-
-#: TrainConfig fields that may change between a run and its resumption without changing what is trained
-_RESUMABLE_CHANGES = frozenset({"epochs", "device", "checkpoint_dir", "resume", "progress", "num_workers"})
-
-
-def config_hash(config: TrainConfig, optimizer: torch.optim.Optimizer | None = None) -> str:
-    """Hash of everything in ``config`` that determines the training trajectory (not ``epochs``, which
-    a resumed run may extend, nor device, paths or progress bars), and of the optimizer's class."""
-    fields = {k: v for k, v in asdict(config).items() if k not in _RESUMABLE_CHANGES}
-    fields["optimizer"] = type(optimizer).__name__ if optimizer is not None else None
-    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def rng_states() -> dict:
-    """Every random state a training run draws from: Python, numpy and torch (CPU and CUDA); as plain
-    tensors and ints so that ``weights_only`` loading works. (The order of the training batches needs
-    none: :class:`~cxrlib.distributed.GlobalBatchSampler` draws it from the seed and the epoch.)"""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    return {
-        "python": random.getstate(),
-        "numpy": {
-            "kind": kind,
-            "keys": torch.from_numpy(keys.astype(np.int64)),
-            "pos": int(pos),
-            "has_gauss": int(has_gauss),
-            "cached_gaussian": float(gauss),
-        },
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-
-
-def set_rng_states(states: dict) -> None:
-    """Restore what :func:`rng_states` captured."""
-    random.setstate(_as_tuple(states["python"]))
-    n = states["numpy"]
-    np.random.set_state(
-        (n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
-    )
-    torch.set_rng_state(states["torch"])
-    if states["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
-
-
-def _as_tuple(value):
-    return tuple(_as_tuple(v) for v in value) if isinstance(value, (list, tuple)) else value
-
-
-def save_checkpoint(path: str | Path, state: dict) -> None:
-    """Write atomically: to a temporary file in the same folder, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
-    return torch.load(path, map_location=map_location, weights_only=True)
 
 
 def _to(batch: Mapping[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
@@ -268,12 +146,14 @@ class _WithFeatures(torch.nn.Module):
         return self.model.forward_with_features(images)
 
 
-def _forward(net, images, device, amp) -> ModelOutput:
-    """``net(images)`` (a :class:`_WithFeatures`, possibly inside DDP), under bf16 autocast on CUDA."""
-    if device.type == "cuda" and amp:
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            return net(images)
-    return net(images)
+def _forward_loss(net, images, batch, loss_fn, device, amp) -> tuple[ModelOutput, object]:
+    """``net(images)`` (a :class:`_WithFeatures`, possibly inside DDP) and ``loss_fn(output, batch)``,
+    both inside one bf16 autocast block where :func:`~cxrlib.precision.training_autocast` turns it on
+    (CUDA with ``amp``): a loss that runs a head of the model on the bf16 features must run under the
+    same autocast as the forward pass."""
+    with training_autocast(device, amp):
+        out = net(images)
+        return out, loss_fn(out, batch)
 
 
 def _loader(data: Dataset, config: TrainConfig, shuffle: bool, info: DistInfo | None = None) -> DataLoader:
@@ -304,8 +184,8 @@ def _evaluate(model, loader, loss_fn, device, amp) -> dict[str, float]:
     for batch in loader:
         batch = _to(batch, device)
         with torch.enable_grad() if getattr(loss_fn, "needs_grad", False) else torch.no_grad():
-            out = _forward(net, batch["image"], device, amp)
-            loss, _ = _as_loss(loss_fn(out, batch))
+            out, value = _forward_loss(net, batch["image"], batch, loss_fn, device, amp)
+            loss, _ = _as_loss(value)
         total += float(loss.detach()) * len(batch["image"])
         n += len(batch["image"])
         logits.append(out.logits.detach().float().cpu())
@@ -339,18 +219,22 @@ def fit(
     validation and the plateau scheduler's step, before the checkpoint, so what it changes in the
     optimizer is checkpointed), e.g. for LibAUC's PESG ``update_regularizer`` schedule.
 
+    On CUDA the forward pass and the loss run under bf16 autocast (``config.amp``, see
+    :mod:`cxrlib.precision`) with channels_last inputs; ``config.compile`` wraps the network in
+    ``torch.compile``.
+
     Under ``torchrun --nproc_per_node=N`` (see :mod:`cxrlib.distributed`) the model is wrapped in
     DistributedDataParallel, each process trains on its share of every global batch of
-    ``config.batch_size`` images, and only rank 0 writes checkpoints and progress. BatchNorm layers
-    are converted to SyncBatchNorm on GPUs; on CPUs (gloo) their statistics stay per process.
+    ``config.batch_size`` images, and only rank 0 writes checkpoints and progress. Every rank stops
+    together on a non-finite loss anywhere, and takes rank 0's validation metrics for the learning-rate
+    and stopping decisions. BatchNorm layers become SyncBatchNorm on GPUs for the run (frozen ones
+    stay frozen) and plain BatchNorm again when ``fit`` returns; on CPUs (gloo) their statistics stay
+    per process.
     """
     config = config or TrainConfig()
     require_map_model(model, "fit")
-    info = init_distributed()
-    main = info.rank == 0
     device = resolve_device(config.device)
-    if info.distributed and device.type == "cuda":
-        device = torch.device("cuda", info.local_rank)
+    info = init_distributed(device)
     seed_everything(config.seed)
     model.to(device)
     if device.type == "cuda" and config.channels_last:
@@ -359,16 +243,61 @@ def fit(
     if not params:
         raise ValueError("every parameter is frozen; nothing to train")
     opt = optimizer(params) if optimizer else torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        opt, factor=config.plateau_factor, patience=config.plateau_patience
-    )
+    sync = info.distributed and device.type in SYNC_BATCHNORM_DEVICES
+    if sync:
+        to_sync_batchnorm(model)
+    try:
+        return _fit_loop(model, train_data, val_data, loss_fn, config, opt, val_loss_fn, on_epoch_end, device, info)
+    finally:
+        if sync:
+            to_plain_batchnorm(model)
+
+
+def _network(model: torch.nn.Module, config: TrainConfig, device: torch.device, info: DistInfo) -> torch.nn.Module:
+    """What the training steps call: the model's ``forward_with_features``, in DDP under several
+    processes, compiled with ``config.compile``."""
     net: torch.nn.Module = _WithFeatures(model)
     if info.distributed:
-        if device.type == "cuda":
-            net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
         net = torch.nn.parallel.DistributedDataParallel(
             net, device_ids=[device.index] if device.type == "cuda" else None
         )
+    return torch.compile(net) if config.compile else net
+
+
+def _train_epoch(net, loader, loss_fn, opt, device, config, info, epoch: int, show: bool) -> dict[str, float]:
+    """One pass over the training batches; returns the global means of the loss and its logged terms."""
+    total, n, extra = 0.0, 0, {}
+    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not show, leave=False)
+    for batch in bar:
+        batch = _to(batch, device)
+        images = batch["image"]
+        if device.type == "cuda" and config.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        out, value = _forward_loss(net, images, batch, loss_fn, device, config.amp)
+        loss, terms = _as_loss(value)
+        finite = bool(torch.isfinite(loss))
+        if not finite or (info.distributed and any_rank(not finite)):  # every rank stops at the same step
+            where = f"{loss.item()}" if not finite else "finite here but not on another process"
+            raise FloatingPointError(f"epoch {epoch + 1}: loss is {where}; lower the learning rate")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += float(loss.detach()) * len(images)
+        n += len(images)
+        for k, v in terms.items():
+            extra[k] = extra.get(k, 0.0) + v * len(images)
+        bar.set_postfix(loss=f"{total / n:.4f}")
+    names = sorted(extra)
+    total, n, *sums = all_reduce_sum(total, n, *(extra[k] for k in names))  # the global means
+    return {"train_loss": total / n, **{f"train_{k}": v / n for k, v in zip(names, sums, strict=True)}}
+
+
+def _fit_loop(model, train_data, val_data, loss_fn, config, opt, val_loss_fn, on_epoch_end, device, info):
+    main = info.rank == 0
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, factor=config.plateau_factor, patience=config.plateau_patience
+    )
+    net = _network(model, config, device, info)
     train_loader = _loader(train_data, config, shuffle=True, info=info)
     val_loader = _loader(val_data, config, shuffle=False) if val_data is not None else None
     val_loss_fn = val_loss_fn or loss_fn
@@ -390,7 +319,7 @@ def fit(
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
-        set_rng_states(state["rng"])
+        set_rng_states(state["rng"], device)
         history = state["history"]
         start_epoch, best_loss, best_epoch, reductions = (
             state["epoch"] + 1,
@@ -406,36 +335,13 @@ def fit(
     for epoch in range(start_epoch, config.epochs):
         train_mode(model)
         train_loader.batch_sampler.set_epoch(epoch)
-        t_epoch, total, n, extra = time.perf_counter(), 0.0, 0, {}
-        bar = tqdm(
-            train_loader,
-            desc=f"epoch {epoch + 1}/{config.epochs}",
-            disable=not show,
-            leave=False,
-        )
-        for batch in bar:
-            batch = _to(batch, device)
-            images = batch["image"]
-            if device.type == "cuda" and config.channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
-            out = _forward(net, images, device, config.amp)
-            loss, terms = _as_loss(loss_fn(out, batch))
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"epoch {epoch + 1}: loss is {loss.item()}; lower the learning rate")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(images)
-            n += len(images)
-            for k, v in terms.items():
-                extra[k] = extra.get(k, 0.0) + v * len(images)
-            bar.set_postfix(loss=f"{total / n:.4f}")
-        names = sorted(extra)
-        total, n, *sums = all_reduce_sum(total, n, *(extra[k] for k in names))  # the global means
-        row = {"epoch": epoch + 1, "train_loss": total / n, "lr": opt.param_groups[0]["lr"]}
-        row.update({f"train_{k}": v / n for k, v in zip(names, sums, strict=True)})
+        t_epoch = time.perf_counter()
+        train = _train_epoch(net, train_loader, loss_fn, opt, device, config, info, epoch, show)
+        row = {"epoch": epoch + 1, "train_loss": train.pop("train_loss"), "lr": opt.param_groups[0]["lr"], **train}
         if val_loader is not None:
-            row.update(_evaluate(model, val_loader, val_loss_fn, device, config.amp))
+            metrics = _evaluate(model, val_loader, val_loss_fn, device, config.amp)
+            names = list(metrics)  # every rank takes rank 0's numbers, so all decide alike
+            row.update(zip(names, broadcast_from_main(*(metrics[k] for k in names)), strict=True))
             old_lr = opt.param_groups[0]["lr"]
             sched.step(row["val_loss"])
             reductions += int(opt.param_groups[0]["lr"] < old_lr)
@@ -461,7 +367,7 @@ def fit(
                     "model": model.state_dict(),
                     "optimizer": opt.state_dict(),
                     "scheduler": sched.state_dict(),
-                    "rng": rng_states(),
+                    "rng": rng_states(device),
                     "history": history,
                     "epoch": epoch,
                     "best_loss": best_loss,

@@ -195,9 +195,15 @@ class BernoulliLastLayerLaplace:
             variance = phi**2 @ covariance.T
         return mean, variance.clamp_min(0)
 
+    def map_logits(self, features: torch.Tensor) -> torch.Tensor:
+        """The point estimate's logits ``(N, K)`` for cached ``features (N, D)``, on the CPU in ``dtype``:
+        the trained head's own logits, from the posterior's CPU copy of its weights, so cached features
+        never meet a head that still sits on the GPU."""
+        return self._checked(features) @ self.theta.T
+
     def map_proba(self, features: torch.Tensor) -> torch.Tensor:
         """The point estimate's sigmoid ``(N, K)`` (the trained network's own prediction)."""
-        return torch.sigmoid(self._checked(features) @ self.theta.T)
+        return torch.sigmoid(self.map_logits(features))
 
     def predict_proba(
         self,

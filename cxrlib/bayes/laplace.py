@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from ..losses import class_indices
+from .backend import laplace_torch
 from .features import last_linear_layer
 from .options import HessianStructure, Predictive, PriorFit, checked_features, resolve_option
 from .search import maximize_log_scalar
@@ -56,7 +57,7 @@ def laplace_backend(hessian: HessianStructure | str):
     """The laplace-torch curvature backend used for a Hessian structure: BackPACK's GGN for the full
     Hessian (exact; the default backend mixes in a float32 identity), laplace-torch's default (the
     Curvlinops GGN) for diag and kron."""
-    from laplace.curvature import BackPackGGN
+    BackPackGGN = laplace_torch().curvature.BackPackGGN
 
     hessian = resolve_option(HessianStructure, hessian, "Hessian structure")
     return BackPackGGN if hessian is HessianStructure.FULL else None
@@ -127,7 +128,7 @@ class LastLayerLaplace:
         """Fit the posterior at the head's weights: ``features (N, D)``, one-hot ``labels (N, K)`` (or
         class indices ``(N,)``). ``batch_size``: the batches laplace-torch sums the curvature over
         (default all at once; Kronecker factors are summed per batch, so they depend on it)."""
-        from laplace import Laplace
+        Laplace = laplace_torch().Laplace
 
         x, y = checked_features(features, labels, self.head.in_features, self.dtype)
         targets = _single_label_targets(y)
@@ -342,7 +343,7 @@ def whole_network_laplace(
     laplace-torch object (call it on images for predictions). Same backend per structure as
     :class:`LastLayerLaplace` (:func:`laplace_backend`).
     """
-    from laplace import Laplace
+    Laplace = laplace_torch().Laplace
 
     hessian = resolve_option(HessianStructure, hessian, "Hessian structure")
     last_linear_layer(model, last_layer_name)

@@ -192,7 +192,7 @@ def fit_error_model(
     else:
         weight = torch.ones(z.shape[1])
     generator = torch.Generator().manual_seed(config.seed)
-    with torch.random.fork_rng():
+    with torch.random.fork_rng(devices=[]):  # a CPU model: forking every GPU's generator is slow and warns
         torch.manual_seed(config.seed)
         model = ErrorModel(z.shape[1], config.inputs, config.width, config.hidden)
     model.set_scales(x, z)

@@ -202,6 +202,11 @@ class MIMOLoss:
     def __init__(self, base: Callable):
         self.base = base
 
+    @property
+    def needs_grad(self) -> bool:
+        """The base loss's: a saliency loss on an autograd head needs gradients in validation too."""
+        return bool(getattr(self.base, "needs_grad", False))
+
     def __call__(self, output: ModelOutput, batch: Mapping[str, torch.Tensor]):
         logits = output.logits
         if logits.ndim == 2:

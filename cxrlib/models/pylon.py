@@ -251,11 +251,12 @@ class MapClassifier(nn.Module):
         return self.forward_with_features(images).logits
 
     def map_stride(self, image_size: int = 256) -> float:
-        """Input pixels per map cell at ``image_size`` (one forward pass on zeros)."""
+        """Input pixels per map cell at ``image_size`` (one forward pass on zeros, on the model's device)."""
         was = self.training
         self.eval()
         with torch.no_grad():
-            side = self.class_maps(self.features(torch.zeros(1, 1, image_size, image_size))).shape[-1]
+            probe = self.mean.new_zeros(1, 1, image_size, image_size)  # on the model's device (a GPU too)
+            side = self.class_maps(self.features(probe)).shape[-1]
         self.train(was)
         return image_size / side
 

@@ -59,7 +59,9 @@ def spatial_coherence_loss(maps: torch.Tensor, window: int = 9, threshold: float
         raise ValueError(f"maps must be (B, K, h, w) or (N, h, w), got {tuple(maps.shape)}")
     h, w = maps.shape[-2:]
     flat = maps.reshape(-1, 1, h, w)
-    labels = connected_components(flat[:, 0].detach(), threshold).to(flat.dtype)[:, None]
+    # labels run to 2·h·w: compared in float64 (exact to 2^53), never in the maps' dtype (bf16 under autocast
+    # holds integers exactly only to 256, so distinct clusters would share a label)
+    labels = connected_components(flat[:, 0].detach(), threshold).double()[:, None]
     pad = window // 2
     values = F.unfold(flat, window, padding=pad)  # (N, window², hw): each pixel's neighbourhood
     neighbour_labels = F.unfold(F.pad(labels, (pad,) * 4, value=-1.0), window)

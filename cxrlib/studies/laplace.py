@@ -287,9 +287,9 @@ def _multilabel(s: LaplaceSettings, device) -> tuple[pd.DataFrame, dict]:
     labels = f_test.labels.numpy()
     head = la.map_proba(f_test.features)
     p_la = la.predict_proba(f_test.features, s.predictive).numpy()
-    with torch.no_grad():
-        val_logits = model.classifier(f_val.features).numpy()
-        test_logits = model.classifier(f_test.features).numpy()
+    # the head's logits from the posterior's CPU copy of it: the features are cached on the CPU, the model
+    # may sit on a GPU
+    val_logits, test_logits = la.map_logits(f_val.features).numpy(), la.map_logits(f_test.features).numpy()
     ts = fit_temperature(val_logits, f_val.labels.numpy())
     p_ts = 1 / (1 + np.exp(-np.asarray(ts.apply(test_logits), np.float64)))
     methods = {"MAP": head.numpy(), "Laplace (full, probit)": p_la, "temperature scaling": p_ts}

@@ -143,8 +143,8 @@ def test_resume_restores_every_random_state(tmp_path):
 def test_the_resume_test_fails_when_a_random_state_is_lost(tmp_path, monkeypatch, lost):
     original = train_module.set_rng_states
 
-    def forgetful(states):
-        original({**states, lost: train_module.rng_states()[lost]})
+    def forgetful(states, device=None):
+        original({**states, lost: train_module.rng_states()[lost]}, device)
 
     monkeypatch.setattr(train_module, "set_rng_states", forgetful)
     resumed, full = _resumed_vs_uninterrupted(tmp_path / lost)

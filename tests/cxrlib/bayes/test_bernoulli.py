@@ -157,3 +157,13 @@ def test_bad_input_gives_clear_value_errors():
     no_bias = torch.nn.Linear(4, 3, bias=False).double()
     fitted = BernoulliLastLayerLaplace(no_bias).fit(x, y)
     assert fitted.hessian_matrix.shape == (3, 4, 4) and fitted.predict_proba(x).shape == (40, 3)
+
+
+def test_map_logits_are_the_heads_own_on_the_cpu():
+    # the posterior keeps a CPU float64 copy of the head: cached (CPU) features never meet a GPU head
+    head, x, _ = problem()
+    la = BernoulliLastLayerLaplace(head)
+    logits = la.map_logits(x.float())
+    assert logits.device.type == "cpu" and logits.dtype == torch.float64
+    torch.testing.assert_close(logits, head(x).detach())
+    torch.testing.assert_close(la.map_proba(x), torch.sigmoid(logits))
