@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 from cxrlib.auc import AUCMarginLoss, pesg_optimizer
 from cxrlib.defer import DeferralSurrogateLoss, build_deferral_net
 from cxrlib.losses import FocalLoss, HeatmapMaskLoss, SaliencyRegularizedLoss, WeightedBCELoss
-from cxrlib.models import build_model, build_mimo
+from cxrlib.models import build_mimo, build_model
 from cxrlib.models.mimo import MIMOLoss
 from cxrlib.precision import CPU_AUTOCAST_ENV, autocast_enabled, training_autocast
 from cxrlib.train import TrainConfig, fit, predict
