@@ -116,7 +116,7 @@ def collective_device() -> torch.device:
     associated with device type cpu")."""
     if "cpu" in _group_device_types():
         return torch.device("cpu")
-    return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cuda")
 
 
 def all_reduce_sum(*values: float) -> list[float]:

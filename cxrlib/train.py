@@ -276,7 +276,8 @@ def _train_epoch(net, loader, loss_fn, opt, device, config, info, epoch: int, sh
         out, value = _forward_loss(net, images, batch, loss_fn, device, config.amp)
         loss, terms = _as_loss(value)
         finite = bool(torch.isfinite(loss))
-        if not finite or (info.distributed and any_rank(not finite)):  # every rank stops at the same step
+        stop = any_rank(not finite) if info.distributed else not finite  # every rank stops at the same step
+        if stop:
             where = f"{loss.item()}" if not finite else "finite here but not on another process"
             raise FloatingPointError(f"epoch {epoch + 1}: loss is {where}; lower the learning rate")
         opt.zero_grad(set_to_none=True)

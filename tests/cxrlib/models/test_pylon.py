@@ -167,3 +167,12 @@ def test_channel_maps_accumulate_the_top_channels(pylon):
     assert torch.allclose(maps[:, -1], expected, atol=1e-4)
     with pytest.raises(TypeError):
         channel_maps(build_model("unet", 2, encoder=ENC), features, 0)
+
+
+def test_map_stride_probes_on_the_models_own_device():
+    # "meta" stands in for a GPU: a probe made on the CPU meets the model's weights and fails there
+    # ("Tensor on device meta is not on the expected device cpu"), as it did on CUDA
+    from cxrlib.models.pylon import build_pylon
+
+    model = build_pylon(2, encoder="resnet18").to("meta")
+    assert model.map_stride(64) == 4.0
