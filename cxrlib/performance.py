@@ -19,6 +19,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .gpu_report import gpu_check_section
+
 __all__ = [
     "BENCHMARKS",
     "format_duration",
@@ -38,6 +40,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "loader": ("Loading images: the decode-once cache", "python benchmarks/bench_loader.py"),
     "laplace": ("Last-layer Laplace on cached features", "python benchmarks/bench_laplace.py"),
     "pylon": ("PYLON's decoder: training step and class maps", "python benchmarks/bench_pylon.py"),
+    "gpu_check": ("On a GPU box: every study, the benchmarks and the training-step throughput", "make gpu-check"),
 }
 NOT_MEASURED = "Not measured in this build"
 
@@ -427,6 +430,7 @@ _SECTIONS = {
     "loader": _loader_section,
     "laplace": _laplace_section,
     "pylon": _pylon_section,
+    "gpu_check": gpu_check_section,
 }
 
 
@@ -497,7 +501,7 @@ def performance_markdown(benchmarks: dict[str, dict], runner: dict | None, noteb
             ]
         lines += [_machine_line(runner.get("machine")), ""]
     lines += ["## GPU", ""]
-    gpu = {n: r for n, r in benchmarks.items() if str(_get(r, "machine", "device") or "").startswith("cuda")}
+    gpu = {n: r for n, r in benchmarks.items() if _get(r, "machine", "gpu")}  # "gpu" only where CUDA ran
     if runner and str(_get(runner, "machine", "device") or "").startswith("cuda"):
         gpu["the book build"] = runner
     if gpu:
@@ -511,7 +515,7 @@ def performance_markdown(benchmarks: dict[str, dict], runner: dict | None, noteb
         lines += [
             "No GPU figures are recorded: no GPU was available to the machines that produced these files, "
             "so every figure above is a CPU measurement. The same scripts name the GPU in their record "
-            "when run on one (`python benchmarks/bench_saliency.py --device cuda`).",
+            "when run on one (`make gpu-check` runs them all with `--device cuda`).",
             "",
         ]
     return "\n".join(lines)

@@ -294,3 +294,20 @@ def test_fit_trains_a_softmax_classifier_and_reports_accuracy_only_for_single_la
     assert "val_accuracy" not in multi.history.columns and "val_auroc" in multi.history.columns
     assert is_single_label(torch.eye(3)) and not is_single_label(torch.tensor([[1.0, 1.0], [0.0, 1.0]]))
     assert not is_single_label(torch.tensor([[float("nan"), 1.0]])) and not is_single_label(torch.ones(4, 1))
+
+
+def test_compile_is_opt_in_and_trains_as_the_eager_network():
+    # TrainConfig(compile=True) wraps the network in torch.compile (measured on a GPU by make gpu-check);
+    # it must train the same numbers, and it does not change what a checkpoint resumes
+    from cxrlib.checkpoint import config_hash
+
+    assert TrainConfig().compile is False
+    assert config_hash(cfg(compile=True)) == config_hash(cfg())
+    runs = []
+    for compiled in (False, True):
+        torch.manual_seed(0)
+        model = build_model("small-cnn", 2)
+        runs.append(fit(model, Toy(16, 0), Toy(8, 1), WeightedBCELoss(), cfg(epochs=1, compile=compiled)))
+    eager, compiled = runs
+    np.testing.assert_allclose(compiled.history["train_loss"], eager.history["train_loss"], rtol=1e-4)
+    np.testing.assert_allclose(compiled.history["val_loss"], eager.history["val_loss"], rtol=1e-4)
