@@ -1,7 +1,7 @@
 """``make gpu-check`` (``python -m cxrlib.gpu_check``): the book on a GPU box in one command.
 
 In order: the training-step throughput table (the GPU to itself: DenseNet-121, ResNet-50 and VGG-19 at
-224 px, bf16 + channels_last, batches 64 and 256, eager and under ``torch.compile``); then every study
+224 px, bf16 + channels_last, batches 64 and 256, and batch 256 under ``torch.compile`` too); then every study
 on ``smoke`` (``python -m cxrlib.studies NAME --profile smoke``, several at once, 05 after 04 and 09
 after 08) and one notebook through papermill; then the four benchmarks with ``--device cuda``. It
 prints one table of pass/fail and wall times and writes ``results/benchmarks/gpu_check.json`` (the
@@ -142,11 +142,17 @@ def _benchmark_jobs(benchmarks: Sequence[str], device: str) -> list[Job]:
 
 
 def _throughput(
-    specs: Sequence[tuple[str, int]], image_size: int, device: str, compile_too: bool, steps: int, warmup: int
+    specs: Sequence[tuple[str, int]],
+    image_size: int,
+    device: str,
+    compile_batches: set[int],
+    steps: int,
+    warmup: int,
 ) -> tuple[list[dict], list[Check]]:
+    """Each (backbone, batch) eager, and compiled too where the batch is in ``compile_batches``."""
     rows, checks = [], []
     for backbone, batch in specs:
-        for compiled in (False, True) if compile_too else (False,):
+        for compiled in (False, True) if batch in compile_batches else (False,):
             name = f"throughput {backbone} b{batch}" + (" compiled" if compiled else "")
             start = time.perf_counter()
             try:
@@ -196,7 +202,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     default_specs = ",".join(f"{b}:{n}" for b in THROUGHPUT_BACKBONES for n in (64, 256))
     parser.add_argument("--throughput", default=default_specs, help="backbone:batch pairs, or 'none'")
     parser.add_argument("--image-size", type=int, default=224)
-    parser.add_argument("--no-compile", action="store_true", help="measure the eager step only")
+    parser.add_argument(
+        "--compile-batches",
+        default="256",
+        help="batch sizes also measured under torch.compile (each compile takes about a minute), or 'none'",
+    )
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--parallel", type=int, default=4, help="studies at once")
@@ -226,7 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         if cuda and device.type == "cuda":
             print(f"[gpu-check] GPU: {torch.cuda.get_device_name(device)}", flush=True)
-        rows, checks = _throughput(specs, args.image_size, args.device, not args.no_compile, args.steps, args.warmup)
+        compile_batches = set() if args.compile_batches == "none" else {int(b) for b in args.compile_batches.split(",")}
+        rows, checks = _throughput(specs, args.image_size, args.device, compile_batches, args.steps, args.warmup)
         checks += run_jobs(jobs, args.parallel, out / "logs", args.timeout)
         checks += run_jobs(bench_jobs, 1, out / "logs", args.timeout)  # one at a time: they time the GPU
     wall = time.perf_counter() - t0

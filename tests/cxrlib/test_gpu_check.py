@@ -46,7 +46,7 @@ def test_without_cuda_every_cuda_check_is_skipped_with_a_message(tmp_path, capsy
 def test_the_plan_runs_on_the_cpu_when_asked(tmp_path, capsys):
     args = ["--device", "cpu", "--root", str(tmp_path), "--studies", "none", "--notebook", "none"]
     args += ["--benchmarks", "none", "--throughput", "small-cnn:4", "--image-size", "32", "--steps", "2"]
-    args += ["--warmup", "1", "--no-compile"]
+    args += ["--warmup", "1", "--compile-batches", "none"]
     assert main(args) == 0
     record = json.loads((tmp_path / "results" / "benchmarks" / "gpu_check.json").read_text())
     (row,) = record["figures"]["throughput"]

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from laplace import Laplace
 
 from cxrlib.bayes import LastLayerLaplace, nll_loss, penultimate_features, whole_network_laplace
+from cxrlib.bayes.backend import laplace_torch
+
+Laplace = laplace_torch().Laplace  # the reference, imported without its TorchScript FutureWarning
 
 from .conftest import Images
 
