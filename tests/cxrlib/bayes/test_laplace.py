@@ -10,9 +10,9 @@ import torch.nn.functional as F
 from cxrlib.bayes import LastLayerLaplace, nll_loss, penultimate_features, whole_network_laplace
 from cxrlib.bayes.backend import laplace_torch
 
-Laplace = laplace_torch().Laplace  # the reference, imported without its TorchScript FutureWarning
-
 from .conftest import Images
+
+Laplace = laplace_torch().Laplace  # the reference, imported without its TorchScript FutureWarning
 
 pytestmark = pytest.mark.filterwarnings("ignore:By default `link_approx` is `probit`")
 
