@@ -20,7 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from ..models.backbones import CXRClassifier, ModelOutput, build_model
+from ..models import CXRClassifier, ModelOutput, build_model
 from ..train import resolve_device
 
 __all__ = [

@@ -8,11 +8,12 @@ from .backbones import (
     Pooling,
     SmallCNN,
     VilterCNN,
-    build_model,
+    build_classifier,
 )
 from .baselines import build_map_model
+from .factory import build_model
 from .mimo import MIMO, MIMOLoss, build_mimo, ensemble_logits, mimo_permutations
-from .protocol import MapModel, require_map_model
+from .protocol import MapModel, SaliencyMethod, require_map_model
 from .pylon import MapClassifier, build_pylon
 
 __all__ = [
@@ -23,6 +24,8 @@ __all__ = [
     "SmallCNN",
     "VilterCNN",
     "build_model",
+    "build_classifier",
+    "SaliencyMethod",
     "MIMO",
     "MIMOLoss",
     "build_mimo",

@@ -9,21 +9,19 @@ ImageNet weights are opt-in (``pretrained=True``) and are then folded into the 1
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 import torch.nn as nn
 import torchvision
 
-if TYPE_CHECKING:  # only for the return annotation of build_model; pylon.py imports this module
-    from .pylon import MapClassifier
+from .protocol import ModelOutput
 
 __all__ = [
     "Backbone",
     "Pooling",
     "ModelOutput",
     "CXRClassifier",
-    "build_model",
+    "build_classifier",
     "SmallCNN",
     "VilterCNN",
     "NATIVE_STRIDE",
@@ -44,13 +42,6 @@ class Backbone(str, Enum):
 class Pooling(str, Enum):
     AVG = "avg"
     MAX = "max"
-
-
-class ModelOutput(NamedTuple):
-    """What a training loss receives: ``logits (B, K)`` and the last ``features (B, C, h, w)``."""
-
-    logits: torch.Tensor
-    features: torch.Tensor
 
 
 class SmallCNN(nn.Sequential):
@@ -208,7 +199,7 @@ def _vgg_stride(features: nn.Sequential, output_stride: int) -> None:
         _dilate(list(features)[pools[3] + 1 :], 2)
 
 
-def build_model(
+def build_classifier(
     backbone: Backbone | str,
     num_classes: int,
     pretrained: bool = False,
@@ -216,15 +207,9 @@ def build_model(
     pooling: Pooling | str = Pooling.AVG,
     dropout: float | None = None,
     output_stride: int | None = None,
-    **options,
-) -> CXRClassifier | MapClassifier:
-    """Build a classifier (a :class:`~cxrlib.models.pylon.MapClassifier` for the map architectures).
-
-    ``backbone`` is one of :class:`Backbone`'s values, or one of the
-    models with a decoder of :data:`MAP_ARCHITECTURES` (``"pylon"``, ``"gmp"``, ``"li2018"``,
-    ``"unet"``, ``"fpn"``, ``"deeplabv3plus"``, ``"pan"``; see :mod:`cxrlib.models.pylon`), which take
-    ``encoder=`` (a segmentation-models-pytorch encoder, default ``"resnet50"``) and their own
-    keyword ``options`` (PYLON's ablation switches) instead of ``pooling``, ``dropout`` and ``output_stride``.
+) -> CXRClassifier:
+    """A pooled classifier (:class:`CXRClassifier`) on one of :class:`Backbone`'s encoders; the models
+    with a decoder are built by :func:`cxrlib.models.build_model`, which takes every architecture.
 
     ``output_stride`` (8, 16 or 32; default the backbone's own, :data:`NATIVE_STRIDE`) sets how many
     input pixels one cell of the last feature map, and so of every CAM, spans: at 64 px a stride-32
@@ -234,14 +219,6 @@ def build_model(
     ``dropout`` before the linear layer: default :data:`DEFAULT_DROPOUT` (0.2 for ``"vilter-cnn"``,
     the Laplace study's CNN: 4 Conv3×3 + ReLU layers, output stride 8; otherwise 0).
     """
-    if getattr(backbone, "value", backbone) in MAP_ARCHITECTURES:
-        if pooling != Pooling.AVG or dropout is not None or output_stride is not None:
-            raise ValueError(f"{backbone} has its own pooling and map stride: drop pooling, dropout and output_stride")
-        from .baselines import build_map_model
-
-        return build_map_model(str(backbone), num_classes, pretrained=pretrained, in_chans=in_chans, **options)
-    if options:
-        raise TypeError(f"build_model({backbone!r}) got unexpected options {sorted(options)}")
     try:
         backbone = Backbone(backbone)
     except ValueError:

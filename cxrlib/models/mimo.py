@@ -34,7 +34,8 @@ from collections.abc import Callable, Mapping
 import torch
 import torch.nn as nn
 
-from .backbones import Backbone, CXRClassifier, ModelOutput, Pooling, build_model
+from .backbones import Backbone, CXRClassifier, Pooling, build_classifier
+from .protocol import ModelOutput, SaliencyMethod
 
 __all__ = ["MIMO", "MIMOLoss", "build_mimo", "mimo_permutations", "ensemble_logits"]
 
@@ -166,8 +167,6 @@ class MIMO(nn.Module):
         member's map (``relu`` applied per member), from the features ``(B, C, h, w)`` of the
         repeated input. Closed form for CAM and for Grad-CAM / HiResCAM under average pooling;
         autograd (``create_graph`` as asked) otherwise or with ``closed_form=False``."""
-        from ..saliency.cam import SaliencyMethod  # here: the saliency package imports the models
-
         method = SaliencyMethod(method)
         h, w = features.shape[-2:]
         if method is SaliencyMethod.CAM or (closed_form and self.base.pooling is Pooling.AVG):
@@ -238,7 +237,7 @@ def build_mimo(
     ``members · num_classes`` outputs."""
     if members < 1:
         raise ValueError(f"members must be >= 1, got {members}")
-    base = build_model(
+    base = build_classifier(
         backbone,
         num_classes * members,
         pretrained=pretrained,

@@ -3,18 +3,34 @@
 Training (:func:`cxrlib.train.fit`), prediction and every saliency method rely on it, and nothing
 more: a model returns logits, exposes its last feature map, and maps that feature map to logits
 with a head. PYLON-style decoders and the segmentation baselines meet it as well as the pooled
-classifiers of :mod:`cxrlib.models.backbones` do.
+classifiers of :mod:`cxrlib.models.backbones` do. It also names the saliency methods every model with
+maps offers (:class:`SaliencyMethod`). This module imports no other module of the suite: the models and
+the saliency package both build on it.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from enum import Enum
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import torch
 
-from .backbones import ModelOutput
+__all__ = ["ModelOutput", "SaliencyMethod", "MapModel", "require_map_model"]
 
-__all__ = ["MapModel", "require_map_model"]
+
+class ModelOutput(NamedTuple):
+    """What a training loss receives: ``logits (B, K)`` and the last ``features (B, C, h, w)``."""
+
+    logits: torch.Tensor
+    features: torch.Tensor
+
+
+class SaliencyMethod(str, Enum):
+    """The class maps a model with maps can give (:func:`cxrlib.saliency.saliency_maps`)."""
+
+    CAM = "cam"
+    GRADCAM = "gradcam"
+    HIRESCAM = "hirescam"
 
 
 @runtime_checkable

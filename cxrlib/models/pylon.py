@@ -27,7 +27,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .backbones import ModelOutput
+from .protocol import ModelOutput, SaliencyMethod
 
 __all__ = [
     "MapClassifier",
@@ -271,8 +271,6 @@ class MapClassifier(nn.Module):
         """``(B, K, h, w)``: "cam" is the head's own map (no backward); "gradcam" / "hirescam" weight
         the decoder's features by the gradient of each logit (autograd through the head and pooling).
         ``closed_form`` is accepted for the common signature (the CAM is always direct)."""
-        from ..saliency.cam import SaliencyMethod  # here: the saliency package imports the models
-
         method = SaliencyMethod(method)
         if method is SaliencyMethod.CAM:
             maps = self.class_maps(features)

@@ -15,13 +15,11 @@ autograd with ``create_graph`` (one backward per class).
 
 from __future__ import annotations
 
-from enum import Enum
-
 import torch
 
 from ..maps import display_maps, normalize_maps, upsample_maps
 from ..models.backbones import CXRClassifier, Pooling
-from ..models.protocol import require_map_model
+from ..models.protocol import SaliencyMethod, require_map_model
 
 __all__ = [
     "SaliencyMethod",
@@ -32,12 +30,6 @@ __all__ = [
     "normalize_maps",
     "display_maps",
 ]
-
-
-class SaliencyMethod(str, Enum):
-    CAM = "cam"
-    GRADCAM = "gradcam"
-    HIRESCAM = "hirescam"
 
 
 def _closed_form_available(model: torch.nn.Module) -> bool:
