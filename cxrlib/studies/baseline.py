@@ -18,7 +18,6 @@ trained like any other: multi-label weighted BCE, one AUROC per body part (one-v
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,18 +25,21 @@ import pandas as pd
 import torch
 
 from ..losses import WeightedBCELoss, positive_weights
-from ..metrics import heatmap_mass_in_mask, per_class_auroc, point_localization_accuracy
-from ..models import Backbone, build_model
-from ..models.backbones import NATIVE_STRIDE
+from ..metrics import per_class_auroc, point_localization_accuracy
+from ..models import build_model
 from ..train import fit, predict
 from .common import (
+    backbone_output_stride,
     boxed_overlay_figure,
     check_backbone,
+    mask_area_share,
+    mass_in_mask_per_class,
     mean_ci,
     open_chest_dataset,
     resolve_settings,
     study_train_config,
 )
+from .prose import fmt
 from .runinfo import describe_run
 
 __all__ = ["BaselineSettings", "BackboneRun", "BaselineResult", "run_baseline", "baseline_settings"]
@@ -188,10 +190,6 @@ class BaselineResult:
         return baseline_discussion(self)
 
 
-def _fmt(x: float) -> str:
-    return "undefined" if x is None or not np.isfinite(x) else f"{x:.3f}"
-
-
 def baseline_discussion(result: BaselineResult) -> str:
     """A paragraph per finding, generated from ``result`` so the text cannot contradict the tables."""
     s, summary = result.settings, result.summary()
@@ -202,7 +200,7 @@ def baseline_discussion(result: BaselineResult) -> str:
         f"**Discrimination.** On {s.dataset} at {s.image_size} px ({run.get('n_train', '?')} training images, "
         f"at most {s.epochs} epochs, {'ImageNet weights' if s.pretrained else 'trained from scratch'}, "
         f"{run.get('device', 'device not recorded')}), mean test AUROC was "
-        + ", ".join(f"{_fmt(v)} for {bb}" for bb, v in auc.items())
+        + ", ".join(f"{fmt(v)} for {bb}" for bb, v in auc.items())
         + "."
     )
     weak = [bb for bb, v in auc.items() if not np.isfinite(v) or v < 0.6]
@@ -218,8 +216,8 @@ def baseline_discussion(result: BaselineResult) -> str:
         per = per.dropna().sort_values()
         if len(per):
             lines.append(
-                f"For {best}, the hardest class was {per.index[0]} ({_fmt(per.iloc[0])}) and the "
-                f"easiest {per.index[-1]} ({_fmt(per.iloc[-1])})."
+                f"For {best}, the hardest class was {per.index[0]} ({fmt(per.iloc[0])}) and the "
+                f"easiest {per.index[-1]} ({fmt(per.iloc[-1])})."
             )
     if result.localization_available:
         loc = summary["point loc. acc."].sort_values(ascending=False)
@@ -230,7 +228,7 @@ def baseline_discussion(result: BaselineResult) -> str:
             "**Localisation.** Weighted point localisation accuracy over "
             f"{n_boxes} boxed test findings was "
             + ", ".join(
-                f"{_fmt(v)} for {bb} ({grids[bb]} Grad-CAM grid, {flat[bb]} flat map(s) counted as misses)"
+                f"{fmt(v)} for {bb} ({grids[bb]} Grad-CAM grid, {flat[bb]} flat map(s) counted as misses)"
                 for bb, v in loc.items()
             )
             + "."
@@ -286,36 +284,6 @@ def baseline_discussion(result: BaselineResult) -> str:
     return "\n\n".join(lines)
 
 
-def _mean_over_positive_masks(ds, score: Callable[[int, int, torch.Tensor], float]) -> pd.Series:
-    """Per class, the mean of ``score(i, k, mask)`` over the images positive for that class that have
-    a non-empty truth mask (NaN for a class without any)."""
-    shares = {c: [] for c in ds.classes}
-    for i in range(len(ds)):
-        item = ds[i]
-        for k, c in enumerate(ds.classes):
-            if item["labels"][k] == 1 and item["masks"][k].any():
-                shares[c].append(float(score(i, k, item["masks"][k])))
-    return pd.Series({c: np.mean(v) if v else np.nan for c, v in shares.items()})
-
-
-def _mass_in_mask(ds, maps: np.ndarray) -> pd.Series:
-    """Per class, the mean share of Grad-CAM mass inside the truth mask over positive test images."""
-    return _mean_over_positive_masks(ds, lambda i, k, mask: heatmap_mass_in_mask(torch.from_numpy(maps[i, k]), mask))
-
-
-def mask_area_share(ds) -> pd.Series:
-    """Per class, the mean share of the image covered by the truth mask over positive images: the
-    mass-in-mask score of a uniform map (chance level), to read the Grad-CAM shares against."""
-    return _mean_over_positive_masks(ds, lambda i, k, mask: mask.float().mean())
-
-
-def _stride(backbone: str, requested: int | None) -> int | None:
-    """The requested output stride, or the backbone's own where it is coarser-only (VGG-19 is 16 at most)."""
-    if requested is None:
-        return None
-    return min(requested, NATIVE_STRIDE[Backbone(backbone)])
-
-
 def run_baseline(settings: BaselineSettings) -> BaselineResult:
     t_start = time.perf_counter()
     ds = open_chest_dataset(settings)
@@ -337,7 +305,7 @@ def run_baseline(settings: BaselineSettings) -> BaselineResult:
                 backbone,
                 len(ds.classes),
                 pretrained=settings.pretrained,
-                output_stride=_stride(backbone, settings.output_stride),
+                output_stride=backbone_output_stride(backbone, settings.output_stride),
             )
             config = study_train_config(settings, seed)
             t0 = time.perf_counter()
@@ -353,7 +321,7 @@ def run_baseline(settings: BaselineSettings) -> BaselineResult:
                     point_localization_accuracy(
                         pred.maps, boxes, list(test.table["image"]), ds.classes, test.image_size
                     ),
-                    _mass_in_mask(test, pred.maps) if test.has_masks else pd.Series(np.nan, index=ds.classes),
+                    mass_in_mask_per_class(test, pred.maps) if test.has_masks else pd.Series(np.nan, index=ds.classes),
                     seconds,
                     pred.maps,
                     pred.probs,

@@ -47,8 +47,8 @@ from ..models import Backbone, MIMOLoss, build_mimo, ensemble_logits
 from ..scorecard import DECIMALS
 from ..train import fit, predict, resolve_device
 from . import imbalance_losses as imb
-from .baseline import _stride
-from .common import resolve_settings
+from .common import backbone_output_stride, open_chest_dataset, resolve_settings, study_train_config
+from .prose import fmt, join
 from .runinfo import describe_run
 
 __all__ = [
@@ -116,7 +116,7 @@ class CalibrationSettings:
         known = [b.value for b in Backbone]
         if self.backbone not in known:
             raise ValueError(f"parameter 'backbone': unknown {self.backbone!r}; use one of {known}")
-        imb._check_losses(self.losses)
+        imb.check_losses(self.losses)
         try:
             LogitsFrom(self.logits_from)
         except ValueError:
@@ -412,15 +412,17 @@ def _mimo_comparison(s: CalibrationSettings, runs: list[LogitRun], data, classes
         members=m,
         input_repetition=s.mimo_input_repetition,
         pretrained=s.pretrained,
-        output_stride=_stride(s.backbone, s.output_stride),
+        output_stride=backbone_output_stride(s.backbone, s.output_stride),
     )
-    config = imb._config(s, seeds[0], s.epochs)
+    config = study_train_config(s, seeds[0], epochs=s.epochs)
     result = fit(mimo, train, val, MIMOLoss(WeightedBCELoss(positive_weights(train.labels))), config)
     pv, pt = predict(mimo, val, device=s.device), predict(mimo, test, device=s.device)
     images = torch.stack([test[i]["image"] for i in range(len(test))])
     single_net = imb.new_model(s, len(classes), 0)
     ensemble_nets = [imb.new_model(s, len(classes), i) for i in range(m)]
-    mimo_net = build_mimo(s.backbone, len(classes), members=m, output_stride=_stride(s.backbone, s.output_stride))
+    mimo_net = build_mimo(
+        s.backbone, len(classes), members=m, output_stride=backbone_output_stride(s.backbone, s.output_stride)
+    )
     times = seconds_per_image({"single": [single_net], "ensemble": ensemble_nets, "mimo": [mimo_net]}, images, s.device)
     t_single, t_ensemble, t_mimo = times["single"], times["ensemble"], times["mimo"]
     n_params = sum(p.numel() for p in single_net.parameters())
@@ -489,7 +491,7 @@ def run_calibration(settings: CalibrationSettings) -> CalibrationResult:
     """Fit temperatures to every loss's validation logits, score the test logits, compare MIMO."""
     t_start = time.perf_counter()
     s = settings
-    ds = imb._open(s, s.prevalence)
+    ds = open_chest_dataset(s, prevalence=s.prevalence)
     classes = list(ds.classes)
     train, val, test = ds.subset("train"), ds.subset("val"), ds.subset("test")
     how = LogitsFrom(s.logits_from)
@@ -588,13 +590,6 @@ def _headline(result: CalibrationResult, mimo_info: dict) -> dict:
     }
 
 
-_join = imb._join
-
-
-def _fmt(x: float, digits: int = 3) -> str:
-    return "undefined" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
-
-
 def _below(a: float, b: float) -> bool:
     """``a < b`` as the tables print them (to :data:`~cxrlib.scorecard.DECIMALS` places), so that the text
     never calls lower what the table shows as equal."""
@@ -637,17 +632,17 @@ def calibration_discussion(result: CalibrationResult) -> str:
         text += "Temperature scaling lowered the ECE of every loss, as in the source. "
     else:
         if lowered:
-            text += f"It lowered the ECE of {_join(lowered)}; "
+            text += f"It lowered the ECE of {join(lowered)}; "
         text += (
-            f"it did not lower it for {_join(raised)}, unlike the source, where all three fell. "
+            f"it did not lower it for {join(raised)}, unlike the source, where all three fell. "
             "A temperature is fitted by NLL on the validation split, not by ECE on the test split: it makes the "
             "probabilities sharper or softer, but cannot move a class's base rate. "
         )
     worst = before.idxmax()
     text += (
-        f"Before scaling the least calibrated was {worst} ({_fmt(before[worst])}; in the source DeepAUC, 0.2348), "
-        f"after it the spread between losses was {_fmt(after.max() - after.min())} "
-        f"(before: {_fmt(before.max() - before.min())}; the source: 0.120 before, 0.010 after)."
+        f"Before scaling the least calibrated was {worst} ({fmt(before[worst])}; in the source DeepAUC, 0.2348), "
+        f"after it the spread between losses was {fmt(after.max() - after.min())} "
+        f"(before: {fmt(before.max() - before.min())}; the source: 0.120 before, 0.010 after)."
     )
     lines.append(text)
     ce = imb.LOSS_LABELS[imb.Loss.WBCE.value]
@@ -657,8 +652,8 @@ def calibration_discussion(result: CalibrationResult) -> str:
         if gap_before > 0.05:
             lines.append(
                 "**Why CE is hard to fix.** The weighted BCE's mean predicted probability lay "
-                f"{_fmt(gap_before)} above the positive rate (mean over classes) before scaling and "
-                f"{_fmt(gap_after)} after. Its positive weight (negatives per positive) makes 0.5 the best constant "
+                f"{fmt(gap_before)} above the positive rate (mean over classes) before scaling and "
+                f"{fmt(gap_after)} after. Its positive weight (negatives per positive) makes 0.5 the best constant "
                 "prediction for every class: it shifts each logit by the log of that weight. A temperature has no "
                 "offset to undo a shift; an offset per class (Platt scaling) could, or training without the weight."
             )
@@ -687,15 +682,15 @@ def calibration_discussion(result: CalibrationResult) -> str:
         )
         + ". One temperature per class "
         + (
-            f"gave a lower test ECE than one global temperature for {_join(better)}"
-            + (f" but not for {_join(x for x in table.index if x not in better)}" if len(better) < len(table) else "")
+            f"gave a lower test ECE than one global temperature for {join(better)}"
+            + (f" but not for {join(x for x in table.index if x not in better)}" if len(better) < len(table) else "")
             if better
             else "did not lower the test ECE below the global temperature's for any loss"
         )
         + ". On the validation split, where both were fitted, per-class temperatures can only lower the NLL "
         "below the global one's (each class's own NLL is minimised): "
         + ", ".join(
-            f"{_fmt(val.loc[(label, 'global T'), 'NLL'])} → {_fmt(val.loc[(label, 'per-class T'), 'NLL'])} for {label}"
+            f"{fmt(val.loc[(label, 'global T'), 'NLL'])} → {fmt(val.loc[(label, 'per-class T'), 'NLL'])} for {label}"
             for label in result.labels
         )
         + "."
@@ -707,7 +702,7 @@ def calibration_discussion(result: CalibrationResult) -> str:
             for label in result.labels
             if _below(test.loc[(label, "global T"), metric], test.loc[(label, "before"), metric])
         ]
-        agree.append(f"{metric} fell for {_join(improved) if improved else 'no loss'}")
+        agree.append(f"{metric} fell for {join(improved) if improved else 'no loss'}")
     rank_before = test.xs("before", level="stage")["NLL"].sort_values()
     auroc_change = float(
         np.max(np.abs(test.xs("global T", level="stage")["AUROC"] - test.xs("before", level="stage")["AUROC"]))
@@ -727,17 +722,17 @@ def calibration_discussion(result: CalibrationResult) -> str:
     if mimo is not None and len(mimo) == 3:
         single, ensemble, mimo_row = mimo.index
         text = (
-            f"**MIMO.** Mean test AUROC {_fmt(mimo.loc[single, 'mean AUROC'])} for a {single}, "
-            f"{_fmt(mimo.loc[ensemble, 'mean AUROC'])} for the {ensemble}, {_fmt(mimo.loc[mimo_row, 'mean AUROC'])} "
-            f"for {mimo_row}; NLL {_fmt(mimo.loc[single, 'NLL'])}, {_fmt(mimo.loc[ensemble, 'NLL'])} and "
-            f"{_fmt(mimo.loc[mimo_row, 'NLL'])}; ECE-15 {_fmt(mimo.loc[single, 'ECE'])}, "
-            f"{_fmt(mimo.loc[ensemble, 'ECE'])} and {_fmt(mimo.loc[mimo_row, 'ECE'])}. "
+            f"**MIMO.** Mean test AUROC {fmt(mimo.loc[single, 'mean AUROC'])} for a {single}, "
+            f"{fmt(mimo.loc[ensemble, 'mean AUROC'])} for the {ensemble}, {fmt(mimo.loc[mimo_row, 'mean AUROC'])} "
+            f"for {mimo_row}; NLL {fmt(mimo.loc[single, 'NLL'])}, {fmt(mimo.loc[ensemble, 'NLL'])} and "
+            f"{fmt(mimo.loc[mimo_row, 'NLL'])}; ECE-15 {fmt(mimo.loc[single, 'ECE'])}, "
+            f"{fmt(mimo.loc[ensemble, 'ECE'])} and {fmt(mimo.loc[mimo_row, 'ECE'])}. "
         )
         aurocs = result.mimo_info.get("member_aurocs", [])
         if aurocs:
             text += (
                 f"These are one MIMO model (seed {result.mimo_info.get('mimo_seed')}) and one ensemble; the "
-                f"{len(aurocs)} single models' own mean AUROCs ranged from {_fmt(min(aurocs))} to {_fmt(max(aurocs))}. "
+                f"{len(aurocs)} single models' own mean AUROCs ranged from {fmt(min(aurocs))} to {fmt(max(aurocs))}. "
             )
         beats = [
             metric
@@ -749,9 +744,9 @@ def calibration_discussion(result: CalibrationResult) -> str:
             )
         ]
         text += (
-            f"MIMO was better than the average single model in {_join(beats)}"
+            f"MIMO was better than the average single model in {join(beats)}"
             + (
-                f" but not in {_join(x for x in ('mean AUROC', 'NLL', 'ECE') if x not in beats)}"
+                f" but not in {join(x for x in ('mean AUROC', 'NLL', 'ECE') if x not in beats)}"
                 if len(beats) < 3
                 else ""
             )
@@ -761,10 +756,10 @@ def calibration_discussion(result: CalibrationResult) -> str:
         ens_better = _below(mimo.loc[ensemble, "NLL"], mimo.loc[mimo_row, "NLL"])
         text += (
             f"; the ensemble's NLL was {'lower' if ens_better else 'not lower'} than MIMO's. "
-            f"At test time MIMO costs one forward pass per image, {_fmt(mimo.loc[mimo_row, 'time ÷ single'], 2)}× a "
-            f"single model's wall time ({_fmt(mimo.loc[mimo_row, 'ms / image'], 3)} ms per image here), the ensemble "
+            f"At test time MIMO costs one forward pass per image, {fmt(mimo.loc[mimo_row, 'time ÷ single'], 2)}× a "
+            f"single model's wall time ({fmt(mimo.loc[mimo_row, 'ms / image'], 3)} ms per image here), the ensemble "
             f"{int(mimo.loc[ensemble, 'forward passes / image'])} passes and "
-            f"{_fmt(mimo.loc[ensemble, 'time ÷ single'], 2)}×. Training took {mimo.loc[mimo_row, 'training s']:.0f} s "
+            f"{fmt(mimo.loc[ensemble, 'time ÷ single'], 2)}×. Training took {mimo.loc[mimo_row, 'training s']:.0f} s "
             f"for MIMO, {mimo.loc[single, 'training s']:.0f} s per single model and "
             f"{mimo.loc[ensemble, 'training s']:.0f} s for the ensemble"
             + (

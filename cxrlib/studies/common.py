@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -11,8 +11,9 @@ import torch
 
 from ..data import CXRDataset, open_dataset
 from ..data.sources.common import COMMON_OPTIONS
-from ..metrics import mean_confidence_interval
+from ..metrics import heatmap_mass_in_mask, mean_confidence_interval
 from ..models import Backbone
+from ..models.backbones import NATIVE_STRIDE
 from ..train import TrainConfig
 from .parameters import PRESET, ParameterError, Profile, coerce_parameter, resolve_settings
 
@@ -30,6 +31,9 @@ __all__ = [
     "study_train_config",
     "mean_ci",
     "seed_mean_and_half_width",
+    "mass_in_mask_per_class",
+    "mask_area_share",
+    "backbone_output_stride",
 ]
 
 
@@ -147,3 +151,34 @@ def seed_mean_and_half_width(series: Mapping[str, list[pd.Series]]) -> tuple[pd.
         {label: f.apply(lambda row: mean_ci(row.to_numpy())[1], axis=1) for label, f in frames.items()}
     ).T
     return mean, half
+
+
+def _mean_over_positive_masks(ds, score: Callable[[int, int, torch.Tensor], float]) -> pd.Series:
+    """Per class, the mean of ``score(i, k, mask)`` over the images positive for that class that have
+    a non-empty truth mask (NaN for a class without any)."""
+    shares = {c: [] for c in ds.classes}
+    for i in range(len(ds)):
+        item = ds[i]
+        for k, c in enumerate(ds.classes):
+            if item["labels"][k] == 1 and item["masks"][k].any():
+                shares[c].append(float(score(i, k, item["masks"][k])))
+    return pd.Series({c: np.mean(v) if v else np.nan for c, v in shares.items()})
+
+
+def mass_in_mask_per_class(ds, maps: np.ndarray) -> pd.Series:
+    """Per class, the mean share of the map mass of ``maps (N, K, h, w)`` inside the truth mask, over the
+    images of ``ds`` positive for that class (NaN for a class without a masked positive)."""
+    return _mean_over_positive_masks(ds, lambda i, k, mask: heatmap_mass_in_mask(torch.from_numpy(maps[i, k]), mask))
+
+
+def mask_area_share(ds) -> pd.Series:
+    """Per class, the mean share of the image covered by the truth mask over positive images: the
+    mass-in-mask score of a uniform map (chance level), to read the Grad-CAM shares against."""
+    return _mean_over_positive_masks(ds, lambda i, k, mask: mask.float().mean())
+
+
+def backbone_output_stride(backbone: str, requested: int | None) -> int | None:
+    """The requested output stride, or the backbone's own where it is coarser-only (VGG-19 is 16 at most)."""
+    if requested is None:
+        return None
+    return min(requested, NATIVE_STRIDE[Backbone(backbone)])

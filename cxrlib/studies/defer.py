@@ -63,8 +63,8 @@ from ..defer.surrogate import DeferralSurrogateLoss
 from ..losses import WeightedBCELoss
 from ..models import Backbone, build_model
 from ..train import TrainConfig, fit, predict
-from .baseline import _stride
-from .common import mean_ci, open_chest_dataset, resolve_settings, study_train_config
+from .common import backbone_output_stride, mean_ci, open_chest_dataset, resolve_settings, study_train_config
+from .prose import fmt, join, percent, signed, with_ci
 from .runinfo import describe_run
 
 __all__ = ["RULE_LABELS", "DeferSettings", "DeferSeedRun", "DeferResult", "defer_settings", "run_defer"]
@@ -646,7 +646,7 @@ def run_defer(settings: DeferSettings) -> DeferResult:
     clinicians = _clinicians(s, splits, classes)
     test_labels = splits.test.labels
     rules_wanted = [Rule(r) for r in s.rules]
-    stride = _stride(s.backbone, s.output_stride)
+    stride = backbone_output_stride(s.backbone, s.output_stride)
 
     def config(seed: int, epochs: int) -> TrainConfig:
         return study_train_config(s, seed, epochs=epochs)
@@ -892,29 +892,6 @@ def _headline(result: DeferResult) -> dict:
     }
 
 
-def _fmt(x: float | None, digits: int = 3) -> str:
-    return "undefined" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
-
-
-def _ci(mean: float | None, half: float | None) -> str:
-    return _fmt(mean) + (f" ± {_fmt(half)}" if half is not None and np.isfinite(half) else "")
-
-
-def _signed(mean: float | None, half: float | None) -> str:
-    """A difference with its sign, ``+0.012 ± 0.030``."""
-    if mean is None or not np.isfinite(mean):
-        return "undefined"
-    return f"{mean:+.3f}" + (f" ± {half:.3f}" if half is not None and np.isfinite(half) else "")
-
-
-def _names(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _percent(q: float) -> str:
-    return f"{round(100 * q)}%"
-
-
 def defer_discussion(result: DeferResult) -> str:
     """Paragraphs written from the numbers of ``result`` (Markdown)."""
     s, head, run = result.settings, result.headline, result.run
@@ -930,17 +907,17 @@ def defer_discussion(result: DeferResult) -> str:
         f"**The set-up.** {s.backbone} on {s.dataset} at {s.image_size} px; patient-disjoint splits of "
         f"{run.get('n_train', '?')} images for the classifier, {run.get('n_error', '?')} for the error model, "
         f"{run.get('n_val', '?')} for validation and {run.get('n_test', '?')} for test; {n_seeds} seed(s) ({spread}). "
-        f"Without deferral the classifier's test accuracy was {_fmt(head['accuracy_no_deferral'])} over all "
-        "decisions (" + ", ".join(f"{k} {_fmt(acc[k])}" for k in result.classes) + "); the simulated clinician's was "
-        f"{_fmt(head['clinician_accuracy'])} ("
-        + ", ".join(f"{k} {_fmt(clin[k])}" for k in result.classes)
+        f"Without deferral the classifier's test accuracy was {fmt(head['accuracy_no_deferral'])} over all "
+        "decisions (" + ", ".join(f"{k} {fmt(acc[k])}" for k in result.classes) + "); the simulated clinician's was "
+        f"{fmt(head['clinician_accuracy'])} ("
+        + ", ".join(f"{k} {fmt(clin[k])}" for k in result.classes)
         + "). "
         + (
-            f"The clinician is the more accurate on {_names(better)}"
+            f"The clinician is the more accurate on {join(better)}"
             if better
             else "The clinician is more accurate on no class"
         )
-        + (f", the classifier on {_names(worse)}. " if worse else ". ")
+        + (f", the classifier on {join(worse)}. " if worse else ". ")
         + "The error model learns from the classifier's mistakes on its own split: on average "
         + ", ".join(f"{mist[k]:.0f} for {k}" for k in result.classes)
         + "."
@@ -948,13 +925,13 @@ def defer_discussion(result: DeferResult) -> str:
     parts = []
     for r in rules.values():
         kept = (
-            f"kept accuracy {_ci(r['kept_accuracy_at_c'], r['kept_accuracy_at_c_ci95'])}"
+            f"kept accuracy {with_ci(r['kept_accuracy_at_c'], r['kept_accuracy_at_c_ci95'])}"
             if r["kept_accuracy_at_c"] is not None
             else "nothing kept"
         )
         parts.append(
-            f"{r['label']} kept {_ci(r['coverage_at_c'], r['coverage_at_c_ci95'])} of the decisions ({kept}; "
-            f"system accuracy {_ci(r['system_accuracy_at_c'], r['system_accuracy_at_c_ci95'])})"
+            f"{r['label']} kept {with_ci(r['coverage_at_c'], r['coverage_at_c_ci95'])} of the decisions ({kept}; "
+            f"system accuracy {with_ci(r['system_accuracy_at_c'], r['system_accuracy_at_c_ci95'])})"
         )
     lines.append(f"**At c = {c:g}** (every decision pooled): " + "; ".join(parts) + ".")
     beat = head["error_model_vs_no_deferral"]
@@ -967,9 +944,9 @@ def defer_discussion(result: DeferResult) -> str:
         lines.append(
             f"**Does the error model help at all?** Yes: at every one of the {beat['costs_with_coverage_below_1']} "
             f"costs of the sweep (c = 0.01 … 0.49) where it deferred something, the accuracy of the decisions it kept "
-            f"(mean over seeds) was above the {_fmt(beat['accuracy_no_deferral'])} of no deferral; the smallest gain, "
-            f"{_fmt(beat['smallest_gain'])}, came at c = {beat['smallest_gain_at_cost']:g} "
-            f"(coverage {_fmt(beat['smallest_gain_at_coverage'])})."
+            f"(mean over seeds) was above the {fmt(beat['accuracy_no_deferral'])} of no deferral; the smallest gain, "
+            f"{fmt(beat['smallest_gain'])}, came at c = {beat['smallest_gain_at_cost']:g} "
+            f"(coverage {fmt(beat['smallest_gain_at_coverage'])})."
         )
     else:
         failing = beat["failing_costs"]
@@ -977,8 +954,8 @@ def defer_discussion(result: DeferResult) -> str:
             f"**Does the error model help at all?** Not everywhere: at {len(failing)} of the "
             f"{beat['costs_with_coverage_below_1']} costs of the sweep where it deferred something (c = "
             f"{', '.join(f'{x:g}' for x in failing[:6])}{' …' if len(failing) > 6 else ''}) the accuracy of what it "
-            f"kept was not above the {_fmt(beat['accuracy_no_deferral'])} of no deferral (smallest gain "
-            f"{_fmt(beat['smallest_gain'])} at coverage {_fmt(beat['smallest_gain_at_coverage'])})."
+            f"kept was not above the {fmt(beat['accuracy_no_deferral'])} of no deferral (smallest gain "
+            f"{fmt(beat['smallest_gain'])} at coverage {fmt(beat['smallest_gain_at_coverage'])})."
         )
     lines += _versus_paragraphs(result)
     lines += _balance_paragraph(result)
@@ -1017,18 +994,18 @@ def _versus_paragraphs(result: DeferResult) -> list[str]:
     head, lines = result.headline, []
     rules = head["rules"]
     em = rules[Rule.ERROR_MODEL.value]
-    aurc = "; ".join(f"{r['label']} {_ci(r['aurc'], r['aurc_ci95'])}" for r in rules.values())
+    aurc = "; ".join(f"{r['label']} {with_ci(r['aurc'], r['aurc_ci95'])}" for r in rules.values())
     lines.append(
         "**Ranking the decisions (risk–coverage).** The area under the risk–coverage curve (mean over classes; lower "
         f"is better, a perfect ranking of this many mistakes gets close to 0) was {aurc}. The error model's AUROC for "
         "telling the classifier's mistakes from its correct answers was "
-        f"{_ci(em['mistake_auroc'], em['mistake_auroc_ci95'])}."
+        f"{with_ci(em['mistake_auroc'], em['mistake_auroc_ci95'])}."
     )
     plain, n = [], len(result.runs)
     for other, rows in head["error_model_vs"].items():
         label = result.label(other)
         above, below, neither = _verdict(rows, n)
-        diffs = ", ".join(f"{_percent(r['coverage'])}: {r['difference']:+.3f}" for r in rows)
+        diffs = ", ".join(f"{percent(r['coverage'])}: {r['difference']:+.3f}" for r in rows)
         if n < MIN_SEEDS_FOR_VERDICT:
             plain.append(
                 f"Against {label}, the differences in kept accuracy (error model minus {label}) at coverage {diffs} "
@@ -1038,12 +1015,12 @@ def _versus_paragraphs(result: DeferResult) -> list[str]:
         sentence = f"Against {label} (kept accuracy, error model minus {label}, paired over seeds: {diffs}): "
         verdicts = []
         if above:
-            verdicts.append(f"the error model is better at coverage {', '.join(_percent(q) for q in above)}")
+            verdicts.append(f"the error model is better at coverage {', '.join(percent(q) for q in above)}")
         if below:
-            verdicts.append(f"worse at {', '.join(_percent(q) for q in below)}")
+            verdicts.append(f"worse at {', '.join(percent(q) for q in below)}")
         if neither:
             verdicts.append(
-                f"{'and ' if verdicts else ''}the two cannot be told apart at {', '.join(_percent(q) for q in neither)}"
+                f"{'and ' if verdicts else ''}the two cannot be told apart at {', '.join(percent(q) for q in neither)}"
             )
         plain.append(sentence + "; ".join(verdicts) + ".")
     short = []
@@ -1051,10 +1028,10 @@ def _versus_paragraphs(result: DeferResult) -> list[str]:
         if other not in head["error_model_vs"] or n < MIN_SEEDS_FOR_VERDICT:
             continue
         above, below, _ = _verdict(head["error_model_vs"][other], n)
-        what = f"at coverage {', '.join(_percent(q) for q in above)}" if above else "at none of the coverages tested"
+        what = f"at coverage {', '.join(percent(q) for q in above)}" if above else "at none of the coverages tested"
         short.append(
             f"the error model beats {result.label(other)} {what}"
-            + (f" and loses to it at {', '.join(_percent(q) for q in below)}" if below else "")
+            + (f" and loses to it at {', '.join(percent(q) for q in below)}" if below else "")
         )
     if short:
         plain.append("In short: " + "; ".join(short) + ".")
@@ -1070,24 +1047,26 @@ def _versus_paragraphs(result: DeferResult) -> list[str]:
             if n < MIN_SEEDS_FOR_VERDICT
             else "the maps gave no measurable gain over the probabilities alone at any coverage tested"
             if not above and not below
-            else (f"the maps did better at coverage {listed(_percent(q) for q in above)}" if above else "")
+            else (f"the maps did better at coverage {listed(percent(q) for q in above)}" if above else "")
             + ("; " if above and below else "")
-            + (f"the probabilities alone did better at {listed(_percent(q) for q in below)}" if below else "")
+            + (f"the probabilities alone did better at {listed(percent(q) for q in below)}" if below else "")
             + " (six coverages tested at 95% each: a single one is weak evidence)"
         )
         lines.append(
             f"**What do the maps add?** The same network fed the probabilities only had AURC "
-            f"{_ci(probs['aurc'], probs['aurc_ci95'])} and mistake AUROC "
-            f"{_ci(probs['mistake_auroc'], probs['mistake_auroc_ci95'])}, "
-            f"against {_ci(em['aurc'], em['aurc_ci95'])} and {_ci(em['mistake_auroc'], em['mistake_auroc_ci95'])} "
+            f"{with_ci(probs['aurc'], probs['aurc_ci95'])} and mistake AUROC "
+            f"{with_ci(probs['mistake_auroc'], probs['mistake_auroc_ci95'])}, "
+            f"against {with_ci(em['aurc'], em['aurc_ci95'])} and "
+            f"{with_ci(em['mistake_auroc'], em['mistake_auroc_ci95'])} "
             f"with the Grad-CAM maps: {what} (matched-coverage test above)."
         )
     if Rule.SURROGATE.value in rules:
         sur = rules[Rule.SURROGATE.value]
         lines.append(
             "**The surrogate** is a network of its own, trained end to end with L_CE against the clinician; without "
-            f"deferral its own predictions were {_ci(sur['accuracy_no_deferral'], sur['accuracy_no_deferral_ci95'])} "
-            f"accurate (the classifier's {_fmt(head['accuracy_no_deferral'])}). It defers where it expects the "
+            "deferral its own predictions were "
+            f"{with_ci(sur['accuracy_no_deferral'], sur['accuracy_no_deferral_ci95'])} "
+            f"accurate (the classifier's {fmt(head['accuracy_no_deferral'])}). It defers where it expects the "
             "clinician to beat its own answer by more than c, the clinician's errors counting against deferral, so "
             "its kept accuracy and its system accuracy answer different questions: read them together."
         )
@@ -1108,7 +1087,7 @@ def _balance_paragraph(result: DeferResult) -> list[str]:
         return (
             "nothing kept"
             if not np.isfinite(x.get("kept_accuracy", np.nan))
-            else f"kept accuracy {_fmt(x['kept_accuracy'])}"
+            else f"kept accuracy {fmt(x['kept_accuracy'])}"
         )
 
     head = result.headline
@@ -1139,15 +1118,15 @@ def _balance_paragraph(result: DeferResult) -> list[str]:
     )
     return [
         "**Balanced or unbalanced training of the error model** (the source's open question). The test error rate "
-        f"was {_fmt(un['observed_error_rate'])}. Trained unbalanced, the error model's mean P̂(wrong) was "
-        f"{_fmt(un['mean_p_wrong'])} and at c = {c:g} it kept {_fmt(un['coverage'])} of the decisions ({kept(un)}); "
-        f"balanced, its mean P̂(wrong) was {_fmt(bal['mean_p_wrong'])} and it kept {_fmt(bal['coverage'])} "
-        f"({kept(bal)}). The ranking: AURC {_fmt(un['aurc'])} unbalanced vs {_fmt(bal['aurc'])} balanced "
-        f"(paired difference {_signed(aurc_diff['difference'], aurc_diff['ci95'])}: {ranking}), mistake AUROC "
-        f"{_fmt(un['mistake_auroc'])} vs {_fmt(bal['mistake_auroc'])} (difference "
-        f"{_signed(auc_diff['difference'], auc_diff['ci95'])}: {verdict(auc_diff, lower_is_better=False)}). "
+        f"was {fmt(un['observed_error_rate'])}. Trained unbalanced, the error model's mean P̂(wrong) was "
+        f"{fmt(un['mean_p_wrong'])} and at c = {c:g} it kept {fmt(un['coverage'])} of the decisions ({kept(un)}); "
+        f"balanced, its mean P̂(wrong) was {fmt(bal['mean_p_wrong'])} and it kept {fmt(bal['coverage'])} "
+        f"({kept(bal)}). The ranking: AURC {fmt(un['aurc'])} unbalanced vs {fmt(bal['aurc'])} balanced "
+        f"(paired difference {signed(aurc_diff['difference'], aurc_diff['ci95'])}: {ranking}), mistake AUROC "
+        f"{fmt(un['mistake_auroc'])} vs {fmt(bal['mistake_auroc'])} (difference "
+        f"{signed(auc_diff['difference'], auc_diff['ci95'])}: {verdict(auc_diff, lower_is_better=False)}). "
         "Undoing the prior shift (subtracting the log of the mistakes' weight from each logit) brings the balanced "
-        f"model to a coverage of {_fmt(cor['coverage'])} at the same c ({kept(cor)}). {advice}"
+        f"model to a coverage of {fmt(cor['coverage'])} at the same c ({kept(cor)}). {advice}"
     ]
 
 
@@ -1160,17 +1139,17 @@ def _weak_paragraph(result: DeferResult) -> list[str]:
         side = _decided(r["gain_over_no_deferral_weak"], r["gain_over_no_deferral_weak_ci95"], len(result.runs))
         {"above": helped, "below": hurt}.get(side, level).append(label)
     details = ", ".join(
-        f"{result.label(rule)} {_fmt(r['system_accuracy_at_c_weak'])} (coverage {_fmt(r['coverage_at_c_weak'])}; "
-        f"{_signed(r['gain_over_no_deferral_weak'], r['gain_over_no_deferral_weak_ci95'])} over its model alone)"
+        f"{result.label(rule)} {fmt(r['system_accuracy_at_c_weak'])} (coverage {fmt(r['coverage_at_c_weak'])}; "
+        f"{signed(r['gain_over_no_deferral_weak'], r['gain_over_no_deferral_weak_ci95'])} over its model alone)"
         for rule, r in w["rules"].items()
     )
     verdict = []
     if helped:
-        verdict.append(f"still helped with {_names(helped)}")
+        verdict.append(f"still helped with {join(helped)}")
     if hurt:
-        verdict.append(f"hurt with {_names(hurt)}")
+        verdict.append(f"hurt with {join(hurt)}")
     if level:
-        verdict.append(f"made no difference beyond the seed-to-seed spread with {_names(level)}")
+        verdict.append(f"made no difference beyond the seed-to-seed spread with {join(level)}")
     weaker = w["clinician_accuracy"] < alone
     conclusion = (
         f"With {len(result.runs)} seed(s) there is no verdict on whether deferring to this clinician helped."
@@ -1180,9 +1159,9 @@ def _weak_paragraph(result: DeferResult) -> list[str]:
     sentence = (
         f"**{'A clinician weaker than the model' if weaker else 'A weaker clinician'} on {w['class']}** "
         f"(sensitivity {w['sensitivity']:g}, specificity {w['specificity']:g}: accuracy "
-        f"{_fmt(w['clinician_accuracy'])} there, against the classifier's {_fmt(alone)}"
+        f"{fmt(w['clinician_accuracy'])} there, against the classifier's {fmt(alone)}"
         + ("" if weaker else ", so in this run it is not weaker than the model")
-        + f", and the usual clinician's {_fmt(w['usual_clinician_accuracy'])}). System accuracy on "
+        + f", and the usual clinician's {fmt(w['usual_clinician_accuracy'])}). System accuracy on "
         f"{w['class']} at c = {c:g}, and its gain over the same model without deferral (paired over seeds): "
         f"{details}. {conclusion} (A clinician less accurate than the model on average can still beat it on the "
         "decisions the model is least sure of: in this simulation the clinician's errors do not depend on the image.)"
@@ -1192,7 +1171,7 @@ def _weak_paragraph(result: DeferResult) -> list[str]:
         change = r["coverage_at_c_weak"] - r["coverage_at_c"]
         sentence += (
             " The surrogate, trained again from scratch against the weak clinician, kept "
-            f"{_fmt(r['coverage_at_c_weak'])} of the {w['class']} decisions instead of {_fmt(r['coverage_at_c'])}: "
+            f"{fmt(r['coverage_at_c_weak'])} of the {w['class']} decisions instead of {fmt(r['coverage_at_c'])}: "
             + (
                 "it deferred less to the weaker clinician"
                 if change >= 0.02

@@ -39,6 +39,7 @@ from ..saliency import compute_saliency
 from ..stats import GroupComparison, compare_groups
 from ..train import TrainConfig, fit, predict, resolve_device
 from .common import check_backbone, resolve_settings, study_train_config
+from .prose import fmt, p_value
 from .runinfo import describe_run
 
 __all__ = [
@@ -480,14 +481,6 @@ def _cxr_examples(inverted: CXRDataset, models: dict, k: int, device) -> dict:
     return {"images": images, "maps": maps, "classes": inverted.classes, "class_index": [k] * len(positions)}
 
 
-def _fmt(x: float, digits: int = 3) -> str:
-    return "undefined" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
-
-
-def _p(p: float) -> str:
-    return "undefined" if not np.isfinite(p) else f"{p:.2g}"
-
-
 def _sentence(c: GroupComparison | None, score: str) -> str:
     score = score[:1].upper() + score[1:]
     if c is None:
@@ -495,12 +488,12 @@ def _sentence(c: GroupComparison | None, score: str) -> str:
     if c.significant:
         direction = "higher" if c.median_a > c.median_b else "lower"
         return (
-            f"{score} was {direction} with the loss (median {_fmt(c.median_a)} vs {_fmt(c.median_b)}; "
-            f"Mann–Whitney p = {_p(c.p)}, rank-biserial {c.rank_biserial:+.2f})."
+            f"{score} was {direction} with the loss (median {fmt(c.median_a)} vs {fmt(c.median_b)}; "
+            f"Mann–Whitney p = {p_value(c.p)}, rank-biserial {c.rank_biserial:+.2f})."
         )
     return (
-        f"{score} could not be told apart between the arms (median {_fmt(c.median_a)} with the loss vs "
-        f"{_fmt(c.median_b)} without; p = {_p(c.p)}, rank-biserial {c.rank_biserial:+.2f})."
+        f"{score} could not be told apart between the arms (median {fmt(c.median_a)} with the loss vs "
+        f"{fmt(c.median_b)} without; p = {p_value(c.p)}, rank-biserial {c.rank_biserial:+.2f})."
     )
 
 
@@ -545,8 +538,8 @@ def heatmap_loss_discussion(result: HeatmapLossResult) -> str:
             kept = table[table["kept"]].groupby("arm")["flat maps"].mean()
             if set(ARMS) <= set(kept.index):
                 parts.append(
-                    f"On average {_fmt(kept['none'], 2)} of a model's test maps were flat (no positive HiResCAM "
-                    f"anywhere; scored 0 inside the heart) without the loss and {_fmt(kept['heatmap loss'], 2)} with "
+                    f"On average {fmt(kept['none'], 2)} of a model's test maps were flat (no positive HiResCAM "
+                    f"anywhere; scored 0 inside the heart) without the loss and {fmt(kept['heatmap loss'], 2)} with "
                     "it. A flat map costs the fraction form of the loss its maximum but gives it no gradient (the "
                     "ReLU is zero everywhere), so training cannot pull it back towards the heart."
                 )
@@ -554,7 +547,7 @@ def heatmap_loss_discussion(result: HeatmapLossResult) -> str:
         if chance:
             parts.append(
                 "For scale, a uniform map would score "
-                + " and ".join(f"{_fmt(v)} on {k}" for k, v in chance.items() if np.isfinite(v))
+                + " and ".join(f"{fmt(v)} on {k}" for k, v in chance.items() if np.isfinite(v))
                 + " (the region's share of the image)."
             )
         if known:
@@ -574,10 +567,10 @@ def _shortcut_verdict(result: HeatmapLossResult, comparisons: dict) -> str:
         return ""
     none, loss = means.loc["none"], means.loc["heatmap loss"]
     text = (
-        f"On average {s.shortcut_class} AUROC went from {_fmt(none.iloc[0])} on the marker-free test set to "
-        f"{_fmt(none.iloc[1])} on the inverted one without the loss, and from {_fmt(loss.iloc[0])} to "
-        f"{_fmt(loss.iloc[1])} with it; the share of the class's map on the marker was {_fmt(none.iloc[2])} "
-        f"without and {_fmt(loss.iloc[2])} with the loss. "
+        f"On average {s.shortcut_class} AUROC went from {fmt(none.iloc[0])} on the marker-free test set to "
+        f"{fmt(none.iloc[1])} on the inverted one without the loss, and from {fmt(loss.iloc[0])} to "
+        f"{fmt(loss.iloc[1])} with it; the share of the class's map on the marker was {fmt(none.iloc[2])} "
+        f"without and {fmt(loss.iloc[2])} with the loss. "
     )
     inverted, on_marker = comparisons.get("shortcut AUROC (inverted)"), comparisons.get("map on marker")
     uses_less = inverted is not None and inverted.significant and inverted.median_a > inverted.median_b

@@ -45,8 +45,8 @@ from ..losses import FocalLoss, WeightedBCELoss, positive_weights
 from ..metrics import per_class_auroc, per_class_average_precision, point_localization_accuracy
 from ..models import Backbone, build_model
 from ..train import TrainConfig, TrainResult, fit, predict
-from .baseline import _stride
 from .common import (
+    backbone_output_stride,
     boxed_overlay_figure,
     mean_ci,
     open_chest_dataset,
@@ -54,6 +54,7 @@ from .common import (
     seed_mean_and_half_width,
     study_train_config,
 )
+from .prose import fmt, join, signed, with_ci
 from .runinfo import describe_run
 
 __all__ = [
@@ -124,7 +125,7 @@ class ImbalanceLossSettings:
         known = [b.value for b in Backbone]
         if self.backbone not in known:
             raise ValueError(f"parameter 'backbone': unknown {self.backbone!r}; use one of {known}")
-        _check_losses(self.losses)
+        check_losses(self.losses)
         if self.output_stride not in (None, 8, 16, 32):
             raise ValueError(f"parameter 'output_stride' must be 8, 16, 32 or None, got {self.output_stride!r}")
         if self.focal_gamma < 0:
@@ -145,7 +146,7 @@ class ImbalanceLossSettings:
                 raise ValueError("parameter 'sweep_seeds': give at least one seed (or sweep_class=None: no sweep)")
 
 
-def _check_losses(losses) -> None:
+def check_losses(losses) -> None:
     names = [v.value for v in Loss]
     bad = [v for v in losses if v not in names]
     if bad or not losses:
@@ -321,7 +322,7 @@ class ImbalanceLossResult:
         """Table 4.2 as text cells "mean ± half-width" (the half-width left out with one seed)."""
         mean, half = self.per_class_auroc(), self.per_class_auroc_ci()
         return pd.DataFrame(
-            {c: [_with_ci(mean.loc[i, c], half.loc[i, c]) for i in mean.index] for c in mean.columns}, index=mean.index
+            {c: [with_ci(mean.loc[i, c], half.loc[i, c]) for i in mean.index] for c in mean.columns}, index=mean.index
         )
 
     def sweep_table(self) -> pd.DataFrame:
@@ -385,26 +386,6 @@ class ImbalanceLossResult:
         return imbalance_loss_discussion(self)
 
 
-def _fmt(x: float, digits: int = 3) -> str:
-    return "undefined" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
-
-
-def _join(items) -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
-    items = [str(x) for x in items]
-    return " and ".join(items) if len(items) < 3 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _with_ci(mean: float, half: float) -> str:
-    return _fmt(mean) + (f" ± {_fmt(half)}" if np.isfinite(half) else "")
-
-
-def _signed(mean: float, half: float) -> str:
-    if not np.isfinite(mean):
-        return "undefined"
-    return f"{mean:+.3f}" + (f" ± {half:.3f}" if np.isfinite(half) else "")
-
-
 def map_cosine(a: np.ndarray, b: np.ndarray, labels: np.ndarray) -> float:
     """Mean cosine similarity between two models' maps ``(N, K, h, w)`` over the (image, class) pairs
     whose label is positive and where neither map is flat (all zero); NaN when there is none."""
@@ -454,7 +435,10 @@ def new_model(s, num_classes: int, seed: int) -> torch.nn.Module:
     """The study's network for ``seed`` (initialised under ``torch.manual_seed(seed)``)."""
     torch.manual_seed(seed)
     return build_model(
-        s.backbone, num_classes, pretrained=s.pretrained, output_stride=_stride(s.backbone, s.output_stride)
+        s.backbone,
+        num_classes,
+        pretrained=s.pretrained,
+        output_stride=backbone_output_stride(s.backbone, s.output_stride),
     )
 
 
@@ -465,7 +449,7 @@ def train_losses(s, train, val, seed: int, losses, classes) -> dict[str, tuple[t
     the CE model (trained here even when CE itself is not asked for); its seconds include the CE stage.
     ``s`` is any settings object with the :data:`TRAINING_FIELDS` and ``device``, ``progress``.
     """
-    _check_losses(losses)
+    check_losses(losses)
     out: dict[str, tuple[torch.nn.Module, TrainResult, float]] = {}
     k = len(classes)
     if Loss.WBCE.value in losses or Loss.AUCM.value in losses:
@@ -701,7 +685,7 @@ def imbalance_loss_discussion(result: ImbalanceLossResult) -> str:
     lines.append(
         f"**Discrimination (Table 4.2).** {s.backbone} on {s.dataset} at {s.image_size} px "
         f"({run.get('n_train', '?')} training images, at most {s.epochs} epochs, {n_seeds} seed(s)): mean test AUROC "
-        + ", ".join(f"{_with_ci(*v)} for {label}" for label, v in auc.items())
+        + ", ".join(f"{with_ci(*v)} for {label}" for label, v in auc.items())
         + (" (mean ± 95% half-width over seeds)." if n_seeds > 1 else " (one seed: no interval).")
     )
     if ce in auc:
@@ -718,7 +702,7 @@ def imbalance_loss_discussion(result: ImbalanceLossResult) -> str:
                 verdict = "ranked the test images better than CE" if d > 0 else "ranked the test images worse than CE"
             else:
                 verdict = "was above CE in this single seed" if d > 0 else "was below CE in this single seed"
-            parts.append(f"{label} {verdict} (paired difference {_signed(d, h)})")
+            parts.append(f"{label} {verdict} (paired difference {signed(d, h)})")
         if parts:
             lines.append(
                 "Seed by seed (same initialisation and data order; AUC-M starts from that seed's CE model): "
@@ -734,14 +718,14 @@ def imbalance_loss_discussion(result: ImbalanceLossResult) -> str:
             "**Per class.** "
             + "; ".join(
                 f"{'For' if i == 0 else 'for'} {label} the weakest class was {per.loc[label].idxmin()} "
-                f"({_fmt(per.loc[label].min())}) and the strongest {per.loc[label].idxmax()} "
-                f"({_fmt(per.loc[label].max())})"
+                f"({fmt(per.loc[label].min())}) and the strongest {per.loc[label].idxmax()} "
+                f"({fmt(per.loc[label].max())})"
                 for i, label in enumerate(per.index)
             )
             + ". The gap between the best and the worst class was "
-            + ", ".join(f"{_fmt(v)} for {label}" for label, v in spread.items())
+            + ", ".join(f"{fmt(v)} for {label}" for label, v in spread.items())
             + f". The rarest class in training was {rare} ({result.train_prevalence[rare]:.0%} positives), with "
-            + ", ".join(f"{_fmt(per.loc[label, rare])} for {label}" for label in per.index)
+            + ", ".join(f"{fmt(per.loc[label, rare])} for {label}" for label in per.index)
             + "."
         )
     sim = {label: summary.loc[label, "Grad-CAM cosine to CE"] for label in summary.index}
@@ -751,22 +735,22 @@ def imbalance_loss_discussion(result: ImbalanceLossResult) -> str:
         text = (
             "**Saliency (Fig. 4.6).** Cosine similarity of the Grad-CAM maps to the same seed's CE maps on the "
             "positive test findings: "
-            + ", ".join(f"{_fmt(v)} for {label}" for label, v in others.items())
-            + (f"; two CE models of different seeds agree to {_fmt(ref)}." if np.isfinite(ref) else ".")
+            + ", ".join(f"{fmt(v)} for {label}" for label, v in others.items())
+            + (f"; two CE models of different seeds agree to {fmt(ref)}." if np.isfinite(ref) else ".")
         )
         if np.isfinite(ref) and others:
             alike = [label for label, v in others.items() if round(v, 3) >= round(ref, 3)]
             unlike = [label for label in others if label not in alike]
             if alike:
-                text += f" {_join(alike)} maps are at least as close to CE's as another CE seed's are"
+                text += f" {join(alike)} maps are at least as close to CE's as another CE seed's are"
                 text += "; " if unlike else "."
             if unlike:
-                text += (" " if not alike else "") + f"{_join(unlike)} maps differ from CE's more than CE seeds do."
+                text += (" " if not alike else "") + f"{join(unlike)} maps differ from CE's more than CE seeds do."
         text += " The source saw CE and focal maps as almost identical and DeepAUC's as different, by eye on one image."
         loc = summary["point loc. acc."]
         if loc.notna().any():
             text += (
-                " Weighted point localisation: " + ", ".join(f"{_fmt(v)} for {label}" for label, v in loc.items()) + "."
+                " Weighted point localisation: " + ", ".join(f"{fmt(v)} for {label}" for label, v in loc.items()) + "."
             )
         lines.append(text)
     if result.sweep:
@@ -783,7 +767,7 @@ def imbalance_loss_discussion(result: ImbalanceLossResult) -> str:
             f"{int(table.loc[lo]['positives'].iloc[0])} positives at {lo:.0%}) and tested on "
             f"{info['n_test']} test images with {info['test_positives']} positives. Its test AUROC went from "
             + ", ".join(
-                f"{_fmt(at[hi][label])} at {hi:.0%} to {_fmt(at[lo][label])} at {lo:.0%} for {label}"
+                f"{fmt(at[hi][label])} at {hi:.0%} to {fmt(at[lo][label])} at {lo:.0%} for {label}"
                 for label in at[lo].index
             )
             + "; "
@@ -799,13 +783,13 @@ def imbalance_loss_discussion(result: ImbalanceLossResult) -> str:
                 winners.setdefault(at[p].idxmax(), []).append(f"{p:.0%}")
             text += (
                 "Where the class was learned, the highest test AUROC belonged to "
-                + "; ".join(f"{label} at {_join(where)}" for label, where in winners.items())
+                + "; ".join(f"{label} at {join(where)}" for label, where in winners.items())
                 + ". "
             )
         ap_lo = table.loc[lo]["AUPRC"]
         text += (
             f"AUPRC at {lo:.0%}: "
-            + ", ".join(f"{_fmt(v)} for {label}" for label, v in ap_lo.items())
+            + ", ".join(f"{fmt(v)} for {label}" for label, v in ap_lo.items())
             + f" (chance: the test prevalence, {info['test_prevalence']:.2f}). "
         )
         text += "Each point is one model" if seeds == 1 else f"Each point is a mean over {seeds} seeds"
@@ -813,7 +797,7 @@ def imbalance_loss_discussion(result: ImbalanceLossResult) -> str:
             half = result.per_class_auroc_ci()[info["class"]]
             text += (
                 f"; in the main table the 95% half-width of {info['class']}'s AUROC over {n_seeds} seeds was "
-                f"{_fmt(half.min())} to {_fmt(half.max())} across losses, so differences between the losses smaller "
+                f"{fmt(half.min())} to {fmt(half.max())} across losses, so differences between the losses smaller "
                 "than that are within seed-to-seed noise."
             )
         else:

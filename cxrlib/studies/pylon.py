@@ -38,6 +38,7 @@ from .common import (
     seed_mean_and_half_width,
     study_train_config,
 )
+from .prose import short_ci
 from .runinfo import describe_run
 
 __all__ = [
@@ -175,12 +176,6 @@ def class_maps(model, data, batch_size: int = 64, device: str = "auto") -> tuple
     return torch.cat(logits).numpy(), torch.cat(maps).numpy()
 
 
-def _fmt(mean: float, half: float) -> str:
-    if not np.isfinite(mean):
-        return "–"
-    return f"{mean:.2f}" if not np.isfinite(half) else f"{mean:.2f} ± {half:.2f}"
-
-
 @dataclass
 class PylonResult:
     settings: PylonSettings
@@ -216,7 +211,7 @@ class PylonResult:
         """Table 5.1's layout: point localisation accuracy, mean ± 95 % half-width over seeds, one row
         per model; columns weighted and macro averages, then every class; a last row counts the boxes."""
         keys = ["weighted", "macro", *self.classes]
-        rows = {m: {k: _fmt(*self.localization_stats(m, k)) for k in keys} for m in self.models}
+        rows = {m: {k: short_ci(*self.localization_stats(m, k)) for k in keys} for m in self.models}
         table = pd.DataFrame(rows).T[keys]
         n = self.runs[0].localization["n"]
         table.loc["boxes (test)"] = [str(int(n[k])) for k in keys]
@@ -238,8 +233,8 @@ class PylonResult:
         for m in self.models:
             r0 = self._runs(m)[0]
             rows[m] = {
-                "Weighted avg.": _fmt(*self.auroc_stats(m, "weighted")),
-                "Macro avg.": _fmt(*self.auroc_stats(m, "mean")),
+                "Weighted avg.": short_ci(*self.auroc_stats(m, "weighted")),
+                "Macro avg.": short_ci(*self.auroc_stats(m, "mean")),
                 "map grid": f"{r0.maps.shape[-2]}×{r0.maps.shape[-1]}",
                 "training time (s)": round(float(np.mean([r.train_seconds for r in self._runs(m)]))),
             }
@@ -468,9 +463,9 @@ def pylon_discussion(result: PylonResult) -> str:
         f"{s.dataset} at {s.image_size} px ({run.get('n_train', '?')} training images, at most {s.epochs} epochs, "
         f"{seeds} seed{'s' if seeds > 1 else ''}{'' if seeds > 1 else ', so no interval'}, "
         f"{run.get('device', 'device not recorded')}). Macro test AUROC was "
-        + ", ".join(f"{_fmt(*auc[m])} for {m}" for m in result.models)
+        + ", ".join(f"{short_ci(*auc[m])} for {m}" for m in result.models)
         + "; weighted point localisation accuracy "
-        + ", ".join(f"{_fmt(*loc[m])} for {m} ({grids[m]} maps)" for m in result.models)
+        + ", ".join(f"{short_ci(*loc[m])} for {m} ({grids[m]} maps)" for m in result.models)
         + "."
     )
     weak = [m for m in result.models if not np.isfinite(auc[m][0]) or auc[m][0] < 0.6]

@@ -31,6 +31,7 @@ from ..losses import WeightedBCELoss
 from ..models import build_model
 from ..train import fit, fit_two_phase, transfer_weights
 from .common import open_study_dataset, resolve_settings, study_train_config
+from .prose import short_ci
 from .pylon import (
     NOTEBOOK as SOURCE_NOTEBOOK,
 )
@@ -38,7 +39,6 @@ from .pylon import (
     VARIANTS,
     PylonResult,
     PylonSettings,
-    _fmt,
     evaluate_map_model,
     run_pylon,
     truth_box_area,
@@ -361,11 +361,11 @@ class PylonAblationResult:
             spread = self.spread(m)
             rows[m] = {
                 "seeds": len(r._runs(m)),
-                "weighted point acc.": _fmt(*r.localization_stats(m, "weighted")),
-                "macro point acc.": _fmt(*r.localization_stats(m, "macro")),
+                "weighted point acc.": short_ci(*r.localization_stats(m, "weighted")),
+                "macro point acc.": short_ci(*r.localization_stats(m, "macro")),
                 "s.d. of weighted point acc.": "–" if spread is None else f"{spread:.3f}",
                 "map agreement": "–" if not np.isfinite(agreement) else f"{agreement:.2f}",
-                "macro AUROC": _fmt(*r.auroc_stats(m, "mean")),
+                "macro AUROC": short_ci(*r.auroc_stats(m, "mean")),
                 "thesis: weighted point acc. (NIH)": f"{THESIS[m]:.2f}" if m in THESIS else "–",
             }
         return pd.DataFrame(rows).T
@@ -476,7 +476,7 @@ def ablation_discussion(r: PylonAblationResult) -> str:
         lines.append(
             f"**Ablations (Table 6.2).** {s.encoder} from scratch at {s.image_size} px on {s.dataset} "
             f"({a.run.get('n_train', '?')} training images, at most {s.epochs} epochs). Weighted point accuracy of "
-            f"PYLON {_fmt(*ref_ci)} over {len(pylon_runs)} seeds (from {low:.2f} to {high:.2f}); "
+            f"PYLON {short_ci(*ref_ci)} over {len(pylon_runs)} seeds (from {low:.2f} to {high:.2f}); "
             + "; ".join(parts)
             + ". The thesis found every ablation 0.02–0.05 below PYLON (0.62) on NIH at 256 px. "
             + (
@@ -539,7 +539,7 @@ def ablation_discussion(r: PylonAblationResult) -> str:
             else ""
         )
         + ". Macro point accuracy: "
-        + "; ".join(f"{m} {_fmt(*macro[m])} (AUROC {auc[m]:.3f})" for m in t.models)
+        + "; ".join(f"{m} {short_ci(*macro[m])} (AUROC {auc[m]:.3f})" for m in t.models)
         + ". The thesis on VinDr-CXR: GMP 0.31, PYLON 0.42, fine-tuned 0.48, two-phase 0.55."
     )
     (two, two_h), (fine, _), (scratch, scratch_h) = (

@@ -33,16 +33,19 @@ from ..metrics import per_class_auroc, point_localization_accuracy
 from ..models import build_model
 from ..saliency import map_statistics
 from ..train import TrainConfig, fit, fit_two_stage, predict, resolve_device
-from .baseline import _mass_in_mask, _stride, mask_area_share
 from .common import (
+    backbone_output_stride,
     boxed_overlay_figure,
     check_backbone,
+    mask_area_share,
+    mass_in_mask_per_class,
     mean_ci,
     open_chest_dataset,
     resolve_settings,
     seed_mean_and_half_width,
     study_train_config,
 )
+from .prose import fmt, with_ci
 from .runinfo import describe_run
 
 __all__ = [
@@ -201,11 +204,11 @@ class SaliencyLossResult:
         table = pd.DataFrame(index=summary.index)
         table["seeds"] = summary["seeds"]
         for name in ("mean AUROC", "point loc. acc.", "L_CD (test)"):
-            table[name] = [_with_ci(m, h) for m, h in zip(summary[name], summary[f"{name} ±95%"], strict=True)]
-        table["mass in mask ×chance"] = summary["mass in mask ×chance"].map(lambda v: _fmt(v, 2))
-        table["map mass"] = summary["map mass"].map(_fmt)
-        table["flat maps"] = summary["flat maps"].map(lambda v: _fmt(v, 2))
-        table["s/epoch ÷ CE"] = summary["s/epoch ÷ CE"].map(lambda v: _fmt(v, 2))
+            table[name] = [with_ci(m, h) for m, h in zip(summary[name], summary[f"{name} ±95%"], strict=True)]
+        table["mass in mask ×chance"] = summary["mass in mask ×chance"].map(lambda v: fmt(v, 2))
+        table["map mass"] = summary["map mass"].map(fmt)
+        table["flat maps"] = summary["flat maps"].map(lambda v: fmt(v, 2))
+        table["s/epoch ÷ CE"] = summary["s/epoch ÷ CE"].map(lambda v: fmt(v, 2))
         return table
 
     def per_class_auroc(self) -> pd.DataFrame:
@@ -264,14 +267,6 @@ def _times_chance(mass: pd.Series, chance: pd.Series | None) -> float:
     return float((mass[known] / chance[known]).mean()) if known.any() else float("nan")
 
 
-def _fmt(x: float, digits: int = 3) -> str:
-    return "undefined" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
-
-
-def _with_ci(mean: float, half: float) -> str:
-    return _fmt(mean) + (f" ± {_fmt(half)}" if np.isfinite(half) else "")
-
-
 def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
     """Whether two mean ± half-width intervals overlap (True when either has no interval)."""
     if not (np.isfinite(a[1]) and np.isfinite(b[1])):
@@ -289,7 +284,7 @@ def saliency_loss_discussion(result: SaliencyLossResult) -> str:
     lines.append(
         f"**Discrimination (Table 4.1).** {s.backbone} on {s.dataset} at {s.image_size} px "
         f"({run.get('n_train', '?')} training images, at most {s.epochs} epochs, {n_seeds} seed(s)): mean test AUROC "
-        + ", ".join(f"{_with_ci(*v)} for {label}" for label, v in auc.items())
+        + ", ".join(f"{with_ci(*v)} for {label}" for label, v in auc.items())
         + (" (mean ± 95% half-width over seeds)." if n_seeds > 1 else " (one seed: no interval).")
     )
     if ce_label is not None:
@@ -316,7 +311,7 @@ def saliency_loss_discussion(result: SaliencyLossResult) -> str:
         lines.append(
             "**Do the maps become more distinct?** The class-distinctiveness value on the test set (mean cosine "
             "between the classes' map-weighted feature vectors; 0 is fully distinct) was "
-            + ", ".join(f"{_with_ci(*v)} for {label}" for label, v in cd.items())
+            + ", ".join(f"{with_ci(*v)} for {label}" for label, v in cd.items())
             + ". "
             + (
                 f"{', '.join(better)} lowered it below CE's"
@@ -334,9 +329,9 @@ def saliency_loss_discussion(result: SaliencyLossResult) -> str:
         lines.append(
             "Vanishing maps are not a way out here: a map with no mass gets the average feature vector as its latent, "
             "so all-zero maps are as *similar* as maps can be. The share of flat test maps was "
-            + ", ".join(f"{_fmt(flat[label], 2)} for {label}" for label in flat.index)
+            + ", ".join(f"{fmt(flat[label], 2)} for {label}" for label in flat.index)
             + ", and the mean map mass "
-            + ", ".join(f"{_fmt(mass[label], 3)} for {label}" for label in mass.index)
+            + ", ".join(f"{fmt(mass[label], 3)} for {label}" for label in mass.index)
             + "."
         )
     loc = summary["point loc. acc."]
@@ -344,10 +339,10 @@ def saliency_loss_discussion(result: SaliencyLossResult) -> str:
     lines.append(
         "**Localisation.** Weighted point localisation accuracy was "
         + ", ".join(
-            f"{_with_ci(loc[label], summary.loc[label, 'point loc. acc. ±95%'])} for {label}" for label in loc.index
+            f"{with_ci(loc[label], summary.loc[label, 'point loc. acc. ±95%'])} for {label}" for label in loc.index
         )
         + "; the Grad-CAM mass inside the finding's mask, as a multiple of a uniform map's share, was "
-        + ", ".join(f"{_fmt(chance[label], 2)}× for {label}" for label in chance.index)
+        + ", ".join(f"{fmt(chance[label], 2)}× for {label}" for label in chance.index)
         + "."
     )
     if ce_label is not None:
@@ -380,7 +375,7 @@ def saliency_loss_discussion(result: SaliencyLossResult) -> str:
     if ratios:
         lines.append(
             "**Cost.** Median seconds per training epoch over CE's: "
-            + ", ".join(f"{_fmt(v, 2)}× for {label}" for label, v in ratios.items())
+            + ", ".join(f"{fmt(v, 2)}× for {label}" for label, v in ratios.items())
             + ". With an average-pooling head the maps of all classes come in closed form from the same forward "
             "pass; the isolated training-step ratio is on the performance page."
         )
@@ -400,7 +395,7 @@ def _evaluate(
         history=history,
         auroc=per_class_auroc(pred.logits, pred.labels, classes),
         localization=point_localization_accuracy(pred.maps, boxes, list(test.table["image"]), classes, test.image_size),
-        mass_in_mask=_mass_in_mask(test, pred.maps) if test.has_masks else pd.Series(np.nan, index=classes),
+        mass_in_mask=mass_in_mask_per_class(test, pred.maps) if test.has_masks else pd.Series(np.nan, index=classes),
         class_distinctiveness=stats.class_distinctiveness,
         map_mass=stats.map_mass,
         flat_share=stats.flat_share,
@@ -432,7 +427,10 @@ def run_saliency_losses(settings: SaliencyLossSettings) -> SaliencyLossResult:
     def new_model(seed: int) -> torch.nn.Module:
         torch.manual_seed(seed)
         return build_model(
-            s.backbone, len(classes), pretrained=s.pretrained, output_stride=_stride(s.backbone, s.output_stride)
+            s.backbone,
+            len(classes),
+            pretrained=s.pretrained,
+            output_stride=backbone_output_stride(s.backbone, s.output_stride),
         )
 
     def evaluate(model, label, arm, seed, lam, history, seconds) -> ArmRun:
