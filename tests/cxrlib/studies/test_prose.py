@@ -12,8 +12,10 @@ def test_numbers_and_missing_values():
 
 def test_intervals():
     assert with_ci(0.5, 0.04) == "0.500 ± 0.040" and with_ci(0.5, math.nan) == with_ci(0.5, None) == "0.500"
-    assert signed(0.012, 0.03) == "+0.012 ± 0.030" and signed(-0.2, None) == "-0.200" and signed(None, 0.1) == "undefined"
-    assert short_ci(0.62, 0.041) == "0.62 ± 0.04" and short_ci(0.62, math.nan) == "0.62" and short_ci(math.nan, 1) == "–"
+    assert signed(0.012, 0.03) == "+0.012 ± 0.030" and signed(-0.2, None) == "-0.200"
+    assert signed(None, 0.1) == "undefined"
+    assert short_ci(0.62, 0.041) == "0.62 ± 0.04" and short_ci(0.62, math.nan) == "0.62"
+    assert short_ci(math.nan, 1) == "–"
 
 
 def test_lists_percentages_and_p_values():
