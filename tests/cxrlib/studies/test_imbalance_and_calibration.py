@@ -97,7 +97,7 @@ def test_calibration_metrics_and_the_ensemble_of_probabilities():
         cal.calibration_metrics(np.where(y == 1, np.nan, z), y)
     members = [rng.normal(size=(6, 2)) for _ in range(3)]
     mean_p = np.mean([scipy.special.expit(v) for v in members], axis=0)
-    assert scipy.special.expit(cal._ensemble(members)) == pytest.approx(mean_p)
+    assert scipy.special.expit(cal.probability_ensemble(members)) == pytest.approx(mean_p)
 
 
 def _tiny(profile_settings, **extra):
@@ -128,11 +128,11 @@ def test_calibration_loads_what_the_imbalance_study_saved_and_trains_when_it_doe
     assert "Table 4.2" in result.discussion()
 
     c = _tiny(cal.calibration_settings, mimo_members=2)
-    runs, why = cal._load_runs(c)
+    runs, why = cal.load_saved_runs(c)
     assert runs is not None and why.startswith("loaded from 04_imbalance_losses")
     assert np.array_equal(runs[0].test_logits, result.runs[0].test_logits)
     other = dataclasses.replace(c, lr=0.5)
-    runs, why = cal._load_runs(other)
+    runs, why = cal.load_saved_runs(other)
     assert runs is None and "lr" in why
     with pytest.raises(ValueError, match="logits_from='load'"):
         cal.run_calibration(dataclasses.replace(other, logits_from="load"))
@@ -154,6 +154,8 @@ def test_a_class_without_training_positives_stops_auc_m_before_anything_trains(m
     def no_training(*args, **kwargs):
         raise AssertionError("trained although AUC-M's imratio is 0 for some class")
 
-    monkeypatch.setattr(imb, "fit", no_training)
+    import cxrlib.studies.imbalance_losses.run as imb_run  # where the study calls fit
+
+    monkeypatch.setattr(imb_run, "fit", no_training)
     with pytest.raises(ValueError, match="imratio is 0 or 1"):
         imb.run_imbalance_losses(_tiny(imb.imbalance_loss_settings, prevalence=0.0))

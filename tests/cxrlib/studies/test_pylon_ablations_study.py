@@ -73,10 +73,10 @@ def tiny(source_run):
 
 def test_saved_source_is_used_only_when_it_fits(source_run):
     fits = study.pylon_ablation_settings("smoke", n=200)
-    saved, why = study._saved_source(fits)
+    saved, why = study.saved_source(fits)
     assert saved is not None and set(saved["models"]) == {"pylon", "gmp"} and "08_pylon" in why
     other = study.pylon_ablation_settings("smoke", encoder="resnet34")
-    saved, why = study._saved_source(other)
+    saved, why = study.saved_source(other)
     assert saved is None and "encoder 'resnet18' ≠ 'resnet34'" in why
 
 

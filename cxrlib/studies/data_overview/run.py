@@ -1,119 +1,33 @@
-"""Study 00: the data: gallery, label distributions, uncertain labels, finding sizes, split audit.
-
-Runs on SynthCXR and on every real source. The SynthCXR-only settings (``n``,
-``studies_per_patient``, ``n_readers``, ``uncertain_rate`` and the shortcut marker) go to the
-generator only. On real data there are no masks (the mask columns of ``sizes`` are NaN and the
-headline says so), finding sizes come from the source's truth boxes alone, and the label counts
-show the reported uncertain labels where the reader counts them (CheXpert, MIMIC).
-"""
+"""Study 00: the run: training and evaluation."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..data import CXRDataset, PatientLeakageError, check_patient_leakage, open_dataset, samples
-from .common import open_study_dataset, resolve_settings
-from .runinfo import describe_run
+from ...data import CXRDataset, PatientLeakageError, check_patient_leakage, open_dataset, samples
+from ..common import open_study_dataset
+from ..runinfo import describe_run
+from .result import DataOverview
+from .settings import DataSettings
+
+__all__ = [
+    "NIH_ATTRIBUTION",
+    "finding_sizes",
+    "split_audit",
+    "run_data_overview",
+    "gallery_positions",
+    "real_beside_synthetic",
+    "open_nih_sample",
+]
+
 
 NIH_ATTRIBUTION = (
     "Data: NIH Clinical Center, https://nihcc.app.box.com/v/ChestXray-NIHCC (Wang et al., ChestX-ray8, IEEE CVPR 2017)"
 )
-
-__all__ = [
-    "NIH_ATTRIBUTION",
-    "open_nih_sample",
-    "real_beside_synthetic",
-    "gallery_positions",
-    "data_settings",
-    "DataSettings",
-    "DataOverview",
-    "run_data_overview",
-    "finding_sizes",
-    "split_audit",
-]
-
-
-@dataclass
-class DataSettings:
-    profile: str = "default"
-    dataset: str = "synth-cxr"
-    data_root: str | None = None
-    n: int = 2000
-    image_size: int = 256
-    seed: int = 0
-    uncertain_rate: float = 0.1
-    studies_per_patient: int = 3
-    n_readers: int = 3
-    size_sample: int = 400  #: images used to measure finding sizes
-    nih_sample_root: str | None = None  #: the real NIH images to show (default: cxrlib/data/samples/nih)
-    classes: str | tuple[str, ...] | None = None  #: a preset or class names; None: the source's default
-    label_policy: str | None = None  #: None: the source's default policy
-    progress: bool = True
-
-
-PRESETS = {
-    "smoke": {"n": 240, "image_size": 128, "size_sample": 120},
-    "default": {"n": 2000, "image_size": 256},
-    "full": {"n": 20000, "image_size": 512, "size_sample": 2000},
-}
-
-
-def data_settings(profile: str = "default", **overrides) -> DataSettings:
-    """Settings for ``profile`` with every non-None override applied."""
-    return resolve_settings(DataSettings, PRESETS, profile, **overrides)
-
-
-@dataclass
-class DataOverview:
-    settings: DataSettings
-    dataset: CXRDataset
-    label_counts: pd.DataFrame
-    sizes: pd.DataFrame
-    audit: pd.DataFrame
-    image_level_leaks: int
-    headline: dict = field(default_factory=dict)
-    run: dict = field(default_factory=dict)  #: the run header (see ``cxrlib.studies.runinfo``)
-
-    def describe_shortcut(self) -> str:
-        """How the shortcut marker relates to its class, from the data (Markdown); empty without one."""
-        config = self.dataset.info.get("config")
-        spec = getattr(config, "shortcut", None)
-        if spec is None or "truth" not in self.dataset.info:
-            return ""
-        marker = self.dataset.table["shortcut_marker"].to_numpy(bool)
-        truth = self.dataset.info["truth"][spec.class_name].to_numpy() == 1
-        agree = (marker == truth).mean()
-        sensitivity = marker[truth].mean() if truth.any() else float("nan")
-        ppv = truth[marker].mean() if marker.any() else float("nan")
-        return (
-            f"The marker agrees with the true {spec.class_name} label on {agree:.0%} of images (requested "
-            f"{spec.rate:.0%}), but {spec.class_name} is rare ({truth.mean():.0%}), so agreement alone says "
-            f"little: the marker is on {sensitivity:.0%} of the images with {spec.class_name} and only "
-            f"{ppv:.0%} of the images that carry it have {spec.class_name}. A model that reads it gains "
-            "sensitivity without looking at the lung."
-        )
-
-    def describe_sizes(self) -> str:
-        """One sentence on the smallest and largest findings, written from ``sizes`` (Markdown)."""
-        column = "mask_%_median" if self.sizes["mask_%_median"].notna().any() else "box_%_median"
-        what = "mask" if column.startswith("mask") else "truth box"
-        sizes = self.sizes[column].dropna().sort_values()
-        if sizes.empty:
-            return f"{self.dataset.name} has neither masks nor truth boxes: finding sizes are not measured."
-        side = self.dataset.image_size[0]
-        small, large = sizes.index[0], sizes.index[-1]
-        pixels = sizes.iloc[0] / 100 * side * side
-        return (
-            f"By median {what} area, the smallest finding here is **{small}** ({sizes.iloc[0]:.2f} % of the "
-            f"image, about {pixels:.0f} pixels at {side} px) and the largest **{large}** "
-            f"({sizes.iloc[-1]:.2f} %). At 64 px the same {small.lower()} covers about "
-            f"{sizes.iloc[0] / 100 * 64 * 64:.0f} pixels."
-        )
 
 
 def finding_sizes(ds: CXRDataset, limit: int = 400) -> pd.DataFrame:
@@ -243,7 +157,7 @@ def real_beside_synthetic(ds: CXRDataset, nih: CXRDataset, n: int = 5) -> list:
     """Two galleries: ``n`` boxed real NIH images (file name and labels as titles, the NIH
     attribution as caption), then, when ``ds`` is SynthCXR, one synthetic image positive for each of
     the same findings where it has them. Returns the figures."""
-    from .. import plots
+    from ... import plots
 
     boxed = [int(i) for i in nih.table.index[nih.table["image"].isin(set(nih.boxes["image"]))][:n]]
 

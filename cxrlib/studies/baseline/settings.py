@@ -1,0 +1,75 @@
+"""Study 01: the parameters: the ``Settings`` dataclass, its presets and checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..common import (
+    check_backbone,
+    resolve_settings,
+)
+
+__all__ = ["BaselineSettings", "PRESETS", "baseline_settings"]
+
+
+@dataclass
+class BaselineSettings:
+    profile: str = "default"
+    dataset: str = "synth-cxr"
+    data_root: str | None = None
+    n: int = 1500
+    image_size: int = 64
+    classes: str | tuple[str, ...] = "chexpert5"  #: a preset ("chexpert5", "all"...) or class names
+    label_policy: str = "sharma2023"
+    uncertain_rate: float = 0.1
+    prevalence: float | None = 0.25
+    backbones: tuple[str, ...] = ("densenet121", "resnet101", "vgg19")
+    output_stride: int | None = None  #: 8, 16 or 32 (None: each backbone's own); sets the Grad-CAM grid
+    epochs: int = 6
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
+    seeds: tuple[int, ...] = (0,)
+    pretrained: bool = False
+    device: str = "auto"
+    data_seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.backbones:
+            raise ValueError("parameter 'backbones': empty list; give at least one backbone")
+        for backbone in self.backbones:
+            check_backbone(backbone, "backbones")
+        if self.output_stride not in (None, 8, 16, 32):
+            raise ValueError(f"parameter 'output_stride' must be 8, 16, 32 or None, got {self.output_stride!r}")
+
+
+#: Budgets on a 2-core CPU: smoke <= 90 s, default <= 4 min. Three deep backbones trained from scratch
+#: do not fit the default budget, so the CPU profiles train DenseNet-121 (the source's model) beside a
+#: small CNN, at output stride 8 so that Grad-CAM has an 8×8 grid at 64 px; ``full`` (a GPU box)
+#: compares all three backbones of the source at 224 px with 14×14 maps and the source's Adam 1e-4.
+PRESETS = {
+    "smoke": {"n": 600, "image_size": 64, "epochs": 4, "backbones": ("small-cnn", "densenet121"), "output_stride": 8},
+    "default": {
+        "n": 1500,
+        "image_size": 64,
+        "epochs": 5,
+        "backbones": ("densenet121", "small-cnn"),
+        "output_stride": 8,
+    },
+    "full": {
+        "n": 20000,
+        "image_size": 224,
+        "epochs": 15,
+        "batch_size": 64,
+        "lr": 1e-4,
+        "seeds": (0, 1, 2, 3, 4),
+        "backbones": ("densenet121", "resnet101", "vgg19"),
+        "output_stride": 16,
+    },
+}
+
+
+def baseline_settings(profile: str = "default", **overrides) -> BaselineSettings:
+    """Settings for ``profile`` with every non-None override applied."""
+    return resolve_settings(BaselineSettings, PRESETS, profile, **overrides)

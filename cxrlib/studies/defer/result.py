@@ -1,0 +1,371 @@
+"""Study 07: the result object: its tables, figures and the JSON (headline) it writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ...defer import (
+    DeferralRule,
+    Rule,
+)
+from ..common import mean_ci
+from .discussion import defer_discussion
+from .settings import BALANCE_VARIANTS, COVERAGES, RULE_LABELS, DeferSettings
+
+__all__ = ["DeferSeedRun", "DeferResult"]
+
+
+@dataclass
+class DeferSeedRun:
+    """Everything one seed produced, on the test split."""
+
+    seed: int
+    rules: dict[str, DeferralRule]  #: rule value → rule (usual clinician)
+    weak_rules: dict[str, DeferralRule]  #: the same, the surrogate trained against the weak clinician
+    sweep: pd.DataFrame  #: cost_sweep of every rule (column ``rule``), usual clinician
+    weak_sweep: pd.DataFrame  #: the same with the weak clinician
+    per_class: pd.DataFrame  #: rows (rule, class): AURC, mistake AUROC, accuracy at each of COVERAGES
+    curves: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]  #: (rule, class) → risk–coverage
+    system_curves: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]  #: (rule, class) → system accuracy
+    weak_system_curves: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]
+    balance: pd.DataFrame  #: rows BALANCE_VARIANTS
+    histories: dict[str, pd.DataFrame]  #: classifier, surrogate, surrogate (weak clinician), error model
+    error_split_mistakes: dict[str, int]  #: the classifier's mistakes per class on the error-model split
+    test_maps: np.ndarray | None = None  #: the classifier's Grad-CAM maps (N_test, K, h, w), first seed only
+    surrogate_maps: np.ndarray | None = None  #: the surrogate's, first seed only
+
+
+@dataclass
+class DeferResult:
+    """What :func:`run_defer` returns: every seed's runs on the one test split, the test labels and both
+    clinicians' answers; tables (:meth:`summary`, :meth:`cost_table`, :meth:`matched_coverage`,
+    :meth:`balance_table`, :meth:`weak_table`), figures and the discussion are computed from them."""
+
+    settings: DeferSettings
+    classes: list[str]
+    runs: list[DeferSeedRun]
+    test_data: object = None
+    labels: np.ndarray | None = None  #: test labels (N, K)
+    clinician: np.ndarray | None = None  #: the clinician's test answers (N, K)
+    weak_clinician: np.ndarray | None = None
+    headline: dict = field(default_factory=dict)
+    run: dict = field(default_factory=dict)
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    # -- what was run ------------------------------------------------------------------------------
+    @property
+    def rule_names(self) -> list[str]:
+        return list(self.runs[0].rules)
+
+    def label(self, rule: str) -> str:
+        return RULE_LABELS.get(rule, rule)
+
+    def _sweeps(self, weak: bool = False) -> pd.DataFrame:
+        """Every seed's cost sweep in one frame (column ``seed``), built once."""
+        key = ("sweeps", weak)
+        if key not in self._cache:
+            frames = [(r.weak_sweep if weak else r.sweep).assign(seed=r.seed) for r in self.runs]
+            self._cache[key] = pd.concat(frames, ignore_index=True)
+        return self._cache[key]
+
+    def _per_class(self) -> pd.DataFrame:
+        return pd.concat([r.per_class.assign(seed=r.seed) for r in self.runs], ignore_index=True)
+
+    def no_deferral(self) -> pd.DataFrame:
+        """Per class and ``"all"``: accuracy of the classifier, of the surrogate's own predictions and of
+        the clinician(s) on the test split (mean over seeds)."""
+        labels, rows = self.labels, {}
+        names = [*self.classes, "all"]
+        for name in names:
+            cols = [self.classes.index(name)] if name != "all" else list(range(len(self.classes)))
+            y = labels[:, cols]
+            known = ~np.isnan(y)
+            row = {}
+            for rule, what in ((Rule.ERROR_MODEL.value, "classifier"), (Rule.SURROGATE.value, "surrogate")):
+                if rule in self.rule_names:
+                    accs = [(r.rules[rule].predictions[:, cols] == y)[known].mean() for r in self.runs]
+                    row[f"{what} accuracy"] = np.mean(accs)
+            row["clinician accuracy"] = (self.clinician[:, cols] == y)[known].mean()
+            row["weak clinician accuracy"] = (self.weak_clinician[:, cols] == y)[known].mean()
+            row["positives"] = int(np.nansum(y))
+            row["decisions"] = int(known.sum())
+            rows[name] = row
+        return pd.DataFrame(rows).T
+
+    # -- tables ------------------------------------------------------------------------------------
+    def seed_values(self, rule: str, cost: float, column: str, name: str = "all", weak: bool = False) -> np.ndarray:
+        """``column`` of :data:`~cxrlib.defer.METRICS` for ``rule`` at ``cost`` on class ``name``, one value
+        per seed. Where a seed deferred every decision its coverage is 0, its system accuracy the
+        clinician's and its loss ``cost``; its kept-set metrics are NaN (undefined, left out of means)."""
+        sweep = self._sweeps(weak)
+        rows = sweep[(sweep["rule"] == rule) & np.isclose(sweep["cost"], cost) & (sweep["class"] == name)]
+        values = []
+        for run in self.runs:
+            hit = rows.loc[rows["seed"] == run.seed, column]
+            values.append(float(hit.iloc[0]) if len(hit) else _all_deferred(self, run, rule, cost, name, column, weak))
+        return np.asarray(values)
+
+    def _at(self, rule: str, cost: float, name: str = "all", weak: bool = False) -> dict[str, tuple[float, float]]:
+        """Mean ± half-width over seeds of each metric of ``rule`` at ``cost`` on ``name``; a kept-set
+        metric over the seeds where it is defined, and absent where it is defined for none."""
+        out = {}
+        for column in ("coverage", "kept accuracy", "kept AUROC", "system accuracy", "cost-weighted loss"):
+            values = self.seed_values(rule, cost, column, name, weak)
+            if np.isfinite(values).any():
+                out[column] = mean_ci(values)
+        return out
+
+    def cost_table(self, costs: tuple[float, ...] | None = None) -> pd.DataFrame:
+        """Per rule and cost (rows), every decision pooled: coverage, kept-set accuracy and AUROC (mean over
+        classes), system accuracy and the cost-weighted loss; mean ± 95% half-width over seeds, as text
+        ("nothing kept" where every seed deferred everything)."""
+        costs = costs or self.settings.table_costs
+        rows = []
+        for rule in self.rule_names:
+            for cost in costs:
+                at = self._at(rule, cost)
+                row = {"rule": self.label(rule), "c": cost}
+                for column in ("coverage", "kept accuracy", "kept AUROC", "system accuracy", "cost-weighted loss"):
+                    row[column] = _cell(at.get(column), "nothing kept" if "kept" in column else "undefined")
+                rows.append(row)
+        return pd.DataFrame(rows).set_index(["rule", "c"])
+
+    def summary(self) -> pd.DataFrame:
+        """One row per rule: AURC and mistake AUROC (means over classes), accuracy at 80% and 90% coverage,
+        and at the headline cost: coverage, kept accuracy and system accuracy; mean ± 95% over seeds."""
+        per_class = self._per_class()
+        c = self.settings.cost
+        rows = []
+        for rule in self.rule_names:
+            part = per_class[per_class["rule"] == rule].groupby("seed")
+            at = self._at(rule, c)
+            rows.append(
+                {
+                    "rule": self.label(rule),
+                    "AURC": _cell(mean_ci(part["AURC"].mean().to_numpy())),
+                    "mistake AUROC": _cell(mean_ci(part["mistake AUROC"].mean().to_numpy())),
+                    "accuracy at 80% coverage": _cell(mean_ci(part["accuracy at 0.8"].mean().to_numpy())),
+                    "accuracy at 90% coverage": _cell(mean_ci(part["accuracy at 0.9"].mean().to_numpy())),
+                    f"coverage (c={c:g})": _cell(at.get("coverage")),
+                    f"kept accuracy (c={c:g})": _cell(at.get("kept accuracy"), "nothing kept"),
+                    f"system accuracy (c={c:g})": _cell(at.get("system accuracy")),
+                }
+            )
+        return pd.DataFrame(rows).set_index("rule")
+
+    def per_class_aurc(self) -> pd.DataFrame:
+        """AURC per rule (rows) and class (columns), mean over seeds (lower is better)."""
+        table = self._per_class().groupby(["rule", "class"])["AURC"].mean().unstack()[self.classes]
+        return table.loc[self.rule_names].rename(index=self.label)
+
+    def matched_coverage(self, other: str, rule: str = Rule.ERROR_MODEL.value) -> pd.DataFrame:
+        """Accuracy on the kept set at each of :data:`COVERAGES` (mean over classes): ``rule``, ``other``
+        and their paired difference per seed, mean ± 95% half-width."""
+        per_class = self._per_class()
+        rows = []
+        for q in COVERAGES:
+            column = f"accuracy at {q:g}"
+            a = per_class[per_class["rule"] == rule].groupby("seed")[column].mean()
+            b = per_class[per_class["rule"] == other].groupby("seed")[column].mean()
+            diff = (a - b).to_numpy()
+            rows.append(
+                {
+                    "coverage": q,
+                    self.label(rule): mean_ci(a.to_numpy())[0],
+                    self.label(other): mean_ci(b.to_numpy())[0],
+                    "difference": mean_ci(diff)[0],
+                    "difference ±95%": mean_ci(diff)[1],
+                }
+            )
+        return pd.DataFrame(rows).set_index("coverage")
+
+    def balance_table(self) -> pd.DataFrame:
+        """The error model trained unbalanced vs balanced (and balanced with the prior shift undone):
+        mistake AUROC and AURC (means over classes), mean P̂(wrong) against the observed error rate,
+        coverage and kept accuracy at the headline cost; mean ± 95% over seeds."""
+        frame = pd.concat([r.balance.assign(seed=r.seed) for r in self.runs])
+        rows = []
+        for variant in self.balance_variants:
+            part = frame[frame.index == variant]
+            row = {"error model": variant}
+            for column in part.columns.drop("seed"):
+                values = part[column].to_numpy(float)
+                row[column] = _cell(mean_ci(values) if np.isfinite(values).any() else None, "nothing kept")
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("error model")
+
+    @property
+    def balance_variants(self) -> list[str]:
+        """The error-model variants of :meth:`balance_table` that every seed could train (balancing needs
+        a mistake and a correct answer of every class in the error model's split)."""
+        return [v for v in BALANCE_VARIANTS if all(v in r.balance.index for r in self.runs)]
+
+    def weak_table(self) -> pd.DataFrame:
+        """On the weak class at the headline cost, per rule: coverage and system accuracy with the usual
+        clinician and with the weak one (the surrogate trained against it); the model alone and each
+        clinician alone in the last rows."""
+        c, k = self.settings.cost, self.settings.weak_class
+        rows = []
+        for rule in self.rule_names:
+            usual, weak = self._at(rule, c, k), self._at(rule, c, k, weak=True)
+            rows.append(
+                {
+                    "rule": self.label(rule),
+                    "coverage, usual clinician": _cell(usual.get("coverage")),
+                    "system accuracy, usual clinician": _cell(usual.get("system accuracy")),
+                    "coverage, weak clinician": _cell(weak.get("coverage")),
+                    "system accuracy, weak clinician": _cell(weak.get("system accuracy")),
+                }
+            )
+        base = self.no_deferral().loc[k]
+        alone = (float(base["classifier accuracy"]), np.nan)
+        rows.append(
+            {
+                "rule": "no deferral (classifier alone)",
+                "system accuracy, usual clinician": _cell(alone),
+                "system accuracy, weak clinician": _cell(alone),
+            }
+        )
+        rows.append(
+            {
+                "rule": "clinician alone",
+                "system accuracy, usual clinician": _cell((float(base["clinician accuracy"]), np.nan)),
+                "system accuracy, weak clinician": _cell((float(base["weak clinician accuracy"]), np.nan)),
+            }
+        )
+        return pd.DataFrame(rows).set_index("rule").fillna("")
+
+    # -- figures -----------------------------------------------------------------------------------
+    def sweep_figure(self, name: str):
+        """Coverage against kept-set accuracy, kept-set AUROC and system accuracy over the cost sweep, and
+        coverage against the cost, for every rule on class ``name`` (``"all"``: every decision)."""
+        from ... import plots
+
+        sweep = self._sweeps()
+        part = sweep[sweep["class"] == name]
+        mean = part.groupby(["rule", "cost"])[["coverage", "kept accuracy", "kept AUROC", "system accuracy"]].mean()
+        mean = mean.reset_index()
+        mean["rule"] = mean["rule"].map(self.label)
+        base = self.no_deferral().loc[name]
+        references = {
+            "classifier alone": float(base["classifier accuracy"]),
+            "clinician alone": float(base["clinician accuracy"]),
+        }
+        title = f"{name}: the cost sweep c ∈ (0, 0.5), mean over {len(self.runs)} seed(s)"
+        return plots.deferral_sweep(mean, references, title=title, order=[self.label(r) for r in self.rule_names])
+
+    def risk_coverage_figure(self):
+        """Risk (error rate among the kept decisions) against coverage, per class, every rule; mean over seeds."""
+        from ... import plots
+
+        panels = {
+            name: {self.label(rule): _mean_curve(self.runs, "curves", rule, name) for rule in self.rule_names}
+            for name in self.classes
+        }
+        return plots.coverage_curves(panels, "risk (error rate of the kept decisions)", "Risk–coverage curves")
+
+    def weak_figure(self):
+        """System accuracy against coverage on the weak class, with the usual and with the weak clinician."""
+        from ... import plots
+
+        k = self.settings.weak_class
+        panels = {
+            "usual clinician": {self.label(r): _mean_curve(self.runs, "system_curves", r, k) for r in self.rule_names},
+            "weak clinician": {
+                self.label(r): _mean_curve(self.runs, "weak_system_curves", r, k) for r in self.rule_names
+            },
+        }
+        base = self.no_deferral().loc[k]
+        references = {
+            "usual clinician": {"clinician alone": float(base["clinician accuracy"])},
+            "weak clinician": {"clinician alone": float(base["weak clinician accuracy"])},
+        }
+        return plots.coverage_curves(
+            panels, "system accuracy", f"{k}: model + clinician, by coverage", references=references
+        )
+
+    def overlay_figure(self, name: str | None = None, per_side: int = 3):
+        """Test images of class ``name`` (default: the class the error model defers most at the headline
+        cost) deferred vs kept at the headline cost, per rule, with the Grad-CAM map of that class (the
+        classifier's; the surrogate's own for the surrogate). First seed."""
+        from ... import plots
+
+        run, c = self.runs[0], self.settings.cost
+        if run.test_maps is None:
+            return None
+        if name is None:
+            defer = run.rules[Rule.ERROR_MODEL.value].defer(c)
+            known = ~np.isnan(self.labels)
+            name = self.classes[int(np.argmax((defer & known).sum(0)))]
+        k = self.classes.index(name)
+        y = self.labels[:, k]
+        rows, maps = {}, {}
+        for rule_name, rule in run.rules.items():
+            known = np.flatnonzero(~np.isnan(y))
+            score = rule.deferral_score[known, k]
+            deferred = known[np.argsort(-score, kind="stable")][: (score > c).sum()][:per_side]
+            kept = known[np.argsort(score, kind="stable")][: (score <= c).sum()]
+            kept = [i for i in kept if y[i] == 1][:per_side] or list(kept[:per_side])
+            picks = [(int(i), True) for i in deferred] + [(int(i), False) for i in kept]
+            rows[self.label(rule_name)] = [
+                (
+                    i,
+                    f"{'deferred' if d else 'kept'}: y={int(y[i])}, ŷ={int(rule.predictions[i, k])}\n"
+                    f"score {rule.deferral_score[i, k]:.2f}",
+                    d,
+                )
+                for i, d in picks
+            ]
+            use = run.surrogate_maps if rule_name == Rule.SURROGATE.value else run.test_maps
+            maps[self.label(rule_name)] = use[:, k]
+        images = torch.stack([self.test_data[i]["image"] for i in range(len(self.test_data))])
+        return plots.deferral_examples(images, maps, rows, title=f"{name}: deferred vs kept at c = {c:g}")
+
+    def histories(self) -> dict[str, pd.DataFrame]:
+        return {
+            f"{name} seed {r.seed}": h for r in self.runs for name, h in r.histories.items() if name != "error model"
+        }
+
+    def discussion(self) -> str:
+        return defer_discussion(self)
+
+
+# ------------------------------------------------------------------------------------------------
+# helpers
+# ------------------------------------------------------------------------------------------------
+def _cell(value: tuple[float, float] | None, missing: str = "undefined", digits: int = 3) -> str:
+    """``mean ± half`` as text; ``missing`` when there is no value."""
+    if value is None or not np.isfinite(value[0]):
+        return missing
+    mean, half = value
+    return f"{mean:.{digits}f}" + (f" ± {half:.{digits}f}" if np.isfinite(half) else "")
+
+
+def _all_deferred(
+    result: DeferResult, run: DeferSeedRun, rule: str, cost: float, name: str, column: str, weak: bool
+) -> float:
+    """``column`` when every decision of ``name`` is deferred: coverage 0, the clinician's accuracy, a
+    loss of ``cost`` per decision, the model's accuracy as ever, and no kept-set metric (NaN)."""
+    if column == "coverage":
+        return 0.0
+    if column == "cost-weighted loss":
+        return cost
+    cols = list(range(len(result.classes))) if name == "all" else [result.classes.index(name)]
+    y = result.labels[:, cols]
+    known = ~np.isnan(y)
+    if column in ("system accuracy", "clinician accuracy"):
+        clinician = result.weak_clinician if weak else result.clinician
+        return float((clinician[:, cols] == y)[known].mean())
+    if column == "model accuracy":
+        predictions = (run.weak_rules if weak else run.rules)[rule].predictions
+        return float((predictions[:, cols] == y)[known].mean())
+    return float("nan")
+
+
+def _mean_curve(runs: list[DeferSeedRun], which: str, rule: str, name: str) -> tuple[np.ndarray, np.ndarray]:
+    curves = [getattr(r, which)[(rule, name)] for r in runs]
+    return curves[0][0], np.mean([c[1] for c in curves], axis=0)

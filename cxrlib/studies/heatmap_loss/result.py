@@ -1,0 +1,150 @@
+"""Study 03: the result object: its tables, figures and the JSON (headline) it writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ...data import CXRDataset
+from ...stats import GroupComparison, compare_groups
+from .discussion import ARMS, SCORES, heatmap_loss_discussion
+from .settings import HeatmapLossSettings
+
+__all__ = ["ModelScore", "HeatmapLossResult", "headline"]
+
+
+@dataclass
+class ModelScore:
+    experiment: str
+    arm: str
+    index: int  #: the model's seed
+    lr: float
+    kept: bool  #: passed the validation-accuracy threshold (always True in experiment 3)
+    scores: dict[str, float]
+    history: pd.DataFrame
+    seconds: float
+
+
+@dataclass
+class HeatmapLossResult:
+    settings: HeatmapLossSettings
+    models: list[ModelScore]
+    examples: dict[str, dict] = field(default_factory=dict)  #: experiment → images and maps for figures
+    datasets: dict[str, CXRDataset] = field(default_factory=dict)  #: experiment → its training dataset
+    headline: dict = field(default_factory=dict)
+    run: dict = field(default_factory=dict)
+
+    def table(self, experiment: str | None = None) -> pd.DataFrame:
+        """One row per trained model: experiment, arm, seed, lr, kept and its scores."""
+        rows = [
+            {"experiment": m.experiment, "arm": m.arm, "seed": m.index, "lr": m.lr, "kept": m.kept, **m.scores}
+            for m in self.models
+            if experiment is None or m.experiment == experiment
+        ]
+        return pd.DataFrame(rows)
+
+    def long_table(self, experiment: str) -> pd.DataFrame:
+        """The compared scores of ``experiment``'s kept models in long form: arm, score, value."""
+        table = self.table(experiment)
+        table = table[table["kept"]]
+        return table.melt(id_vars=["arm", "seed"], value_vars=list(SCORES[experiment]), var_name="score")
+
+    def data_figure(self, experiment: str, per_class: int = 2):
+        """``per_class`` test images of each class of ``experiment``'s dataset, with their masks and boxes."""
+        from ... import plots
+
+        ds = self.datasets.get(experiment)
+        if ds is None:
+            return None
+        test = ds.subset("test")
+        labels = test.labels
+        positions = [int(i) for k in range(len(test.classes)) for i in np.flatnonzero(labels[:, k] == 1)[:per_class]]
+        return plots.image_gallery(test, positions, ncols=4, caption=f"{ds.name}, experiment {experiment}: test images")
+
+    def overlay_figure(self, experiment: str):
+        """HiResCAM of both arms' first kept model on the example test images of ``experiment``."""
+        from ... import plots
+
+        ex = self.examples.get(experiment)
+        if not ex or not ex["maps"]:
+            return None
+        return plots.saliency_overlays(ex["images"], ex["maps"], ex["classes"], ex["class_index"])
+
+    def comparison(self, experiment: str, score: str) -> GroupComparison | None:
+        """Heatmap loss (group a) against none (group b) on ``score``, kept models only; None when an
+        arm has no kept model."""
+        table = self.table(experiment)
+        kept = table[table["kept"]]
+        a = kept.loc[kept["arm"] == ARMS[1], score].to_numpy(float)
+        b = kept.loc[kept["arm"] == ARMS[0], score].to_numpy(float)
+        if not np.isfinite(a).any() or not np.isfinite(b).any():
+            return None
+        return compare_groups(a, b, self.settings.alpha)
+
+    def tests(self) -> pd.DataFrame:
+        """One row per (experiment, score): group sizes, medians, Shapiro–Wilk, Mann–Whitney, effect size."""
+        rows = []
+        for experiment, scores in SCORES.items():
+            if experiment not in self.settings.experiments:
+                continue
+            table = self.table(experiment)
+            for score in scores:
+                c = self.comparison(experiment, score)
+                row = {
+                    "experiment": experiment,
+                    "score": score,
+                    "discarded (none / loss)": " / ".join(
+                        str(int((~table.loc[table["arm"] == arm, "kept"]).sum())) for arm in ARMS
+                    ),
+                }
+                if c is not None:
+                    row.update(
+                        {
+                            "n (none / loss)": f"{c.n_b} / {c.n_a}",
+                            "median none": c.median_b,
+                            "median loss": c.median_a,
+                            "Shapiro p none": c.shapiro_p_b,
+                            "Shapiro p loss": c.shapiro_p_a,
+                            "Mann-Whitney U": c.u,
+                            "p (two-sided)": c.p,
+                            "rank-biserial": c.rank_biserial,
+                        }
+                    )
+                rows.append(row)
+        return pd.DataFrame(rows).set_index(["experiment", "score"])
+
+    def discussion(self) -> str:
+        return heatmap_loss_discussion(self)
+
+
+def headline(result: HeatmapLossResult) -> dict:
+    s = result.settings
+    experiments = {}
+    for experiment in s.experiments:
+        table = result.table(experiment)
+        entry = {
+            "models_per_arm": s.group_size,
+            "discarded": {arm: int((~table.loc[table["arm"] == arm, "kept"]).sum()) for arm in ARMS},
+        }
+        for score in SCORES[experiment]:
+            c = result.comparison(experiment, score)
+            key = score.replace(" ", "_").replace("(", "").replace(")", "")
+            entry[key] = (
+                None
+                if c is None
+                else {
+                    "median_none": c.median_b,
+                    "median_loss": c.median_a,
+                    "mann_whitney_p": c.p,
+                    "rank_biserial": c.rank_biserial,
+                    "shapiro_p_none": c.shapiro_p_b,
+                    "shapiro_p_loss": c.shapiro_p_a,
+                }
+            )
+        chance = result.examples.get(experiment, {}).get("chance")
+        if chance:
+            entry["uniform_map"] = {k.replace(" ", "_").replace("(", "").replace(")", ""): v for k, v in chance.items()}
+        experiments[f"exp{experiment}"] = entry
+    return {"run": result.run, "profile": s.profile, "heatmap_form": s.heatmap_form, "experiments": experiments}

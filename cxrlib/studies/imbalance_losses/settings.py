@@ -1,0 +1,111 @@
+"""Study 04: the parameters: the ``Settings`` dataclass, its presets and checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from ...models import Backbone
+from ..common import (
+    resolve_settings,
+)
+
+__all__ = ["Loss", "ImbalanceLossSettings", "check_losses", "PRESETS", "imbalance_loss_settings"]
+
+
+class Loss(str, Enum):
+    WBCE = "wbce"  #: weighted BCE (the source's cross-entropy)
+    FOCAL = "focal"  #: sigmoid focal loss
+    AUCM = "aucm"  #: AUC-margin loss with PESG, fine-tuning the CE model with a fresh head (LibAUC's recipe)
+
+
+@dataclass
+class ImbalanceLossSettings:
+    profile: str = "default"
+    dataset: str = "synth-cxr"
+    data_root: str | None = None
+    n: int = 1500
+    image_size: int = 64
+    classes: str | tuple[str, ...] = "chexpert5"
+    label_policy: str = "sharma2023"
+    uncertain_rate: float = 0.1
+    prevalence: float | None = None  #: None: SynthCXR's CheXpert-like per-class defaults
+    backbone: str = "densenet121"
+    output_stride: int | None = 8
+    losses: tuple[str, ...] = ("wbce", "focal", "aucm")
+    focal_gamma: float = 2.0
+    focal_alpha: float | None = None  #: weight of the positives in the focal loss (None: unweighted)
+    auc_margin: float = 1.0  #: AUC-M margin m
+    auc_lr: float = 0.1  #: PESG learning rate of the fine-tuning (LibAUC's 0.1), divided by 10 after each epoch
+    auc_epochs: int = 2  #: epochs of AUC-M fine-tuning after the CE stage (LibAUC's CheXpert recipe: 2)
+    epochs: int = 5
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
+    seeds: tuple[int, ...] = (0, 1, 2)
+    sweep_class: str | None = "Pleural Effusion"  #: None: no prevalence sweep
+    sweep_prevalences: tuple[float, ...] = (0.01, 0.05, 0.2, 0.5)
+    sweep_seeds: tuple[int, ...] = (0,)
+    pretrained: bool = False
+    device: str = "auto"
+    data_seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        known = [b.value for b in Backbone]
+        if self.backbone not in known:
+            raise ValueError(f"parameter 'backbone': unknown {self.backbone!r}; use one of {known}")
+        check_losses(self.losses)
+        if self.output_stride not in (None, 8, 16, 32):
+            raise ValueError(f"parameter 'output_stride' must be 8, 16, 32 or None, got {self.output_stride!r}")
+        if self.focal_gamma < 0:
+            raise ValueError(f"parameter 'focal_gamma' must be >= 0, got {self.focal_gamma}")
+        if self.focal_alpha is not None and not 0 <= self.focal_alpha <= 1:
+            raise ValueError(f"parameter 'focal_alpha' must lie in [0, 1] or be None, got {self.focal_alpha}")
+        if self.auc_margin <= 0 or self.auc_lr <= 0 or self.auc_epochs < 1:
+            raise ValueError("parameters 'auc_margin' and 'auc_lr' must be > 0 and 'auc_epochs' >= 1")
+        if not self.seeds:
+            raise ValueError("parameter 'seeds': give at least one seed")
+        if self.sweep_class is not None:
+            bad = [p for p in self.sweep_prevalences if not 0 < p < 1]
+            if bad or not self.sweep_prevalences:
+                raise ValueError(
+                    f"parameter 'sweep_prevalences' needs values strictly between 0 and 1, got {self.sweep_prevalences}"
+                )
+            if not self.sweep_seeds:
+                raise ValueError("parameter 'sweep_seeds': give at least one seed (or sweep_class=None: no sweep)")
+
+
+def check_losses(losses) -> None:
+    names = [v.value for v in Loss]
+    bad = [v for v in losses if v not in names]
+    if bad or not losses:
+        raise ValueError(f"parameter 'losses': unknown {bad or 'empty list'}; use any of {names}")
+
+
+#: On a 2-core CPU one DenseNet-121 epoch at 64 px and output stride 8 takes ~30 s, so three losses
+#: over several seeds plus a prevalence sweep do not fit 4 minutes: the CPU profiles train the small CNN
+#: (output stride 8: 8×8 Grad-CAM maps) over several seeds, which gives intervals and (``default``) the
+#: three CE members the calibration study (05) ensembles (with fewer seeds 05 trains the missing ones);
+#: ``full`` trains the source's DenseNet-121 at 224 px with its Adam 1e-4, batch 64 and 5 epochs, over
+#: five seeds and a three-seed sweep.
+PRESETS = {
+    "smoke": {"n": 500, "epochs": 3, "backbone": "small-cnn", "seeds": (0, 1), "sweep_prevalences": (0.02, 0.5)},
+    "default": {"n": 1500, "epochs": 5, "backbone": "small-cnn", "seeds": (0, 1, 2)},
+    "full": {
+        "n": 20000,
+        "image_size": 224,
+        "epochs": 5,
+        "batch_size": 64,
+        "lr": 1e-4,
+        "seeds": (0, 1, 2, 3, 4),
+        "sweep_seeds": (0, 1, 2),
+        "backbone": "densenet121",
+        "output_stride": 16,
+    },
+}
+
+
+def imbalance_loss_settings(profile: str = "default", **overrides) -> ImbalanceLossSettings:
+    """Settings for ``profile`` with every non-None override applied."""
+    return resolve_settings(ImbalanceLossSettings, PRESETS, profile, **overrides)

@@ -1,0 +1,99 @@
+"""Study 06: the result object: its tables, figures and the JSON (headline) it writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .discussion import laplace_discussion
+from .settings import LaplaceSettings
+
+__all__ = ["LaplaceResult", "headline"]
+
+
+@dataclass
+class LaplaceResult:
+    settings: LaplaceSettings
+    table1: pd.DataFrame  #: one row per method: accuracy, ECE, NLL, fit and optimisation seconds
+    curves: dict  #: method → reliability curve (top-label)
+    cam: dict  #: images, maps, classes, class_index of one test image per body part
+    multilabel: pd.DataFrame | None = None  #: (method, metric) rows × classes
+    ood: pd.DataFrame | None = None  #: per method: mean entropy in / out, AUROC
+    history: pd.DataFrame | None = None
+    extra: dict = field(default_factory=dict)
+    priors: pd.DataFrame | None = None  #: (hessian, prior fit) rows: prior precision, seconds, test scores
+    headline: dict = field(default_factory=dict)
+    run: dict = field(default_factory=dict)
+
+    def reliability_figure(self):
+        from ... import plots
+
+        return plots.reliability_diagram(
+            {m: {m: c} for m, c in self.curves.items()},
+            title=f"SynthMSK test: top-label reliability ({self.settings.n_bins} bins)",
+            ncols=len(self.curves),
+        )
+
+    def cam_figure(self):
+        from ... import plots
+
+        c = self.cam
+        return plots.saliency_overlays(c["images"], {"CAM": c["maps"]}, c["classes"], c["class_index"])
+
+    def multilabel_figure(self, metric: str = "ECE"):
+        from ... import plots
+
+        if self.multilabel is None:
+            return None
+        table = self.multilabel.xs(metric, level="metric")
+        return plots.per_class_heatmap(
+            table, f"SynthCXR test: per-class {metric}", vmax=float(np.nanmax(table.to_numpy())), cmap="magma_r"
+        )
+
+    def discussion(self) -> str:
+        return laplace_discussion(self)
+
+
+def _summary(row: pd.Series, with_times: bool) -> str:
+    text = f"{row['accuracy']:.3f} / {row['ECE']:.3f} / {row['NLL']:.3f}"
+    if with_times:
+        text += f"; {row['fit (s)']:.2g} s, {row['optimise (s)']:.2g} s"
+    return text
+
+
+def headline(result: LaplaceResult) -> dict:
+    s, t = result.settings, result.table1
+    table1 = {}
+    for name, row in t.iterrows():
+        key = "map" if name == "MAP" else name.removeprefix("Laplace ")
+        entry = {k: float(row[k]) for k in ("accuracy", "ECE", "NLL")}
+        if key != "map":
+            entry.update(
+                {
+                    "fit_seconds": float(row["fit (s)"]),
+                    "optimise_seconds": float(row["optimise (s)"]),
+                    "prior_precision": float(row["prior precision"]),
+                }
+            )
+        entry["summary"] = _summary(row, key != "map")
+        table1[key] = entry
+    head = {"run": result.run, "profile": s.profile, "prior_fit": s.prior_fit, "table1": table1}
+    if result.priors is not None:
+        head["priors"] = {
+            f"{h}_{method}": {k.replace(" (s)", "_seconds").replace(" ", "_"): float(v) for k, v in r.items()}
+            for (h, method), r in result.priors.iterrows()
+        }
+    if result.multilabel is not None:
+        m = result.multilabel.mean(axis=1).unstack()
+        head["multilabel"] = {
+            "mean": {name: {"ECE": float(r["ECE"]), "NLL": float(r["NLL"])} for name, r in m.iterrows()},
+            **{k: v for k, v in result.extra["bernoulli"].items() if k != "seconds"},
+        }
+    if result.ood is not None:
+        head["ood"] = {
+            name: {k.split(" (")[0].replace(" ", "_"): float(v) for k, v in r.items()}
+            for name, r in result.ood.iterrows()
+        }
+    return head

@@ -1,0 +1,65 @@
+"""Study 06: the parameters: the ``Settings`` dataclass, its presets and checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..common import check_backbone, resolve_settings
+
+__all__ = ["HESSIANS", "LaplaceSettings", "PRESETS", "laplace_settings"]
+
+
+HESSIANS = ("diag", "full", "kron")
+
+
+@dataclass
+class LaplaceSettings:
+    profile: str = "default"
+    n: int = 3000  #: SynthMSK images generated (train / val / test by patient)
+    image_size: int = 64
+    backbone: str = "vilter-cnn"
+    epochs: int = 20
+    lr: float = 1e-3
+    batch_size: int = 32
+    hessians: tuple[str, ...] = HESSIANS
+    prior_fit: str = "marglik"  #: "marglik" (evidence) or "gridsearch" (validation NLL)
+    predictive: str = "probit"  #: "probit" or "mc"
+    n_bins: int = 15
+    cxr_n: int = 1200  #: SynthCXR images for the multi-label part (0: skip it)
+    cxr_backbone: str = "small-cnn"
+    cxr_epochs: int = 8
+    ood_n: int = 300  #: SynthCXR images fed to the MSK model (0: skip the OOD check)
+    device: str = "auto"
+    data_seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        check_backbone(self.backbone)
+        check_backbone(self.cxr_backbone, "cxr_backbone")
+        bad = [h for h in self.hessians if h not in HESSIANS]
+        if bad or not self.hessians:
+            raise ValueError(f"parameter 'hessians': unknown {bad or 'empty list'}; use any of {list(HESSIANS)}")
+        if self.prior_fit not in ("marglik", "gridsearch"):
+            raise ValueError(f"parameter 'prior_fit' must be 'marglik' or 'gridsearch', got {self.prior_fit!r}")
+        if self.predictive not in ("probit", "mc"):
+            raise ValueError(f"parameter 'predictive' must be 'probit' or 'mc', got {self.predictive!r}")
+        if self.n < 70:
+            raise ValueError(f"parameter 'n' must be >= 70 (10 images per body part), got {self.n}")
+        if self.n_bins < 2 or self.epochs < 1 or self.cxr_epochs < 1:
+            raise ValueError("parameters 'n_bins' (>= 2), 'epochs' and 'cxr_epochs' (>= 1) are out of range")
+        if self.cxr_n < 0 or self.ood_n < 0:
+            raise ValueError("parameters 'cxr_n' and 'ood_n' must be >= 0")
+
+
+#: Budgets on a 2-core CPU: smoke <= 90 s, default <= 4 min; ``full`` approaches the source's scale
+#: (its MURA set has ~40k images at 224 px).
+PRESETS = {
+    "smoke": {"n": 700, "epochs": 8, "cxr_n": 400, "cxr_epochs": 3, "ood_n": 100},
+    "default": {"n": 3000, "epochs": 20, "cxr_n": 1200, "cxr_epochs": 8, "ood_n": 300},
+    "full": {"n": 10000, "image_size": 128, "epochs": 30, "cxr_n": 6000, "cxr_epochs": 15, "ood_n": 1000},
+}
+
+
+def laplace_settings(profile: str = "default", **overrides) -> LaplaceSettings:
+    """Settings for ``profile`` with every non-None override applied."""
+    return resolve_settings(LaplaceSettings, PRESETS, profile, **overrides)

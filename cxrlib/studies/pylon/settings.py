@@ -1,0 +1,98 @@
+"""Study 08: the parameters: the ``Settings`` dataclass, its presets and checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..common import (
+    resolve_settings,
+)
+
+__all__ = ["VARIANTS", "PylonSettings", "PRESETS", "pylon_settings"]
+
+
+#: model names the study understands: architecture and build options (PYLON's ablations of ch. 6)
+VARIANTS: dict[str, tuple[str, dict]] = {
+    "pylon": ("pylon", {}),
+    "gmp": ("gmp", {}),
+    "li2018": ("li2018", {}),
+    "unet": ("unet", {}),
+    "fpn": ("fpn", {}),
+    "deeplabv3plus": ("deeplabv3plus", {}),
+    "pan": ("pan", {}),
+    "pylon-no-pyramid": ("pylon", {"pyramid": False}),
+    "pylon-1-layer-up": ("pylon", {"up_layers": 1}),
+    "pylon-3x3-up": ("pylon", {"up_kernel": 3}),
+    "pylon-3x3-head": ("pylon", {"head_kernel": 3}),
+    "pylon+gap-pa": ("pylon", {"gap_in_pa": True}),
+    "pylon+gap-up": ("pylon", {"gap_in_up": True}),
+    "pylon-light-up": ("pylon", {"light_up": True}),
+}
+
+
+@dataclass
+class PylonSettings:
+    profile: str = "default"
+    dataset: str = "synth-cxr"
+    data_root: str | None = None
+    n: int = 800
+    image_size: int = 64
+    classes: str | tuple[str, ...] = "nih-boxes"  #: a preset ("nih-boxes", "all"...) or class names
+    label_policy: str = "zeros"
+    uncertain_rate: float = 0.0
+    prevalence: float | None = 0.25
+    models: tuple[str, ...] = ("pylon", "gmp")
+    encoder: str = "resnet18"
+    epochs: int = 6
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    augment: bool = False
+    seeds: tuple[int, ...] = (0, 1)
+    pretrained: bool = False
+    device: str = "auto"
+    data_seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.models if m not in VARIANTS]
+        if unknown or not self.models:
+            raise ValueError(f"parameter 'models': unknown {unknown or 'empty list'}; use any of {list(VARIANTS)}")
+        if "pan" in self.models and self.image_size % 256:
+            raise ValueError(
+                f"parameter 'models': PAN's pyramid halves the stride-32 map three times, so it needs an image_size "
+                f"that is a multiple of 256, got {self.image_size}"
+            )
+        if self.image_size % 32:
+            raise ValueError(
+                f"parameter 'image_size' must be a multiple of 32 (the encoder's stride), got {self.image_size}"
+            )
+        if not self.seeds:
+            raise ValueError("parameter 'seeds' must name at least one seed")
+
+
+#: Budgets on a 2-core CPU: smoke <= 90 s, default <= 5 min. ResNet-18 from scratch at 64 px is what
+#: fits: PYLON's maps are 16×16 there, the GMP baseline's 2×2. ``default`` adds the two cheapest other
+#: baselines (Li 2018, FPN; about 20 and 30 s each per seed here; U-Net takes about 90 s, DeepLabV3+ 30 s,
+#: PAN needs 256 px). ``full`` (a GPU box) is the thesis's setting: ResNet-50, 256 px, every baseline,
+#: augmentation, Adam 1e-4, five seeds.
+PRESETS = {
+    "smoke": {"n": 400, "image_size": 64, "epochs": 2, "models": ("pylon", "gmp"), "seeds": (0,)},
+    "default": {"n": 800, "image_size": 64, "epochs": 6, "models": ("pylon", "gmp", "li2018", "fpn"), "seeds": (0, 1)},
+    "full": {
+        "n": 20000,
+        "image_size": 256,
+        "epochs": 30,
+        "batch_size": 64,
+        "lr": 1e-4,
+        "encoder": "resnet50",
+        "augment": True,
+        "seeds": (0, 1, 2, 3, 4),
+        "models": ("gmp", "li2018", "unet", "fpn", "deeplabv3plus", "pan", "pylon"),
+    },
+}
+
+
+def pylon_settings(profile: str = "default", **overrides) -> PylonSettings:
+    """Settings for ``profile`` with every non-None override applied."""
+    return resolve_settings(PylonSettings, PRESETS, profile, **overrides)
