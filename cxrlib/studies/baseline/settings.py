@@ -8,34 +8,20 @@ from ..common import (
     check_backbone,
     resolve_settings,
 )
+from ..shared_settings import ChestDataSettings, TrainingSettings
 
-__all__ = ["BaselineSettings", "PRESETS", "baseline_settings"]
+__all__ = ["STUDY_HELP", "BaselineSettings", "PRESETS", "baseline_settings"]
 
 
 @dataclass
-class BaselineSettings:
-    profile: str = "default"
-    dataset: str = "synth-cxr"
-    data_root: str | None = None
-    n: int = 1500
-    image_size: int = 64
-    classes: str | tuple[str, ...] = "chexpert5"  #: a preset ("chexpert5", "all"...) or class names
-    label_policy: str = "sharma2023"
-    uncertain_rate: float = 0.1
-    prevalence: float | None = 0.25
+class BaselineSettings(ChestDataSettings, TrainingSettings):
     backbones: tuple[str, ...] = ("densenet121", "resnet101", "vgg19")
     output_stride: int | None = None  #: 8, 16 or 32 (None: each backbone's own); sets the Grad-CAM grid
     epochs: int = 6
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 1e-5
     seeds: tuple[int, ...] = (0,)
-    pretrained: bool = False
-    device: str = "auto"
-    data_seed: int = 0
-    progress: bool = True
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not self.backbones:
             raise ValueError("parameter 'backbones': empty list; give at least one backbone")
         for backbone in self.backbones:
@@ -73,3 +59,12 @@ PRESETS = {
 def baseline_settings(profile: str = "default", **overrides) -> BaselineSettings:
     """Settings for ``profile`` with every non-None override applied."""
     return resolve_settings(BaselineSettings, PRESETS, profile, **overrides)
+
+
+#: ``--help-notebook`` descriptions of this study's parameters (the shared ones not listed here are
+#: :data:`~cxrlib.studies.shared_settings.PARAMETER_HELP`'s); the notebook's parameters cell shows them
+STUDY_HELP = {
+    "backbones": "any of densenet121, resnet50, resnet101, vgg19, small-cnn",
+    "output_stride": "8, 16 or 32 pixels per Grad-CAM cell; None: each backbone's own",
+    "epochs": "maximum epochs per backbone (stops at the second LR reduction)",
+}

@@ -8,8 +8,9 @@ from enum import Enum
 from ...models import Backbone
 from .. import imbalance_losses as imb
 from ..common import resolve_settings
+from ..shared_settings import ChestDataSettings, TrainingSettings
 
-__all__ = ["LogitsFrom", "CalibrationSettings", "PRESETS", "calibration_settings"]
+__all__ = ["STUDY_HELP", "LogitsFrom", "CalibrationSettings", "PRESETS", "calibration_settings"]
 
 
 class LogitsFrom(str, Enum):
@@ -19,15 +20,7 @@ class LogitsFrom(str, Enum):
 
 
 @dataclass
-class CalibrationSettings:
-    profile: str = "default"
-    dataset: str = "synth-cxr"
-    data_root: str | None = None
-    n: int = 1500
-    image_size: int = 64
-    classes: str | tuple[str, ...] = "chexpert5"
-    label_policy: str = "sharma2023"
-    uncertain_rate: float = 0.1
+class CalibrationSettings(ChestDataSettings, TrainingSettings):
     prevalence: float | None = None
     backbone: str = "densenet121"
     output_stride: int | None = 8
@@ -37,21 +30,13 @@ class CalibrationSettings:
     auc_margin: float = 1.0
     auc_lr: float = 0.1
     auc_epochs: int = 2
-    epochs: int = 5
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 1e-5
-    seeds: tuple[int, ...] = (0, 1, 2)
     logits_from: str = "auto"
     n_bins: int = 15
     mimo_members: int = 3
     mimo_input_repetition: float = 0.6  #: share of MIMO training rows that show one image to every member
-    pretrained: bool = False
-    device: str = "auto"
-    data_seed: int = 0
-    progress: bool = True
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         known = [b.value for b in Backbone]
         if self.backbone not in known:
             raise ValueError(f"parameter 'backbone': unknown {self.backbone!r}; use one of {known}")
@@ -85,3 +70,25 @@ PRESETS = {
 def calibration_settings(profile: str = "default", **overrides) -> CalibrationSettings:
     """Settings for ``profile`` with every non-None override applied."""
     return resolve_settings(CalibrationSettings, PRESETS, profile, **overrides)
+
+
+#: ``--help-notebook`` descriptions of this study's parameters (the shared ones not listed here are
+#: :data:`~cxrlib.studies.shared_settings.PARAMETER_HELP`'s); the notebook's parameters cell shows them
+STUDY_HELP = {
+    "prevalence": "SynthCXR: prevalence of every class; None: CheXpert-like per-class defaults",
+    "backbone": "densenet121 (the source's), resnet101, vgg19, resnet50 or small-cnn",
+    "output_stride": "8, 16 or 32 pixels per feature-map cell; None: the backbone's own",
+    "losses": "losses of 04 to calibrate: any of wbce, focal, aucm",
+    "focal_gamma": "γ of the focal loss (when this notebook trains the models itself)",
+    "focal_alpha": "weight of the positives in the focal loss; None: unweighted",
+    "auc_margin": "margin m of the AUC-M loss",
+    "auc_lr": "PESG learning rate of the AUC-M fine-tuning",
+    "auc_epochs": "epochs of AUC-M fine-tuning after the CE stage",
+    "epochs": "maximum epochs of every model (CE, focal, MIMO)",
+    "weight_decay": "weight decay",
+    "seeds": "training seeds; the CE models of the first mimo_members seeds form the ensemble",
+    "logits_from": "auto: 04's saved logits when their settings match, else train here; load; train",
+    "n_bins": "bins of the ECE (15, as the source)",
+    "mimo_members": "M: MIMO members, and the size of the deep ensemble",
+    "mimo_input_repetition": "share of MIMO training rows that show one image to every member",
+}

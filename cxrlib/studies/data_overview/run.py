@@ -87,7 +87,7 @@ def run_data_overview(settings: DataSettings) -> DataOverview:
         settings.data_root,
         options=dict(
             image_size=settings.image_size,
-            seed=settings.seed,
+            seed=settings.data_seed,
             classes=settings.classes,
             label_policy=settings.label_policy,
             progress=settings.progress,
@@ -116,7 +116,7 @@ def run_data_overview(settings: DataSettings) -> DataOverview:
         counts["prevalence (truth)"] = ds.info["truth"].mean().round(3)
     sizes = finding_sizes(ds, settings.size_sample)
     audit = split_audit(ds)
-    leaks = _image_level_leaks(ds, settings.seed)
+    leaks = _image_level_leaks(ds, settings.data_seed)
     headline = {
         "dataset": settings.dataset,
         "images": len(ds),

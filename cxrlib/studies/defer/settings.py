@@ -14,8 +14,10 @@ from ...defer import (
 from ...defer.splits import DEFER_SPLITS
 from ...models import Backbone
 from ..common import resolve_settings
+from ..shared_settings import ChestDataSettings, TrainingSettings
 
 __all__ = [
+    "STUDY_HELP",
     "DeferSettings",
     "PRESETS",
     "defer_settings",
@@ -61,16 +63,11 @@ BALANCE_KEYS = {
 
 
 @dataclass
-class DeferSettings:
-    profile: str = "default"
-    dataset: str = "synth-cxr"
-    data_root: str | None = None
+class DeferSettings(ChestDataSettings, TrainingSettings):
     n: int = 2000
-    image_size: int = 64
     classes: str | tuple[str, ...] = ("Pleural Effusion", "Pneumothorax", "Edema")
     label_policy: str = "ignore"  #: uncertain → unknown; images with no known label are dropped
     uncertain_rate: float = 0.0
-    prevalence: float | None = 0.25
     fractions: tuple[float, ...] = (0.5, 0.2, 0.15, 0.15)  #: patients: classifier / error model / val / test
     clinician_sensitivity: float = 0.9
     clinician_specificity: float = 0.97
@@ -85,18 +82,10 @@ class DeferSettings:
     output_stride: int | None = 8
     dropout: float = 0.2  #: before the classifier's linear layer (what MC dropout samples)
     mc_samples: int = 30
-    epochs: int = 5
     error_epochs: int = 200  #: at most, for the error model (early stopping on val)
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 1e-5
-    seeds: tuple[int, ...] = (0, 1, 2)
-    pretrained: bool = False
-    device: str = "auto"
-    data_seed: int = 0
-    progress: bool = True
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         known = [b.value for b in Backbone]
         if self.backbone not in known:
             raise ValueError(f"parameter 'backbone': unknown {self.backbone!r}; use one of {known}")
@@ -152,3 +141,30 @@ PRESETS = {
 def defer_settings(profile: str = "default", **overrides) -> DeferSettings:
     """Settings for ``profile`` with every non-None override applied."""
     return resolve_settings(DeferSettings, PRESETS, profile, **overrides)
+
+
+#: ``--help-notebook`` descriptions of this study's parameters (the shared ones not listed here are
+#: :data:`~cxrlib.studies.shared_settings.PARAMETER_HELP`'s); the notebook's parameters cell shows them
+STUDY_HELP = {
+    "dataset": "synth-cxr, or mimic, chexpert, nih (needs data_root; a clinician is then drawn from the labels)",
+    "n": "SynthCXR images to generate (split by patient into four parts)",
+    "classes": "the findings (the source's: Pleural Effusion, Pneumothorax, Edema), a list or a preset",
+    "label_policy": "uncertain labels: ignore (unknown; images with no known label are dropped), ones, zeros",
+    "fractions": "shares of the patients: classifier train, error-model train, validation, test",
+    "clinician_sensitivity": "the simulated clinician's sensitivity, every class",
+    "clinician_specificity": "the simulated clinician's specificity, every class",
+    "weak_class": "the class on which a second, weaker clinician is simulated",
+    "weak_sensitivity": "the weak clinician's sensitivity on that class",
+    "weak_specificity": "the weak clinician's specificity on that class",
+    "rules": "any of error-model, error-model-probs, confidence, mc-dropout, laplace, surrogate",
+    "error_balance": "the error-model rule's training: none or balanced (both are compared below)",
+    "cost": "the cost c of the headline numbers and the scorecard",
+    "table_costs": "the costs of the table of results",
+    "backbone": "small-cnn, or densenet121 (the source's), resnet50, resnet101, vgg19",
+    "output_stride": "8, 16 or 32 pixels per Grad-CAM cell; None: the backbone's own",
+    "dropout": "dropout before the classifier's linear layer (what MC dropout samples)",
+    "mc_samples": "MC dropout samples per image",
+    "epochs": "maximum epochs of the classifier and of the surrogate",
+    "error_epochs": "maximum epochs of the error model (early stopping on validation)",
+    "data_seed": "seed of the SynthCXR generator, the patient split and the simulated clinicians",
+}

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from enum import Enum
 
 from ..common import check_backbone, resolve_settings
+from ..shared_settings import ModelSettings
 
-__all__ = ["Experiment", "HeatmapLossSettings", "PRESETS", "heatmap_loss_settings"]
+__all__ = ["STUDY_HELP", "Experiment", "HeatmapLossSettings", "PRESETS", "heatmap_loss_settings"]
 
 
 class Experiment(str, Enum):
@@ -17,8 +18,7 @@ class Experiment(str, Enum):
 
 
 @dataclass
-class HeatmapLossSettings:
-    profile: str = "default"
+class HeatmapLossSettings(ModelSettings):
     experiments: tuple[str, ...] = ("1", "2", "3")
     group_size: int = 8  #: models per arm and experiment
     lrs: tuple[float, ...] = (1e-3, 2e-3, 3e-3)  #: learning rates, cycled over a group's models
@@ -29,7 +29,6 @@ class HeatmapLossSettings:
     accuracy_threshold: float = 0.95  #: SynthCMR models under this validation accuracy are discarded
     alpha: float = 0.05
     cmr_n: int = 800
-    image_size: int = 64
     epochs: int = 8
     batch_size: int = 32
     cxr_n: int = 1200
@@ -37,11 +36,9 @@ class HeatmapLossSettings:
     cxr_epochs: int = 8
     shortcut_class: str = "Consolidation"
     shortcut_rate: float = 0.9  #: training/validation: the marker agrees with the class this often
-    device: str = "auto"
-    data_seed: int = 0
-    progress: bool = True
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         bad = [e for e in self.experiments if e not in [x.value for x in Experiment]]
         if bad or not self.experiments:
             raise ValueError(f"parameter 'experiments': unknown {bad or 'empty list'}; use any of 1, 2, 3")
@@ -101,3 +98,27 @@ PRESETS = {
 def heatmap_loss_settings(profile: str = "default", **overrides) -> HeatmapLossSettings:
     """Settings for ``profile`` with every non-None override applied."""
     return resolve_settings(HeatmapLossSettings, PRESETS, profile, **overrides)
+
+
+#: ``--help-notebook`` descriptions of this study's parameters (the shared ones not listed here are
+#: :data:`~cxrlib.studies.shared_settings.PARAMETER_HELP`'s); the notebook's parameters cell shows them
+STUDY_HELP = {
+    "experiments": "any of 1 (size differences), 2 (marker on male images), 3 (chest X-ray shortcut)",
+    "group_size": "models per arm and experiment (the source: about 30)",
+    "lrs": "learning rates, cycled over each group's models",
+    "backbone": "small-cnn, or densenet121, resnet50, resnet101, vgg19",
+    "heatmap_weight": "w: weight of the heatmap term in the 'heatmap loss' arm",
+    "heatmap_form": "fraction (share of the map outside the mask) or raw (the source's sum)",
+    "classification": "SynthCMR: mse on the softmax (the source's) or ce",
+    "accuracy_threshold": "SynthCMR: discard models under this validation accuracy (the source: 0.95)",
+    "alpha": "significance level of the tests",
+    "cmr_n": "SynthCMR images per experiment (70/15/15 split)",
+    "image_size": "pixels per side",
+    "epochs": "maximum epochs per SynthCMR model",
+    "cxr_n": "SynthCXR images of experiment 3's training set (70/15/15 split)",
+    "cxr_test_n": "images of each of experiment 3's two test sets",
+    "cxr_epochs": "maximum epochs per SynthCXR model",
+    "shortcut_class": "experiment 3: the finding the marker agrees with in training",
+    "shortcut_rate": "experiment 3: how often marker and finding agree in training",
+    "data_seed": "seed of the generators",
+}

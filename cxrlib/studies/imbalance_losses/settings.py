@@ -9,8 +9,9 @@ from ...models import Backbone
 from ..common import (
     resolve_settings,
 )
+from ..shared_settings import ChestDataSettings, TrainingSettings
 
-__all__ = ["Loss", "ImbalanceLossSettings", "check_losses", "PRESETS", "imbalance_loss_settings"]
+__all__ = ["STUDY_HELP", "Loss", "ImbalanceLossSettings", "check_losses", "PRESETS", "imbalance_loss_settings"]
 
 
 class Loss(str, Enum):
@@ -20,15 +21,7 @@ class Loss(str, Enum):
 
 
 @dataclass
-class ImbalanceLossSettings:
-    profile: str = "default"
-    dataset: str = "synth-cxr"
-    data_root: str | None = None
-    n: int = 1500
-    image_size: int = 64
-    classes: str | tuple[str, ...] = "chexpert5"
-    label_policy: str = "sharma2023"
-    uncertain_rate: float = 0.1
+class ImbalanceLossSettings(ChestDataSettings, TrainingSettings):
     prevalence: float | None = None  #: None: SynthCXR's CheXpert-like per-class defaults
     backbone: str = "densenet121"
     output_stride: int | None = 8
@@ -38,20 +31,12 @@ class ImbalanceLossSettings:
     auc_margin: float = 1.0  #: AUC-M margin m
     auc_lr: float = 0.1  #: PESG learning rate of the fine-tuning (LibAUC's 0.1), divided by 10 after each epoch
     auc_epochs: int = 2  #: epochs of AUC-M fine-tuning after the CE stage (LibAUC's CheXpert recipe: 2)
-    epochs: int = 5
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 1e-5
-    seeds: tuple[int, ...] = (0, 1, 2)
     sweep_class: str | None = "Pleural Effusion"  #: None: no prevalence sweep
     sweep_prevalences: tuple[float, ...] = (0.01, 0.05, 0.2, 0.5)
     sweep_seeds: tuple[int, ...] = (0,)
-    pretrained: bool = False
-    device: str = "auto"
-    data_seed: int = 0
-    progress: bool = True
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         known = [b.value for b in Backbone]
         if self.backbone not in known:
             raise ValueError(f"parameter 'backbone': unknown {self.backbone!r}; use one of {known}")
@@ -109,3 +94,25 @@ PRESETS = {
 def imbalance_loss_settings(profile: str = "default", **overrides) -> ImbalanceLossSettings:
     """Settings for ``profile`` with every non-None override applied."""
     return resolve_settings(ImbalanceLossSettings, PRESETS, profile, **overrides)
+
+
+#: ``--help-notebook`` descriptions of this study's parameters (the shared ones not listed here are
+#: :data:`~cxrlib.studies.shared_settings.PARAMETER_HELP`'s); the notebook's parameters cell shows them
+STUDY_HELP = {
+    "prevalence": "SynthCXR: prevalence of every class; None: CheXpert-like per-class defaults",
+    "backbone": "densenet121 (the source's), resnet101, vgg19, resnet50 or small-cnn",
+    "output_stride": "8, 16 or 32 pixels per Grad-CAM cell; None: the backbone's own",
+    "losses": "any of wbce (weighted CE), focal, aucm (AUC-M fine-tuning of the CE model)",
+    "focal_gamma": "γ of the focal loss (0: plain BCE)",
+    "focal_alpha": "weight of the positives in the focal loss, in [0, 1]; None: unweighted",
+    "auc_margin": "margin m of the AUC-M loss",
+    "auc_lr": "PESG learning rate of the AUC-M fine-tuning (divided by 10 after each epoch)",
+    "auc_epochs": "epochs of AUC-M fine-tuning after the CE stage",
+    "epochs": "maximum epochs of CE and focal (stops at the second LR reduction)",
+    "lr": "Adam learning rate (CE and focal)",
+    "weight_decay": "weight decay (Adam, and PESG)",
+    "sweep_class": "class whose training prevalence is swept; None: no sweep",
+    "sweep_prevalences": "training prevalences of the sweep, e.g. 0.01,0.05,0.2,0.5",
+    "sweep_seeds": "training seeds at each prevalence of the sweep",
+    "data_seed": "seed of the SynthCXR generator, the patient split and the sweep's subsets",
+}

@@ -5,18 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..common import check_backbone, resolve_settings
+from ..shared_settings import ModelSettings
 
-__all__ = ["HESSIANS", "LaplaceSettings", "PRESETS", "laplace_settings"]
+__all__ = ["STUDY_HELP", "HESSIANS", "LaplaceSettings", "PRESETS", "laplace_settings"]
 
 
 HESSIANS = ("diag", "full", "kron")
 
 
 @dataclass
-class LaplaceSettings:
-    profile: str = "default"
+class LaplaceSettings(ModelSettings):
     n: int = 3000  #: SynthMSK images generated (train / val / test by patient)
-    image_size: int = 64
     backbone: str = "vilter-cnn"
     epochs: int = 20
     lr: float = 1e-3
@@ -29,11 +28,9 @@ class LaplaceSettings:
     cxr_backbone: str = "small-cnn"
     cxr_epochs: int = 8
     ood_n: int = 300  #: SynthCXR images fed to the MSK model (0: skip the OOD check)
-    device: str = "auto"
-    data_seed: int = 0
-    progress: bool = True
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_backbone(self.backbone)
         check_backbone(self.cxr_backbone, "cxr_backbone")
         bad = [h for h in self.hessians if h not in HESSIANS]
@@ -63,3 +60,23 @@ PRESETS = {
 def laplace_settings(profile: str = "default", **overrides) -> LaplaceSettings:
     """Settings for ``profile`` with every non-None override applied."""
     return resolve_settings(LaplaceSettings, PRESETS, profile, **overrides)
+
+
+#: ``--help-notebook`` descriptions of this study's parameters (the shared ones not listed here are
+#: :data:`~cxrlib.studies.shared_settings.PARAMETER_HELP`'s); the notebook's parameters cell shows them
+STUDY_HELP = {
+    "n": "SynthMSK images generated (train / val / test by patient)",
+    "image_size": "pixels per side",
+    "backbone": "vilter-cnn (the source's 4-layer CNN), or small-cnn, densenet121, resnet50, ...",
+    "epochs": "maximum training epochs of the MSK model",
+    "lr": "learning rate (Adam; the source: 1e-3)",
+    "hessians": "any of diag, full, kron",
+    "prior_fit": "marglik (maximise the evidence) or gridsearch (validation NLL)",
+    "predictive": "probit or mc (Monte Carlo)",
+    "n_bins": "bins of the ECE and the reliability diagrams",
+    "cxr_n": "SynthCXR images of the multi-label part (0: skip it)",
+    "cxr_backbone": "backbone of the multi-label chest model",
+    "cxr_epochs": "maximum training epochs of the chest model",
+    "ood_n": "SynthCXR images fed to the MSK model (0: skip the out-of-distribution check)",
+    "data_seed": "seed of the generators",
+}

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from ..common import (
     resolve_settings,
 )
+from ..shared_settings import ChestDataSettings, TrainingSettings
 
-__all__ = ["VARIANTS", "PylonSettings", "PRESETS", "pylon_settings"]
+__all__ = ["STUDY_HELP", "VARIANTS", "PylonSettings", "PRESETS", "pylon_settings"]
 
 
 #: model names the study understands: architecture and build options (PYLON's ablations of ch. 6)
@@ -31,30 +32,20 @@ VARIANTS: dict[str, tuple[str, dict]] = {
 
 
 @dataclass
-class PylonSettings:
-    profile: str = "default"
-    dataset: str = "synth-cxr"
-    data_root: str | None = None
+class PylonSettings(ChestDataSettings, TrainingSettings):
     n: int = 800
-    image_size: int = 64
     classes: str | tuple[str, ...] = "nih-boxes"  #: a preset ("nih-boxes", "all"...) or class names
     label_policy: str = "zeros"
     uncertain_rate: float = 0.0
-    prevalence: float | None = 0.25
     models: tuple[str, ...] = ("pylon", "gmp")
     encoder: str = "resnet18"
     epochs: int = 6
-    batch_size: int = 32
-    lr: float = 1e-3
     weight_decay: float = 0.0
     augment: bool = False
     seeds: tuple[int, ...] = (0, 1)
-    pretrained: bool = False
-    device: str = "auto"
-    data_seed: int = 0
-    progress: bool = True
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         unknown = [m for m in self.models if m not in VARIANTS]
         if unknown or not self.models:
             raise ValueError(f"parameter 'models': unknown {unknown or 'empty list'}; use any of {list(VARIANTS)}")
@@ -96,3 +87,17 @@ PRESETS = {
 def pylon_settings(profile: str = "default", **overrides) -> PylonSettings:
     """Settings for ``profile`` with every non-None override applied."""
     return resolve_settings(PylonSettings, PRESETS, profile, **overrides)
+
+
+#: ``--help-notebook`` descriptions of this study's parameters (the shared ones not listed here are
+#: :data:`~cxrlib.studies.shared_settings.PARAMETER_HELP`'s); the notebook's parameters cell shows them
+STUDY_HELP = {
+    "dataset": "synth-cxr, or nih, vindr (needs data_root; the test split must have boxes)",
+    "image_size": "pixels per side (a multiple of 32; PAN needs a multiple of 256)",
+    "classes": "class preset (nih-boxes, all) or a list of class names",
+    "models": "pylon, gmp, li2018, unet, fpn, deeplabv3plus, pan, or an ablation: pylon-no-pyramid, pylon+gap-pa...",
+    "encoder": "segmentation-models-pytorch encoder shared by every model (resnet18, resnet50...)",
+    "epochs": "maximum epochs (stops at the second learning-rate reduction)",
+    "augment": "True: the thesis's augmentation (rotation, flip, brightness/contrast, resized crop)",
+    "pretrained": "True: start from ImageNet weights (must be in the hub cache)",
+}

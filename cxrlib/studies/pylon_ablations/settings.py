@@ -9,8 +9,16 @@ from ..pylon import (
     VARIANTS,
     PylonSettings,
 )
+from ..shared_settings import ModelSettings
 
-__all__ = ["ABLATIONS", "PylonAblationSettings", "PRESETS", "pylon_ablation_settings", "source_pylon_settings"]
+__all__ = [
+    "STUDY_HELP",
+    "ABLATIONS",
+    "PylonAblationSettings",
+    "PRESETS",
+    "pylon_ablation_settings",
+    "source_pylon_settings",
+]
 
 
 #: Table 6.2's ablations (each changes one part of PYLON)
@@ -18,12 +26,10 @@ ABLATIONS = ("pylon-no-pyramid", "pylon-1-layer-up", "pylon-3x3-up", "pylon-3x3-
 
 
 @dataclass
-class PylonAblationSettings:
-    profile: str = "default"
+class PylonAblationSettings(ModelSettings):
     dataset: str = "synth-cxr"
     data_root: str | None = None
     n: int = 480
-    image_size: int = 64
     classes: str | tuple[str, ...] = "nih-boxes"  #: a preset ("nih-boxes", "all"...) or class names
     label_policy: str = "zeros"
     prevalence: float | None = 0.25
@@ -50,11 +56,9 @@ class PylonAblationSettings:
     transfer_seeds: tuple[int, ...] = (0, 1)
     source: str = "auto"  #: "auto": notebook 08's weights when they fit, else trained here; "train"
     pretrained: bool = False
-    device: str = "auto"
-    data_seed: int = 0
-    progress: bool = True
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         unknown = [m for m in self.ablations if m not in VARIANTS or not m.startswith("pylon")]
         if unknown:
             raise ValueError(f"parameter 'ablations': unknown {unknown}; use PYLON variants of {list(VARIANTS)}")
@@ -131,3 +135,35 @@ def source_pylon_settings(s: PylonAblationSettings, models: tuple[str, ...], see
         progress=s.progress,
     )
     return PylonSettings(**{**fields, **changes})
+
+
+#: ``--help-notebook`` descriptions of this study's parameters (the shared ones not listed here are
+#: :data:`~cxrlib.studies.shared_settings.PARAMETER_HELP`'s); the notebook's parameters cell shows them
+STUDY_HELP = {
+    "dataset": "source task: synth-cxr, or nih, vindr (needs data_root; the test split must have boxes)",
+    "n": "SynthCXR images to generate for part 1 (70/15/15 patient split)",
+    "image_size": "pixels per side (a multiple of 32)",
+    "classes": "class preset (nih-boxes, all) or a list of class names",
+    "encoder": "segmentation-models-pytorch encoder shared by every model (resnet18, resnet50...)",
+    "epochs": "part 1: maximum epochs (stops at the second learning-rate reduction)",
+    "lr": "Adam learning rate (both phases of two-phase transfer too)",
+    "gap_seeds": "seeds of PYLON and PYLON+GAP in PA / UP (Table 6.1: the spread over seeds)",
+    "ablations": "Table 6.2's ablations: pylon-no-pyramid, pylon-1-layer-up, pylon-3x3-up, pylon-3x3-head",
+    "ablation_seeds": "seeds of each ablation",
+    "target_dataset": "transfer target: synth-cxr (shifted, read by simulated readers) or vindr",
+    "target_root": "folder holding the real target dataset; None for synth-cxr",
+    "target_classes": "the target's classes; None: the source's",
+    "target_n": "SynthCXR target images to generate (small, as VinDr-CXR is beside NIH)",
+    "target_ap_fraction": "SynthCXR target: share of AP views (the source has 0.3)",
+    "target_left_fraction": "SynthCXR target: share of one-sided findings in the left lung (the source has 0.5)",
+    "n_readers": "SynthCXR target: simulated readers per image (VinDr-CXR has three)",
+    "reader_sensitivity": "SynthCXR target: each reader's chance to mark a true finding",
+    "reader_specificity": "SynthCXR target: each reader's chance to leave an absent finding unmarked",
+    "reader_box_jitter": "SynthCXR target: s.d. of each box edge, as a share of the box size",
+    "reader_rule": "union (any reader, as the thesis on VinDr) or majority (two or more)",
+    "transfer_epochs": "maximum epochs of each transfer fit (each phase of two-phase)",
+    "transfer_seeds": "seeds of each transfer arm",
+    "source": "auto: notebook 08's saved PYLON and GMP when they fit, else trained here; train: always here",
+    "pretrained": "True: start from ImageNet weights (must be in the hub cache)",
+    "data_seed": "seed of the SynthCXR generator and patient split (the target uses data_seed + 1)",
+}

@@ -9,8 +9,9 @@ from ..common import (
     check_backbone,
     resolve_settings,
 )
+from ..shared_settings import ChestDataSettings, TrainingSettings
 
-__all__ = ["Arm", "SaliencyLossSettings", "PRESETS", "saliency_loss_settings"]
+__all__ = ["STUDY_HELP", "Arm", "SaliencyLossSettings", "PRESETS", "saliency_loss_settings"]
 
 
 class Arm(str, Enum):
@@ -20,34 +21,17 @@ class Arm(str, Enum):
 
 
 @dataclass
-class SaliencyLossSettings:
-    profile: str = "default"
-    dataset: str = "synth-cxr"
-    data_root: str | None = None
-    n: int = 1500
-    image_size: int = 64
-    classes: str | tuple[str, ...] = "chexpert5"
-    label_policy: str = "sharma2023"
-    uncertain_rate: float = 0.1
-    prevalence: float | None = 0.25
+class SaliencyLossSettings(ChestDataSettings, TrainingSettings):
     backbone: str = "densenet121"
     output_stride: int | None = 8
     arms: tuple[str, ...] = ("ce", "custom", "modified")
     lambda_cd: float = 1.4  #: λ1, weight of the class-distinctiveness loss (the source's 1.4)
     lambda_sc: float = 0.0  #: λ2, weight of the spatial-coherence loss (0: off, as in the source's Table 4.1)
     lambda_grid: tuple[float, ...] = ()  #: further λ1 values for the Custom arm
-    epochs: int = 5
     second_epochs: int = 3  #: epochs of the Modified arm's second stage
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 1e-5
-    seeds: tuple[int, ...] = (0, 1, 2)
-    pretrained: bool = False
-    device: str = "auto"
-    data_seed: int = 0
-    progress: bool = True
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_backbone(self.backbone)
         arms = [a.value for a in Arm]
         bad = [a for a in self.arms if a not in arms]
@@ -86,3 +70,17 @@ PRESETS = {
 def saliency_loss_settings(profile: str = "default", **overrides) -> SaliencyLossSettings:
     """Settings for ``profile`` with every non-None override applied."""
     return resolve_settings(SaliencyLossSettings, PRESETS, profile, **overrides)
+
+
+#: ``--help-notebook`` descriptions of this study's parameters (the shared ones not listed here are
+#: :data:`~cxrlib.studies.shared_settings.PARAMETER_HELP`'s); the notebook's parameters cell shows them
+STUDY_HELP = {
+    "backbone": "densenet121 (the source's), resnet101, vgg19, resnet50 or small-cnn",
+    "output_stride": "8, 16 or 32 pixels per Grad-CAM cell; None: the backbone's own",
+    "arms": "any of ce, custom, modified",
+    "lambda_cd": "λ1: weight of the class-distinctiveness loss (the source's 1.4)",
+    "lambda_sc": "λ2: weight of the spatial-coherence loss (0: off)",
+    "lambda_grid": "further λ1 values for the Custom arm, e.g. 0.5,3.0",
+    "epochs": "maximum epochs of CE and Custom (stops at the second LR reduction)",
+    "second_epochs": "maximum epochs of the Modified arm's second stage",
+}
