@@ -94,3 +94,38 @@ def test_the_package_is_read_in_full():
 def test_cxrlib_has_no_import_cycle():
     cycle = _cycle(_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def _private_reaches(path: Path) -> list[str]:
+    """``from cxrlib.x import _name`` and ``module._name`` on an imported cxrlib module, in ``path``."""
+    tree = ast.parse(path.read_text())
+    found, module_aliases = [], set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("cxrlib")):
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__"):
+                    found.append(f"{path.name}:{node.lineno} imports {alias.name}")
+                module_aliases.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            module_aliases |= {(a.asname or a.name).split(".")[0] for a in node.names if a.name.startswith("cxrlib")}
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in module_aliases
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+        ):
+            found.append(f"{path.name}:{node.lineno} reads {node.value.id}.{node.attr}")
+    return found
+
+
+def test_no_module_reaches_into_another_modules_private_names():
+    reaches = [r for p in sorted(ROOT.rglob("*.py")) for r in _private_reaches(p)]
+    assert not reaches, reaches
+
+
+def test_the_private_name_finder_finds_both_kinds(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text("from cxrlib.train import _to\nfrom . import baseline as b\nx = b._stride\ny = b.public\n")
+    assert _private_reaches(path) == ["m.py:1 imports _to", "m.py:3 reads b._stride"]
