@@ -34,6 +34,8 @@ __all__ = [
     "run_fingerprint",
     "package_digest",
     "DEPENDENCIES",
+    "is_bookkeeping_cell",
+    "BOOKKEEPING_CALLS",
     "with_dependencies",
     "skipped_notebooks",
     "PROFILES",
@@ -143,15 +145,44 @@ def with_dependencies(names: Sequence[str]) -> list[str]:
     return [n for n in NOTEBOOKS if n in wanted]
 
 
+#: calls that only record (for the scorecard, for a later notebook): a cell of nothing else is bookkeeping
+BOOKKEEPING_CALLS = frozenset({"record_results", "save_weights", "save_artifact"})
+
+
+def is_bookkeeping_cell(source: str) -> bool:
+    """Whether a code cell only records results: every statement a call of :data:`BOOKKEEPING_CALLS`
+    (``_ = record_results(...)``, ``result.save_weights()``); such cells are removed from the book."""
+    import ast
+
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return False
+
+    def recording(node) -> bool:
+        call = node.value if isinstance(node, (ast.Expr, ast.Assign)) else None
+        if isinstance(node, ast.Assign) and not all(isinstance(t, ast.Name) and t.id == "_" for t in node.targets):
+            return False
+        if not isinstance(call, ast.Call):
+            return False
+        func = call.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        return name in BOOKKEEPING_CALLS
+
+    return bool(body) and all(recording(node) for node in body)
+
+
 def _tag_for_the_book(path: Path) -> None:
-    """In an executed copy, fold the parameters cell (``hide-input``: a reader opens it on demand)
-    and remove papermill's injected-parameters cell: the run header states what was run."""
+    """In an executed copy, fold the parameters cell (``hide-input``: a reader opens it on demand),
+    remove papermill's injected-parameters cell (the run header states what was run) and the
+    bookkeeping cells (:func:`is_bookkeeping_cell`)."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         tags = cell.metadata.setdefault("tags", [])
-        if "injected-parameters" in tags and "remove-cell" not in tags:
+        remove = "injected-parameters" in tags or (cell.cell_type == "code" and is_bookkeeping_cell(cell.source))
+        if remove and "remove-cell" not in tags:
             tags.append("remove-cell")
         elif "parameters" in tags and "hide-input" not in tags:
             tags.append("hide-input")

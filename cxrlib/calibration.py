@@ -24,9 +24,21 @@ class TemperatureMode(str, Enum):
 
 
 def sigmoid_nll(logits: np.ndarray, labels: np.ndarray) -> float:
-    """Mean Bernoulli NLL (nats) of ``logits`` against 0/1 ``labels`` of the same shape (no NaN),
-    computed stably from the logits: ``mean(log(1 + exp(z)) − y z)``."""
+    """Mean Bernoulli NLL (nats) of ``logits`` against ``labels`` of the same shape, over the known labels
+    (0 or 1; NaN, an unknown label, is left out as every metric of the suite does), computed stably from
+    the logits: ``mean(log(1 + exp(z)) − y z)``. ``ValueError`` for different shapes, a label other than
+    0, 1 or NaN, a non-finite logit at a known label, or no known label at all."""
     z, y = np.asarray(logits, np.float64), np.asarray(labels, np.float64)
+    if z.shape != y.shape:
+        raise ValueError(f"logits {z.shape} and labels {y.shape} differ in shape")
+    known = ~np.isnan(y)
+    if not known.any():
+        raise ValueError("sigmoid_nll: no known label (every label is NaN)")
+    z, y = z[known], y[known]
+    if not np.isin(y, (0.0, 1.0)).all():
+        raise ValueError("sigmoid_nll: labels must be 0, 1 or NaN (unknown)")
+    if not np.isfinite(z).all():
+        raise ValueError("sigmoid_nll: logits must be finite where the label is known")
     return float(np.mean(np.logaddexp(0.0, z) - y * z))
 
 

@@ -174,3 +174,14 @@ def test_artifacts_round_trip_and_name_the_notebook_to_run(tmp_path, monkeypatch
         load_artifact("00_data", "missing")
     with pytest.raises(ValueError, match="artifact name"):
         save_artifact("01_baseline", "../escape", 1)
+
+
+def test_bookkeeping_cells_are_recognised_and_nothing_else():
+    from cxrlib.book import is_bookkeeping_cell
+
+    assert is_bookkeeping_cell('_ = record_results("01_baseline", result.headline)  # for the scorecard')
+    assert is_bookkeeping_cell('_ = record_results("08_pylon", h)\n_ = result.save_weights()')
+    assert is_bookkeeping_cell("result.save_weights()")
+    assert not is_bookkeeping_cell('x = record_results("01", h)')  # a value the notebook goes on with
+    assert not is_bookkeeping_cell('_ = record_results("01", h)\nresult.table()')  # shows something
+    assert not is_bookkeeping_cell("result.table()") and not is_bookkeeping_cell("") and not is_bookkeeping_cell("(")

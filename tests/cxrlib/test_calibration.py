@@ -101,3 +101,20 @@ def test_bad_input_is_refused():
         fit_temperature(z, y * 2)
     with pytest.raises(ValueError, match="unknown temperature mode"):
         fit_temperature(z, y, "platt")
+
+
+def test_sigmoid_nll_leaves_unknown_labels_out_and_refuses_what_it_cannot_score():
+    z = np.array([[2.0, -1.0], [0.5, 3.0]])
+    y = np.array([[1.0, np.nan], [0.0, 1.0]])
+    known = ~np.isnan(y)
+    assert sigmoid_nll(z, y) == pytest.approx(sigmoid_nll(z[known], y[known]))  # NaN was returned before
+    expected = np.mean([np.log1p(np.exp(-2.0)), np.log1p(np.exp(0.5)), np.log1p(np.exp(-3.0))])
+    assert sigmoid_nll(z, y) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="no known label"):
+        sigmoid_nll(z, np.full_like(y, np.nan))
+    with pytest.raises(ValueError, match="0, 1 or NaN"):
+        sigmoid_nll(z, np.array([[1.0, 2.0], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match="differ in shape"):
+        sigmoid_nll(z, y[:1])
+    with pytest.raises(ValueError, match="finite"):
+        sigmoid_nll(np.array([np.inf, 0.0]), np.array([1.0, 0.0]))

@@ -1,8 +1,10 @@
 """Each notebook's parameters cell is its study's Settings, name for name, and documents every
-parameter (what ``papermill --help-notebook`` shows)."""
+parameter (what ``papermill --help-notebook`` shows) with the text its settings hold (the study's
+``STUDY_HELP``, else the shared ``PARAMETER_HELP``)."""
 
 import ast
 import dataclasses
+import importlib
 from pathlib import Path
 
 import nbformat
@@ -11,6 +13,7 @@ import pytest
 from cxrlib.book import NOTEBOOKS
 from cxrlib.studies import STUDY_SETTINGS
 from cxrlib.studies.parameters import PRESET, Profile, _allows_none
+from cxrlib.studies.shared_settings import PARAMETER_HELP
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,10 +40,18 @@ def test_parameters_cell_equals_the_settings(name):
         t.id: ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign) for t in node.targets
     }
     cls = STUDY_SETTINGS[name]
-    assert list(assigned) == [f.name for f in dataclasses.fields(cls)]
+    # the same names; the cell keeps a reader's order (source first), the dataclass its bases' order
+    assert sorted(assigned) == sorted(f.name for f in dataclasses.fields(cls))
+    names = [t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets]
+    assert len(names) == len(set(names)), f"{name}: a parameter assigned twice"
     hints = typing.get_type_hints(cls)
+    module = importlib.import_module(cls.__module__)
     for line in source.splitlines()[1:]:
         assert "  # " in line, f"{name}: parameter line without a comment: {line!r}"
+        field, text = line.split(" = ", 1)[0], line.split("  # ", 1)[1]
+        wanted = module.STUDY_HELP.get(field, PARAMETER_HELP.get(field))  # the one place each text lives
+        assert text == wanted, f"{name}: {field!r} is described as {text!r} here, {wanted!r} in {cls.__module__}"
+    assert not set(module.STUDY_HELP) - set(assigned), f"{name}: help for a parameter the study does not have"
     # None keeps the profile's value only where None is not itself a value; there, "preset" is needed
     for field, value in assigned.items():
         if value is None and _allows_none(hints[field]):

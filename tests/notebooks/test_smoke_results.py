@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from cxrlib.book import NOTEBOOKS
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -264,3 +266,11 @@ def test_each_smoke_notebook_stays_within_twice_its_budget(book_html):
     assert runner["profile"] == "smoke"
     slow = {name: round(s) for name, s in runner["seconds"].items() if s > 2 * 90}
     assert not slow, f"smoke notebooks over 2× their 90 s budget: {slow}"
+
+
+def test_no_page_shows_a_bookkeeping_cell_or_a_warning(book_html):
+    # what a reader should not see: the cells that only record results, and warnings with build paths
+    for name in NOTEBOOKS:
+        page = (book_html / "book" / "notebooks" / f"{name}.html").read_text()
+        assert "record_results(" not in page and "save_weights()" not in page, name
+        assert "Warning:" not in page and "site-packages" not in page, name

@@ -12,7 +12,7 @@ from .settings import Arm
 if TYPE_CHECKING:
     from .result import SaliencyLossResult
 
-__all__ = ["saliency_loss_discussion"]
+__all__ = ["saliency_loss_discussion", "absolute_level_sentence", "SOURCE_MEAN_AUROC"]
 
 
 def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
@@ -20,6 +20,26 @@ def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
     if not (np.isfinite(a[1]) and np.isfinite(b[1])):
         return True
     return abs(a[0] - b[0]) <= a[1] + b[1]
+
+
+#: the source's mean validation AUROC per arm (Sharma and P. 2023, Table 4.1; DenseNet-121 on CheXpert)
+SOURCE_MEAN_AUROC = {"CE": 0.756, "Custom": 0.745, "Modified": 0.749}
+
+
+def absolute_level_sentence(ours: list[float]) -> str:
+    """Where our arms' mean AUROCs lie against the source's, in words that follow the numbers."""
+    lo, hi = min(SOURCE_MEAN_AUROC.values()), max(SOURCE_MEAN_AUROC.values())
+    ours = [v for v in ours if np.isfinite(v)]
+    if not ours:
+        return "No arm has a mean AUROC to set beside the source's."
+    a, b = min(ours), max(ours)
+    where = "above" if a > hi else "below" if b < lo else "around"
+    return (
+        f"**Absolute level.** Our arms' mean test AUROCs ({fmt(a)}–{fmt(b)}) lie {where} the source's "
+        f"{fmt(lo)}–{fmt(hi)} on CheXpert validation. The levels are not comparable (synthetic images, "
+        "another backbone and image size, test rather than validation split); what carries over is the "
+        "comparison between arms trained on the same data with the same seeds."
+    )
 
 
 def saliency_loss_discussion(result: SaliencyLossResult) -> str:
@@ -53,6 +73,7 @@ def saliency_loss_discussion(result: SaliencyLossResult) -> str:
             "other (CE 0.756, Custom 0.745, Modified 0.749 on CheXpert validation, one run each): the loss did not "
             "buy discrimination there either; the question it leaves open is what the loss does to the maps."
         )
+    lines.append(absolute_level_sentence([v[0] for v in auc.values()]))
     cd = {label: (summary.loc[label, "L_CD (test)"], summary.loc[label, "L_CD (test) ±95%"]) for label in summary.index}
     if ce_label is not None:
         better = [label for label in cd if label != ce_label and cd[label][0] < cd[ce_label][0]]

@@ -40,3 +40,12 @@ def test_finding_sizes_on_synthcxr_count_truth_boxes_only(synth):
     assert sizes["boxes"].sum() == len(synth.truth_boxes()) < len(synth.boxes)  # reader boxes are not truth
     measured = sizes["count"] > 0
     assert measured.any() and (sizes.loc[measured, "mask_%_median"] > 0).all()
+
+
+def test_02_says_where_our_auroc_level_lies_against_the_source():
+    from cxrlib.studies.saliency_losses.discussion import absolute_level_sentence
+
+    assert "lie above the source's 0.745–0.756" in absolute_level_sentence([0.79, 0.798])
+    assert "lie below" in absolute_level_sentence([0.58, 0.60])
+    assert "lie around" in absolute_level_sentence([0.74, 0.75])
+    assert "No arm" in absolute_level_sentence([float("nan")])
