@@ -14,7 +14,7 @@ from ..common import (
     mean_ci,
     seed_mean_and_half_width,
 )
-from ..prose import short_ci
+from ..prose import bounded_ci
 from .discussion import COMPARABLE_AUROC, SMALL_LESION_AREA, pylon_discussion
 from .settings import PylonSettings
 
@@ -77,7 +77,7 @@ class PylonResult:
         """Table 5.1's layout: point localisation accuracy, mean ± 95 % half-width over seeds, one row
         per model; columns weighted and macro averages, then every class; a last row counts the boxes."""
         keys = ["weighted", "macro", *self.classes]
-        rows = {m: {k: short_ci(*self.localization_stats(m, k)) for k in keys} for m in self.models}
+        rows = {m: {k: bounded_ci(*self.localization_stats(m, k)) for k in keys} for m in self.models}
         table = pd.DataFrame(rows).T[keys]
         n = self.runs[0].localization["n"]
         table.loc["boxes (test)"] = [str(int(n[k])) for k in keys]
@@ -99,8 +99,8 @@ class PylonResult:
         for m in self.models:
             r0 = self._runs(m)[0]
             rows[m] = {
-                "Weighted avg.": short_ci(*self.auroc_stats(m, "weighted")),
-                "Macro avg.": short_ci(*self.auroc_stats(m, "mean")),
+                "Weighted avg.": bounded_ci(*self.auroc_stats(m, "weighted")),
+                "Macro avg.": bounded_ci(*self.auroc_stats(m, "mean")),
                 "map grid": f"{r0.maps.shape[-2]}×{r0.maps.shape[-1]}",
                 "training time (s)": round(float(np.mean([r.train_seconds for r in self._runs(m)]))),
             }

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..prose import short_ci
+from ..prose import bounded_ci
 from ..pylon import (
     PylonResult,
 )
@@ -83,11 +83,11 @@ class PylonAblationResult:
             spread = self.spread(m)
             rows[m] = {
                 "seeds": len(r._runs(m)),
-                "weighted point acc.": short_ci(*r.localization_stats(m, "weighted")),
-                "macro point acc.": short_ci(*r.localization_stats(m, "macro")),
+                "weighted point acc.": bounded_ci(*r.localization_stats(m, "weighted")),
+                "macro point acc.": bounded_ci(*r.localization_stats(m, "macro")),
                 "s.d. of weighted point acc.": "–" if spread is None else f"{spread:.3f}",
                 "map agreement": "–" if not np.isfinite(agreement) else f"{agreement:.2f}",
-                "macro AUROC": short_ci(*r.auroc_stats(m, "mean")),
+                "macro AUROC": bounded_ci(*r.auroc_stats(m, "mean")),
                 "thesis: weighted point acc. (NIH)": f"{THESIS[m]:.2f}" if m in THESIS else "–",
             }
         return pd.DataFrame(rows).T

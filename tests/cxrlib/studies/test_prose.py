@@ -22,3 +22,12 @@ def test_lists_percentages_and_p_values():
     assert join([]) == "" and join(["a"]) == "a" and join(["a", "b"]) == "a and b" and join("abc") == "a, b and c"
     assert percent(0.8) == "80%" and percent(0.955) == "96%"
     assert p_value(0.01234) == "0.012" and p_value(math.nan) == "undefined"
+
+
+def test_proportion_intervals_stay_inside_zero_and_one():
+    from cxrlib.studies.prose import bounded_ci
+
+    assert bounded_ci(0.62, 0.04) == "0.62 ± 0.04"
+    assert bounded_ci(0.38, 4.76) == "0.38 [0.00, 1.00]"  # was "0.38 ± 4.76" in 08's Table 5.1
+    assert bounded_ci(0.95, 0.1) == "0.95 [0.85, 1.00]" and bounded_ci(0.5, math.nan) == "0.50"
+    assert bounded_ci(math.nan, 0.1) == "–"
