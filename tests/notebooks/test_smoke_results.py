@@ -235,6 +235,8 @@ def test_laplace_notebook(book_html):
     assert r["multilabel"]["temperature"] > 0
     for m in r["ood"].values():
         assert 0.0 <= m["AUROC"] <= 1.0 and 0.0 <= m["entropy_MSK_test"] <= 1.95 + 1e-6
+    page = (book_html / "book" / "notebooks" / "06_laplace.html").read_text()
+    assert "source / ours" in page and "Against the source" in page  # the source's Table 1 beside ours
 
 
 def test_executed_copies_have_outputs_and_figures(book_html):

@@ -5,17 +5,42 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from ...bayes import DEFAULT_GRID
+from .settings import SOURCE_TABLE1
 
 if TYPE_CHECKING:
     from .result import LaplaceResult
 
-__all__ = ["laplace_discussion"]
+__all__ = ["laplace_discussion", "source_direction_sentence"]
 
 
 def _f(x: float, d: int = 3) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x:.{d}f}"
+
+
+def source_direction_sentence(table1: pd.DataFrame) -> str:
+    """Whether our Laplace variants moved the ECE the way the source's did (Table 1 beside the source)."""
+    ours_map = float(table1.loc["MAP", "ECE"])
+    src_map = SOURCE_TABLE1["MAP"][1]
+    said = []
+    for method in table1.index.drop("MAP"):
+        if method not in SOURCE_TABLE1:
+            continue
+        ours, src = float(table1.loc[method, "ECE"]), SOURCE_TABLE1[method][1]
+        agree = (ours < ours_map) == (src < src_map)
+        said.append(
+            f"{method}: the source's ECE went {src_map:.3f} → {src:.3f}, ours {ours_map:.3f} → {ours:.3f} "
+            f"({ours / ours_map:.1f}× the MAP network's; {'the same direction' if agree else 'the opposite direction'})"
+        )
+    if not said:
+        return ""
+    return (
+        "**Against the source's Table 1** (the table beside ours above): "
+        + "; ".join(said)
+        + ". Where the directions differ, our run does not reproduce the source's calibration gain."
+    )
 
 
 def laplace_discussion(result: LaplaceResult) -> str:
@@ -34,6 +59,7 @@ def laplace_discussion(result: LaplaceResult) -> str:
             f"ECE {row['ECE']:.3f} ({'lower' if d_ece < 0 else 'higher' if d_ece > 0 else 'unchanged'}), NLL "
             f"{row['NLL']:.3f} ({'lower' if d_nll < 0 else 'higher' if d_nll > 0 else 'unchanged'})."
         )
+    parts.append(source_direction_sentence(t))
     best = lap["NLL"].idxmin()
     parts.append(f"The lowest NLL among the Laplace variants was {best}'s.")
     gap = map_row["confidence"] - map_row["accuracy"]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .discussion import laplace_discussion
-from .settings import LaplaceSettings
+from .settings import SOURCE_TABLE1, LaplaceSettings
 
 __all__ = ["LaplaceResult", "headline"]
 
@@ -26,6 +26,26 @@ class LaplaceResult:
     priors: pd.DataFrame | None = None  #: (hessian, prior fit) rows: prior precision, seconds, test scores
     headline: dict = field(default_factory=dict)
     run: dict = field(default_factory=dict)
+
+    def table1_beside_source(self) -> pd.DataFrame:
+        """Table 1 as the source printed it beside ours, one row per method; each cell "source / ours":
+        accuracy, ECE, the change of ECE from the MAP network (negative: better calibrated) and NLL."""
+        map_ece = float(self.table1.loc["MAP", "ECE"])
+        rows = {}
+        for method in self.table1.index:
+            if method not in SOURCE_TABLE1:
+                continue
+            acc, ece, nll = SOURCE_TABLE1[method]
+            ours = self.table1.loc[method]
+            rows[method] = {
+                "accuracy": f"{acc:.3f} / {ours['accuracy']:.3f}",
+                "ECE": f"{ece:.3f} / {ours['ECE']:.3f}",
+                "ECE − MAP's": f"{ece - SOURCE_TABLE1['MAP'][1]:+.3f} / {ours['ECE'] - map_ece:+.3f}",
+                "NLL": f"{nll:.3f} / {ours['NLL']:.3f}",
+            }
+        table = pd.DataFrame(rows).T
+        table.columns.name = "source / ours"
+        return table
 
     def reliability_figure(self):
         from ... import plots

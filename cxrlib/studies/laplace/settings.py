@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ..common import check_backbone, resolve_settings
 from ..shared_settings import ModelSettings
 
-__all__ = ["STUDY_HELP", "HESSIANS", "LaplaceSettings", "PRESETS", "laplace_settings"]
+__all__ = ["SOURCE_TABLE1", "STUDY_HELP", "HESSIANS", "LaplaceSettings", "PRESETS", "laplace_settings"]
 
 
 HESSIANS = ("diag", "full", "kron")
@@ -79,4 +79,13 @@ STUDY_HELP = {
     "cxr_epochs": "maximum training epochs of the chest model",
     "ood_n": "SynthCXR images fed to the MSK model (0: skip the out-of-distribution check)",
     "data_seed": "seed of the generators",
+}
+
+
+#: the source's Table 1 (Vilter and Daglaroglou; MURA, their 4-layer CNN): accuracy, top-label ECE, NLL
+SOURCE_TABLE1 = {
+    "MAP": (0.87519, 0.07406, 0.6465),
+    "Laplace diag": (0.87550, 0.07269, 0.5997),
+    "Laplace full": (0.87519, 0.03033, 0.4667),
+    "Laplace kron": (0.87519, 0.02774, 0.4751),
 }

@@ -37,3 +37,14 @@ def test_new_settings_have_header_labels():
     for key in ("hessians", "prior_fit", "predictive", "cxr_backbone", "ood_n"):
         assert key in _SETTINGS_SHOWN and key in _LABELS
     assert "multilabel_images" in _LABELS
+
+
+def test_06_says_whether_laplace_moved_the_ece_the_source_s_way():
+    import pandas as pd
+
+    from cxrlib.studies.laplace.discussion import source_direction_sentence
+
+    ours = pd.DataFrame({"ECE": [0.041, 0.204, 0.03]}, index=["MAP", "Laplace full", "Laplace kron"])
+    text = source_direction_sentence(ours)
+    assert "Laplace full: the source's ECE went 0.074 → 0.030, ours 0.041 → 0.204 (5.0×" in text
+    assert "the opposite direction" in text and "the same direction" in text  # kron lowered it, as theirs
