@@ -13,7 +13,7 @@ from ..prose import fmt, join
 if TYPE_CHECKING:
     from .result import CalibrationResult
 
-__all__ = ["TEMPERATURE_BOUNDS", "calibration_discussion"]
+__all__ = ["TEMPERATURE_BOUNDS", "calibration_discussion", "mimo_against_members"]
 
 
 #: the range in which temperatures are searched (fit_temperature's default)
@@ -24,6 +24,34 @@ def _below(a: float, b: float) -> bool:
     """``a < b`` as the tables print them (to :data:`~cxrlib.scorecard.DECIMALS` places), so that the text
     never calls lower what the table shows as equal."""
     return round(float(a), DECIMALS) < round(float(b), DECIMALS)
+
+
+def _beats_every_member(value: float, member_values: list[float], higher_is_better: bool) -> bool:
+    """Whether one MIMO value is better than every single model's (as the tables print them): one MIMO
+    model against a few single models has no interval, so "better" needs it outside their whole range."""
+    if not member_values:
+        return False
+    return all(_below(m, value) if higher_is_better else _below(value, m) for m in member_values)
+
+
+def mimo_against_members(mimo_row, members: dict[str, list[float]]) -> str:
+    """The MIMO model against the single models metric by metric: better than every one of them, worse
+    than every one, or within their range (cannot be told apart from them with one MIMO model)."""
+    said = []
+    for metric, higher_is_better in (("mean AUROC", True), ("NLL", False), ("ECE", False)):
+        values, value = members.get(metric) or [], float(mimo_row[metric])
+        if not values:
+            continue
+        span = f"{fmt(min(values))}–{fmt(max(values))}"
+        if _beats_every_member(value, values, higher_is_better):
+            said.append(f"its {metric} {fmt(value)} was better than every single model's ({span})")
+        elif all(_below(v, value) if not higher_is_better else _below(value, v) for v in values):
+            said.append(f"its {metric} {fmt(value)} was worse than every single model's ({span})")
+        else:
+            said.append(f"its {metric} {fmt(value)} lay within the single models' {span}: not told apart")
+    if not said:
+        return "MIMO is one model, so without the single models' spread it is not compared with them."
+    return "Against the single models (one MIMO model, so their range is the yardstick): " + "; ".join(said) + "."
 
 
 def _at_upper_bound(result: CalibrationResult) -> dict[str, int]:
@@ -164,30 +192,24 @@ def calibration_discussion(result: CalibrationResult) -> str:
                 f"These are one MIMO model (seed {result.mimo_info.get('mimo_seed')}) and one ensemble; the "
                 f"{len(aurocs)} single models' own mean AUROCs ranged from {fmt(min(aurocs))} to {fmt(max(aurocs))}. "
             )
-        beats = [
-            metric
-            for metric, higher_is_better in (("mean AUROC", True), ("NLL", False), ("ECE", False))
-            if (
-                _below(mimo.loc[single, metric], mimo.loc[mimo_row, metric])
-                if higher_is_better
-                else _below(mimo.loc[mimo_row, metric], mimo.loc[single, metric])
-            )
-        ]
-        text += (
-            f"MIMO was better than the average single model in {join(beats)}"
-            + (
-                f" but not in {join(x for x in ('mean AUROC', 'NLL', 'ECE') if x not in beats)}"
-                if len(beats) < 3
-                else ""
-            )
-            if beats
-            else "MIMO was better than the average single model in none of AUROC, NLL and ECE"
-        )
+        members = {
+            "mean AUROC": result.mimo_info.get("member_aurocs", []),
+            "NLL": result.mimo_info.get("member_nlls", []),
+            "ECE": result.mimo_info.get("member_eces", []),
+        }
+        text += mimo_against_members(mimo.loc[mimo_row], members)
         ens_better = _below(mimo.loc[ensemble, "NLL"], mimo.loc[mimo_row, "NLL"])
+        ratio = float(mimo.loc[mimo_row, "time ÷ single"])
+        cost = (
+            f"about a single model's wall time (measured {fmt(ratio, 2)}×; a MIMO network is one network with an "
+            "M-channel stem and M heads, so a ratio near or below 1 is timing noise)"
+            if ratio < 1.1
+            else f"{fmt(ratio, 2)}× a single model's wall time"
+        )
         text += (
-            f"; the ensemble's NLL was {'lower' if ens_better else 'not lower'} than MIMO's. "
-            f"At test time MIMO costs one forward pass per image, {fmt(mimo.loc[mimo_row, 'time ÷ single'], 2)}× a "
-            f"single model's wall time ({fmt(mimo.loc[mimo_row, 'ms / image'], 3)} ms per image here), the ensemble "
+            f" The ensemble's NLL was {'lower' if ens_better else 'not lower'} than MIMO's. "
+            f"At test time MIMO costs one forward pass per image, {cost} "
+            f"({fmt(mimo.loc[mimo_row, 'ms / image'], 3)} ms per image here), the ensemble "
             f"{int(mimo.loc[ensemble, 'forward passes / image'])} passes and "
             f"{fmt(mimo.loc[ensemble, 'time ÷ single'], 2)}×. Training took {mimo.loc[mimo_row, 'training s']:.0f} s "
             f"for MIMO, {mimo.loc[single, 'training s']:.0f} s per single model and "
@@ -198,7 +220,7 @@ def calibration_discussion(result: CalibrationResult) -> str:
                 else "."
             )
         )
-        if "NLL" not in beats:
+        if not _beats_every_member(float(mimo.loc[mimo_row, "NLL"]), members["NLL"], higher_is_better=False):
             text += (
                 " Havasi et al. report better NLL than a single model at the same test cost for wide networks; "
                 "this MIMO, one network of "

@@ -241,6 +241,7 @@ def _mimo_comparison(s: CalibrationSettings, runs: list[LogitRun], data, classes
         "mimo_best_epoch": result.best_epoch,
         "member_aurocs": [x["mean AUROC"] for x in single_rows],
         "member_nlls": [x["NLL"] for x in single_rows],
+        "member_eces": [x["ECE"] for x in single_rows],
     }
     return table, info
 

@@ -12,7 +12,7 @@ from .settings import Loss
 if TYPE_CHECKING:
     from .result import ImbalanceLossResult
 
-__all__ = ["LOSS_LABELS", "imbalance_loss_discussion"]
+__all__ = ["LOSS_LABELS", "imbalance_loss_discussion", "map_similarity_verdict"]
 
 
 #: how tables and figures name each loss
@@ -72,24 +72,18 @@ def imbalance_loss_discussion(result: ImbalanceLossResult) -> str:
             + ", ".join(f"{fmt(per.loc[label, rare])} for {label}" for label in per.index)
             + "."
         )
-    sim = {label: summary.loc[label, "Grad-CAM cosine to CE"] for label in summary.index}
-    if ce in sim and any(np.isfinite(v) for v in sim.values()):
-        others = {label: v for label, v in sim.items() if label != ce and np.isfinite(v)}
+    sim = {label: result.map_similarity_to_ce(label) for label in summary.index}
+    if ce in sim and any(np.isfinite(v[0]) for v in sim.values()):
+        others = {label: v for label, v in sim.items() if label != ce and np.isfinite(v[0])}
         ref = sim[ce]
         text = (
             "**Saliency (Fig. 4.6).** Cosine similarity of the Grad-CAM maps to the same seed's CE maps on the "
-            "positive test findings: "
-            + ", ".join(f"{fmt(v)} for {label}" for label, v in others.items())
-            + (f"; two CE models of different seeds agree to {fmt(ref)}." if np.isfinite(ref) else ".")
+            "positive test findings (mean ± 95% half-width over seeds): "
+            + ", ".join(f"{with_ci(*v)} for {label}" for label, v in others.items())
+            + (f"; two CE models of different seeds agree to {with_ci(*ref)}." if np.isfinite(ref[0]) else ".")
         )
-        if np.isfinite(ref) and others:
-            alike = [label for label, v in others.items() if round(v, 3) >= round(ref, 3)]
-            unlike = [label for label in others if label not in alike]
-            if alike:
-                text += f" {join(alike)} maps are at least as close to CE's as another CE seed's are"
-                text += "; " if unlike else "."
-            if unlike:
-                text += (" " if not alike else "") + f"{join(unlike)} maps differ from CE's more than CE seeds do."
+        if np.isfinite(ref[0]) and others:
+            text += " " + map_similarity_verdict(others, ref)
         text += " The source saw CE and focal maps as almost identical and DeepAUC's as different, by eye on one image."
         loc = summary["point loc. acc."]
         if loc.notna().any():
@@ -148,6 +142,25 @@ def imbalance_loss_discussion(result: ImbalanceLossResult) -> str:
             text += "."
         lines.append(text)
     return "\n\n".join(lines)
+
+
+def map_similarity_verdict(others: dict[str, tuple[float, float]], reference: tuple[float, float]) -> str:
+    """Each loss's map similarity to CE against the CE-seed reference, with their 95% intervals: below it
+    beyond both intervals ("differ from CE's more than CE seeds do"), or not told apart."""
+
+    def apart(a: tuple[float, float], b: tuple[float, float]) -> bool:
+        if not (np.isfinite(a[1]) and np.isfinite(b[1])):
+            return False  # one seed, or one pair of CE seeds: no interval, no verdict
+        return abs(a[0] - b[0]) > a[1] + b[1]
+
+    unlike = [label for label, v in others.items() if apart(v, reference) and v[0] < reference[0]]
+    same = [label for label in others if label not in unlike]
+    parts = []
+    if same:
+        parts.append(f"{join(same)} maps cannot be told apart from another CE seed's at these intervals")
+    if unlike:
+        parts.append(f"{join(unlike)} maps differ from CE's more than CE seeds do (beyond both intervals)")
+    return "; ".join(parts) + "."
 
 
 def _agreement(result: ImbalanceLossResult) -> str:

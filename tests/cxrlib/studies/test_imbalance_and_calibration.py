@@ -159,3 +159,27 @@ def test_a_class_without_training_positives_stops_auc_m_before_anything_trains(m
     monkeypatch.setattr(imb_run, "fit", no_training)
     with pytest.raises(ValueError, match="imratio is 0 or 1"):
         imb.run_imbalance_losses(_tiny(imb.imbalance_loss_settings, prevalence=0.0))
+
+
+def test_05_compares_one_mimo_model_with_the_single_models_range():
+    import pandas as pd
+
+    from cxrlib.studies.calibration.discussion import mimo_against_members
+
+    mimo = pd.Series({"mean AUROC": 0.80, "NLL": 0.263, "ECE": 0.262})
+    members = {"mean AUROC": [0.70, 0.75], "NLL": [0.25, 0.27], "ECE": [0.264, 0.30]}
+    text = mimo_against_members(mimo, members)
+    assert "mean AUROC 0.800 was better than every single model's (0.700–0.750)" in text
+    assert "NLL 0.263 lay within the single models' 0.250–0.270: not told apart" in text
+    assert "ECE 0.262 was better than every single model's" in text
+    assert "worse than every" in mimo_against_members(pd.Series({"mean AUROC": 0.6, "NLL": 1, "ECE": 1}), members)
+
+
+def test_04_calls_maps_different_only_beyond_both_intervals():
+    from cxrlib.studies.imbalance_losses.discussion import map_similarity_verdict
+
+    reference = (0.582, 0.02)
+    text = map_similarity_verdict({"Focal": (0.550, 0.03), "AUC-M": (0.40, 0.05)}, reference)
+    assert "Focal maps cannot be told apart" in text  # 0.550 vs 0.582: within the intervals
+    assert "AUC-M maps differ from CE's more than CE seeds do" in text
+    assert "cannot be told apart" in map_similarity_verdict({"Focal": (0.3, float("nan"))}, reference)
