@@ -455,6 +455,8 @@ def run_config(result: dict) -> dict[str, Any]:
             config[key] = run[key]
         elif key in result and not isinstance(result[key], dict):
             config[key] = result[key]
+    if "seeds" not in config:  # a study with several groups of seeds (09: gap, ablation, transfer)
+        config.update({k: v for k, v in run.items() if k.endswith("_seeds") and isinstance(v, (list, tuple))})
     return config
 
 
@@ -485,6 +487,15 @@ def describe_run(config: dict[str, Any]) -> str:
         seeds = config["seeds"]
         seeds = list(seeds) if isinstance(seeds, (list, tuple)) else [seeds]
         parts.append(f"seed{'s' if len(seeds) != 1 else ''} {', '.join(str(s) for s in seeds)}")
+    elif any(key.endswith("_seeds") and has(key) for key in config):
+        parts.append(
+            "seeds "
+            + "; ".join(
+                f"{key.removesuffix('_seeds').replace('_', ' ')} {', '.join(str(v) for v in config[key])}"
+                for key in config
+                if key.endswith("_seeds") and has(key)
+            )
+        )
     elif trains:
         parts.append("seeds not recorded")
     if has("pretrained"):

@@ -238,3 +238,22 @@ def test_intro_study_table_links_exactly_the_notebooks_that_exist(study):
 def test_every_notebook_of_the_book_belongs_to_a_study_or_is_the_data_chapter():
     planned = {n for s in STUDIES for n in s.notebooks}
     assert set(book.NOTEBOOKS) - planned <= {"00_data"}
+
+
+def test_a_run_with_several_groups_of_seeds_names_them():
+    result = {
+        "run": {
+            "dataset": "synth-cxr",
+            "profile": "smoke",
+            "image_size": 64,
+            "epochs": 2,
+            "gap_seeds": [0, 1],
+            "ablation_seeds": [0],
+            "transfer_seeds": [0],
+            "cxrlib_version": "0",
+        }
+    }
+    line = describe_run(run_config(result))
+    assert "seeds gap 0, 1; ablation 0; transfer 0" in line and "not recorded" not in line.replace(
+        "split sizes not recorded", ""
+    )

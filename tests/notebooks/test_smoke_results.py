@@ -276,3 +276,8 @@ def test_no_page_shows_a_bookkeeping_cell_or_a_warning(book_html):
         page = (book_html / "book" / "notebooks" / f"{name}.html").read_text()
         assert "record_results(" not in page and "save_weights()" not in page, name
         assert "Warning:" not in page and "site-packages" not in page, name
+
+
+def test_the_scorecard_knows_every_runs_dataset_and_seeds(book_html):
+    page = (book_html / "book" / "scorecard.html").read_text()
+    assert "dataset not recorded" not in page and "seeds not recorded" not in page

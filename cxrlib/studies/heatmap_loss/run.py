@@ -212,6 +212,12 @@ def run_heatmap_loss(settings: HeatmapLossSettings) -> HeatmapLossResult:
         time.perf_counter() - t_start,
         models_trained=len(models),
         images_generated=", ".join(f"{k}: {v}" for k, v in sizes.items()),
+        dataset=", ".join(
+            name
+            for name, used in (("synth-cmr", {1, 2} & set(s.experiments)), ("synth-cxr", 3 in s.experiments))
+            if used
+        ),
+        seeds=list(range(s.group_size)),  # model i of each arm trains with seed i
     )
     result.headline = headline(result)
     return result

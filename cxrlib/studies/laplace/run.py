@@ -126,6 +126,8 @@ def run_laplace(settings: LaplaceSettings) -> LaplaceResult:
         {"train": len(train), "val": len(val), "test": len(test)},
         time.perf_counter() - t_start,
         classes=list(ds.classes),
+        dataset="synth-msk",
+        seeds=[0],  # one network, seed 0, as the source trained one
     )
     result.run["multilabel_images"] = result.run.pop("cxr_n", s.cxr_n)
     result.headline = headline(result)
