@@ -578,8 +578,8 @@ def scorecard_markdown(
                 for r in group
             )
             lines.append(
-                f"- †{i}: {what} {'both' if len(group) == 2 else 'all'} show `{group[0].key}` of "
-                f"{group[0].notebook}. "
+                f"- †{i}: {what} {'both' if len(group) == 2 else 'all'} show one number of ours, the "
+                f"{group[0].metric} of notebook {group[0].notebook}. "
                 "The paper's numbers differ because its set-ups differ; ours is one number."
             )
         lines += ["```", ""]
