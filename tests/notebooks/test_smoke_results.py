@@ -281,3 +281,10 @@ def test_no_page_shows_a_bookkeeping_cell_or_a_warning(book_html):
 def test_the_scorecard_knows_every_runs_dataset_and_seeds(book_html):
     page = (book_html / "book" / "scorecard.html").read_text()
     assert "dataset not recorded" not in page and "seeds not recorded" not in page
+
+
+def test_no_page_points_at_a_binder_repository_or_loads_thebe(book_html):
+    # Jupyter Book's sphinx-thebe defaults named an unrelated public repository on every page
+    for page in [*(book_html / "book").glob("*.html"), *(book_html / "book" / "notebooks").glob("*.html")]:
+        text = page.read_text()
+        assert "x-thebe-config" not in text and "binder-examples" not in text and "THEBE_JS_URL" not in text, page.name
