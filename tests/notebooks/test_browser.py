@@ -118,3 +118,13 @@ def test_every_result_page_has_a_run_header(driver, book_html, page):
     tables = driver.execute_script("return Array.from(document.querySelectorAll('table')).map(t => t.innerText);")
     headers = [t for t in tables if "profile" in t.lower() and "device" in t.lower()]
     assert headers, f"{page}: no run header (a table naming the profile and the device) among {len(tables)} tables"
+
+
+def test_a_page_has_one_search_field(driver, book_html):
+    """The theme's default sidebar added a second search field beside the header's."""
+    _open(driver, book_html / "book" / "intro.html")
+    shown = driver.execute_script(
+        "return Array.from(document.querySelectorAll('.search-button-field'))"
+        ".filter(e => e.offsetParent !== null).length;"
+    )
+    assert shown == 1
