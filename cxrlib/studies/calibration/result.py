@@ -151,7 +151,11 @@ class CalibrationResult:
         return plots.reliability_diagram(panels, f"{label}: test reliability per class, seeds pooled", ncols=5)
 
     def mimo_table(self) -> pd.DataFrame | None:
-        return self.mimo
+        """The MIMO comparison as shown: counts (forward passes, parameters) as integers."""
+        if self.mimo is None:
+            return None
+        counts = [c for c in ("forward passes / image", "parameters") if c in self.mimo.columns]
+        return self.mimo.astype({c: int for c in counts})
 
     def discussion(self) -> str:
         return calibration_discussion(self)

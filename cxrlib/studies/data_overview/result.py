@@ -42,6 +42,25 @@ class DataOverview:
             "sensitivity without looking at the lung."
         )
 
+    def sizes_table(self) -> pd.DataFrame:
+        """:attr:`sizes` as the page shows it: named columns, two decimals, the columns the source has
+        (no all-NaN mask columns for a source without masks), counts as integers."""
+        names = {
+            "count": "masks measured",
+            "mask_%_min": "mask % of image (min)",
+            "mask_%_median": "mask % (median)",
+            "mask_%_max": "mask % (max)",
+            "box_%_median": "box % of image (median)",
+            "boxes": "boxes",
+        }
+        table = self.sizes.dropna(axis=1, how="all").round(2)
+        for column in ("count", "boxes"):
+            if column in table and table[column].notna().all():
+                table[column] = table[column].astype(int)
+        table = table.rename(columns=names)
+        table.index.name = "finding"
+        return table
+
     def describe_sizes(self) -> str:
         """One sentence on the smallest and largest findings, written from ``sizes`` (Markdown)."""
         column = "mask_%_median" if self.sizes["mask_%_median"].notna().any() else "box_%_median"

@@ -94,7 +94,7 @@ class DeferResult:
             row["positives"] = int(np.nansum(y))
             row["decisions"] = int(known.sum())
             rows[name] = row
-        return pd.DataFrame(rows).T
+        return pd.DataFrame.from_dict(rows, orient="index")  # one dtype per column: counts stay integers
 
     # -- tables ------------------------------------------------------------------------------------
     def seed_values(self, rule: str, cost: float, column: str, name: str = "all", weak: bool = False) -> np.ndarray:

@@ -150,6 +150,25 @@ class ImbalanceLossResult:
         )
         return table.sort_index(level=0, sort_remaining=False)
 
+    def sweep_display_table(self) -> pd.DataFrame:
+        """:meth:`sweep_table` as the page shows it: named columns, counts as integers, three decimals."""
+        table = self.sweep_table()
+        if table.empty:
+            return table
+        table = table.rename(
+            columns={
+                "train_prevalence": "realised training prevalence",
+                "positives": "training positives",
+                "other_classes_AUROC": "mean AUROC, other classes",
+            }
+        ).round(3)
+        table["seeds"] = table["seeds"].astype(int)
+        positives = table["training positives"]
+        if (positives == positives.round()).all():
+            table["training positives"] = positives.astype(int)
+        table.index.names = ["training prevalence", "loss"]
+        return table
+
     def sweep_figure(self):
         """Test AUROC and AUPRC of the swept class against its training prevalence (log axis), one line
         per loss; chance levels dotted. None without a sweep."""
