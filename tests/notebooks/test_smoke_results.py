@@ -288,3 +288,23 @@ def test_no_page_points_at_a_binder_repository_or_loads_thebe(book_html):
     for page in [*(book_html / "book").glob("*.html"), *(book_html / "book" / "notebooks").glob("*.html")]:
         text = page.read_text()
         assert "x-thebe-config" not in text and "binder-examples" not in text and "THEBE_JS_URL" not in text, page.name
+
+
+def _rendered_tables(book_html, name):
+    import re
+
+    page = (book_html / "book" / "notebooks" / f"{name}.html").read_text()
+    return re.findall(r"<table.*?</table>", page, flags=re.S)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_no_table_shows_nan_cells_or_a_default_integer_index(book_html, name):
+    import re
+
+    for table in _rendered_tables(book_html, name):
+        cells = re.findall(r"<td[^>]*>\s*([^<]*?)\s*</td>", table)
+        assert not [c for c in cells if c in ("NaN", "nan", "None", "True", "False")], f"{name}: {cells[:12]}"
+        body = table.split("<tbody>", 1)[1] if "<tbody>" in table else ""
+        index = re.findall(r"<tr>\s*<th[^>]*>\s*([^<]*?)\s*</th>", body)
+        default = len(index) > 1 and index == [str(i) for i in range(len(index))]
+        assert not default, f"{name}: a table with the default integer index 0..{len(index) - 1}"

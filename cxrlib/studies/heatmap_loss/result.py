@@ -45,6 +45,16 @@ class HeatmapLossResult:
         ]
         return pd.DataFrame(rows)
 
+    def models_table(self, experiment: str) -> pd.DataFrame:
+        """:meth:`table` of one experiment as the page shows it: one row per (arm, seed), the learning
+        rate, whether the model passed the validation threshold ("yes"/"no") and only the scores that
+        experiment measures, three decimals."""
+        table = self.table(experiment)
+        scores = [c for c in SCORES[experiment] if c in table.columns]
+        table = table.set_index(["arm", "seed"])[["lr", "kept", *scores]]
+        table["kept"] = table["kept"].map({True: "yes", False: "no"})
+        return table.round(3)
+
     def long_table(self, experiment: str) -> pd.DataFrame:
         """The compared scores of ``experiment``'s kept models in long form: arm, score, value."""
         table = self.table(experiment)

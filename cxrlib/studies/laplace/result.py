@@ -27,6 +27,11 @@ class LaplaceResult:
     headline: dict = field(default_factory=dict)
     run: dict = field(default_factory=dict)
 
+    def table1_display(self) -> pd.DataFrame:
+        """:attr:`table1` as the page shows it: four decimals, "–" where a column means nothing for the
+        row (the MAP network has no Laplace fit, prior precision or optimisation time)."""
+        return self.table1.round(4).astype(object).where(self.table1.notna(), "–")
+
     def table1_beside_source(self) -> pd.DataFrame:
         """Table 1 as the source printed it beside ours, one row per method; each cell "source / ours":
         accuracy, ECE, the change of ECE from the MAP network (negative: better calibrated) and NLL."""

@@ -49,3 +49,27 @@ def test_02_says_where_our_auroc_level_lies_against_the_source():
     assert "lie below" in absolute_level_sentence([0.58, 0.60])
     assert "lie around" in absolute_level_sentence([0.74, 0.75])
     assert "No arm" in absolute_level_sentence([float("nan")])
+
+
+def test_display_tables_have_named_indexes_and_no_nan_cells():
+    import numpy as np
+    import pandas as pd
+
+    from cxrlib.studies import heatmap_loss_settings, laplace_settings
+    from cxrlib.studies.heatmap_loss.result import HeatmapLossResult, ModelScore
+    from cxrlib.studies.laplace.result import LaplaceResult
+
+    models = [
+        ModelScore("1", arm, seed, 1e-3, seed == 0, {"heart overlap": 0.5 + seed}, pd.DataFrame(), 1.0)
+        for arm in ("none", "heatmap loss")
+        for seed in (0, 1)
+    ] + [ModelScore("3", "none", 0, 1e-3, True, {"map on marker": 0.2}, pd.DataFrame(), 1.0)]
+    r = HeatmapLossResult(heatmap_loss_settings("smoke"), models)
+    one = r.models_table("1")
+    assert one.index.names == ["arm", "seed"] and list(one.columns) == ["lr", "kept", "heart overlap"]
+    assert set(one["kept"]) == {"yes", "no"} and not one.isna().any().any()
+    table1 = pd.DataFrame(
+        {"accuracy": [0.7, 0.69], "ECE": [0.16, 0.19], "fit (s)": [np.nan, 0.04]}, index=["MAP", "Laplace diag"]
+    )
+    shown = LaplaceResult(laplace_settings("smoke"), table1, {}, {}).table1_display()
+    assert shown.loc["MAP", "fit (s)"] == "–" and shown.loc["Laplace diag", "fit (s)"] == 0.04
