@@ -265,6 +265,8 @@ def _show(key: str, value: Any) -> str:
         return "none"
     if isinstance(value, Sequence) and not isinstance(value, str):
         return ", ".join(str(v) for v in value)
+    if isinstance(value, bool):  # a reader sees yes / no, not Python's True / False
+        return "yes" if value else "no"
     return str(value)
 
 

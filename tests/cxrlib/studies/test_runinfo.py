@@ -35,3 +35,8 @@ def test_run_dict_and_header_table():
 
 def test_device_description_names_the_device():
     assert device_description("cpu").startswith("CPU")
+
+
+def test_booleans_read_yes_or_no_in_the_header():
+    values = run_header_table({"augment": False, "pretrained": True})["value"].tolist()
+    assert values == ["no", "yes"]
