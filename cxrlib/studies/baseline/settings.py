@@ -61,8 +61,7 @@ def baseline_settings(profile: str = "default", **overrides) -> BaselineSettings
     return resolve_settings(BaselineSettings, PRESETS, profile, **overrides)
 
 
-#: ``--help-notebook`` descriptions of this study's parameters (the shared ones not listed here are
-#: :data:`~cxrlib.studies.shared_settings.PARAMETER_HELP`'s); the notebook's parameters cell shows them
+#: parameter descriptions of its own (the rest: shared_settings.PARAMETER_HELP); its notebook shows them
 STUDY_HELP = {
     "backbones": "any of densenet121, resnet50, resnet101, vgg19, small-cnn",
     "output_stride": "8, 16 or 32 pixels per Grad-CAM cell; None: each backbone's own",

@@ -72,8 +72,7 @@ def calibration_settings(profile: str = "default", **overrides) -> CalibrationSe
     return resolve_settings(CalibrationSettings, PRESETS, profile, **overrides)
 
 
-#: ``--help-notebook`` descriptions of this study's parameters (the shared ones not listed here are
-#: :data:`~cxrlib.studies.shared_settings.PARAMETER_HELP`'s); the notebook's parameters cell shows them
+#: parameter descriptions of its own (the rest: shared_settings.PARAMETER_HELP); its notebook shows them
 STUDY_HELP = {
     "prevalence": "SynthCXR: prevalence of every class; None: CheXpert-like per-class defaults",
     "backbone": "densenet121 (the source's), resnet101, vgg19, resnet50 or small-cnn",

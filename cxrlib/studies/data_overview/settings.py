@@ -37,8 +37,7 @@ def data_settings(profile: str = "default", **overrides) -> DataSettings:
     return resolve_settings(DataSettings, PRESETS, profile, **overrides)
 
 
-#: ``--help-notebook`` descriptions of this study's parameters (the shared ones not listed here are
-#: :data:`~cxrlib.studies.shared_settings.PARAMETER_HELP`'s); the notebook's parameters cell shows them
+#: parameter descriptions of its own (the rest: shared_settings.PARAMETER_HELP); its notebook shows them
 STUDY_HELP = {
     "n": "SynthCXR images to generate",
     "image_size": "pixels per side",

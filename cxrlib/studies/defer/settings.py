@@ -143,8 +143,7 @@ def defer_settings(profile: str = "default", **overrides) -> DeferSettings:
     return resolve_settings(DeferSettings, PRESETS, profile, **overrides)
 
 
-#: ``--help-notebook`` descriptions of this study's parameters (the shared ones not listed here are
-#: :data:`~cxrlib.studies.shared_settings.PARAMETER_HELP`'s); the notebook's parameters cell shows them
+#: parameter descriptions of its own (the rest: shared_settings.PARAMETER_HELP); its notebook shows them
 STUDY_HELP = {
     "dataset": "synth-cxr, or mimic, chexpert, nih (needs data_root; a clinician is then drawn from the labels)",
     "n": "SynthCXR images to generate (split by patient into four parts)",

@@ -100,8 +100,7 @@ def heatmap_loss_settings(profile: str = "default", **overrides) -> HeatmapLossS
     return resolve_settings(HeatmapLossSettings, PRESETS, profile, **overrides)
 
 
-#: ``--help-notebook`` descriptions of this study's parameters (the shared ones not listed here are
-#: :data:`~cxrlib.studies.shared_settings.PARAMETER_HELP`'s); the notebook's parameters cell shows them
+#: parameter descriptions of its own (the rest: shared_settings.PARAMETER_HELP); its notebook shows them
 STUDY_HELP = {
     "experiments": "any of 1 (size differences), 2 (marker on male images), 3 (chest X-ray shortcut)",
     "group_size": "models per arm and experiment (the source: about 30)",

@@ -62,8 +62,7 @@ def laplace_settings(profile: str = "default", **overrides) -> LaplaceSettings:
     return resolve_settings(LaplaceSettings, PRESETS, profile, **overrides)
 
 
-#: ``--help-notebook`` descriptions of this study's parameters (the shared ones not listed here are
-#: :data:`~cxrlib.studies.shared_settings.PARAMETER_HELP`'s); the notebook's parameters cell shows them
+#: parameter descriptions of its own (the rest: shared_settings.PARAMETER_HELP); its notebook shows them
 STUDY_HELP = {
     "n": "SynthMSK images generated (train / val / test by patient)",
     "image_size": "pixels per side",

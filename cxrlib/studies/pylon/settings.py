@@ -89,8 +89,7 @@ def pylon_settings(profile: str = "default", **overrides) -> PylonSettings:
     return resolve_settings(PylonSettings, PRESETS, profile, **overrides)
 
 
-#: ``--help-notebook`` descriptions of this study's parameters (the shared ones not listed here are
-#: :data:`~cxrlib.studies.shared_settings.PARAMETER_HELP`'s); the notebook's parameters cell shows them
+#: parameter descriptions of its own (the rest: shared_settings.PARAMETER_HELP); its notebook shows them
 STUDY_HELP = {
     "dataset": "synth-cxr, or nih, vindr (needs data_root; the test split must have boxes)",
     "image_size": "pixels per side (a multiple of 32; PAN needs a multiple of 256)",

@@ -137,8 +137,7 @@ def source_pylon_settings(s: PylonAblationSettings, models: tuple[str, ...], see
     return PylonSettings(**{**fields, **changes})
 
 
-#: ``--help-notebook`` descriptions of this study's parameters (the shared ones not listed here are
-#: :data:`~cxrlib.studies.shared_settings.PARAMETER_HELP`'s); the notebook's parameters cell shows them
+#: parameter descriptions of its own (the rest: shared_settings.PARAMETER_HELP); its notebook shows them
 STUDY_HELP = {
     "dataset": "source task: synth-cxr, or nih, vindr (needs data_root; the test split must have boxes)",
     "n": "SynthCXR images to generate for part 1 (70/15/15 patient split)",

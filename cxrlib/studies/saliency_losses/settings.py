@@ -72,8 +72,7 @@ def saliency_loss_settings(profile: str = "default", **overrides) -> SaliencyLos
     return resolve_settings(SaliencyLossSettings, PRESETS, profile, **overrides)
 
 
-#: ``--help-notebook`` descriptions of this study's parameters (the shared ones not listed here are
-#: :data:`~cxrlib.studies.shared_settings.PARAMETER_HELP`'s); the notebook's parameters cell shows them
+#: parameter descriptions of its own (the rest: shared_settings.PARAMETER_HELP); its notebook shows them
 STUDY_HELP = {
     "backbone": "densenet121 (the source's), resnet101, vgg19, resnet50 or small-cnn",
     "output_stride": "8, 16 or 32 pixels per Grad-CAM cell; None: the backbone's own",
