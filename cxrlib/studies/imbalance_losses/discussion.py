@@ -146,12 +146,14 @@ def imbalance_loss_discussion(result: ImbalanceLossResult) -> str:
 
 def map_similarity_verdict(others: dict[str, tuple[float, float]], reference: tuple[float, float]) -> str:
     """Each loss's map similarity to CE against the CE-seed reference, with their 95% intervals: below it
-    beyond both intervals ("differ from CE's more than CE seeds do"), or not told apart."""
+    beyond the intervals there are (two CE seeds give one reference pair, without an interval), so "differ
+    from CE's more than CE seeds do", or not told apart."""
 
     def apart(a: tuple[float, float], b: tuple[float, float]) -> bool:
-        if not (np.isfinite(a[1]) and np.isfinite(b[1])):
-            return False  # one seed, or one pair of CE seeds: no interval, no verdict
-        return abs(a[0] - b[0]) > a[1] + b[1]
+        widths = [h for h in (a[1], b[1]) if np.isfinite(h)]
+        if not widths:
+            return False  # neither has an interval (one seed, one pair of CE seeds): no verdict
+        return abs(a[0] - b[0]) > sum(widths)  # beyond the interval(s) there are
 
     unlike = [label for label, v in others.items() if apart(v, reference) and v[0] < reference[0]]
     same = [label for label in others if label not in unlike]
@@ -159,7 +161,7 @@ def map_similarity_verdict(others: dict[str, tuple[float, float]], reference: tu
     if same:
         parts.append(f"{join(same)} maps cannot be told apart from another CE seed's at these intervals")
     if unlike:
-        parts.append(f"{join(unlike)} maps differ from CE's more than CE seeds do (beyond both intervals)")
+        parts.append(f"{join(unlike)} maps differ from CE's more than CE seeds do (beyond the intervals)")
     return "; ".join(parts) + "."
 
 

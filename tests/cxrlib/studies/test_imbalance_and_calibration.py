@@ -182,4 +182,7 @@ def test_04_calls_maps_different_only_beyond_both_intervals():
     text = map_similarity_verdict({"Focal": (0.550, 0.03), "AUC-M": (0.40, 0.05)}, reference)
     assert "Focal maps cannot be told apart" in text  # 0.550 vs 0.582: within the intervals
     assert "AUC-M maps differ from CE's more than CE seeds do" in text
-    assert "cannot be told apart" in map_similarity_verdict({"Focal": (0.3, float("nan"))}, reference)
+    nan = float("nan")
+    assert "cannot be told apart" in map_similarity_verdict({"Focal": (0.3, nan)}, (0.757, nan))  # no interval
+    one_pair = map_similarity_verdict({"Focal": (0.395, 0.635), "AUC-M": (0.313, 0.087)}, (0.757, nan))
+    assert "Focal maps cannot be told apart" in one_pair and "AUC-M maps differ" in one_pair
