@@ -469,7 +469,7 @@ def describe_run(config: dict[str, Any]) -> str:
     """
 
     def has(key):
-        return config.get(key) is not None
+        return config.get(key) not in (None, "", [])
 
     trains = "epochs" in config or not has("cxrlib_version")
 

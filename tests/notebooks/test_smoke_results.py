@@ -68,6 +68,7 @@ def test_heatmap_loss_notebook(book_html):
 
     r = _results("03_heatmap_loss", book_html)
     assert r["run"]["profile"] == "smoke" and set(r["experiments"]) == {"exp1", "exp2", "exp3"}
+    assert r["run"]["dataset"] == "synth-cmr, synth-cxr" and r["run"]["seeds"] == [0, 1, 2]
     for row in SCORECARD:  # every scorecard row of this notebook finds its p-value
         if row.notebook == "03_heatmap_loss":
             assert 0.0 < lookup({row.notebook: r}, row.notebook, row.key) <= 1.0, row.key

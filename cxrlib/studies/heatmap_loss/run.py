@@ -214,7 +214,10 @@ def run_heatmap_loss(settings: HeatmapLossSettings) -> HeatmapLossResult:
         images_generated=", ".join(f"{k}: {v}" for k, v in sizes.items()),
         dataset=", ".join(
             name
-            for name, used in (("synth-cmr", {1, 2} & set(s.experiments)), ("synth-cxr", 3 in s.experiments))
+            for name, used in (
+                ("synth-cmr", {"1", "2"} & {str(e) for e in s.experiments}),
+                ("synth-cxr", "3" in {str(e) for e in s.experiments}),
+            )
             if used
         ),
         seeds=list(range(s.group_size)),  # model i of each arm trains with seed i
