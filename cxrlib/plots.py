@@ -274,9 +274,11 @@ def group_distributions(
     panel: str | None = None,
     reference: float | None = None,
     reference_label: str = "chance",
+    value_label: str | None = None,
 ) -> plt.Figure:
     """Per group, a box plot with every model as a dot (``table``: one row per model); one panel per
-    value of ``panel`` when given; ``reference`` draws a dashed horizontal line (e.g. chance)."""
+    value of ``panel`` when given; ``reference`` draws a dashed horizontal line (e.g. chance).
+    ``value_label`` names the y axis (default: the column name ``value``)."""
     import seaborn as sns
 
     panels = [None] if panel is None else list(dict.fromkeys(table[panel]))
@@ -292,7 +294,7 @@ def group_distributions(
         ax.set_title("" if name is None else str(name), fontsize=10)
         ax.set_xlabel("")
         ax.grid(axis="y", alpha=0.3)
-    axes[0][0].set_ylabel(value)
+    axes[0][0].set_ylabel(value_label or value)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig

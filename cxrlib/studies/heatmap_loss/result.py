@@ -80,7 +80,9 @@ class HeatmapLossResult:
         ex = self.examples.get(experiment)
         if not ex or not ex["maps"]:
             return None
-        return plots.saliency_overlays(ex["images"], ex["maps"], ex["classes"], ex["class_index"])
+        return plots.saliency_overlays(
+            ex["images"], ex["maps"], ex["classes"], ex["class_index"], value_label="HiResCAM (min-max normalised)"
+        )
 
     def comparison(self, experiment: str, score: str) -> GroupComparison | None:
         """Heatmap loss (group a) against none (group b) on ``score``, kept models only; None when an

@@ -238,7 +238,9 @@ class PylonResult:
                 outside.append(m[~mask])
             panels[name] = {"outside the box": np.concatenate(outside), "inside the box": np.concatenate(inside)}
         return plots.value_histograms(
-            panels, "What each decoder stage adds to the class map (cells inside vs outside the truth box)", "value"
+            panels,
+            "What each decoder stage adds to the class map (cells inside vs outside the truth box)",
+            "contribution to the class map (logit units)",
         )
 
     def channel_figure(self, top: int = 20, shown: tuple[int, ...] = (1, 2, 5, 10, 20)):
