@@ -15,8 +15,7 @@ import torch
 from .distributed import resolve_device
 from .losses import WeightedBCELoss
 from .models import build_model
-from .models.backbones import ModelOutput
-from .precision import training_autocast
+from .train import forward_and_loss
 
 __all__ = ["StepThroughput", "training_step_throughput"]
 
@@ -77,9 +76,7 @@ def training_step_throughput(
     batch = {"labels": (torch.rand(batch_size, num_classes, device=dev) < 0.3).float()}
 
     def step() -> None:
-        with training_autocast(dev, amp):
-            out: ModelOutput = forward(images)
-            loss = loss_fn(out, batch)
+        _, loss = forward_and_loss(forward, images, batch, loss_fn, dev, amp)  # fit's own forward and loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

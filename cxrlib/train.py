@@ -57,6 +57,7 @@ __all__ = [
     "fit_two_stage",
     "fit_two_phase",
     "predict",
+    "forward_and_loss",
     "resolve_device",
     "seed_everything",
     "freeze",
@@ -146,11 +147,11 @@ class _WithFeatures(torch.nn.Module):
         return self.model.forward_with_features(images)
 
 
-def _forward_loss(net, images, batch, loss_fn, device, amp) -> tuple[ModelOutput, object]:
-    """``net(images)`` (a :class:`_WithFeatures`, possibly inside DDP) and ``loss_fn(output, batch)``,
-    both inside one bf16 autocast block where :func:`~cxrlib.precision.training_autocast` turns it on
-    (CUDA with ``amp``): a loss that runs a head of the model on the bf16 features must run under the
-    same autocast as the forward pass."""
+def forward_and_loss(net, images, batch, loss_fn, device, amp) -> tuple[ModelOutput, object]:
+    """``net(images)`` (``fit``'s network: the model's ``forward_with_features``, possibly in DDP or
+    compiled) and ``loss_fn(output, batch)``, both inside one bf16 autocast block where
+    :func:`~cxrlib.precision.training_autocast` turns it on (CUDA with ``amp``): a loss that runs a head
+    of the model on the bf16 features must run under the same autocast as the forward pass."""
     with training_autocast(device, amp):
         out = net(images)
         return out, loss_fn(out, batch)
@@ -184,7 +185,7 @@ def _evaluate(model, loader, loss_fn, device, amp) -> dict[str, float]:
     for batch in loader:
         batch = _to(batch, device)
         with torch.enable_grad() if getattr(loss_fn, "needs_grad", False) else torch.no_grad():
-            out, value = _forward_loss(net, batch["image"], batch, loss_fn, device, amp)
+            out, value = forward_and_loss(net, batch["image"], batch, loss_fn, device, amp)
             loss, _ = _as_loss(value)
         total += float(loss.detach()) * len(batch["image"])
         n += len(batch["image"])
@@ -273,7 +274,7 @@ def _train_epoch(net, loader, loss_fn, opt, device, config, info, epoch: int, sh
         images = batch["image"]
         if device.type == "cuda" and config.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        out, value = _forward_loss(net, images, batch, loss_fn, device, config.amp)
+        out, value = forward_and_loss(net, images, batch, loss_fn, device, config.amp)
         loss, terms = _as_loss(value)
         finite = bool(torch.isfinite(loss))
         stop = any_rank(not finite) if info.distributed else not finite  # every rank stops at the same step

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["fmt", "with_ci", "signed", "join", "percent", "p_value", "short_ci", "bounded_ci", "CLIPPED_NOTE"]
+__all__ = ["fmt", "with_ci", "signed", "join", "percent", "p_value", "short_ci", "bounded_ci"]
 
 
 def _finite(x: float | None) -> bool:
@@ -54,20 +54,10 @@ def short_ci(mean: float, half: float) -> str:
     return f"{mean:.2f}" if not _finite(half) else f"{mean:.2f} ± {half:.2f}"
 
 
-#: what a table of :func:`bounded_ci` cells says about its brackets
-CLIPPED_NOTE = (
-    "An interval that reaches past [0, 1] (a Student-t half-width over few seeds can) is shown clipped, as [low, high]."
-)
-
-
 def bounded_ci(mean: float, half: float, low: float = 0.0, high: float = 1.0) -> str:
     """A table cell for a proportion or an AUROC: ``0.62 ± 0.04`` while the interval stays inside
     ``[low, high]``, else the clipped interval ``0.38 [0.00, 1.00]`` (a 2-seed Student-t half-width is
-    12.7 standard deviations and often reaches past 0 or 1); "–" without a mean (see :data:`CLIPPED_NOTE`)."""
-    if not _finite(mean):
-        return "–"
-    if not _finite(half):
-        return f"{mean:.2f}"
-    if mean - half < low or mean + half > high:
+    12.7 standard deviations and often reaches past 0 or 1); otherwise as :func:`short_ci`."""
+    if _finite(mean) and _finite(half) and (mean - half < low or mean + half > high):
         return f"{mean:.2f} [{max(low, mean - half):.2f}, {min(high, mean + half):.2f}]"
-    return f"{mean:.2f} ± {half:.2f}"
+    return short_ci(mean, half)

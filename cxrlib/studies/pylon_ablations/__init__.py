@@ -17,10 +17,17 @@ by two-phase transfer (:func:`cxrlib.train.fit_two_phase`: encoder frozen, then 
 learning rate). ``target_dataset="vindr"`` with ``target_root`` runs the same on VinDr-CXR.
 """
 
-from .discussion import AGREEMENT_MARGIN, GAP_VARIANTS, ablation_discussion
+from .discussion import AGREEMENT_MARGIN, ablation_discussion
 from .result import THESIS, PylonAblationResult
 from .run import NOTEBOOK, TRANSFER_ARMS, open_transfer_target, run_pylon_ablations, run_transfer, saved_source
-from .settings import ABLATIONS, PRESETS, PylonAblationSettings, pylon_ablation_settings, source_pylon_settings
+from .settings import (
+    ABLATIONS,
+    GAP_VARIANTS,
+    PRESETS,
+    PylonAblationSettings,
+    pylon_ablation_settings,
+    source_pylon_settings,
+)
 
 __all__ = [
     "saved_source",

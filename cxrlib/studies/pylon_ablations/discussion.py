@@ -7,15 +7,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..prose import short_ci
+from .settings import GAP_VARIANTS
 
 if TYPE_CHECKING:
     from .result import PylonAblationResult
 
-__all__ = ["GAP_VARIANTS", "AGREEMENT_MARGIN", "ablation_discussion"]
-
-
-#: Table 6.1's GAP variants (PYLON with a global average pooling in its PA or UP modules)
-GAP_VARIANTS = ("pylon+gap-pa", "pylon+gap-up")
+__all__ = ["AGREEMENT_MARGIN", "ablation_discussion"]
 
 
 #: a model's seeds' maps "agree less" than PYLON's when their mean correlation is lower by more than this

@@ -12,8 +12,8 @@ from ..prose import bounded_ci
 from ..pylon import (
     PylonResult,
 )
-from .discussion import GAP_VARIANTS, ablation_discussion
-from .settings import PylonAblationSettings
+from .discussion import ablation_discussion
+from .settings import GAP_VARIANTS, PylonAblationSettings
 
 __all__ = ["THESIS", "PylonAblationResult"]
 

@@ -23,9 +23,8 @@ from ..pylon import (
     truth_box_area,
 )
 from ..runinfo import describe_run
-from .discussion import GAP_VARIANTS
 from .result import PylonAblationResult
-from .settings import PylonAblationSettings, source_pylon_settings
+from .settings import GAP_VARIANTS, PylonAblationSettings, source_pylon_settings
 
 __all__ = ["saved_source", "NOTEBOOK", "TRANSFER_ARMS", "open_transfer_target", "run_transfer", "run_pylon_ablations"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from ..common import resolve_settings
@@ -12,6 +13,7 @@ from ..pylon import (
 from ..shared_settings import ModelSettings
 
 __all__ = [
+    "GAP_VARIANTS",
     "STUDY_HELP",
     "ABLATIONS",
     "PylonAblationSettings",
@@ -19,6 +21,10 @@ __all__ = [
     "pylon_ablation_settings",
     "source_pylon_settings",
 ]
+
+
+#: Table 6.1's GAP variants (PYLON with a global average pooling in its PA or UP modules)
+GAP_VARIANTS = ("pylon+gap-pa", "pylon+gap-up")
 
 
 #: Table 6.2's ablations (each changes one part of PYLON)
@@ -112,28 +118,11 @@ def pylon_ablation_settings(profile: str = "default", **overrides) -> PylonAblat
 
 
 def source_pylon_settings(s: PylonAblationSettings, models: tuple[str, ...], seeds: tuple[int, ...], **changes):
-    """Notebook 08's settings for part of this study: the shared fields of ``s``, then ``changes``."""
-    fields = dict(
-        profile=s.profile,
-        dataset=s.dataset,
-        data_root=s.data_root,
-        n=s.n,
-        image_size=s.image_size,
-        classes=s.classes,
-        label_policy=s.label_policy,
-        prevalence=s.prevalence,
-        models=models,
-        encoder=s.encoder,
-        epochs=s.epochs,
-        batch_size=s.batch_size,
-        lr=s.lr,
-        weight_decay=s.weight_decay,
-        seeds=seeds,
-        pretrained=s.pretrained,
-        device=s.device,
-        data_seed=s.data_seed,
-        progress=s.progress,
-    )
+    """Notebook 08's settings for part of this study: every field the two studies share, as ``s`` has it,
+    the ``models`` and ``seeds`` asked for, then ``changes``."""
+    own = {f.name for f in dataclasses.fields(s)}
+    fields = {f.name: getattr(s, f.name) for f in dataclasses.fields(PylonSettings) if f.name in own}
+    fields.update(models=models, seeds=seeds)
     return PylonSettings(**{**fields, **changes})
 
 
