@@ -114,6 +114,9 @@ def cam_extraction_ratio(device, size=128, batch=16, repeats=5) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--image-size", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=8, help="interleaved training steps per variant")
     parser.add_argument(
         "--root",
         default=str(Path(__file__).resolve().parents[1]),
@@ -127,7 +130,7 @@ def main() -> None:
         else f"{platform.processor() or 'cpu'}, {torch.get_num_threads()} threads"
     )
     print(f"device: {device} ({name}); torch {torch.__version__}")
-    step = training_step_ratio(device)
+    step = training_step_ratio(device, args.image_size, args.batch, args.repeats)
     for k, v in step["seconds"].items():
         print(f"  train step  {k:28s} {v * 1000:8.1f} ms")
     print(
@@ -137,7 +140,7 @@ def main() -> None:
         f"with autograd maps: {step['ratio_autograd']:.2f}; "
         f"with one forward per class: {step['ratio_per_class_forwards']:.2f}"
     )
-    cams = cam_extraction_ratio(device)
+    cams = cam_extraction_ratio(device, args.image_size, args.batch, max(3, args.repeats * 5 // 8))
     for k, v in cams["seconds"].items():
         print(f"  Grad-CAM    {k:28s} {v * 1000:8.1f} ms")
     print(
@@ -146,11 +149,11 @@ def main() -> None:
     )
     settings = {
         "backbone": "DenseNet-121",
-        "image_size": 128,
-        "batch": 16,
+        "image_size": args.image_size,
+        "batch": args.batch,
         "classes": 5,
-        "repeats_step": 8,
-        "repeats_cam": 5,
+        "repeats_step": args.repeats,
+        "repeats_cam": max(3, args.repeats * 5 // 8),
         "pytorch_grad_cam": importlib.metadata.version("grad-cam"),
     }
     path = write_benchmark("saliency", {"training_step": step, "cam_extraction": cams}, device, args.root, settings)

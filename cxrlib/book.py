@@ -3,7 +3,10 @@ headline numbers, write the scorecard page and build the Jupyter Book.
 
 Command line (what ``make book`` / ``make test`` call)::
 
-    python -m cxrlib.book --profile smoke|default|full [--only 01_baseline] [--no-build] [--force]
+    python -m cxrlib.book --profile smoke|default|full [--only 01_baseline] [--no-build] [--no-benchmarks] [--force]
+
+After the notebooks it runs the scripts of ``benchmarks/`` at the profile's sizes
+(:mod:`cxrlib.book_benchmarks`), so that the performance page is measured in every build.
 
 A notebook whose source, profile, parameters and cxrlib files are unchanged since its last
 successful run is not executed again (it says so); `--force` reruns it.
@@ -25,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .book_benchmarks import run_benchmarks
 from .distributed import is_main_process
 from .performance import machine_info, write_performance
 from .scorecard import scorecard_markdown
@@ -310,6 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="notebooks to execute (default: all)")
     parser.add_argument("--no-execute", action="store_true", help="build from the executed copies already there")
     parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--no-benchmarks", action="store_true", help="leave benchmarks/ out of this run")
     parser.add_argument("--force", action="store_true", help="run notebooks even when nothing they depend on changed")
     parser.add_argument("--root", default=".")
     args = parser.parse_args(argv)
@@ -324,6 +329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "machine": machine_info(),
         }
         (Path(args.root) / "results" / "_runner.json").write_text(json.dumps(runner, indent=1))
+        if not (args.no_benchmarks or args.only):  # --only: one notebook at a time, not the page
+            run_benchmarks(args.profile, args.root, package_digest(), force=args.force)
     write_scorecard(args.root)
     write_performance(args.root, NOTEBOOKS)
     if not args.no_build:

@@ -14,6 +14,7 @@ from matplotlib.ticker import MaxNLocator
 from .data.classes import CHEXPERT_CLASSES, NIH_CLASSES, VINDR_CLASSES
 from .data.dataset import CXRDataset
 from .data.synthetic import SYNTH_CLASSES
+from .legibility import install_notebook_hook
 from .maps import display_maps, flat_maps
 from .metrics import ReliabilityCurve
 
@@ -24,6 +25,7 @@ __all__ = [
     "image_gallery",
     "label_distribution",
     "training_curves",
+    "legend_below",
     "saliency_overlays",
     "reliability_diagram",
     "coverage_curves",
@@ -170,18 +172,35 @@ def training_curves(histories: Mapping[str, pd.DataFrame], title: str = "Trainin
     top = _robust_top(losses, later)
     if top is not None:
         a.set_ylim(top=top)
-        a.text(0.99, 0.98, "larger values off the scale", transform=a.transAxes, ha="right", va="top", fontsize=7)
+        a.text(0.99, 0.98, "larger values off the scale", transform=a.transAxes, ha="right", va="top", fontsize=9)
     a.set(xlabel="epoch", ylabel="loss", title="Loss (dashed: train, solid: validation)")
     b.set(xlabel="epoch", ylabel="mean AUROC", title="Validation mean AUROC")
     b.axhline(0.5, color="gray", lw=0.8, ls=":")
     for ax in (a, b):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.title.set_fontsize(10)
-    a.legend(fontsize=8, ncol=2, loc="upper right")
-    b.legend(fontsize=8, loc="lower right")
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
+    handles, names = b.get_legend_handles_labels()
+    if not handles:  # histories without validation columns: the loss panel's train lines
+        handles, names = a.get_legend_handles_labels()
+    legend_below(fig, handles, names)
     return fig
+
+
+def legend_below(fig: plt.Figure, handles: Sequence, names: Sequence[str], columns: int = 4) -> None:
+    """One legend for the whole figure, under its panels, where it cannot hide data (the notebook's tight
+    bounding box takes it in)."""
+    if handles:
+        fig.legend(
+            handles,
+            names,
+            loc="upper center",
+            bbox_to_anchor=(0.5, 0.0),
+            ncol=min(columns, len(handles)),
+            fontsize=9,
+            frameon=False,
+        )
 
 
 def saliency_overlays(
@@ -528,3 +547,7 @@ def value_histograms(
     fig.suptitle(title, fontsize=12)
     fig.tight_layout()
     return fig
+
+
+# in a notebook, every figure is shown with text no smaller than legibility.MIN_TEXT_PT (see there)
+install_notebook_hook()

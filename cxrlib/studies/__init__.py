@@ -1,5 +1,6 @@
 """One Settings dataclass and one run function per study; the notebooks call these."""
 
+from ..legibility import install_notebook_hook
 from .baseline import BaselineResult, BaselineSettings, baseline_settings, run_baseline
 from .calibration import CalibrationResult, CalibrationSettings, calibration_settings, run_calibration
 from .common import Profile, open_study_dataset, resolve_settings
@@ -48,6 +49,9 @@ STUDY_RUNNERS = {
     "08_pylon": (pylon_settings, run_pylon),
     "09_pylon_ablations": (pylon_ablation_settings, run_pylon_ablations),
 }
+
+# in a notebook, every figure is shown with text no smaller than legibility.MIN_TEXT_PT (see there)
+install_notebook_hook()
 
 __all__ = [
     "PylonAblationResult",

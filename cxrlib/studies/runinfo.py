@@ -217,11 +217,18 @@ def device_description(device: str | torch.device = "auto") -> str:
 
 
 def describe_run(
-    settings: Any, splits: Mapping[str, int] | None = None, wall_seconds: float | None = None, **extra: Any
+    settings: Any,
+    splits: Mapping[str, int] | None = None,
+    wall_seconds: float | None = None,
+    names: Mapping[str, Mapping[str, str]] | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     """The ``run`` dict of a study: the settings that say what ran (those of :data:`_SETTINGS_SHOWN`
     the study has; SynthCXR-only ones are left out for a real source), images per split
-    (``splits={"train": n, ...}``), the device, wall time and versions; ``extra`` adds or overrides."""
+    (``splits={"train": n, ...}``), the device, wall time and versions; ``extra`` adds or overrides.
+
+    ``names``: per setting, the names its tables give the option values (``{"losses": {"aucm":
+    "AUC-M"}}``), so that the header says what the tables say, not the parameter's keys."""
     from .. import __version__
 
     fields = dataclasses.asdict(settings) if dataclasses.is_dataclass(settings) else dict(settings)
@@ -237,7 +244,18 @@ def describe_run(
     run["cxrlib_version"] = __version__
     run["torch_version"] = torch.__version__
     run.update(extra)
+    for key, table in (names or {}).items():
+        if key in run:
+            run[key] = _named(run[key], table)
     return {k: list(v) if isinstance(v, tuple) else v for k, v in run.items()}
+
+
+def _named(value: Any, table: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        return table.get(value, value)
+    if isinstance(value, Sequence):
+        return [table.get(v, v) if isinstance(v, str) else v for v in value]
+    return value
 
 
 def _show(key: str, value: Any) -> str:

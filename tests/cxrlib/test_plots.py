@@ -87,3 +87,16 @@ def test_value_histograms_one_panel_per_key_and_empty_groups_left_out():
     assert len(fig.axes) == 2
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["outside (10)"]
     assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == ["outside (3)", "inside (2)"]
+
+
+def test_training_curves_keep_their_legend_off_the_panels():
+    """18 legend entries over the curves hid them (02, 07, 08): one legend per run, below the panels."""
+    h = pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [1.0, 0.9, 0.8], "val_loss": [1.1, 1.0, 0.9]})
+    runs = {f"run {i}": h.assign(val_auroc=[0.5 + i / 100] * 3) for i in range(9)}
+    fig = plots.training_curves(runs)
+    fig.canvas.draw()
+    assert not any(ax.get_legend() for ax in fig.axes)
+    (legend,) = fig.legends
+    assert len(legend.get_texts()) == 9  # one per run, not train and val apiece
+    box = legend.get_window_extent()
+    assert all(box.y1 <= ax.get_window_extent().y0 for ax in fig.axes)  # wholly below every panel

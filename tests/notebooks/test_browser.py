@@ -128,3 +128,86 @@ def test_a_page_has_one_search_field(driver, book_html):
         ".filter(e => e.offsetParent !== null).length;"
     )
     assert shown == 1
+
+
+_TABLES_AND_OUTPUTS = """
+const column = document.querySelector('article.bd-article') || document.querySelector('main');
+const width = column.clientWidth;
+const tables = Array.from(column.querySelectorAll('table'));
+const wide = [];
+for (const t of tables) {
+  let el = t, scrolls = false;
+  while (el && el !== column) {
+    if (el.scrollWidth > el.clientWidth + 1) { scrolls = true; break; }
+    el = el.parentElement;
+  }
+  if (scrolls || t.offsetWidth > width) wide.push([t.offsetWidth, t.innerText.slice(0, 80)]);
+}
+const nan = tables.filter(t => Array.from(t.querySelectorAll('td')).some(
+  c => ['nan', 'none', '<na>', 'nat'].includes(c.innerText.trim().toLowerCase()))).map(t => t.innerText.slice(0, 80));
+const integerIndex = tables.filter(t => {
+  const heads = Array.from(t.querySelectorAll('tbody tr > th:first-child')).map(c => c.innerText.trim());
+  return heads.length >= 2 && heads.every((h, i) => h === String(i));
+}).map(t => t.innerText.slice(0, 80));
+const stderr = Array.from(column.querySelectorAll('.output.stderr, .output.traceback'))
+  .map(e => e.innerText.slice(0, 120));
+const sources = Array.from(column.querySelectorAll('.cell_input')).map(e => e.innerText);
+const figures = Array.from(column.querySelectorAll('.cell_output img'))
+  .map(i => [i.getAttribute('src'), i.naturalWidth, i.getBoundingClientRect().width]);
+return {width, wide, nan, integerIndex, stderr, sources, figures, text: column.innerText};
+"""
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_reads_cleanly(driver, book_html, page):
+    """What a reader should not meet, on the built page: a table wider than the content column (cut at
+    the right edge, scrolled), a NaN or None cell, pandas' default integer index, a warning, a stderr
+    stream or a build path in an output, a bookkeeping cell, a figure whose smallest text is under
+    ``legibility.MIN_SCREEN_PX`` CSS pixels once scaled to the page."""
+    from PIL import Image
+
+    from cxrlib.book import BOOKKEEPING_CALLS
+    from cxrlib.legibility import MIN_SCREEN_PX, PNG_TEXT_KEY, text_px_on_screen
+
+    path = book_html / page
+    _open(driver, path)
+    found = driver.execute_script(_TABLES_AND_OUTPUTS)
+    assert not found["wide"], f"{page}: tables wider than the {found['width']} px column: {found['wide']}"
+    assert not found["nan"], f"{page}: tables with NaN/None cells: {found['nan']}"
+    assert not found["integerIndex"], f"{page}: tables with pandas' default index: {found['integerIndex']}"
+    assert not found["stderr"], f"{page}: warnings or errors in outputs: {found['stderr']}"
+    for marker in ("site-packages", "/.venv/", "Warning:"):
+        assert marker not in found["text"], f"{page}: '{marker}' on the page"
+    shown = [call for call in BOOKKEEPING_CALLS for source in found["sources"] if f"{call}(" in source]
+    assert not shown, f"{page}: bookkeeping cells shown: {shown}"
+    small = []
+    for src, natural, width in found["figures"]:
+        if not src or not src.endswith(".png"):
+            continue
+        png = Image.open((path.parent / src).resolve())
+        recorded = png.text.get(PNG_TEXT_KEY)
+        assert recorded is not None, f"{page}: {src} was not shown through cxrlib's figure hook"
+        dpi = png.info.get("dpi", (72.0, 72.0))[0]
+        px = text_px_on_screen(float(recorded), dpi, natural, width)
+        if px < MIN_SCREEN_PX:
+            small.append(f"{src.split('/')[-1][:12]}: {px:.1f} px ({natural} px shown at {width:.0f})")
+    assert not small, f"{page}: figures whose smallest text is under {MIN_SCREEN_PX} px on screen: {small}"
+
+
+def test_performance_page_measured_in_this_build(driver, book_html):
+    """`make book` runs the benchmarks too: no section of the performance page may be left unmeasured."""
+    _open(driver, book_html / "book" / "performance.html")
+    body = driver.find_element("tag name", "body").text
+    assert "Not measured" not in body and "not measured" not in body
+
+
+def test_bibliography_labels_are_author_year(driver, book_html):
+    """The text cites author–year; the list must use the same labels, not [1], [2]..."""
+    _open(driver, book_html / "book" / "bibliography.html")
+    labels = driver.execute_script(
+        "return Array.from(document.querySelectorAll('.citation .label, dt.label')).map(e => e.innerText.trim());"
+    )
+    assert labels, "no bibliography entries"
+    numbered = [label for label in labels if label.strip("[]").isdigit()]
+    assert not numbered, f"numbered labels: {numbered}"
+    assert any("et al." in label for label in labels)

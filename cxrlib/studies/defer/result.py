@@ -13,6 +13,7 @@ from ...defer import (
     Rule,
 )
 from ..common import mean_ci
+from ..prose import fmt, signed
 from .discussion import defer_discussion
 from .settings import BALANCE_VARIANTS, COVERAGES, RULE_LABELS, DeferSettings
 
@@ -135,14 +136,16 @@ class DeferResult:
         return pd.DataFrame(rows).set_index(["rule", "c"])
 
     def summary(self) -> pd.DataFrame:
-        """One row per rule: AURC and mistake AUROC (means over classes), accuracy at 80% and 90% coverage,
-        and at the headline cost: coverage, kept accuracy and system accuracy; mean ± 95% over seeds."""
+        """One row per rule: :meth:`ranking_summary`'s columns, then :meth:`cost_summary`'s."""
+        return pd.concat([self.ranking_summary(), self.cost_summary()], axis=1)
+
+    def ranking_summary(self) -> pd.DataFrame:
+        """One row per rule: AURC and mistake AUROC (means over classes), accuracy at 80% and 90%
+        coverage; mean ± 95% over seeds."""
         per_class = self._per_class()
-        c = self.settings.cost
         rows = []
         for rule in self.rule_names:
             part = per_class[per_class["rule"] == rule].groupby("seed")
-            at = self._at(rule, c)
             rows.append(
                 {
                     "rule": self.label(rule),
@@ -150,6 +153,19 @@ class DeferResult:
                     "mistake AUROC": _cell(mean_ci(part["mistake AUROC"].mean().to_numpy())),
                     "accuracy at 80% coverage": _cell(mean_ci(part["accuracy at 0.8"].mean().to_numpy())),
                     "accuracy at 90% coverage": _cell(mean_ci(part["accuracy at 0.9"].mean().to_numpy())),
+                }
+            )
+        return pd.DataFrame(rows).set_index("rule")
+
+    def cost_summary(self) -> pd.DataFrame:
+        """One row per rule at the headline cost ``c``: coverage, kept accuracy and system accuracy."""
+        c = self.settings.cost
+        rows = []
+        for rule in self.rule_names:
+            at = self._at(rule, c)
+            rows.append(
+                {
+                    "rule": self.label(rule),
                     f"coverage (c={c:g})": _cell(at.get("coverage")),
                     f"kept accuracy (c={c:g})": _cell(at.get("kept accuracy"), "nothing kept"),
                     f"system accuracy (c={c:g})": _cell(at.get("system accuracy")),
@@ -182,6 +198,23 @@ class DeferResult:
                 }
             )
         return pd.DataFrame(rows).set_index("coverage")
+
+    def matched_coverage_table(self, rule: str = Rule.ERROR_MODEL.value) -> pd.DataFrame:
+        """Every other rule against ``rule`` at equal coverage, in one table: a first row with ``rule``'s
+        kept accuracy at each of :data:`COVERAGES` (columns; mean over classes and seeds), then one row per
+        other rule with the paired difference ``rule`` − other, mean ± 95% half-width over seeds (text)."""
+        own = self.matched_coverage(next(r for r in self.rule_names if r != rule), rule)
+        rows = {f"{self.label(rule)}: kept accuracy": {q: fmt(own.loc[q, self.label(rule)]) for q in COVERAGES}}
+        for other in self.rule_names:
+            if other == rule:
+                continue
+            table = self.matched_coverage(other, rule)
+            rows[f"minus {self.label(other)}"] = {
+                q: signed(table.loc[q, "difference"], table.loc[q, "difference ±95%"]) for q in COVERAGES
+            }
+        out = pd.DataFrame(rows).T
+        out.columns = [f"{q:.0%} kept" for q in COVERAGES]
+        return out
 
     def balance_table(self) -> pd.DataFrame:
         """The error model trained unbalanced vs balanced (and balanced with the prior shift undone):

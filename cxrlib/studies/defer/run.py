@@ -43,7 +43,7 @@ from ..common import backbone_output_stride, open_chest_dataset, study_train_con
 from ..runinfo import describe_run
 from .headline import headline
 from .result import DeferResult, DeferSeedRun
-from .settings import BALANCE_VARIANTS, COVERAGES, SWEEP_COSTS, DeferSettings
+from .settings import BALANCE_VARIANTS, COVERAGES, RULE_LABELS, SWEEP_COSTS, DeferSettings
 
 __all__ = ["run_defer"]
 
@@ -252,6 +252,7 @@ def run_defer(settings: DeferSettings) -> DeferResult:
         s,
         splits.sizes(),
         time.perf_counter() - t_start,
+        names={"rules": RULE_LABELS},
         classes=classes,
         grad_cam_grid=f"{runs[0].test_maps.shape[-2]}×{runs[0].test_maps.shape[-1]}",
         images_without_labels=splits.dropped,

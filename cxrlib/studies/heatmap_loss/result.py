@@ -9,6 +9,7 @@ import pandas as pd
 
 from ...data import CXRDataset
 from ...stats import GroupComparison, compare_groups
+from ..prose import fmt, p_value
 from .discussion import ARMS, SCORES, heatmap_loss_discussion
 from .settings import HeatmapLossSettings
 
@@ -115,13 +116,11 @@ class HeatmapLossResult:
                     row.update(
                         {
                             "n (none / loss)": f"{c.n_b} / {c.n_a}",
-                            "median none": c.median_b,
-                            "median loss": c.median_a,
-                            "Shapiro p none": c.shapiro_p_b,
-                            "Shapiro p loss": c.shapiro_p_a,
-                            "Mann-Whitney U": c.u,
-                            "p (two-sided)": c.p,
-                            "rank-biserial": c.rank_biserial,
+                            "median (none / loss)": f"{fmt(c.median_b)} / {fmt(c.median_a)}",
+                            "Shapiro–Wilk p (none / loss)": f"{p_value(c.shapiro_p_b)} / {p_value(c.shapiro_p_a)}",
+                            "Mann–Whitney U": round(float(c.u), 1),
+                            "p (two-sided)": p_value(c.p),
+                            "rank-biserial": round(float(c.rank_biserial), 3),
                         }
                     )
                 rows.append(row)

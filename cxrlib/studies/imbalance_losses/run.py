@@ -288,6 +288,7 @@ def run_imbalance_losses(settings: ImbalanceLossSettings) -> ImbalanceLossResult
         s,
         {"train": len(train), "val": len(val), "test": len(test)},
         time.perf_counter() - t_start,
+        names={"losses": LOSS_LABELS},
         classes=classes,
         grad_cam_grid=f"{first_maps.shape[-2]}×{first_maps.shape[-1]}" if first_maps is not None else "none",
         **({"sweep_train_images": sweep_info["n_train"]} if sweep_info else {}),

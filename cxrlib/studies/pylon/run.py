@@ -21,7 +21,7 @@ from ..common import (
 )
 from ..runinfo import describe_run
 from .result import PylonResult, PylonRun
-from .settings import VARIANTS, PylonSettings
+from .settings import VARIANT_LABELS, VARIANTS, PylonSettings
 
 __all__ = ["class_maps", "evaluate_map_model", "truth_box_area", "run_pylon"]
 
@@ -121,9 +121,12 @@ def run_pylon(settings: PylonSettings) -> PylonResult:
         settings,
         {"train": len(train), "val": len(val), "test": len(test)},
         time.perf_counter() - t_start,
+        names={"models": VARIANT_LABELS},
         classes=list(ds.classes),
         map_grid=" / ".join(
-            f"{r.model} {r.maps.shape[-2]}×{r.maps.shape[-1]}" for r in runs if r.seed == settings.seeds[0]
+            f"{VARIANT_LABELS.get(r.model, r.model)} {r.maps.shape[-2]}×{r.maps.shape[-1]}"
+            for r in runs
+            if r.seed == settings.seeds[0]
         ),
     )
     result.headline = {

@@ -9,7 +9,7 @@ from ..common import (
 )
 from ..shared_settings import ChestDataSettings, TrainingSettings
 
-__all__ = ["STUDY_HELP", "VARIANTS", "PylonSettings", "PRESETS", "pylon_settings"]
+__all__ = ["STUDY_HELP", "VARIANTS", "VARIANT_LABELS", "PylonSettings", "PRESETS", "pylon_settings"]
 
 
 #: model names the study understands: architecture and build options (PYLON's ablations of ch. 6)
@@ -28,6 +28,24 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "pylon+gap-pa": ("pylon", {"gap_in_pa": True}),
     "pylon+gap-up": ("pylon", {"gap_in_up": True}),
     "pylon-light-up": ("pylon", {"light_up": True}),
+}
+
+#: how a reader meets each model (run headers): the thesis's names, the ablations spelled out
+VARIANT_LABELS: dict[str, str] = {
+    "pylon": "PYLON",
+    "gmp": "GMP (CAM baseline)",
+    "li2018": "Li et al. 2018",
+    "unet": "U-Net",
+    "fpn": "FPN",
+    "deeplabv3plus": "DeepLabV3+",
+    "pan": "PAN",
+    "pylon-no-pyramid": "PYLON without pyramid attention",
+    "pylon-1-layer-up": "PYLON, one-layer UP",
+    "pylon-3x3-up": "PYLON, 3×3 UP",
+    "pylon-3x3-head": "PYLON, 3×3 head",
+    "pylon+gap-pa": "PYLON + GAP in PA",
+    "pylon+gap-up": "PYLON + GAP in UP",
+    "pylon-light-up": "PYLON, light UP",
 }
 
 

@@ -17,6 +17,7 @@ from ..pylon import (
     NOTEBOOK as SOURCE_NOTEBOOK,
 )
 from ..pylon import (
+    VARIANT_LABELS,
     PylonResult,
     evaluate_map_model,
     run_pylon,
@@ -168,6 +169,7 @@ def run_pylon_ablations(settings: PylonAblationSettings) -> PylonAblationResult:
         s,
         {"train": ablation.run["n_train"], "val": ablation.run["n_val"], "test": ablation.run["n_test"]},
         time.perf_counter() - t_start,
+        names={"ablations": VARIANT_LABELS, "models": VARIANT_LABELS},
         classes=list(ablation.classes),
         models_trained=len(ablation.runs) + len(transfer.runs) + transfer.run["source_models_trained"],
         transfer_target=(

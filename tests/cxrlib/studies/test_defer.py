@@ -65,6 +65,10 @@ def test_tiny_run_tables_headline_and_discussion(tiny, tmp_path, monkeypatch):
     assert table.shape == (8, 5) and not table.isna().any().any()  # text: "nothing kept", never NaN
     summary = r.summary()
     assert list(summary.index) == [r.label(x) for x in r.rule_names]
+    assert list(summary.columns) == [*r.ranking_summary().columns, *r.cost_summary().columns]
+    matched = r.matched_coverage_table()  # one table for every rule against the error model
+    assert matched.shape == (len(r.rule_names), len(study.COVERAGES)) and not matched.isna().any().any()
+    assert matched.iloc[1:].map(lambda cell: cell[0] in "+-").all().all()  # signed differences
     monkeypatch.setenv("CXRLIB_RESULTS_DIR", str(tmp_path))
     head = json.loads(record_results("07_defer", r.headline).read_text())
     assert head["rules"]["error-model"]["sweep"]["cost"] == list(study.SWEEP_COSTS)
