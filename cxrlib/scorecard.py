@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import Any
 
 from .performance import format_duration
+from .scorecard_rows import SCORECARD, STUDIES, ScorecardRow, Study
 
 __all__ = [
     "Study",
@@ -27,369 +27,16 @@ __all__ = [
     "format_value",
     "describe_run",
     "shared_runs",
+    "interval",
+    "seed_count",
+    "comparable",
+    "verdict",
+    "scale_reason",
     "scorecard_markdown",
 ]
 
 #: decimals of our numbers on the page, as the notebooks print them
 DECIMALS = 3
-
-
-@dataclass(frozen=True)
-class Study:
-    """One study of STUDIES.md: where it comes from and which notebooks reproduce it."""
-
-    id: str
-    title: str
-    sources: tuple[str, ...]  #: bib keys (book/references.bib): the source document first, then published work
-    sections: str  #: where in the source document
-    notebooks: tuple[str, ...]  #: notebook names (notebooks/<name>.ipynb), existing or planned
-
-
-STUDIES: list[Study] = [
-    Study(
-        "S1",
-        "Interpretability-guided inductive bias (class distinctiveness, spatial coherence)",
-        ("sharma2023reliable", "selvaraju2017gradcam"),
-        "ch. 3.1–3.3, 4.3–4.5",
-        ("01_baseline", "02_saliency_losses"),
-    ),
-    Study(
-        "S2",
-        "Heatmap loss against dataset bias",
-        ("anonymous_heatmap_loss", "draelos2020hirescam"),
-        "",
-        ("03_heatmap_loss",),
-    ),
-    Study(
-        "S3",
-        "Class-imbalance losses (weighted CE, focal, AUC maximisation)",
-        ("sharma2023reliable", "lin2017focal", "yuan2021deepauc"),
-        "ch. 3.4, 4.6",
-        ("01_baseline", "04_imbalance_losses"),
-    ),
-    Study(
-        "S4",
-        "Calibration: ECE, temperature scaling, MIMO",
-        ("sharma2023reliable", "guo2017calibration", "naeini2015ece", "havasi2021mimo"),
-        "ch. 3.5–3.6, 4.7",
-        ("05_calibration",),
-    ),
-    Study(
-        "S5",
-        "Bayesian last layer by Laplace approximation",
-        ("vilter_bayesian_xray", "daxberger2021laplace"),
-        "",
-        ("06_laplace",),
-    ),
-    Study("S6", "Learning to defer with Grad-CAM", ("levin_defer_gradcam", "mozannar2020defer"), "", ("07_defer",)),
-    Study(
-        "S7",
-        "PYLON: high-resolution, accurate CAM",
-        ("preechakul2020redesigning", "preechakul2022pylon"),
-        "",
-        ("08_pylon", "09_pylon_ablations"),
-    ),
-]
-
-
-@dataclass(frozen=True)
-class ScorecardRow:
-    study: str
-    table: str
-    row: str
-    metric: str
-    paper: str
-    notebook: str | None = None  #: results file that fills "ours"
-    key: str | None = None  #: dotted path inside that file
-    setup: str = ""  #: the paper's set-up for this number, where two rows share one run of ours
-
-
-_IMBALANCE = "04_imbalance_losses"
-_PYLON = "08_pylon"
-_PYLON_II = "09_pylon_ablations"
-SCORECARD: list[ScorecardRow] = [
-    ScorecardRow(
-        "S1", "Table 4.1", "CE (weighted BCE)", "mean val AUROC", "0.756", "02_saliency_losses", "arms.ce.mean_auroc"
-    ),
-    ScorecardRow(
-        "S1",
-        "Table 4.1",
-        "Custom (CE + class distinctiveness)",
-        "mean val AUROC",
-        "0.745",
-        "02_saliency_losses",
-        "arms.custom.mean_auroc",
-    ),
-    ScorecardRow(
-        "S1",
-        "Table 4.1",
-        "Modified (two-stage)",
-        "mean val AUROC",
-        "0.749",
-        "02_saliency_losses",
-        "arms.modified.mean_auroc",
-    ),
-    ScorecardRow(
-        "S2",
-        "Exp. 1",
-        "heatmap loss vs none: heart overlap",
-        "Mann-Whitney p",
-        "≈1e-9",
-        "03_heatmap_loss",
-        "experiments.exp1.heart_overlap.mann_whitney_p",
-    ),
-    ScorecardRow(
-        "S2",
-        "Exp. 2",
-        "heatmap loss vs none: heart overlap",
-        "Mann-Whitney p",
-        "≈1e-8",
-        "03_heatmap_loss",
-        "experiments.exp2.heart_overlap.mann_whitney_p",
-    ),
-    ScorecardRow(
-        "S2",
-        "Exp. 2",
-        "heatmap loss vs none: sex-label overlap",
-        "Mann-Whitney p",
-        "≈1e-7",
-        "03_heatmap_loss",
-        "experiments.exp2.marker_overlap_male.mann_whitney_p",
-    ),
-    ScorecardRow("S3", "Table 4.2", "CE", "mean val AUROC", "0.8841", _IMBALANCE, "losses.wbce.mean_auroc"),
-    *(
-        ScorecardRow("S3", "Table 4.2", f"CE {c}", "val AUROC", paper, _IMBALANCE, f"losses.wbce.per_class_auroc.{c}")
-        for c, paper in (
-            ("Atelectasis", "0.8350"),
-            ("Cardiomegaly", "0.9032"),
-            ("Consolidation", "0.9120"),
-            ("Edema", "0.8489"),
-            ("Pleural Effusion", "0.9217"),
-        )
-    ),
-    ScorecardRow("S3", "Table 4.2", "Focal", "mean val AUROC", "0.8867", _IMBALANCE, "losses.focal.mean_auroc"),
-    ScorecardRow(
-        "S3", "Table 4.2", "DeepAUC (AUCM + PESG)", "mean val AUROC", "0.8291", _IMBALANCE, "losses.aucm.mean_auroc"
-    ),
-    *(
-        ScorecardRow(
-            "S4",
-            "Table 4.3",
-            row,
-            "mean ECE before → after TS",
-            paper,
-            "05_calibration",
-            f"losses.{loss}.ece_15_before_after_ts",
-        )
-        for row, loss, paper in (
-            ("CE", "wbce", "0.1147 → 0.0996"),
-            ("Focal", "focal", "0.1763 → 0.1091"),
-            ("DeepAUC", "aucm", "0.2348 → 0.0992"),
-        )
-    ),
-    ScorecardRow(
-        "S5", "Table 1", "CNN", "acc / ECE / NLL", "0.87519 / 0.07406 / 0.6465", "06_laplace", "table1.map.summary"
-    ),
-    ScorecardRow(
-        "S5",
-        "Table 1",
-        "Laplace diag",
-        "acc / ECE / NLL; fit, optimise (h)",
-        "0.87550 / 0.07269 / 0.5997; 0.072, 0.546",
-        "06_laplace",
-        "table1.diag.summary",
-    ),
-    ScorecardRow(
-        "S5",
-        "Table 1",
-        "Laplace full",
-        "acc / ECE / NLL; fit, optimise (h)",
-        "0.87519 / 0.03033 / 0.4667; 0.063, 0.351",
-        "06_laplace",
-        "table1.full.summary",
-    ),
-    ScorecardRow(
-        "S5",
-        "Table 1",
-        "Laplace Kron",
-        "acc / ECE / NLL; fit, optimise (h)",
-        "0.87519 / 0.02774 / 0.4751; 0.074, 0.709",
-        "06_laplace",
-        "table1.kron.summary",
-    ),
-    ScorecardRow(
-        "S6",
-        "—",
-        "Grad-CAM error model, c = 0.2",
-        "coverage (share of decisions kept)",
-        "none reported",
-        "07_defer",
-        "rules.error-model.coverage_at_c",
-    ),
-    ScorecardRow(
-        "S6",
-        "—",
-        "Grad-CAM error model, c = 0.2",
-        "accuracy of the kept decisions",
-        "none reported",
-        "07_defer",
-        "rules.error-model.kept_accuracy_at_c",
-    ),
-    *[
-        ScorecardRow(
-            "S7",
-            "Table 5.1",
-            label,
-            "weighted point loc. acc.",
-            paper,
-            _PYLON,
-            f"models.{model}.point_localization_weighted",
-            setup="NIH, 256 px",
-        )
-        for label, paper, model in (
-            ("GMP baseline", "0.46", "gmp"),
-            ("Li 2018 (MIL)", "0.49", "li2018"),
-            ("U-Net", "0.45", "unet"),
-            ("FPN (BN)", "0.53", "fpn"),
-            ("DeepLabV3+", "0.45", "deeplabv3plus"),
-            ("PAN", "0.38", "pan"),
-            ("PYLON", "0.62", "pylon"),
-        )
-    ],
-    ScorecardRow(
-        "S7",
-        "Table 5.1",
-        "GMP baseline: Nodule",
-        "point loc. acc.",
-        "0.09",
-        _PYLON,
-        "models.gmp.point_localization_per_class.Nodule",
-        setup="NIH, 256 px",
-    ),
-    ScorecardRow(
-        "S7",
-        "Table 5.1",
-        "PYLON: Nodule",
-        "point loc. acc.",
-        "0.48",
-        _PYLON,
-        "models.pylon.point_localization_per_class.Nodule",
-        setup="NIH, 256 px",
-    ),
-    ScorecardRow(
-        "S7",
-        "Table 5.3",
-        "GMP baseline (512 px)",
-        "weighted point loc. acc.",
-        "0.58",
-        _PYLON,
-        "models.gmp.point_localization_weighted",
-        setup="NIH, 512 px",
-    ),
-    ScorecardRow(
-        "S7",
-        "Table 5.3",
-        "PYLON (512 px)",
-        "weighted point loc. acc.",
-        "0.65",
-        _PYLON,
-        "models.pylon.point_localization_weighted",
-        setup="NIH, 512 px",
-    ),
-    ScorecardRow(
-        "S7",
-        "Table 5.4",
-        "GMP baseline",
-        "weighted AUROC",
-        "0.795",
-        _PYLON,
-        "models.gmp.auroc_weighted",
-        setup="NIH, 256 px",
-    ),
-    ScorecardRow(
-        "S7",
-        "Table 5.4",
-        "Li 2018 (MIL)",
-        "weighted AUROC",
-        "0.796",
-        _PYLON,
-        "models.li2018.auroc_weighted",
-        setup="NIH, 256 px",
-    ),
-    ScorecardRow(
-        "S7",
-        "Table 5.4",
-        "FPN (BN)",
-        "weighted AUROC",
-        "0.795",
-        _PYLON,
-        "models.fpn.auroc_weighted",
-        setup="NIH, 256 px",
-    ),
-    ScorecardRow(
-        "S7",
-        "Table 5.4",
-        "PYLON",
-        "weighted AUROC",
-        "0.794",
-        _PYLON,
-        "models.pylon.auroc_weighted",
-        setup="NIH, 256 px",
-    ),
-    *[
-        ScorecardRow(
-            "S7",
-            "Table 5.5",
-            label,
-            "macro point loc. acc.",
-            paper,
-            _PYLON_II,
-            f"transfer.arms.{arm}.point_localization_macro",
-            setup="NIH → VinDr-CXR, 256 px; ours: SynthCXR → a shifted SynthCXR set labelled by 3 simulated readers",
-        )
-        for label, paper, arm in (
-            ("GMP baseline (VinDr)", "0.31", "gmp (scratch)"),
-            ("PYLON (VinDr)", "0.42", "pylon (scratch)"),
-            ("PYLON fine-tuned from NIH", "0.48", "pylon (fine-tuned)"),
-            ("PYLON two-phase transfer", "0.55", "pylon (two-phase)"),
-        )
-    ],
-    *[
-        ScorecardRow(
-            "S7",
-            "Table 6.2",
-            label,
-            "weighted point loc. acc.",
-            paper,
-            _PYLON_II,
-            f"models.{model}.point_localization_weighted",
-            setup="the thesis's ablations are PYLON with one UP module; ours keep all three",
-        )
-        for label, paper, model in (
-            ("PYLON", "0.62", "pylon"),
-            ("PYLON (UP1) no pyramid", "0.60 (vs 0.62)", "pylon-no-pyramid"),
-            ("PYLON (UP1) Conv3×3 UP", "0.59 (vs 0.62)", "pylon-3x3-up"),
-            ("PYLON (UP1) 3×3 head", "0.57 (vs 0.62)", "pylon-3x3-head"),
-        )
-    ],
-    *[
-        ScorecardRow(
-            "S7",
-            "Table 6.1",
-            label,
-            "s.d. of weighted point loc. acc. over seeds",
-            "higher with GAP (no number)",
-            _PYLON_II,
-            f"models.{model}.point_localization_weighted_sd",
-            setup="the thesis: PYLON (UP1) with GAP added to PA or UP, NIH",
-        )
-        for label, model in (
-            ("PYLON", "pylon"),
-            ("PYLON + GAP in PA", "pylon+gap-pa"),
-            ("PYLON + GAP in UP", "pylon+gap-up"),
-        )
-    ],
-]
 
 
 _MISSING = object()
@@ -521,6 +168,65 @@ def shared_runs(results: dict[str, dict], rows: list[ScorecardRow] | None = None
     return [g for g in groups.values() if len(g) > 1]
 
 
+def interval(results: dict[str, dict], notebook: str | None, key: str | None) -> float | None:
+    """The 95 % half-width stored beside our number: ``<key>_ci95`` or, for a value inside a per-class
+    mapping, ``<mapping>_ci95.<class>``; None where there is none (one seed, or not recorded)."""
+    if key is None:
+        return None
+    parts = key.split(".")
+    for candidate in (
+        ".".join([*parts[:-1], parts[-1] + "_ci95"]),
+        ".".join([*parts[:-2], parts[-2] + "_ci95", parts[-1]]) if len(parts) > 1 else "",
+    ):
+        value = lookup(results, notebook, candidate) if candidate else None
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            return float(value)
+    return None
+
+
+def seed_count(config: dict[str, Any]) -> int | None:
+    """Training seeds behind a run's numbers (None where the run names several groups or none)."""
+    seeds = config.get("seeds")
+    if seeds in (None, "", []):
+        return None
+    return len(seeds) if isinstance(seeds, (list, tuple)) else 1
+
+
+def comparable(study: Study | None, config: dict[str, Any]) -> bool:
+    """Whether a run of ours is the paper's setting: the paper's data (a dataset of ``study.datasets``)
+    at the ``full`` profile. Anything else differs in data or scale, and its numbers are not compared."""
+    return bool(study and config.get("dataset") in study.datasets and config.get("profile") == "full")
+
+
+def verdict(paper: str, ours: Any, half: float | None, is_comparable: bool) -> str:
+    """``agrees`` when the paper's number lies inside our 95 % interval, ``differs`` when outside;
+    ``not comparable`` for a run on other data or at another scale, ``no interval`` without one,
+    ``no paper number`` where the paper gives none (or several in one cell)."""
+    try:
+        target = float(paper)
+    except ValueError:
+        return "no paper number" if is_comparable else "not comparable"
+    if not is_comparable:
+        return "not comparable"
+    if half is None or not isinstance(ours, (int, float)):
+        return "no interval"
+    return "agrees" if abs(float(ours) - target) <= half else "differs"
+
+
+def scale_reason(study: Study, configs: dict[str, dict[str, Any]]) -> str:
+    """Why a study's rows are not comparable: our runs' data and scale against the paper's."""
+    ours = []
+    for name, config in configs.items():
+        size = f", {config['image_size']} px" if config.get("image_size") else ""
+        train = f", {config['n_train']} training images" if config.get("n_train") else ""
+        ours.append(f"{name} ran on {config.get('dataset', '?')}{size}{train}, {config.get('profile', '?')} profile")
+    return (
+        "*Not comparable*: " + "; ".join(ours) + f". The paper: {study.paper_data or 'its own data'}. "
+        "A verdict (agrees: the paper's number inside our 95 % interval; differs: outside) needs the paper's data "
+        "at the `full` profile."
+    )
+
+
 def _notebook_link(name: str, executed: set[str], notebooks: set[str]) -> str:
     """A link to the executed notebook; otherwise its name and why there is no page."""
     if name in executed:
@@ -599,18 +305,30 @@ def scorecard_markdown(
             ]
         else:
             lines += [f"## {study_id}", ""]
-        lines += ["| table | row | metric | paper | ours (test split) | notebook |", "|---|---|---|---|---|---|"]
+        configs = {n: run_config(results[n]) for n in dict.fromkeys(r.notebook for r in rows) if n in results}
+        lines += [
+            "| table | row | metric | paper | ours (test split) | seeds | verdict | notebook |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for r in rows:
             value = _find(results, r.notebook, r.key)
+            seeds, judged = "—", "—"
             if value is _MISSING:
                 ours = "not yet run"
             else:
-                ours = format_value(value)
+                half = interval(results, r.notebook, r.key)
+                ours = format_value(value) + (f" ± {format_value(half)}" if half is not None else "")
                 if id(r) in shared_ids:
                     ours += f" †{shared_ids[id(r)]}"
-            notebook = link(r.notebook) if r.notebook else "—"
-            lines.append(f"| {r.table} | {r.row} | {r.metric} | {r.paper} | {ours} | {notebook} |")
+                config = configs.get(r.notebook, {})
+                count = seed_count(config)
+                seeds = str(count) if count is not None else "several groups"
+                judged = verdict(r.paper, value, half, comparable(study, config))
+            notebook = link(r.notebook).replace(f"`{r.notebook} <", f"`{r.notebook[:2]} <") if r.notebook else "—"
+            lines.append(f"| {r.table} | {r.row} | {r.metric} | {r.paper} | {ours} | {seeds} | {judged} | {notebook} |")
         lines.append("")
+        if study is not None and configs and not all(comparable(study, c) for c in configs.values()):
+            lines += [scale_reason(study, configs), ""]
     lines += ["(scorecard-runs)=", "## The runs behind our numbers", ""]
     if not results:
         lines += ["No notebook has written results in this build.", ""]

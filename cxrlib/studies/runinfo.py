@@ -267,6 +267,8 @@ def _show(key: str, value: Any) -> str:
     if key == "seeds":
         seeds = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else [value]
         return f"{', '.join(str(v) for v in seeds)} ({len(seeds)} run{'s' if len(seeds) != 1 else ''} of each model)"
+    if key == "label_policy" and value is None:
+        return "the source's default (SynthCXR: ignore; CheXpert: the preset sharma2023)"
     if key == "prevalence" and value is None:
         return "the generator's per-class defaults"
     if key == "focal_alpha" and value is None:

@@ -91,7 +91,7 @@ def test_filled_rows_counted_linked_and_printed_to_three_decimals():
     assert DECIMALS == 3
     line = _row(page, "CE Cardiomegaly")
     assert "| 0.9032 | 0.914 |" in line  # paper as published, ours to 3 decimals
-    assert "{doc}`04_imbalance_losses <notebooks/04_imbalance_losses>`" in line
+    assert "{doc}`04 <notebooks/04_imbalance_losses>`" in line  # the notebook by its number
     assert "| 0.8489 | undefined |" in _row(page, "CE Edema")  # NaN written as null
     assert "| 0.8291 | 0.650 |" in _row(page, "DeepAUC (AUCM + PESG)")
     assert "_runner" not in page  # the runner's file is not a notebook
@@ -258,3 +258,39 @@ def test_a_run_with_several_groups_of_seeds_names_them():
     assert "seeds gap 0, 1; ablation 0; transfer 0" in line and "not recorded" not in line.replace(
         "split sizes not recorded", ""
     )
+
+
+def test_verdict_needs_the_papers_data_at_full_scale_and_an_interval():
+    from cxrlib.scorecard import STUDIES, comparable, interval, seed_count, verdict
+
+    s7 = next(s for s in STUDIES if s.id == "S7")
+    assert not comparable(s7, {"dataset": "synth-cxr", "profile": "full"})
+    assert not comparable(s7, {"dataset": "nih", "profile": "default"})
+    assert comparable(s7, {"dataset": "nih", "profile": "full"})
+    assert verdict("0.62", 0.60, 0.03, True) == "agrees"
+    assert verdict("0.62", 0.50, 0.03, True) == "differs"
+    assert verdict("0.62", 0.62, None, True) == "no interval"
+    assert verdict("0.62", 0.62, 0.5, False) == "not comparable"
+    assert verdict("none reported", 0.9, 0.01, True) == "no paper number"
+    results = {
+        "nb": {"arms": {"ce": {"mean_auroc": 0.8, "mean_auroc_ci95": 0.02}}, "auc": {"A": 0.7}, "auc_ci95": {"A": 0.1}}
+    }
+    assert interval(results, "nb", "arms.ce.mean_auroc") == 0.02
+    assert interval(results, "nb", "auc.A") == 0.1
+    assert interval(results, "nb", "arms.ce.other") is None
+    assert seed_count({"seeds": [0, 1, 2]}) == 3 and seed_count({}) is None
+
+
+def test_scorecard_rows_carry_seeds_verdict_and_the_reason():
+    from cxrlib.scorecard import scorecard_markdown
+
+    results = {
+        "08_pylon": {
+            "run": {"dataset": "synth-cxr", "profile": "default", "image_size": 64, "n_train": 560, "seeds": [0, 1]},
+            "models": {"pylon": {"point_localization_weighted": 0.3}},
+        }
+    }
+    page = scorecard_markdown(results, notebooks=["08_pylon"])
+    row = next(line for line in page.splitlines() if line.startswith("| Table 5.1 | PYLON |"))
+    assert "| 2 | not comparable |" in row
+    assert "08_pylon ran on synth-cxr, 64 px, 560 training images, default profile" in page

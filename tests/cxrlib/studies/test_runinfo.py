@@ -40,3 +40,19 @@ def test_device_description_names_the_device():
 def test_booleans_read_yes_or_no_in_the_header():
     values = run_header_table({"augment": False, "pretrained": True})["value"].tolist()
     assert values == ["no", "yes"]
+
+
+def test_header_names_options_as_the_tables_do():
+    """The header said `wbce, aucm` where the tables say CE and AUC-M; the policy read "none" for the default."""
+
+    @dataclass
+    class Options:
+        losses: tuple[str, ...] = ("wbce", "aucm", "new")
+        rules: str = "error-model-probs"
+        label_policy: str | None = None
+
+    names = {"losses": {"wbce": "CE", "aucm": "AUC-M"}, "rules": {"error-model-probs": "error model (probs only)"}}
+    run = describe_run(Options(), names=names)
+    assert run["losses"] == ["CE", "AUC-M", "new"] and run["rules"] == "error model (probs only)"
+    policy = run_header_table(run).loc["uncertain-label policy", "value"]
+    assert "default" in policy and policy != "none"

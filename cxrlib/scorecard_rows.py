@@ -1,0 +1,389 @@
+"""The scorecard's rows: every paper table of the source documents (``STUDIES``), and for each number
+the results file and key of ours that fills it (``SCORECARD``). Data only; :mod:`cxrlib.scorecard`
+renders the page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Study", "STUDIES", "ScorecardRow", "SCORECARD"]
+
+
+@dataclass(frozen=True)
+class Study:
+    """One study of STUDIES.md: where it comes from and which notebooks reproduce it."""
+
+    id: str
+    title: str
+    sources: tuple[str, ...]  #: bib keys (book/references.bib): the source document first, then published work
+    sections: str  #: where in the source document
+    notebooks: tuple[str, ...]  #: notebook names (notebooks/<name>.ipynb), existing or planned
+    paper_data: str = ""  #: the data and scale the paper's numbers come from, as a reader would say it
+    datasets: tuple[str, ...] = ()  #: our dataset names that are the paper's data (a run on another is not comparable)
+
+
+STUDIES: list[Study] = [
+    Study(
+        "S1",
+        "Interpretability-guided inductive bias (class distinctiveness, spatial coherence)",
+        ("sharma2023reliable", "selvaraju2017gradcam"),
+        "ch. 3.1–3.3, 4.3–4.5",
+        ("01_baseline", "02_saliency_losses"),
+        "CheXpert, 224 px, DenseNet-121",
+        ("chexpert",),
+    ),
+    Study(
+        "S2",
+        "Heatmap loss against dataset bias",
+        ("anonymous_heatmap_loss", "draelos2020hirescam"),
+        "",
+        ("03_heatmap_loss",),
+        "the authors' own synthetic cardiac MRI, about 30 models per arm",
+        (),
+    ),
+    Study(
+        "S3",
+        "Class-imbalance losses (weighted CE, focal, AUC maximisation)",
+        ("sharma2023reliable", "lin2017focal", "yuan2021deepauc"),
+        "ch. 3.4, 4.6",
+        ("01_baseline", "04_imbalance_losses"),
+        "CheXpert, 224 px, DenseNet-121",
+        ("chexpert",),
+    ),
+    Study(
+        "S4",
+        "Calibration: ECE, temperature scaling, MIMO",
+        ("sharma2023reliable", "guo2017calibration", "naeini2015ece", "havasi2021mimo"),
+        "ch. 3.5–3.6, 4.7",
+        ("05_calibration",),
+        "CheXpert, 224 px, DenseNet-121",
+        ("chexpert",),
+    ),
+    Study(
+        "S5",
+        "Bayesian last layer by Laplace approximation",
+        ("vilter_bayesian_xray", "daxberger2021laplace"),
+        "",
+        ("06_laplace",),
+        "MURA, 7 body parts, 224 px",
+        ("mura",),
+    ),
+    Study(
+        "S6",
+        "Learning to defer with Grad-CAM",
+        ("levin_defer_gradcam", "mozannar2020defer"),
+        "",
+        ("07_defer",),
+        "MIMIC-CXR-JPG, DenseNet-121 (a proposal: no numbers reported)",
+        ("mimic",),
+    ),
+    Study(
+        "S7",
+        "PYLON: high-resolution, accurate CAM",
+        ("preechakul2020redesigning", "preechakul2022pylon"),
+        "",
+        ("08_pylon", "09_pylon_ablations"),
+        "NIH ChestX-ray14 (and VinDr-CXR for Table 5.5), 256–512 px, ResNet-50, 5 seeds",
+        ("nih", "vindr"),
+    ),
+]
+
+
+@dataclass(frozen=True)
+class ScorecardRow:
+    study: str
+    table: str
+    row: str
+    metric: str
+    paper: str
+    notebook: str | None = None  #: results file that fills "ours"
+    key: str | None = None  #: dotted path inside that file
+    setup: str = ""  #: the paper's set-up for this number, where two rows share one run of ours
+
+
+_IMBALANCE = "04_imbalance_losses"
+_PYLON = "08_pylon"
+_PYLON_II = "09_pylon_ablations"
+SCORECARD: list[ScorecardRow] = [
+    ScorecardRow(
+        "S1", "Table 4.1", "CE (weighted BCE)", "mean val AUROC", "0.756", "02_saliency_losses", "arms.ce.mean_auroc"
+    ),
+    ScorecardRow(
+        "S1",
+        "Table 4.1",
+        "Custom (CE + class distinctiveness)",
+        "mean val AUROC",
+        "0.745",
+        "02_saliency_losses",
+        "arms.custom.mean_auroc",
+    ),
+    ScorecardRow(
+        "S1",
+        "Table 4.1",
+        "Modified (two-stage)",
+        "mean val AUROC",
+        "0.749",
+        "02_saliency_losses",
+        "arms.modified.mean_auroc",
+    ),
+    ScorecardRow(
+        "S2",
+        "Exp. 1",
+        "heatmap loss vs none: heart overlap",
+        "Mann-Whitney p",
+        "≈1e-9",
+        "03_heatmap_loss",
+        "experiments.exp1.heart_overlap.mann_whitney_p",
+    ),
+    ScorecardRow(
+        "S2",
+        "Exp. 2",
+        "heatmap loss vs none: heart overlap",
+        "Mann-Whitney p",
+        "≈1e-8",
+        "03_heatmap_loss",
+        "experiments.exp2.heart_overlap.mann_whitney_p",
+    ),
+    ScorecardRow(
+        "S2",
+        "Exp. 2",
+        "heatmap loss vs none: sex-label overlap",
+        "Mann-Whitney p",
+        "≈1e-7",
+        "03_heatmap_loss",
+        "experiments.exp2.marker_overlap_male.mann_whitney_p",
+    ),
+    ScorecardRow("S3", "Table 4.2", "CE", "mean val AUROC", "0.8841", _IMBALANCE, "losses.wbce.mean_auroc"),
+    *(
+        ScorecardRow("S3", "Table 4.2", f"CE {c}", "val AUROC", paper, _IMBALANCE, f"losses.wbce.per_class_auroc.{c}")
+        for c, paper in (
+            ("Atelectasis", "0.8350"),
+            ("Cardiomegaly", "0.9032"),
+            ("Consolidation", "0.9120"),
+            ("Edema", "0.8489"),
+            ("Pleural Effusion", "0.9217"),
+        )
+    ),
+    ScorecardRow("S3", "Table 4.2", "Focal", "mean val AUROC", "0.8867", _IMBALANCE, "losses.focal.mean_auroc"),
+    ScorecardRow(
+        "S3", "Table 4.2", "DeepAUC (AUCM + PESG)", "mean val AUROC", "0.8291", _IMBALANCE, "losses.aucm.mean_auroc"
+    ),
+    *(
+        ScorecardRow(
+            "S4",
+            "Table 4.3",
+            row,
+            "mean ECE before → after TS",
+            paper,
+            "05_calibration",
+            f"losses.{loss}.ece_15_before_after_ts",
+        )
+        for row, loss, paper in (
+            ("CE", "wbce", "0.1147 → 0.0996"),
+            ("Focal", "focal", "0.1763 → 0.1091"),
+            ("DeepAUC", "aucm", "0.2348 → 0.0992"),
+        )
+    ),
+    ScorecardRow(
+        "S5", "Table 1", "CNN", "acc / ECE / NLL", "0.87519 / 0.07406 / 0.6465", "06_laplace", "table1.map.summary"
+    ),
+    ScorecardRow(
+        "S5",
+        "Table 1",
+        "Laplace diag",
+        "acc / ECE / NLL; fit, optimise (h)",
+        "0.87550 / 0.07269 / 0.5997; 0.072, 0.546",
+        "06_laplace",
+        "table1.diag.summary",
+    ),
+    ScorecardRow(
+        "S5",
+        "Table 1",
+        "Laplace full",
+        "acc / ECE / NLL; fit, optimise (h)",
+        "0.87519 / 0.03033 / 0.4667; 0.063, 0.351",
+        "06_laplace",
+        "table1.full.summary",
+    ),
+    ScorecardRow(
+        "S5",
+        "Table 1",
+        "Laplace Kron",
+        "acc / ECE / NLL; fit, optimise (h)",
+        "0.87519 / 0.02774 / 0.4751; 0.074, 0.709",
+        "06_laplace",
+        "table1.kron.summary",
+    ),
+    ScorecardRow(
+        "S6",
+        "—",
+        "Grad-CAM error model, c = 0.2",
+        "coverage (share of decisions kept)",
+        "none reported",
+        "07_defer",
+        "rules.error-model.coverage_at_c",
+    ),
+    ScorecardRow(
+        "S6",
+        "—",
+        "Grad-CAM error model, c = 0.2",
+        "accuracy of the kept decisions",
+        "none reported",
+        "07_defer",
+        "rules.error-model.kept_accuracy_at_c",
+    ),
+    *[
+        ScorecardRow(
+            "S7",
+            "Table 5.1",
+            label,
+            "weighted point loc. acc.",
+            paper,
+            _PYLON,
+            f"models.{model}.point_localization_weighted",
+            setup="NIH, 256 px",
+        )
+        for label, paper, model in (
+            ("GMP baseline", "0.46", "gmp"),
+            ("Li 2018 (MIL)", "0.49", "li2018"),
+            ("U-Net", "0.45", "unet"),
+            ("FPN (BN)", "0.53", "fpn"),
+            ("DeepLabV3+", "0.45", "deeplabv3plus"),
+            ("PAN", "0.38", "pan"),
+            ("PYLON", "0.62", "pylon"),
+        )
+    ],
+    ScorecardRow(
+        "S7",
+        "Table 5.1",
+        "GMP baseline: Nodule",
+        "point loc. acc.",
+        "0.09",
+        _PYLON,
+        "models.gmp.point_localization_per_class.Nodule",
+        setup="NIH, 256 px",
+    ),
+    ScorecardRow(
+        "S7",
+        "Table 5.1",
+        "PYLON: Nodule",
+        "point loc. acc.",
+        "0.48",
+        _PYLON,
+        "models.pylon.point_localization_per_class.Nodule",
+        setup="NIH, 256 px",
+    ),
+    ScorecardRow(
+        "S7",
+        "Table 5.3",
+        "GMP baseline (512 px)",
+        "weighted point loc. acc.",
+        "0.58",
+        _PYLON,
+        "models.gmp.point_localization_weighted",
+        setup="NIH, 512 px",
+    ),
+    ScorecardRow(
+        "S7",
+        "Table 5.3",
+        "PYLON (512 px)",
+        "weighted point loc. acc.",
+        "0.65",
+        _PYLON,
+        "models.pylon.point_localization_weighted",
+        setup="NIH, 512 px",
+    ),
+    ScorecardRow(
+        "S7",
+        "Table 5.4",
+        "GMP baseline",
+        "weighted AUROC",
+        "0.795",
+        _PYLON,
+        "models.gmp.auroc_weighted",
+        setup="NIH, 256 px",
+    ),
+    ScorecardRow(
+        "S7",
+        "Table 5.4",
+        "Li 2018 (MIL)",
+        "weighted AUROC",
+        "0.796",
+        _PYLON,
+        "models.li2018.auroc_weighted",
+        setup="NIH, 256 px",
+    ),
+    ScorecardRow(
+        "S7",
+        "Table 5.4",
+        "FPN (BN)",
+        "weighted AUROC",
+        "0.795",
+        _PYLON,
+        "models.fpn.auroc_weighted",
+        setup="NIH, 256 px",
+    ),
+    ScorecardRow(
+        "S7",
+        "Table 5.4",
+        "PYLON",
+        "weighted AUROC",
+        "0.794",
+        _PYLON,
+        "models.pylon.auroc_weighted",
+        setup="NIH, 256 px",
+    ),
+    *[
+        ScorecardRow(
+            "S7",
+            "Table 5.5",
+            label,
+            "macro point loc. acc.",
+            paper,
+            _PYLON_II,
+            f"transfer.arms.{arm}.point_localization_macro",
+            setup="NIH → VinDr-CXR, 256 px; ours: SynthCXR → a shifted SynthCXR set labelled by 3 simulated readers",
+        )
+        for label, paper, arm in (
+            ("GMP baseline (VinDr)", "0.31", "gmp (scratch)"),
+            ("PYLON (VinDr)", "0.42", "pylon (scratch)"),
+            ("PYLON fine-tuned from NIH", "0.48", "pylon (fine-tuned)"),
+            ("PYLON two-phase transfer", "0.55", "pylon (two-phase)"),
+        )
+    ],
+    *[
+        ScorecardRow(
+            "S7",
+            "Table 6.2",
+            label,
+            "weighted point loc. acc.",
+            paper,
+            _PYLON_II,
+            f"models.{model}.point_localization_weighted",
+            setup="the thesis's ablations are PYLON with one UP module; ours keep all three",
+        )
+        for label, paper, model in (
+            ("PYLON", "0.62", "pylon"),
+            ("PYLON (UP1) no pyramid", "0.60 (vs 0.62)", "pylon-no-pyramid"),
+            ("PYLON (UP1) Conv3×3 UP", "0.59 (vs 0.62)", "pylon-3x3-up"),
+            ("PYLON (UP1) 3×3 head", "0.57 (vs 0.62)", "pylon-3x3-head"),
+        )
+    ],
+    *[
+        ScorecardRow(
+            "S7",
+            "Table 6.1",
+            label,
+            "s.d. of weighted point loc. acc. over seeds",
+            "higher with GAP (no number)",
+            _PYLON_II,
+            f"models.{model}.point_localization_weighted_sd",
+            setup="the thesis: PYLON (UP1) with GAP added to PA or UP, NIH",
+        )
+        for label, model in (
+            ("PYLON", "pylon"),
+            ("PYLON + GAP in PA", "pylon+gap-pa"),
+            ("PYLON + GAP in UP", "pylon+gap-up"),
+        )
+    ],
+]
