@@ -31,6 +31,7 @@ import numpy as np
 from .book_benchmarks import run_benchmarks
 from .distributed import is_main_process
 from .performance import machine_info, write_performance
+from .scale_guide import write_scale_guide
 from .scorecard import scorecard_markdown
 
 __all__ = [
@@ -333,6 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_benchmarks(args.profile, args.root, package_digest(), force=args.force)
     write_scorecard(args.root)
     write_performance(args.root, NOTEBOOKS)
+    write_scale_guide(args.root)
     if not args.no_build:
         index = build_book(args.root)
         print(f"[cxrlib.book] built {index}")

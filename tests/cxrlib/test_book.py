@@ -185,3 +185,13 @@ def test_bookkeeping_cells_are_recognised_and_nothing_else():
     assert not is_bookkeeping_cell('x = record_results("01", h)')  # a value the notebook goes on with
     assert not is_bookkeeping_cell('_ = record_results("01", h)\nresult.table()')  # shows something
     assert not is_bookkeeping_cell("result.table()") and not is_bookkeeping_cell("") and not is_bookkeeping_cell("(")
+
+
+def test_scale_guide_covers_every_notebook_from_its_presets(tmp_path):
+    from cxrlib.scale_guide import SCALE_NOTES, scale_markdown
+
+    assert list(SCALE_NOTES) == book.NOTEBOOKS
+    page = scale_markdown({"profile": "default", "seconds": {"08_pylon": 200.0}, "machine": {"cpu_model": "X"}})
+    assert page.count("- **Cannot show**") == len(book.NOTEBOOKS)
+    assert "resnet50" in page and "256 px" in page  # 08's full preset, read from its settings
+    assert "Took 3.3 min here" in page

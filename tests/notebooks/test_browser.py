@@ -13,6 +13,7 @@ NOTEBOOK_PAGES = [f"book/notebooks/{name}.html" for name in NOTEBOOKS]
 PAGES = [
     "index.html",
     "book/intro.html",
+    "book/scale.html",
     "book/datasets.html",
     *NOTEBOOK_PAGES,
     "book/scorecard.html",
