@@ -1,12 +1,14 @@
 """Figures a reader can read on the book's page.
 
-A figure is shown in the book at most as wide as the page's output column (about 676 CSS pixels at
-1280 px), so a wide figure is scaled down with all its text. Two rules keep its text legible:
+A figure is shown in the book at most as wide as the page's output column (:data:`COLUMN_PX`, about
+676 CSS pixels at 1280 px), so a wide figure is scaled down with all its text. Two rules keep its text
+legible:
 
-- No text in a figure shown in a notebook is smaller than :data:`MIN_TEXT_PT` points: imported in
-  IPython, :mod:`cxrlib.plots` wraps the notebook's PNG formatter (:func:`install_notebook_hook`), which
-  raises any smaller text to that size (:func:`raise_small_text`) and writes the figure's smallest text
-  size into the PNG (tEXt key :data:`PNG_TEXT_KEY`).
+- No text in a figure shown in a notebook is smaller than :data:`MIN_TEXT_PT` points, nor smaller than
+  what its width needs to keep :data:`MIN_SCREEN_PX` on the page (:func:`required_text_pt`): imported
+  in IPython, :mod:`cxrlib.plots` wraps the notebook's PNG formatter (:func:`install_notebook_hook`),
+  which raises any smaller text to that size (:func:`raise_small_text`) and writes the figure's
+  smallest text size into the PNG (tEXt key :data:`PNG_TEXT_KEY`).
 - The book's browser test reads that size back with the PNG's dpi, its natural width and the width the
   page shows it at, and requires at least :data:`MIN_SCREEN_PX` CSS pixels on screen
   (:func:`text_px_on_screen`); a figure too wide for its text fails there.
@@ -28,13 +30,18 @@ __all__ = [
     "smallest_text_pt",
     "raise_small_text",
     "text_px_on_screen",
+    "COLUMN_PX",
+    "required_text_pt",
+    "shown_width_in",
     "install_notebook_hook",
 ]
 
 #: the smallest text a figure shown in a notebook may have, in points at the figure's own size
-MIN_TEXT_PT = 9.0
+MIN_TEXT_PT = 10.0
 #: the smallest text on the book's page, in CSS pixels, once the figure is scaled to its column
 MIN_SCREEN_PX = 8.0
+#: the widest a figure is shown in the book: the output column at a 1280 px window (CSS pixels)
+COLUMN_PX = 676
 #: the PNG text chunk that carries a notebook figure's smallest text size (points)
 PNG_TEXT_KEY = "cxrlib-smallest-text-pt"
 
@@ -85,6 +92,19 @@ def text_px_on_screen(text_pt: float, dpi: float, natural_px: float, shown_px: f
     return text_pt * dpi / 72.0 * min(1.0, shown_px / natural_px)
 
 
+def required_text_pt(width_in: float) -> float:
+    """The smallest text a figure ``width_in`` inches wide (as saved) may have: :data:`MIN_TEXT_PT`, or
+    more where the figure is scaled into :data:`COLUMN_PX` far enough to bring that under
+    :data:`MIN_SCREEN_PX` (a figure of width W is shown at ``COLUMN_PX / W`` CSS pixels per inch)."""
+    return max(MIN_TEXT_PT, MIN_SCREEN_PX * 72.0 * width_in / COLUMN_PX)
+
+
+def shown_width_in(fig: Figure) -> float:
+    """The width in inches of ``fig`` as the notebook saves it (its tight bounding box and padding)."""
+    fig.canvas.draw()
+    return float(fig.get_tightbbox(fig.canvas.get_renderer()).width) + 0.2
+
+
 def install_notebook_hook() -> bool:
     """In IPython, wrap the PNG formatter of matplotlib figures: raise small text, record the smallest
     size in the PNG. Returns whether a formatter was wrapped (False outside IPython or without inline
@@ -107,8 +127,8 @@ def install_notebook_hook() -> bool:
     @wraps(previous)
     def legible_png(fig: Figure, *args, **kwargs):
         if fig.axes:
-            fig.canvas.draw()  # tick labels get their text at the first draw
-            raise_small_text(fig)
+            for _ in range(2):  # larger text can widen the bounding box a little: look again once
+                raise_small_text(fig, required_text_pt(shown_width_in(fig)))
         metadata = {**kwargs.pop("metadata", {}), PNG_TEXT_KEY: f"{smallest_text_pt(fig):.2f}"}
         return previous(fig, *args, metadata=metadata, **kwargs)
 

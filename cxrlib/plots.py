@@ -213,10 +213,13 @@ def saliency_overlays(
     alpha: float = 0.45,
     value_label: str = "Grad-CAM (min-max normalised)",
     row_labels: Sequence[str] | None = None,
+    contours: Mapping[str, Sequence[np.ndarray | torch.Tensor]] | None = None,
 ) -> plt.Figure:
     """Grid: one row per image, first column the image, then one overlay per model (``maps`` name →
     ``(N, K, h, w)``) for the class ``class_index[i]`` of image ``i``, with that class's boxes.
-    ``value_label`` names the colour bar; ``row_labels`` replace the class names beside the rows."""
+    ``value_label`` names the colour bar; ``row_labels`` replace the class names beside the rows.
+    ``contours``: name → one ``(H, W)`` binary mask per image (the heart, a marker, the finding),
+    outlined on every panel and named in a legend, so that "on the heart" can be judged by eye."""
     names = list(maps)
     n = len(images)
     fig, axes = plt.subplots(n, 1 + len(names), figsize=(panel * (1 + len(names)) + 0.8, panel * n), squeeze=False)
@@ -259,6 +262,10 @@ def saliency_overlays(
             if i == 0:
                 ax.set_title(name, fontsize=10)
         for ax in axes[i]:
+            for c, masks in enumerate((contours or {}).values()):
+                mask = np.asarray(masks[i], dtype=float)
+                if mask.any():
+                    ax.contour(mask, levels=[0.5], colors=[_CONTOUR_COLORS[c % len(_CONTOUR_COLORS)]], linewidths=1.2)
             if boxes is not None:
                 for _, b in boxes[i].iterrows():
                     ax.add_patch(
@@ -268,8 +275,17 @@ def saliency_overlays(
     fig.tight_layout(rect=(0, 0, 0.93, 1))
     if mappable is not None:
         cax = fig.add_axes((0.94, 0.15, 0.015, 0.7))
-        fig.colorbar(mappable, cax=cax).set_label(value_label, fontsize=8)
+        fig.colorbar(mappable, cax=cax).set_label(value_label, fontsize=9)
+    if contours:
+        handles = [
+            plt.Line2D([], [], color=_CONTOUR_COLORS[c % len(_CONTOUR_COLORS)], lw=1.2) for c in range(len(contours))
+        ]
+        legend_below(fig, handles, [f"outline: {label}" for label in contours])
     return fig
+
+
+#: outline colours of saliency_overlays' contours: visible on grey images and on the jet colour map
+_CONTOUR_COLORS = ("white", "magenta", "lime")
 
 
 def runs_scatter(table: pd.DataFrame, x: str, y: str, group: str, title: str) -> plt.Figure:
@@ -485,14 +501,17 @@ def deferral_examples(
     maps: Mapping[str, np.ndarray],
     rows: Mapping[str, Sequence[tuple[int, str, bool]]],
     title: str = "Deferred vs kept",
-    panel: float = 1.9,
+    panel: float = 2.0,
     alpha: float = 0.45,
+    outlines: Mapping[int, np.ndarray] | None = None,
+    outline_label: str = "the finding",
 ) -> plt.Figure:
     """One row per rule: the images it deferred and kept, each with a saliency map overlaid.
 
     ``images``: ``(N, 1, H, W)``; ``maps``: rule → ``(N, h, w)`` (the map of the class in question);
     ``rows``: rule → ``(image index, caption, deferred)`` per panel. Deferred panels get a red frame,
-    kept ones a green frame."""
+    kept ones a green frame. ``outlines``: image index → ``(H, W)`` binary mask (the finding), drawn
+    as a white contour and named ``outline_label`` in a legend under the panels."""
     ncols = max((len(r) for r in rows.values()), default=0)
     if not ncols:
         raise ValueError("no image to show")
@@ -511,13 +530,18 @@ def deferral_examples(
             heat = display_maps(torch.as_tensor(np.asarray(maps[name][index : index + 1]))[None].float(), size)
             ax.imshow(image, cmap="gray", vmin=0, vmax=1)
             ax.imshow(heat[0, 0].numpy(), cmap="jet", alpha=alpha, vmin=0, vmax=1)
+            outline = (outlines or {}).get(index)
+            if outline is not None and np.asarray(outline).any():
+                ax.contour(np.asarray(outline, dtype=float), levels=[0.5], colors=["white"], linewidths=1.2)
             for spine in ax.spines.values():
                 spine.set_edgecolor("tab:red" if deferred else "tab:green")
                 spine.set_linewidth(2.5)
-            ax.set_xlabel(caption, fontsize=6.5)
-        axes[r, 0].set_ylabel(name, fontsize=8)
-    fig.suptitle(title + " (red frame: deferred, green: kept)", fontsize=10)
+            ax.set_xlabel(caption, fontsize=9)
+        axes[r, 0].set_ylabel(name, fontsize=10)
+    fig.suptitle(title + " (red frame: deferred, green: kept)", fontsize=11)
     fig.tight_layout()
+    if outlines:
+        legend_below(fig, [plt.Line2D([], [], color="white", lw=1.2)], [f"white outline: {outline_label}"])
     return fig
 
 

@@ -6,6 +6,7 @@ import io
 
 import matplotlib.pyplot as plt
 import pytest
+from IPython.core.pylabtools import select_figure_formats
 from matplotlib.figure import Figure
 from PIL import Image
 
@@ -53,15 +54,37 @@ def test_notebook_hook_raises_text_and_records_it_in_the_png():
 
     shell = InteractiveShell.instance()
     try:
-        from matplotlib_inline.backend_inline import configure_inline_support
-
-        configure_inline_support(shell, "inline")
+        select_figure_formats(shell, {"png"})  # what `%matplotlib inline` registers
         assert legibility.install_notebook_hook()
         assert legibility.install_notebook_hook()  # a second call does not wrap twice
         fig = _small_text_figure()
         data = shell.display_formatter.formatters["image/png"](fig)
         png = Image.open(io.BytesIO(base64.b64decode(data)))
         assert float(png.text[legibility.PNG_TEXT_KEY]) == pytest.approx(legibility.MIN_TEXT_PT)
+        plt.close(fig)
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_wide_figures_need_larger_text_and_the_hook_gives_it():
+    assert legibility.required_text_pt(4.0) == legibility.MIN_TEXT_PT
+    wide = legibility.required_text_pt(16.0)
+    # at that size, a 16-inch figure shown in the column keeps MIN_SCREEN_PX
+    px = legibility.text_px_on_screen(wide, 100.0, 16.0 * 100, legibility.COLUMN_PX)
+    assert px == pytest.approx(legibility.MIN_SCREEN_PX)
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        select_figure_formats(shell, {"png"})
+        legibility.install_notebook_hook()
+        fig, axes = plt.subplots(1, 6, figsize=(18, 3))
+        for ax in axes:
+            ax.set_title("panel", fontsize=8)
+        png = Image.open(io.BytesIO(base64.b64decode(shell.display_formatter.formatters["image/png"](fig))))
+        recorded = float(png.text[legibility.PNG_TEXT_KEY])
+        on_screen = legibility.text_px_on_screen(recorded, png.info["dpi"][0], png.size[0], legibility.COLUMN_PX)
+        assert on_screen >= legibility.MIN_SCREEN_PX - 0.05
         plt.close(fig)
     finally:
         InteractiveShell.clear_instance()

@@ -321,7 +321,7 @@ class DeferResult:
             panels, "system accuracy", f"{k}: model + clinician, by coverage", references=references
         )
 
-    def overlay_figure(self, name: str | None = None, per_side: int = 3):
+    def overlay_figure(self, name: str | None = None, per_side: int = 2):
         """Test images of class ``name`` (default: the class the error model defers most at the headline
         cost) deferred vs kept at the headline cost, per rule, with the Grad-CAM map of that class (the
         classifier's; the surrogate's own for the surrogate). First seed."""
@@ -356,7 +356,18 @@ class DeferResult:
             use = run.surrogate_maps if rule_name == Rule.SURROGATE.value else run.test_maps
             maps[self.label(rule_name)] = use[:, k]
         images = torch.stack([self.test_data[i]["image"] for i in range(len(self.test_data))])
-        return plots.deferral_examples(images, maps, rows, title=f"{name}: deferred vs kept at c = {c:g}")
+        shown = sorted({i for picks in rows.values() for i, _, _ in picks})
+        outlines = None
+        if self.test_data.has_masks:  # the finding's own mask, so "the map is on the finding" can be seen
+            outlines = {i: self.test_data[i]["masks"][k].numpy() for i in shown}
+        return plots.deferral_examples(
+            images,
+            maps,
+            rows,
+            title=f"{name}: deferred vs kept at c = {c:g}",
+            outlines=outlines,
+            outline_label=f"{name} (ground-truth mask)",
+        )
 
     def histories(self) -> dict[str, pd.DataFrame]:
         return {

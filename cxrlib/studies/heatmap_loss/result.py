@@ -82,7 +82,12 @@ class HeatmapLossResult:
         if not ex or not ex["maps"]:
             return None
         return plots.saliency_overlays(
-            ex["images"], ex["maps"], ex["classes"], ex["class_index"], value_label="HiResCAM (min-max normalised)"
+            ex["images"],
+            ex["maps"],
+            ex["classes"],
+            ex["class_index"],
+            value_label="HiResCAM (min-max normalised)",
+            contours=ex.get("contours"),
         )
 
     def comparison(self, experiment: str, score: str) -> GroupComparison | None:

@@ -240,7 +240,16 @@ def _cmr_examples(test: CXRDataset, models: dict, marker: bool, device) -> dict:
     for arm, model in models.items():
         _, m = compute_saliency(model.to(device).eval(), images.to(device), "hirescam")
         maps[arm] = m.cpu().numpy()
-    return {"images": images, "maps": maps, "classes": test.classes, "class_index": [int(labels[p]) for p in positions]}
+    contours = {"heart": [test[p]["heart_mask"].numpy() for p in positions]}
+    if marker:
+        contours["sex marker"] = [test[p]["marker_mask"].numpy() for p in positions]
+    return {
+        "images": images,
+        "maps": maps,
+        "classes": test.classes,
+        "class_index": [int(labels[p]) for p in positions],
+        "contours": contours,
+    }
 
 
 def _cxr_examples(inverted: CXRDataset, models: dict, k: int, device) -> dict:
@@ -251,4 +260,14 @@ def _cxr_examples(inverted: CXRDataset, models: dict, k: int, device) -> dict:
     for arm, model in models.items():
         _, m = compute_saliency(model.to(device).eval(), images.to(device), "hirescam")
         maps[arm] = m.cpu().numpy()
-    return {"images": images, "maps": maps, "classes": inverted.classes, "class_index": [k] * len(positions)}
+    contours = {
+        f"{inverted.classes[k]} (finding)": [inverted[p]["masks"][k].numpy() for p in positions],
+        "shortcut marker": [inverted[p]["marker_mask"].numpy() for p in positions],
+    }
+    return {
+        "images": images,
+        "maps": maps,
+        "classes": inverted.classes,
+        "class_index": [k] * len(positions),
+        "contours": contours,
+    }
