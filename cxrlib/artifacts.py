@@ -12,6 +12,7 @@ models or predictions (e.g. calibration of the logits the imbalance-loss study t
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,16 @@ import torch
 
 from .distributed import is_main_process
 
-__all__ = ["artifact_path", "save_artifact", "load_artifact"]
+__all__ = ["results_dir", "artifact_path", "save_artifact", "load_artifact"]
+
+
+def results_dir() -> Path:
+    """Where notebooks write their headline numbers and artifacts: ``$CXRLIB_RESULTS_DIR`` or ``./results``."""
+    return Path(os.environ.get("CXRLIB_RESULTS_DIR", Path.cwd() / "results"))
 
 
 def artifact_path(notebook: str, name: str) -> Path:
     """``results/artifacts/<notebook>/<name>.pt`` under the results folder (``$CXRLIB_RESULTS_DIR``)."""
-    from .book import results_dir
-
     if not name.replace("_", "").replace("-", "").isalnum():
         raise ValueError(f"artifact name {name!r}: use letters, digits, '_' and '-'")
     return results_dir() / "artifacts" / notebook / f"{name}.pt"

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .artifacts import results_dir
 from .book_benchmarks import run_benchmarks
 from .distributed import is_main_process
 from .performance import machine_info, write_performance
@@ -74,11 +75,6 @@ DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "09_pylon_ablations": ("08_pylon",),
 }
 EXECUTED_DIR = Path("book") / "notebooks"
-
-
-def results_dir() -> Path:
-    """Where notebooks write their headline numbers: ``$CXRLIB_RESULTS_DIR`` or ``./results``."""
-    return Path(os.environ.get("CXRLIB_RESULTS_DIR", Path.cwd() / "results"))
 
 
 def _plain(value: Any) -> Any:
