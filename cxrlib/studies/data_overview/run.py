@@ -154,24 +154,42 @@ def gallery_positions(ds: CXRDataset, per_class: int = 1, extra_negative: int = 
 
 
 def real_beside_synthetic(ds: CXRDataset, nih: CXRDataset, n: int = 5) -> list:
-    """Two galleries: ``n`` boxed real NIH images (file name and labels as titles, the NIH
-    attribution as caption), then, when ``ds`` is SynthCXR, one synthetic image positive for each of
-    the same findings where it has them. Returns the figures."""
+    """Two galleries aligned column by column: ``n`` boxed real NIH images (file name and labels as
+    titles, the NIH attribution as caption) and, when ``ds`` is SynthCXR, below each one a synthetic
+    image positive for the same boxed finding (NIH images whose findings SynthCXR lacks are left out
+    then). Returns the figures."""
     from ... import plots
 
-    boxed = [int(i) for i in nih.table.index[nih.table["image"].isin(set(nih.boxes["image"]))][:n]]
+    boxed = [int(i) for i in nih.table.index[nih.table["image"].isin(set(nih.boxes["image"]))]]
+    synthetic: list[int] = []
+    if ds.name == "synth-cxr":
+        pairs, used = [], set()
+        for i in boxed:
+            findings = nih.boxes.loc[nih.boxes["image"] == nih.table.loc[i, "image"], "class"]
+            for finding in dict.fromkeys(_SYNTH_NAMES.get(f, f) for f in findings):
+                if finding not in ds.classes:
+                    continue
+                candidates = [int(j) for j in ds.table.index[ds.table[finding] == 1] if int(j) not in used]
+                if candidates:
+                    pairs.append((i, candidates[0]))
+                    used.add(candidates[0])
+                    break
+            if len(pairs) == n:
+                break
+        boxed, synthetic = [i for i, _ in pairs], [j for _, j in pairs]
+    boxed = boxed[:n]
 
     def title(i: int) -> str:
         return nih.table.loc[i, "image"] + "\n" + ", ".join(c for c in nih.classes if nih.table.loc[i, c] == 1)
 
-    figures = [plots.image_gallery(nih, boxed, ncols=n, caption=NIH_ATTRIBUTION, title_fn=title)]
-    if ds.name == "synth-cxr":
-        shown = {c for i in boxed for c in nih.classes if nih.table.loc[i, c] == 1}
-        same = [c for c in ds.classes if c in shown or {"Effusion": "Pleural Effusion"}.get(c) in shown]
-        same = same or list(ds.classes)
-        positions = [int(ds.table.index[ds.table[c] == 1][0]) for c in same if (ds.table[c] == 1).any()][:n]
-        figures.append(plots.image_gallery(ds, positions, ncols=n))
+    figures = [plots.image_gallery(nih, boxed, ncols=max(len(boxed), 1), caption=NIH_ATTRIBUTION, title_fn=title)]
+    if synthetic:
+        figures.append(plots.image_gallery(ds, synthetic, ncols=len(synthetic)))
     return figures
+
+
+#: NIH ChestX-ray14 box names that SynthCXR spells otherwise
+_SYNTH_NAMES = {"Effusion": "Pleural Effusion", "Infiltrate": "Infiltration"}
 
 
 def open_nih_sample(settings: DataSettings) -> CXRDataset | None:

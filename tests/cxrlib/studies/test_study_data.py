@@ -73,3 +73,22 @@ def test_display_tables_have_named_indexes_and_no_nan_cells():
     )
     shown = LaplaceResult(laplace_settings("smoke"), table1, {}, {}).table1_display()
     assert shown.loc["MAP", "fit (s)"] == "–" and shown.loc["Laplace diag", "fit (s)"] == 0.04
+
+
+def test_real_nih_images_and_synthetic_ones_line_up_by_finding(synth):
+    """00 showed the NIH row and the SynthCXR row in different finding orders: column j of both must
+    show the same finding."""
+    import matplotlib.pyplot as plt
+
+    from cxrlib.data import open_nih_sample
+    from cxrlib.studies.data_overview import real_beside_synthetic
+
+    spelled = {"Effusion": "Pleural Effusion", "Infiltrate": "Infiltration"}
+    real, synthetic = real_beside_synthetic(synth, open_nih_sample(64), n=4)
+    top = [ax.get_title() for ax in real.axes if ax.get_title()]
+    bottom = [ax.get_title() for ax in synthetic.axes if ax.get_title()]
+    assert len(top) == len(bottom) >= 2
+    for nih_title, synth_title in zip(top, bottom, strict=True):
+        nih_findings = {spelled.get(f, f) for f in nih_title.split("\n")[1].split(", ")}
+        assert nih_findings & set(synth_title.split("\n")), (nih_title, synth_title)
+    plt.close("all")
