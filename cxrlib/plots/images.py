@@ -110,7 +110,7 @@ def saliency_overlays(
     classes: Sequence[str],
     class_index: Sequence[int],
     boxes: Sequence[pd.DataFrame] | None = None,
-    panel: float = 2.6,
+    panel: float | None = None,
     alpha: float = 0.45,
     value_label: str = "Grad-CAM (min-max normalised)",
     row_labels: Sequence[str] | None = None,
@@ -118,11 +118,14 @@ def saliency_overlays(
 ) -> plt.Figure:
     """Grid: one row per image, first column the image, then one overlay per model (``maps`` name →
     ``(N, K, h, w)``) for the class ``class_index[i]`` of image ``i``, with that class's boxes.
-    ``value_label`` names the colour bar; ``row_labels`` replace the class names beside the rows.
+    ``panel``: inches per panel (None: at most 2.6, less for many models); ``value_label`` names the
+    colour bar; ``row_labels`` replace the class names beside the rows.
     ``contours``: name → one ``(H, W)`` binary mask per image (the heart, a marker, the finding),
     outlined on every panel and named in a legend, so that "on the heart" can be judged by eye."""
     names = list(maps)
     n = len(images)
+    if panel is None:  # 2.6 in a panel, narrower where many models would make the figure wider than ~10.5 in
+        panel = min(2.6, 9.7 / (1 + len(names)))
     fig, axes = plt.subplots(n, 1 + len(names), figsize=(panel * (1 + len(names)) + 0.8, panel * n), squeeze=False)
     mappable = None
     size = tuple(images.shape[-2:])

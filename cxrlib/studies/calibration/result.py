@@ -148,7 +148,7 @@ class CalibrationResult:
                 )
                 for stage in STAGES
             }
-        return plots.reliability_diagram(panels, f"{label}: test reliability per class, seeds pooled", ncols=5)
+        return plots.reliability_diagram(panels, f"{label}: test reliability per class, seeds pooled", ncols=3)
 
     def mimo_table(self) -> pd.DataFrame | None:
         """The MIMO comparison as shown: counts (forward passes, parameters) as integers."""
