@@ -148,18 +148,6 @@ def _versus_paragraphs(result: DeferResult) -> list[str]:
                 f"{'and ' if verdicts else ''}the two cannot be told apart at {', '.join(percent(q) for q in neither)}"
             )
         plain.append(sentence + "; ".join(verdicts) + ".")
-    short = []
-    for other in (Rule.CONFIDENCE.value, Rule.SURROGATE.value):
-        if other not in head["error_model_vs"] or n < MIN_SEEDS_FOR_VERDICT:
-            continue
-        above, below, _ = _verdict(head["error_model_vs"][other], n)
-        what = f"at coverage {', '.join(percent(q) for q in above)}" if above else "at none of the coverages tested"
-        short.append(
-            f"the error model beats {result.label(other)} {what}"
-            + (f" and loses to it at {', '.join(percent(q) for q in below)}" if below else "")
-        )
-    if short:
-        plain.append("In short: " + "; ".join(short) + ".")
     if plain:
         lines.append("**Does the error model beat the simpler rules?** " + " ".join(plain))
     if Rule.ERROR_MODEL_PROBS.value in rules:
