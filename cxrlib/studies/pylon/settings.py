@@ -80,14 +80,15 @@ class PylonSettings(ChestDataSettings, TrainingSettings):
             raise ValueError("parameter 'seeds' must name at least one seed")
 
 
-#: Budgets on a 2-core CPU: smoke <= 90 s, default <= 5 min. ResNet-18 from scratch at 64 px is what
+#: Budgets on a 2-core CPU: smoke <= 90 s, default <= 4 min. ResNet-18 from scratch at 64 px is what
 #: fits: PYLON's maps are 16×16 there, the GMP baseline's 2×2. ``default`` adds the two cheapest other
-#: baselines (Li 2018, FPN; about 20 and 30 s each per seed here; U-Net takes about 90 s, DeepLabV3+ 30 s,
-#: PAN needs 256 px). ``full`` (a GPU box) is the thesis's setting: ResNet-50, 256 px, every baseline,
-#: augmentation, Adam 1e-4, five seeds.
+#: baselines (Li 2018, FPN); at 800 images and 6 epochs its eight fits took 346 s of a 352-s run here
+#: (PYLON 46 s a seed, GMP 56, Li 2018 30, FPN 41), hence 600 images and 5 epochs (U-Net takes about
+#: 90 s a seed, DeepLabV3+ 30 s, PAN needs 256 px). ``full`` (a GPU box) is the thesis's setting:
+#: ResNet-50, 256 px, every baseline, augmentation, Adam 1e-4, five seeds.
 PRESETS = {
     "smoke": {"n": 400, "image_size": 64, "epochs": 2, "models": ("pylon", "gmp"), "seeds": (0,)},
-    "default": {"n": 800, "image_size": 64, "epochs": 6, "models": ("pylon", "gmp", "li2018", "fpn"), "seeds": (0, 1)},
+    "default": {"n": 600, "image_size": 64, "epochs": 5, "models": ("pylon", "gmp", "li2018", "fpn"), "seeds": (0, 1)},
     "full": {
         "n": 20000,
         "image_size": 256,
