@@ -318,6 +318,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     if not args.no_execute:
         seconds = execute_notebooks(args.profile, args.only, args.root, force=args.force)
+        for name in NOTEBOOKS:  # with --only, the others' times are their last runs' (when of this profile)
+            stamp = _read_stamp(Path(args.root).resolve(), name)
+            if name not in seconds and stamp.get("profile") == args.profile and "seconds" in stamp:
+                seconds[name] = float(stamp["seconds"])
+                skipped_notebooks.append(name)
+        seconds = {name: seconds[name] for name in NOTEBOOKS if name in seconds}
         (Path(args.root) / "results").mkdir(exist_ok=True)
         runner = {
             "profile": args.profile,

@@ -127,8 +127,9 @@ def install_notebook_hook() -> bool:
     @wraps(previous)
     def legible_png(fig: Figure, *args, **kwargs):
         if fig.axes:
-            for _ in range(2):  # larger text can widen the bounding box a little: look again once
-                raise_small_text(fig, required_text_pt(shown_width_in(fig)))
+            for _ in range(3):  # larger text can widen the bounding box: measure again (2 % to spare)
+                if not raise_small_text(fig, required_text_pt(1.02 * shown_width_in(fig))):
+                    break
         metadata = {**kwargs.pop("metadata", {}), PNG_TEXT_KEY: f"{smallest_text_pt(fig):.2f}"}
         return previous(fig, *args, metadata=metadata, **kwargs)
 

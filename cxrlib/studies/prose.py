@@ -24,11 +24,11 @@ def with_ci(mean: float | None, half: float | None, digits: int = 3) -> str:
     return fmt(mean, digits) + (f" ± {fmt(half, digits)}" if _finite(half) else "")
 
 
-def signed(mean: float | None, half: float | None) -> str:
-    """A difference with its sign, ``+0.012 ± 0.030``; "undefined" without a mean."""
+def signed(mean: float | None, half: float | None, digits: int = 3) -> str:
+    """A difference with its sign, ``+0.012 ± 0.030`` (``digits`` decimals); "undefined" without a mean."""
     if not _finite(mean):
         return "undefined"
-    return f"{mean:+.3f}" + (f" ± {half:.3f}" if _finite(half) else "")
+    return f"{mean:+.{digits}f}" + (f" ± {half:.{digits}f}" if _finite(half) else "")
 
 
 def join(items: Iterable) -> str:

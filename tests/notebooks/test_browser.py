@@ -145,7 +145,7 @@ for (const t of tables) {
   if (scrolls || t.offsetWidth > width) wide.push([t.offsetWidth, t.innerText.slice(0, 80)]);
 }
 const nan = tables.filter(t => Array.from(t.querySelectorAll('td')).some(
-  c => ['nan', 'none', '<na>', 'nat'].includes(c.innerText.trim().toLowerCase()))).map(t => t.innerText.slice(0, 80));
+  c => ['NaN', 'nan', 'None', '<NA>', 'NaT'].includes(c.innerText.trim()))).map(t => t.innerText.slice(0, 80));
 const integerIndex = tables.filter(t => {
   const heads = Array.from(t.querySelectorAll('tbody tr > th:first-child')).map(c => c.innerText.trim());
   return heads.length >= 2 && heads.every((h, i) => h === String(i));

@@ -202,18 +202,20 @@ class DeferResult:
     def matched_coverage_table(self, rule: str = Rule.ERROR_MODEL.value) -> pd.DataFrame:
         """Every other rule against ``rule`` at equal coverage, in one table: a first row with ``rule``'s
         kept accuracy at each of :data:`COVERAGES` (columns; mean over classes and seeds), then one row per
-        other rule with the paired difference ``rule`` − other, mean ± 95% half-width over seeds (text)."""
+        other rule with the paired difference ``rule`` − other, mean ± 95% half-width over seeds (text, two
+        decimals: the table must fit the page)."""
         own = self.matched_coverage(next(r for r in self.rule_names if r != rule), rule)
-        rows = {f"{self.label(rule)}: kept accuracy": {q: fmt(own.loc[q, self.label(rule)]) for q in COVERAGES}}
+        rows = {self.label(rule): {q: fmt(own.loc[q, self.label(rule)]) for q in COVERAGES}}
         for other in self.rule_names:
             if other == rule:
                 continue
             table = self.matched_coverage(other, rule)
-            rows[f"minus {self.label(other)}"] = {
-                q: signed(table.loc[q, "difference"], table.loc[q, "difference ±95%"]) for q in COVERAGES
+            rows[f"− {self.label(other)}"] = {
+                q: signed(table.loc[q, "difference"], table.loc[q, "difference ±95%"], digits=2) for q in COVERAGES
             }
         out = pd.DataFrame(rows).T
-        out.columns = [f"{q:.0%} kept" for q in COVERAGES]
+        out.columns = [f"{q:.0%}" for q in COVERAGES]
+        out.columns.name = "kept"
         return out
 
     def balance_table(self) -> pd.DataFrame:

@@ -127,6 +127,7 @@ def run_saliency_losses(settings: SaliencyLossSettings) -> SaliencyLossResult:
         s,
         {"train": len(train), "val": len(val), "test": len(test)},
         time.perf_counter() - t_start,
+        names={"arms": {"ce": "CE", "custom": "Custom", "modified": "Modified"}},
         classes=classes,
         grad_cam_grid=f"{runs[0].maps.shape[-2]}×{runs[0].maps.shape[-1]}",
     )
