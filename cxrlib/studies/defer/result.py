@@ -384,11 +384,17 @@ class DeferResult:
 # helpers
 # ------------------------------------------------------------------------------------------------
 def _cell(value: tuple[float, float] | None, missing: str = "undefined", digits: int = 3) -> str:
-    """``mean ± half`` as text; ``missing`` when there is no value."""
+    """``mean ± half`` as text; ``missing`` when there is no value. Every quantity of this study's tables
+    (accuracy, coverage, AUROC, AURC, a cost-weighted loss) lies in [0, 1]: an interval that reaches past
+    either end is shown clipped, as ``mean [low, high]``."""
     if value is None or not np.isfinite(value[0]):
         return missing
     mean, half = value
-    return f"{mean:.{digits}f}" + (f" ± {half:.{digits}f}" if np.isfinite(half) else "")
+    if not np.isfinite(half):
+        return f"{mean:.{digits}f}"
+    if mean - half < 0 or mean + half > 1:
+        return f"{mean:.{digits}f} [{max(0.0, mean - half):.{digits}f}, {min(1.0, mean + half):.{digits}f}]"
+    return f"{mean:.{digits}f} ± {half:.{digits}f}"
 
 
 def _all_deferred(
