@@ -28,6 +28,7 @@ __all__ = [
     "describe_run",
     "shared_runs",
     "interval",
+    "with_interval",
     "seed_count",
     "comparable",
     "verdict",
@@ -184,6 +185,18 @@ def interval(results: dict[str, dict], notebook: str | None, key: str | None) ->
     return None
 
 
+def with_interval(value: Any, half: float | None, bounded: bool = True) -> str:
+    """Our number with its 95 % half-width, ``0.790 ± 0.012``; for a ``bounded`` metric (AUROC, an
+    accuracy, ECE, a p-value: all in [0, 1]) an interval that reaches past 0 or 1 is shown clipped,
+    ``0.529 [0.000, 1.000]``."""
+    if half is None or not isinstance(value, (int, float)) or isinstance(value, bool):
+        return format_value(value)
+    low, high = value - half, value + half
+    if bounded and 0.0 <= value <= 1.0 and (low < 0.0 or high > 1.0):
+        return f"{format_value(float(value))} [{format_value(max(0.0, low))}, {format_value(min(1.0, high))}]"
+    return f"{format_value(value)} ± {format_value(half)}"
+
+
 def seed_count(config: dict[str, Any]) -> int | None:
     """Training seeds behind a run's numbers (None where the run names several groups or none)."""
     seeds = config.get("seeds")
@@ -317,7 +330,7 @@ def scorecard_markdown(
                 ours = "not yet run"
             else:
                 half = interval(results, r.notebook, r.key)
-                ours = format_value(value) + (f" ± {format_value(half)}" if half is not None else "")
+                ours = with_interval(value, half, bounded="NLL" not in r.metric)
                 if id(r) in shared_ids:
                     ours += f" †{shared_ids[id(r)]}"
                 config = configs.get(r.notebook, {})

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 from ..data.classes import CHEXPERT_CLASSES, NIH_CLASSES, VINDR_CLASSES
 from ..data.synthetic import SYNTH_CLASSES
 
-__all__ = ["PALETTE", "CLASS_COLORS", "finding_color", "legend_below"]
+__all__ = ["PALETTE", "CLASS_COLORS", "finding_color", "legend_below", "outline_handle"]
 
 
 _FINDINGS = list(dict.fromkeys([*SYNTH_CLASSES, *CHEXPERT_CLASSES, *NIH_CLASSES, *VINDR_CLASSES]))
@@ -47,3 +47,13 @@ def legend_below(fig: plt.Figure, handles: Sequence, names: Sequence[str], colum
             fontsize=9,
             frameon=False,
         )
+
+
+def outline_handle(color) -> plt.Line2D:
+    """A legend entry for a contour of ``color``, edged in black so that a white outline shows on the
+    legend's white ground."""
+    from matplotlib import patheffects
+
+    return plt.Line2D(
+        [], [], color=color, lw=1.6, path_effects=[patheffects.withStroke(linewidth=3.2, foreground="black")]
+    )

@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 
 from ..maps import display_maps
-from .colors import PALETTE, legend_below
+from .colors import PALETTE, legend_below, outline_handle
 
 __all__ = ["coverage_curves", "deferral_sweep", "deferral_examples"]
 
@@ -140,5 +140,5 @@ def deferral_examples(
     fig.suptitle(title + " (red frame: deferred, green: kept)", fontsize=11)
     fig.tight_layout()
     if outlines:
-        legend_below(fig, [plt.Line2D([], [], color="white", lw=1.2)], [f"white outline: {outline_label}"])
+        legend_below(fig, [outline_handle("white")], [f"white outline: {outline_label}"])
     return fig

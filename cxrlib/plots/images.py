@@ -12,7 +12,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ..data.dataset import CXRDataset
 from ..maps import display_maps, flat_maps
-from .colors import finding_color, legend_below
+from .colors import finding_color, legend_below, outline_handle
 
 __all__ = ["image_gallery", "label_distribution", "saliency_overlays"]
 
@@ -181,9 +181,7 @@ def saliency_overlays(
         cax = fig.add_axes((0.94, 0.15, 0.015, 0.7))
         fig.colorbar(mappable, cax=cax).set_label(value_label, fontsize=9)
     if contours:
-        handles = [
-            plt.Line2D([], [], color=_CONTOUR_COLORS[c % len(_CONTOUR_COLORS)], lw=1.2) for c in range(len(contours))
-        ]
+        handles = [outline_handle(_CONTOUR_COLORS[c % len(_CONTOUR_COLORS)]) for c in range(len(contours))]
         legend_below(fig, handles, [f"outline: {label}" for label in contours])
     return fig
 

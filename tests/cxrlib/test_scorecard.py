@@ -294,3 +294,12 @@ def test_scorecard_rows_carry_seeds_verdict_and_the_reason():
     row = next(line for line in page.splitlines() if line.startswith("| Table 5.1 | PYLON |"))
     assert "| 2 | not comparable |" in row
     assert "08_pylon ran on synth-cxr, 64 px, 560 training images, default profile" in page
+
+
+def test_an_interval_past_zero_or_one_is_clipped_for_bounded_metrics():
+    from cxrlib.scorecard import with_interval
+
+    assert with_interval(0.79, 0.012) == "0.790 ± 0.012"
+    assert with_interval(0.529, 0.799) == "0.529 [0.000, 1.000]"
+    assert with_interval(0.9, 0.5, bounded=False) == "0.900 ± 0.500"  # NLL is not bounded by 1
+    assert with_interval(0.9, None) == "0.900"
