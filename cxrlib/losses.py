@@ -83,7 +83,7 @@ class _LossOnMaps:
 
 
 class SaliencyRegularizedLoss(_LossOnMaps):
-    """``base + λ_cd · L_CD`` on differentiable saliency maps of every class (Sharma and P. 2023, §3.1).
+    """``base + λ_cd · L_CD`` on differentiable saliency maps of every class (Sharma and Pradeep P. 2023, §3.1).
 
     With a pooling + linear head the maps come in closed form from the same forward pass, so the
     extra cost is one einsum.

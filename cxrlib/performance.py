@@ -220,7 +220,7 @@ def _saliency_section(record: dict) -> list[str]:
                 lines.append(f"| {label} | {_ms(secs[key])} | {cell} |")
         lines += [
             "",
-            "Sharma and P. (2023) found the custom loss making training “≥ 4× slower”: that is the last row, "
+            "Sharma and Pradeep P. (2023) found the custom loss making training “≥ 4× slower”: that is the last row, "
             "where every class's map needs its own pass through the network. With a pooling + linear "
             "head, all K maps come from the forward pass that computes the logits "
             "(`cxrlib.saliency.saliency_maps`). Ratios near 1 within a few percent are noise.",

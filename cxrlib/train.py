@@ -397,7 +397,7 @@ def fit_two_stage(
     optimizer: Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer] | None = None,
     between: Callable[[torch.nn.Module, TrainResult], None] | None = None,
 ) -> tuple[TrainResult, TrainResult]:
-    """The "modified" pipeline of Sharma and P. (2023, §3.3): train with ``first_loss`` (``fit`` keeps
+    """The "modified" pipeline of Sharma and Pradeep P. (2023, §3.3): train with ``first_loss`` (``fit`` keeps
     the best-validation weights), then go on from those weights with ``second_loss`` and a fresh
     optimizer. Each stage validates with its own loss. With a ``checkpoint_dir`` the stages checkpoint
     into its ``stage1/`` and ``stage2/`` folders. ``between(model, first_result)`` is called on the

@@ -35,7 +35,7 @@ class UncertainPolicy(str, Enum):
 
 #: Named per-class policies used by the studies. ``"*"`` is the default for unlisted classes.
 POLICY_PRESETS: dict[str, dict[str, str]] = {
-    # Sharma and P. (2023): 1 for Cardiomegaly and Edema, 0 for the rest
+    # Sharma and Pradeep P. (2023): 1 for Cardiomegaly and Edema, 0 for the rest
     "sharma2023": {"Cardiomegaly": "ones", "Edema": "ones", "*": "zeros"},
     # LibAUC's CheXpert loader: ones for Edema and Atelectasis, zeros for the others
     "libauc": {"Edema": "ones", "Atelectasis": "ones", "*": "zeros"},

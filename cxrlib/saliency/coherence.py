@@ -1,4 +1,4 @@
-"""Spatial coherence of saliency maps (Sharma and P. 2023, §3.2), batched over every map.
+"""Spatial coherence of saliency maps (Sharma and Pradeep P. 2023, §3.2), batched over every map.
 
 ``L_SC = Σ_p Σ_{n ∈ T(p)} (x_p − x_n)²`` where ``T(p)`` are the pixels of ``p``'s 9×9 neighbourhood
 that lie in the same cluster as ``p``. The source finds clusters by connected-component analysis but

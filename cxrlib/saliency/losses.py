@@ -1,4 +1,4 @@
-"""Losses on saliency maps: class distinctiveness (Sharma and P. 2023) and the heatmap-outside-mask loss
+"""Losses on saliency maps: class distinctiveness (Sharma and Pradeep P. 2023) and the heatmap-outside-mask loss
 (the anonymous heatmap-loss submission); spatial coherence is in :mod:`cxrlib.saliency.coherence`."""
 
 from __future__ import annotations

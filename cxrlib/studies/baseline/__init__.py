@@ -1,6 +1,6 @@
-"""Study 01: weighted-BCE baselines (DenseNet-121, ResNet-101, VGG-19) with Grad-CAM (Sharma and P. 2023, §4.5).
+"""Study 01: weighted-BCE baselines (DenseNet-121, ResNet-101, VGG-19) with Grad-CAM (Sharma and Pradeep P. 2023, §4.5).
 
-Each backbone is trained with weighted BCE on the CheXpert-five labels (Sharma and P. (2023)'s uncertain-label
+Each backbone is trained with weighted BCE on the CheXpert-five labels (Sharma and Pradeep P. (2023)'s uncertain-label
 policy), evaluated on the held-out test split (per-class AUROC), and its Grad-CAM maps are
 scored against the ground truth: point localisation accuracy on the source's truth boxes
 (``CXRDataset.truth_boxes()``) and the share of heatmap mass inside the finding's mask.

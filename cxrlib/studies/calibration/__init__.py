@@ -1,4 +1,4 @@
-"""Study 05: calibration of the imbalance-loss models, temperature scaling and MIMO (Sharma and P. 2023,
+"""Study 05: calibration of the imbalance-loss models, temperature scaling and MIMO (Sharma and Pradeep P. 2023,
 §3.5–3.6, 4.7; Guo et al. 2017; Naeini et al. 2015; Havasi et al. 2021).
 
 **Temperature scaling (Table 4.3).** For every loss and seed of study 04 (weighted BCE, focal, AUC-M)

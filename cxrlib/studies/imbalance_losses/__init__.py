@@ -1,4 +1,4 @@
-"""Study 04: losses against class imbalance (Sharma and P. 2023, §3.4, 4.6; Lin et al. 2017; Yuan et al. 2021).
+"""Study 04: losses against class imbalance (Sharma and Pradeep P. 2023, §3.4, 4.6; Lin et al. 2017; Yuan et al. 2021).
 
 Three losses on the same data, backbone and seeds (Table 4.2 of the source):
 

@@ -1,4 +1,5 @@
-"""Study 02: saliency-guided training with the class-distinctiveness loss (Sharma and P. 2023, §3.1–3.3, 4.3–4.5).
+"""Study 02: saliency-guided training with the class-distinctiveness loss (Sharma and Pradeep P. 2023,
+§3.1–3.3, 4.3–4.5).
 
 Three arms on the same data, backbone and seeds (Table 4.1 of the source):
 

@@ -22,7 +22,7 @@ def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return abs(a[0] - b[0]) <= a[1] + b[1]
 
 
-#: the source's mean validation AUROC per arm (Sharma and P. 2023, Table 4.1; DenseNet-121 on CheXpert)
+#: the source's mean validation AUROC per arm (Sharma and Pradeep P. 2023, Table 4.1; DenseNet-121 on CheXpert)
 SOURCE_MEAN_AUROC = {"CE": 0.756, "Custom": 0.745, "Modified": 0.749}
 
 
