@@ -15,7 +15,7 @@ from typing import Any
 
 from .performance import format_duration
 
-__all__ = ["SCALE_NOTES", "profile_summary", "scale_markdown", "write_scale_guide"]
+__all__ = ["SCALE_NOTES", "profile_summary", "notebook_title", "scale_markdown", "write_scale_guide"]
 
 #: notebook → (what a CPU-profile run can show, what it cannot), in a reader's words
 SCALE_NOTES: dict[str, tuple[str, str]] = {
@@ -94,8 +94,22 @@ def profile_summary(settings: Any) -> str:
     return ", ".join(str(p) for p in parts)
 
 
-def scale_markdown(runner: dict | None) -> str:
-    """The page from the runner's record (profile and seconds per notebook; None before any run)."""
+def notebook_title(path: Path) -> str | None:
+    """The first heading of a notebook's first markdown cell (``00 · The data``), or None."""
+    try:
+        cells = json.loads(Path(path).read_text())["cells"]
+    except (OSError, ValueError, KeyError):
+        return None
+    for cell in cells:
+        if cell.get("cell_type") == "markdown":
+            first = "".join(cell.get("source", [])).strip().splitlines()[:1]
+            return first[0].lstrip("#").strip() if first and first[0].startswith("#") else None
+    return None
+
+
+def scale_markdown(runner: dict | None, titles: dict[str, str] | None = None) -> str:
+    """The page from the runner's record (profile and seconds per notebook; None before any run);
+    ``titles``: notebook → its title (default: the notebook's name)."""
     from .studies import STUDY_RUNNERS
 
     profile = (runner or {}).get("profile", "default")
@@ -128,9 +142,11 @@ def scale_markdown(runner: dict | None) -> str:
         this = settings_fn(profile)
         full = settings_fn("full")
         took = f" Took {format_duration(seconds[name])} here." if name in seconds else ""
+        title = (titles or {}).get(name) or name
         lines += [
-            f"## {{doc}}`{name} <notebooks/{name}>`",
+            f"## {title}",
             "",
+            f"- **The notebook**: {{doc}}`notebooks/{name}`.",
             f"- **This build ({profile})**: {profile_summary(this)}.{took}",
             f"- **`full`**: {profile_summary(full)}; a GPU box (not measured on this machine).",
             f"- **Can show**: {can}",
@@ -145,6 +161,7 @@ def write_scale_guide(root: str | Path = ".") -> Path:
     root = Path(root)
     runner_file = root / "results" / "_runner.json"
     runner = json.loads(runner_file.read_text()) if runner_file.exists() else None
+    titles = {p.stem: notebook_title(p) for p in sorted((root / "notebooks").glob("*.ipynb"))}
     path = root / "book" / "scale.md"
-    path.write_text(scale_markdown(runner))
+    path.write_text(scale_markdown(runner, {k: v for k, v in titles.items() if v}))
     return path
