@@ -172,12 +172,14 @@ def reliability_diagram(
             raise ValueError(f"panel {name!r}: expected a non-empty mapping of label -> ReliabilityCurve")
     ncols = max(1, min(ncols, len(panels)))
     nrows = -(-len(panels) // ncols)
-    fig = plt.figure(figsize=(panel * ncols, panel * 1.3 * nrows))
-    grid = fig.add_gridspec(2 * nrows, ncols, height_ratios=[3, 1] * nrows, hspace=0.08, wspace=0.25)
+    fig = plt.figure(figsize=(panel * ncols, panel * 1.45 * nrows))
+    # one cell per panel (room between rows for the next row's title), split into curve and counts
+    outer = fig.add_gridspec(nrows, ncols, hspace=0.42, wspace=0.3)
     for i, (name, group) in enumerate(panels.items()):
         row, col = divmod(i, ncols)
-        top = fig.add_subplot(grid[2 * row, col])
-        bottom = fig.add_subplot(grid[2 * row + 1, col], sharex=top)
+        cell = outer[row, col].subgridspec(2, 1, height_ratios=[3, 1], hspace=0.08)
+        top = fig.add_subplot(cell[0])
+        bottom = fig.add_subplot(cell[1], sharex=top)
         top.plot([0, 1], [0, 1], color="gray", lw=0.8, ls=":")
         for label, curve in group.items():
             seen = curve.count > 0
