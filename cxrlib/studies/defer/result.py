@@ -122,8 +122,8 @@ class DeferResult:
 
     def cost_table(self, costs: tuple[float, ...] | None = None) -> pd.DataFrame:
         """Per rule and cost (rows), every decision pooled: coverage, kept-set accuracy and AUROC (mean over
-        classes), system accuracy and the cost-weighted loss; mean ± 95% half-width over seeds, as text
-        ("nothing kept" where every seed deferred everything)."""
+        classes), system accuracy and the cost-weighted loss; mean ± 95% half-width over seeds, as text with
+        two decimals ("nothing kept" where every seed deferred everything)."""
         costs = costs or self.settings.table_costs
         rows = []
         for rule in self.rule_names:
@@ -131,7 +131,8 @@ class DeferResult:
                 at = self._at(rule, cost)
                 row = {"rule": self.label(rule), "c": cost}
                 for column in ("coverage", "kept accuracy", "kept AUROC", "system accuracy", "cost-weighted loss"):
-                    row[column] = _cell(at.get(column), "nothing kept" if "kept" in column else "undefined")
+                    missing = "nothing kept" if "kept" in column else "undefined"
+                    row[column] = _cell(at.get(column), missing, digits=2)  # two decimals: five columns fit
                 rows.append(row)
         return pd.DataFrame(rows).set_index(["rule", "c"])
 
