@@ -141,13 +141,15 @@ def run_pylon(settings: PylonSettings) -> PylonResult:
         "models": {
             m: {
                 "point_localization_weighted": result.localization_stats(m, "weighted")[0],
-                "point_localization_weighted_ci": result.localization_stats(m, "weighted")[1],
+                "point_localization_weighted_ci95": result.localization_stats(m, "weighted")[1],
                 "point_localization_macro": result.localization_stats(m, "macro")[0],
                 "point_localization_per_class": {c: result.localization_stats(m, c)[0] for c in ds.classes},
+                "point_localization_per_class_ci95": {c: result.localization_stats(m, c)[1] for c in ds.classes},
                 "iobb_above_half": {
                     c: mean_ci([r.iobb.loc[c, "iobb>0.5"] for r in result._runs(m)])[0] for c in ds.classes
                 },
                 "auroc_weighted": result.auroc_stats(m, "weighted")[0],
+                "auroc_weighted_ci95": result.auroc_stats(m, "weighted")[1],
                 "auroc_macro": result.auroc_stats(m, "mean")[0],
                 "per_class_auroc": {c: result.auroc_stats(m, c)[0] for c in ds.classes},
                 "map_grid": [int(x) for x in result._runs(m)[0].maps.shape[-2:]],

@@ -194,7 +194,7 @@ def run_pylon_ablations(settings: PylonAblationSettings) -> PylonAblationResult:
         "models": {
             m: {
                 "point_localization_weighted": _mean(ablation, m),
-                "point_localization_weighted_ci": ablation.localization_stats(m, "weighted")[1],
+                "point_localization_weighted_ci95": ablation.localization_stats(m, "weighted")[1],
                 "point_localization_macro": _mean(ablation, m, "macro"),
                 "point_localization_weighted_sd": result.spread(m),
                 "seed_map_agreement": result.seed_agreement(m)[0],
@@ -209,7 +209,7 @@ def run_pylon_ablations(settings: PylonAblationSettings) -> PylonAblationResult:
             "arms": {
                 m: {
                     "point_localization_macro": _mean(transfer, m, "macro"),
-                    "point_localization_macro_ci": transfer.localization_stats(m, "macro")[1],
+                    "point_localization_macro_ci95": transfer.localization_stats(m, "macro")[1],
                     "point_localization_weighted": _mean(transfer, m),
                     "auroc_macro": transfer.auroc_stats(m, "mean")[0],
                 }
