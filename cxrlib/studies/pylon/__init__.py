@@ -15,7 +15,7 @@ share of boxes with IoBB > 0.5) and AUROC (Table 5.4: weighted by positives and 
 """
 
 from .discussion import COMPARABLE_AUROC, SMALL_LESION_AREA, pylon_discussion
-from .result import MAP_LABEL, NOTEBOOK, PylonResult, PylonRun
+from .result import MAP_LABEL, NOTEBOOK, PylonResult, PylonRun, model_label
 from .run import class_maps, evaluate_map_model, run_pylon, truth_box_area
 from .settings import PRESETS, VARIANT_LABELS, VARIANTS, PylonSettings, pylon_settings
 
@@ -27,6 +27,7 @@ __all__ = [
     "pylon_settings",
     "VARIANTS",
     "VARIANT_LABELS",
+    "model_label",
     "class_maps",
     "evaluate_map_model",
     "truth_box_area",

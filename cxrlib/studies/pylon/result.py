@@ -16,9 +16,9 @@ from ..common import (
 )
 from ..prose import bounded_ci
 from .discussion import COMPARABLE_AUROC, SMALL_LESION_AREA, pylon_discussion
-from .settings import PylonSettings
+from .settings import VARIANT_LABELS, PylonSettings
 
-__all__ = ["NOTEBOOK", "MAP_LABEL", "PylonRun", "PylonResult"]
+__all__ = ["NOTEBOOK", "MAP_LABEL", "model_label", "PylonRun", "PylonResult"]
 
 
 #: the notebook whose results and artifacts this study writes
@@ -27,6 +27,11 @@ NOTEBOOK = "08_pylon"
 
 #: the colour-bar label of every figure of the models' own class maps
 MAP_LABEL = "class map (min-max normalised)"
+
+
+def model_label(model: str) -> str:
+    """How a reader meets ``model`` in tables and figures (:data:`VARIANT_LABELS`; other names as they are)."""
+    return VARIANT_LABELS.get(model, model)
 
 
 @dataclass
@@ -81,17 +86,18 @@ class PylonResult:
         table = pd.DataFrame(rows).T[keys]
         n = self.runs[0].localization["n"]
         table.loc["boxes (test)"] = [str(int(n[k])) for k in keys]
-        return table.rename(columns={"weighted": "Weighted avg.", "macro": "Macro avg."})
+        return table.rename(index=model_label, columns={"weighted": "Weighted avg.", "macro": "Macro avg."})
 
     def localization_means(self) -> pd.DataFrame:
         """The same numbers as floats (means over seeds), models × (weighted, macro, classes)."""
         keys = ["weighted", "macro", *self.classes]
-        return pd.DataFrame({m: {k: self.localization_stats(m, k)[0] for k in keys} for m in self.models}).T[keys]
+        table = pd.DataFrame({m: {k: self.localization_stats(m, k)[0] for k in keys} for m in self.models}).T[keys]
+        return table.rename(index=model_label)
 
     def iobb_table(self) -> pd.DataFrame:
         """Table 5.2's measure: the share of truth boxes with IoBB > 0.5 per class (mean over seeds)."""
         cols = {m: pd.concat([r.iobb["iobb>0.5"] for r in self._runs(m)], axis=1).mean(axis=1) for m in self.models}
-        return pd.DataFrame(cols).T
+        return pd.DataFrame(cols).T.rename(index=model_label)
 
     def auroc_table(self) -> pd.DataFrame:
         """Table 5.4: weighted (by positives) and macro AUROC, mean ± 95 % half-width, and the map grid."""
@@ -104,20 +110,19 @@ class PylonResult:
                 "map grid": f"{r0.maps.shape[-2]}×{r0.maps.shape[-1]}",
                 "training time (s)": round(float(np.mean([r.train_seconds for r in self._runs(m)]))),
             }
-        return pd.DataFrame(rows).T
+        return pd.DataFrame(rows).T.rename(index=model_label)
 
     def per_class_auroc(self) -> pd.DataFrame:
-        return seed_mean_and_half_width({m: [r.auroc for r in self._runs(m)] for m in self.models})[0].drop(
-            columns=["weighted"]
-        )
+        table = seed_mean_and_half_width({m: [r.auroc for r in self._runs(m)] for m in self.models})[0]
+        return table.drop(columns=["weighted"]).rename(index=model_label)
 
     def histories(self) -> dict[str, pd.DataFrame]:
-        return {f"{r.model} s{r.seed}": r.history for r in self.runs}
+        return {f"{model_label(r.model)}, seed {r.seed}": r.history for r in self.runs}
 
     def overlay_figure(self, per_class: int = 1):
         """Every model's class map (first seed) on ``per_class`` boxed test images per class."""
         first = self.settings.seeds[0]
-        maps = {r.model: r.maps for r in self.runs if r.seed == first}
+        maps = {model_label(r.model): r.maps for r in self.runs if r.seed == first}
         return boxed_overlay_figure(self.test_data, maps, per_class, value_label=MAP_LABEL)
 
     def peak_concentration(self, regions: int = 4) -> pd.DataFrame:
@@ -158,7 +163,7 @@ class PylonResult:
                 row[c] = float(np.bincount(cells).max() / len(cells))
             rows[r.model] = row
         rows["truth boxes (centres)"] = reference
-        return pd.DataFrame(rows).T[self.classes]
+        return pd.DataFrame(rows).T[self.classes].rename(index=model_label)
 
     def small_lesion_comparison(self) -> dict | None:
         """PYLON vs GMP on the small-lesion classes: per class ``(pylon, gmp)`` point accuracy (means

@@ -33,7 +33,7 @@ VARIANTS: dict[str, tuple[str, dict]] = {
 #: how a reader meets each model (run headers): the thesis's names, the ablations spelled out
 VARIANT_LABELS: dict[str, str] = {
     "pylon": "PYLON",
-    "gmp": "GMP (CAM baseline)",
+    "gmp": "GMP baseline",
     "li2018": "Li et al. 2018",
     "unet": "U-Net",
     "fpn": "FPN",

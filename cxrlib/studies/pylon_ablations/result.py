@@ -11,6 +11,7 @@ import torch
 from ..prose import bounded_ci
 from ..pylon import (
     PylonResult,
+    model_label,
 )
 from .discussion import ablation_discussion
 from .settings import GAP_VARIANTS, PylonAblationSettings
@@ -90,14 +91,14 @@ class PylonAblationResult:
                 "macro AUROC": bounded_ci(*r.auroc_stats(m, "mean")),
                 "thesis: weighted point acc. (NIH)": f"{THESIS[m]:.2f}" if m in THESIS else "–",
             }
-        return pd.DataFrame(rows).T
+        return pd.DataFrame(rows).T.rename(index=model_label)
 
     def seeds_table(self) -> pd.DataFrame:
         """One row per trained model of part 1: model, seed, weighted point accuracy, macro AUROC."""
         return pd.DataFrame(
             [
                 {
-                    "model": run.model,
+                    "model": model_label(run.model),
                     "seed": run.seed,
                     "weighted point acc.": run.localization.loc["weighted", "accuracy"],
                     "macro AUROC": run.auroc["mean"],
@@ -112,7 +113,7 @@ class PylonAblationResult:
         import seaborn as sns
 
         table = self.seeds_table()
-        order = self.ablation.models
+        order = [model_label(m) for m in self.ablation.models]
         fig, axes = plt.subplots(1, 2, figsize=(11, 0.45 * len(order) + 1.6), sharey=True)
         for ax, value in zip(axes, ("weighted point acc.", "macro AUROC"), strict=True):
             sns.stripplot(data=table, x=value, y="model", order=order, hue="seed", palette="deep", s=8, ax=ax)

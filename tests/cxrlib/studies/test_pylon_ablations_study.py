@@ -85,10 +85,10 @@ def test_tiny_run_tables(tiny):
     assert r.ablation.models == ["pylon", "pylon+gap-pa", "pylon+gap-up", "pylon-no-pyramid"]
     assert "08_pylon" in r.source_note  # the saved source fitted
     table = r.ablation_table()
-    assert list(table.index) == r.ablation.models
-    assert table.loc["pylon", "seeds"] == 2 and table.loc["pylon-no-pyramid", "seeds"] == 1
-    assert table.loc["pylon-no-pyramid", "s.d. of weighted point acc."] == "–"  # one seed: no spread
-    assert table.loc["pylon", "thesis: weighted point acc. (NIH)"] == "0.62"
+    assert list(table.index) == [pylon_study.model_label(m) for m in r.ablation.models]
+    assert table.loc["PYLON", "seeds"] == 2 and table.loc["PYLON without pyramid attention", "seeds"] == 1
+    assert table.loc["PYLON without pyramid attention", "s.d. of weighted point acc."] == "–"  # one seed: no spread
+    assert table.loc["PYLON", "thesis: weighted point acc. (NIH)"] == "0.62"
     agreement, pairs = r.seed_agreement("pylon")
     assert pairs > 0 and -1.0 <= agreement <= 1.0
     assert np.isnan(r.seed_agreement("pylon-no-pyramid")[0])  # one seed: nothing to compare

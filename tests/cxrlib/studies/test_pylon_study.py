@@ -44,12 +44,12 @@ def test_tiny_run_tables_headline_and_discussion(tiny, tmp_path, monkeypatch):
     r = tiny
     assert r.models == ["pylon", "gmp"] and len(r.runs) == 4
     table = r.localization_table()
-    assert list(table.index) == ["pylon", "gmp", "boxes (test)"]
+    assert list(table.index) == ["PYLON", "GMP baseline", "boxes (test)"]  # the reader's names, not the keys
     assert list(table.columns[:2]) == ["Weighted avg.", "Macro avg."] and "Nodule" in table.columns
-    cell = table.loc["pylon", "Weighted avg."]
+    cell = table.loc["PYLON", "Weighted avg."]
     assert "±" in cell or ("[" in cell and "]" in cell)  # two seeds: an interval (clipped to [0, 1])
     auc = r.auroc_table()
-    assert auc.loc["pylon", "map grid"] == "16×16" and auc.loc["gmp", "map grid"] == "2×2"
+    assert auc.loc["PYLON", "map grid"] == "16×16" and auc.loc["GMP baseline", "map grid"] == "2×2"
     conc = r.peak_concentration()
     assert ((conc.fillna(0.5) > 0) & (conc.fillna(0.5) <= 1)).all().all()
     assert r.iobb_table().shape == (2, len(r.classes))
