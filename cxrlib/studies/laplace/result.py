@@ -58,14 +58,14 @@ class LaplaceResult:
         return plots.reliability_diagram(
             {m: {m: c} for m, c in self.curves.items()},
             title=f"SynthMSK test: top-label reliability ({self.settings.n_bins} bins)",
-            ncols=len(self.curves),
+            ncols=2,  # four panels in a row were too small to read on the page
         )
 
     def cam_figure(self):
         from ... import plots
 
         c = self.cam
-        return plots.saliency_overlays(c["images"], {"CAM": c["maps"]}, c["classes"], c["class_index"])
+        return plots.saliency_overlays(c["images"], {"CAM": c["maps"]}, c["classes"], c["class_index"], panel=1.9)
 
     def multilabel_figure(self, metric: str = "ECE"):
         from ... import plots
