@@ -309,3 +309,23 @@ def test_no_table_shows_nan_cells_or_a_default_integer_index(book_html, name):
         index = re.findall(r"<tr>\s*<th[^>]*>\s*([^<]*?)\s*</th>", body)
         default = len(index) > 1 and index == [str(i) for i in range(len(index))]
         assert not default, f"{name}: a table with the default integer index 0..{len(index) - 1}"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_run_headers_name_options_as_the_tables_do(book_html, name):
+    """Run headers listed `wbce, aucm`, `error-model-probs`, `pylon-no-pyramid`, `ce, custom`: parameter
+    keys, where the tables say CE, AUC-M, error model (probs only)... Every option a header lists must be
+    given its reader's name (``describe_run(names=...)``)."""
+    from cxrlib.defer import Rule
+    from cxrlib.studies.defer.settings import RULE_LABELS
+    from cxrlib.studies.imbalance_losses import Loss
+    from cxrlib.studies.imbalance_losses.discussion import LOSS_LABELS
+    from cxrlib.studies.pylon import VARIANT_LABELS, VARIANTS
+    from cxrlib.studies.saliency_losses.settings import Arm
+
+    keys = {*(r.value for r in Rule), *(loss.value for loss in Loss), *VARIANTS, *(a.value for a in Arm)}
+    keys -= {*RULE_LABELS.values(), *LOSS_LABELS.values(), *VARIANT_LABELS.values()}  # "confidence" is both
+    run = _results(name, book_html).get("run", {})
+    shown = {k: v for k, v in run.items() if k in ("losses", "rules", "models", "ablations", "arms")}
+    raw = {k: [x for x in (v if isinstance(v, list) else [v]) if x in keys] for k, v in shown.items()}
+    assert not any(raw.values()), f"{name}: run header lists parameter keys {raw}"

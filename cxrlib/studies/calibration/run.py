@@ -286,6 +286,7 @@ def run_calibration(settings: CalibrationSettings) -> CalibrationResult:
         s,
         {"train": len(train), "val": len(val), "test": len(test)},
         time.perf_counter() - t_start,
+        names={"losses": imb.LOSS_LABELS},
         classes=classes,
         logits=source,
     )
