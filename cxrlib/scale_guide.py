@@ -120,8 +120,9 @@ def scale_markdown(runner: dict | None, titles: dict[str, str] | None = None) ->
         "",
         f"This build ran every notebook on the **{profile}** profile. The CPU profiles train small networks "
         "from scratch on a few hundred to a few thousand synthetic images of 64 px, so that the whole book "
-        "builds on a laptop; the `full` profile of each notebook is the scale its source worked at and needs a "
-        "GPU box. What carries over from a CPU run is the comparison on equal terms (same data, schedule and "
+        "builds on a laptop; the `full` profile of each notebook is the scale its source worked at (image size, "
+        "epochs, seeds, network; still on synthetic data unless `dataset` and `data_root` name the real one) and "
+        "needs a GPU box. What carries over from a CPU run is the comparison on equal terms (same data, schedule and "
         "seeds for every arm) and the measurements themselves; what does not is every absolute number, "
         "which is why the {doc}`scorecard` marks them *not comparable*.",
         "",
