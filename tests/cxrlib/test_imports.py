@@ -1,5 +1,6 @@
 """No import cycle anywhere in ``cxrlib``: the graph of its modules' imports of one another, read with
-``ast`` (top-level and function-level imports alike, ``TYPE_CHECKING`` blocks left out), has no cycle."""
+``ast`` (top-level, function-level and ``TYPE_CHECKING`` imports alike: a study's result does not import
+its discussion, the discussion imports the result), has no cycle."""
 
 import ast
 from pathlib import Path
@@ -14,13 +15,6 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _is_type_checking(node: ast.If) -> bool:
-    test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
-
-
 def _imports(path: Path, modules: set[str]) -> set[str]:
     """The cxrlib modules ``path`` imports (a ``from package import name`` counts the submodule ``name``
     where there is one, else the package)."""
@@ -30,10 +24,6 @@ def _imports(path: Path, modules: set[str]) -> set[str]:
 
     def visit(node):
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and _is_type_checking(child):
-                for other in child.orelse:
-                    visit(other)
-                continue
             if isinstance(child, ast.Import):
                 found.update(a.name for a in child.names if a.name.startswith("cxrlib"))
             elif isinstance(child, ast.ImportFrom):

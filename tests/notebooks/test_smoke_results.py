@@ -318,8 +318,7 @@ def test_run_headers_name_options_as_the_tables_do(book_html, name):
     given its reader's name (``describe_run(names=...)``)."""
     from cxrlib.defer import Rule
     from cxrlib.studies.defer.settings import RULE_LABELS
-    from cxrlib.studies.imbalance_losses import Loss
-    from cxrlib.studies.imbalance_losses.discussion import LOSS_LABELS
+    from cxrlib.studies.imbalance_losses import LOSS_LABELS, Loss
     from cxrlib.studies.pylon import VARIANT_LABELS, VARIANTS
     from cxrlib.studies.saliency_losses.settings import Arm
 

@@ -11,7 +11,6 @@ from ..common import (
     boxed_overlay_figure,
     mean_ci,
 )
-from .discussion import baseline_discussion
 from .settings import BaselineSettings
 
 __all__ = ["BackboneRun", "BaselineResult"]
@@ -93,7 +92,3 @@ class BaselineResult:
         if self.uniform_mass is not None:
             table["uniform map (chance)"] = self.uniform_mass
         return table
-
-    def discussion(self) -> str:
-        """What the numbers above say, written from them (Markdown)."""
-        return baseline_discussion(self)

@@ -12,7 +12,6 @@ from ...metrics import (
     reliability_curve,
 )
 from ...scorecard import DECIMALS
-from .discussion import calibration_discussion
 from .settings import CalibrationSettings
 
 __all__ = ["STAGES", "LogitRun", "CalibrationResult", "headline"]
@@ -156,9 +155,6 @@ class CalibrationResult:
             return None
         counts = [c for c in ("forward passes / image", "parameters") if c in self.mimo.columns]
         return self.mimo.astype({c: int for c in counts})
-
-    def discussion(self) -> str:
-        return calibration_discussion(self)
 
 
 def headline(result: CalibrationResult, mimo_info: dict) -> dict:

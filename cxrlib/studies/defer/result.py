@@ -14,7 +14,6 @@ from ...defer import (
 )
 from ..common import mean_ci
 from ..prose import fmt, signed
-from .discussion import defer_discussion
 from .settings import BALANCE_VARIANTS, COVERAGES, RULE_LABELS, DeferSettings
 
 __all__ = ["DeferSeedRun", "DeferResult"]
@@ -376,9 +375,6 @@ class DeferResult:
         return {
             f"{name} seed {r.seed}": h for r in self.runs for name, h in r.histories.items() if name != "error model"
         }
-
-    def discussion(self) -> str:
-        return defer_discussion(self)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -20,10 +20,10 @@ a two-sided Mann–Whitney U test at level ``alpha`` with its rank-biserial effe
   class's AUROC on both test sets and the share of its map on the marker.
 """
 
-from .discussion import ARMS, SCORES, heatmap_loss_discussion
+from .discussion import heatmap_loss_discussion
 from .result import HeatmapLossResult, ModelScore, headline
 from .run import run_heatmap_loss
-from .settings import PRESETS, Experiment, HeatmapLossSettings, heatmap_loss_settings
+from .settings import ARMS, PRESETS, SCORES, Experiment, HeatmapLossSettings, heatmap_loss_settings
 
 __all__ = [
     "Experiment",

@@ -8,22 +8,12 @@ import numpy as np
 
 from ...stats import GroupComparison
 from ..prose import fmt, p_value
+from .settings import ARMS, SCORES
 
 if TYPE_CHECKING:
     from .result import HeatmapLossResult
 
-__all__ = ["ARMS", "SCORES", "heatmap_loss_discussion"]
-
-
-ARMS = ("none", "heatmap loss")
-
-
-#: the per-model scores compared between arms, per experiment
-SCORES = {
-    "1": ("heart overlap",),
-    "2": ("heart overlap", "marker overlap (male)"),
-    "3": ("shortcut AUROC (no marker)", "shortcut AUROC (inverted)", "map on marker"),
-}
+__all__ = ["heatmap_loss_discussion"]
 
 
 def _sentence(c: GroupComparison | None, score: str) -> str:

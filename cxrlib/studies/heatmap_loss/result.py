@@ -10,8 +10,7 @@ import pandas as pd
 from ...data import CXRDataset
 from ...stats import GroupComparison, compare_groups
 from ..prose import fmt, p_value
-from .discussion import ARMS, SCORES, heatmap_loss_discussion
-from .settings import HeatmapLossSettings
+from .settings import ARMS, SCORES, HeatmapLossSettings
 
 __all__ = ["ModelScore", "HeatmapLossResult", "headline"]
 
@@ -130,9 +129,6 @@ class HeatmapLossResult:
                     )
                 rows.append(row)
         return pd.DataFrame(rows).set_index(["experiment", "score"])
-
-    def discussion(self) -> str:
-        return heatmap_loss_discussion(self)
 
 
 def headline(result: HeatmapLossResult) -> dict:

@@ -16,9 +16,8 @@ from ...saliency import compute_saliency
 from ...train import TrainConfig, fit, predict, resolve_device
 from ..common import study_train_config
 from ..runinfo import describe_run
-from .discussion import ARMS
 from .result import HeatmapLossResult, ModelScore, headline
-from .settings import Experiment, HeatmapLossSettings
+from .settings import ARMS, Experiment, HeatmapLossSettings
 
 __all__ = ["run_heatmap_loss"]
 

@@ -8,7 +8,7 @@ from enum import Enum
 from ..common import check_backbone, resolve_settings
 from ..shared_settings import ModelSettings
 
-__all__ = ["STUDY_HELP", "Experiment", "HeatmapLossSettings", "PRESETS", "heatmap_loss_settings"]
+__all__ = ["STUDY_HELP", "Experiment", "HeatmapLossSettings", "PRESETS", "heatmap_loss_settings", "ARMS", "SCORES"]
 
 
 class Experiment(str, Enum):
@@ -120,4 +120,15 @@ STUDY_HELP = {
     "shortcut_class": "experiment 3: the finding the marker agrees with in training",
     "shortcut_rate": "experiment 3: how often marker and finding agree in training",
     "data_seed": "seed of the generators",
+}
+
+
+ARMS = ("none", "heatmap loss")
+
+
+#: the per-model scores compared between arms, per experiment
+SCORES = {
+    "1": ("heart overlap",),
+    "2": ("heart overlap", "marker overlap (male)"),
+    "3": ("shortcut AUROC (no marker)", "shortcut AUROC (inverted)", "map on marker"),
 }

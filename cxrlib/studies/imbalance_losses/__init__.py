@@ -27,7 +27,7 @@ notebook (:func:`cxrlib.artifacts.save_artifact`), with the settings that produc
 calibration study (05) to load.
 """
 
-from .discussion import LOSS_LABELS, imbalance_loss_discussion
+from .discussion import imbalance_loss_discussion
 from .result import NOTEBOOK, ImbalanceLossResult, LossRun, SweepRun, headline, map_cosine
 from .run import (
     TRAINING_FIELDS,
@@ -38,7 +38,7 @@ from .run import (
     train_losses,
     training_config,
 )
-from .settings import PRESETS, ImbalanceLossSettings, Loss, check_losses, imbalance_loss_settings
+from .settings import LOSS_LABELS, PRESETS, ImbalanceLossSettings, Loss, check_losses, imbalance_loss_settings
 
 __all__ = [
     "NOTEBOOK",

@@ -7,16 +7,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..prose import fmt, join, signed, with_ci
-from .settings import Loss
+from .settings import LOSS_LABELS, Loss
 
 if TYPE_CHECKING:
     from .result import ImbalanceLossResult
 
-__all__ = ["LOSS_LABELS", "imbalance_loss_discussion", "map_similarity_verdict"]
-
-
-#: how tables and figures name each loss
-LOSS_LABELS = {Loss.WBCE.value: "CE", Loss.FOCAL.value: "Focal", Loss.AUCM.value: "AUC-M"}
+__all__ = ["imbalance_loss_discussion", "map_similarity_verdict"]
 
 
 def imbalance_loss_discussion(result: ImbalanceLossResult) -> str:

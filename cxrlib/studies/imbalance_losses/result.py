@@ -13,8 +13,7 @@ from ..common import (
     seed_mean_and_half_width,
 )
 from ..prose import with_ci
-from .discussion import LOSS_LABELS, imbalance_loss_discussion
-from .settings import ImbalanceLossSettings, Loss
+from .settings import LOSS_LABELS, ImbalanceLossSettings, Loss
 
 __all__ = ["NOTEBOOK", "LossRun", "SweepRun", "ImbalanceLossResult", "map_cosine", "headline"]
 
@@ -210,9 +209,6 @@ class ImbalanceLossResult:
 
     def histories(self) -> dict[str, pd.DataFrame]:
         return {f"{r.label} seed {r.seed}": r.history for r in self.runs if len(r.history)}
-
-    def discussion(self) -> str:
-        return imbalance_loss_discussion(self)
 
 
 def map_cosine(a: np.ndarray, b: np.ndarray, labels: np.ndarray) -> float:

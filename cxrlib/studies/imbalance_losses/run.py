@@ -22,9 +22,8 @@ from ..common import (
     study_train_config,
 )
 from ..runinfo import describe_run
-from .discussion import LOSS_LABELS
 from .result import NOTEBOOK, ImbalanceLossResult, LossRun, SweepRun, headline
-from .settings import ImbalanceLossSettings, Loss, check_losses
+from .settings import LOSS_LABELS, ImbalanceLossSettings, Loss, check_losses
 
 __all__ = [
     "TRAINING_FIELDS",

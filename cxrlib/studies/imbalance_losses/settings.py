@@ -11,7 +11,15 @@ from ..common import (
 )
 from ..shared_settings import ChestDataSettings, TrainingSettings
 
-__all__ = ["STUDY_HELP", "Loss", "ImbalanceLossSettings", "check_losses", "PRESETS", "imbalance_loss_settings"]
+__all__ = [
+    "STUDY_HELP",
+    "Loss",
+    "ImbalanceLossSettings",
+    "check_losses",
+    "PRESETS",
+    "imbalance_loss_settings",
+    "LOSS_LABELS",
+]
 
 
 class Loss(str, Enum):
@@ -115,3 +123,7 @@ STUDY_HELP = {
     "sweep_seeds": "training seeds at each prevalence of the sweep",
     "data_seed": "seed of the SynthCXR generator, the patient split and the sweep's subsets",
 }
+
+
+#: how tables and figures name each loss
+LOSS_LABELS = {Loss.WBCE.value: "CE", Loss.FOCAL.value: "Focal", Loss.AUCM.value: "AUC-M"}

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .discussion import laplace_discussion
 from .settings import SOURCE_TABLE1, LaplaceSettings
 
 __all__ = ["LaplaceResult", "headline"]
@@ -76,9 +75,6 @@ class LaplaceResult:
         return plots.per_class_heatmap(
             table, f"SynthCXR test: per-class {metric}", vmax=float(np.nanmax(table.to_numpy())), cmap="magma_r"
         )
-
-    def discussion(self) -> str:
-        return laplace_discussion(self)
 
 
 def _summary(row: pd.Series, with_times: bool) -> str:

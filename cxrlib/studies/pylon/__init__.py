@@ -14,10 +14,18 @@ share of boxes with IoBB > 0.5) and AUROC (Table 5.4: weighted by positives and 
 ``data_root`` runs the same on real data (``classes="nih-boxes"`` for NIH).
 """
 
-from .discussion import COMPARABLE_AUROC, SMALL_LESION_AREA, pylon_discussion
+from .discussion import pylon_discussion
 from .result import MAP_LABEL, NOTEBOOK, PylonResult, PylonRun, model_label
 from .run import class_maps, evaluate_map_model, run_pylon, truth_box_area
-from .settings import PRESETS, VARIANT_LABELS, VARIANTS, PylonSettings, pylon_settings
+from .settings import (
+    COMPARABLE_AUROC,
+    PRESETS,
+    SMALL_LESION_AREA,
+    VARIANT_LABELS,
+    VARIANTS,
+    PylonSettings,
+    pylon_settings,
+)
 
 __all__ = [
     "PylonSettings",

@@ -7,19 +7,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..prose import short_ci
+from .settings import COMPARABLE_AUROC, SMALL_LESION_AREA
 
 if TYPE_CHECKING:
     from .result import PylonResult
 
-__all__ = ["SMALL_LESION_AREA", "COMPARABLE_AUROC", "pylon_discussion"]
-
-
-#: a class is a small-lesion class when its median truth box covers less than this share of the image
-SMALL_LESION_AREA = 0.025
-
-
-#: PYLON's AUROC counts as comparable to GMP's when it is at most this much lower
-COMPARABLE_AUROC = 0.03
+__all__ = ["pylon_discussion"]
 
 
 def pylon_discussion(result: PylonResult) -> str:

@@ -15,8 +15,7 @@ from ..common import (
     seed_mean_and_half_width,
 )
 from ..prose import bounded_ci
-from .discussion import COMPARABLE_AUROC, SMALL_LESION_AREA, pylon_discussion
-from .settings import VARIANT_LABELS, PylonSettings
+from .settings import COMPARABLE_AUROC, SMALL_LESION_AREA, VARIANT_LABELS, PylonSettings
 
 __all__ = ["NOTEBOOK", "MAP_LABEL", "model_label", "PylonRun", "PylonResult"]
 
@@ -318,6 +317,3 @@ class PylonResult:
             "pretrained": bool(s.pretrained),
         }
         return str(save_artifact(notebook, "weights", {"models": models, "meta": meta}))
-
-    def discussion(self) -> str:
-        return pylon_discussion(self)

@@ -9,7 +9,16 @@ from ..common import (
 )
 from ..shared_settings import ChestDataSettings, TrainingSettings
 
-__all__ = ["STUDY_HELP", "VARIANTS", "VARIANT_LABELS", "PylonSettings", "PRESETS", "pylon_settings"]
+__all__ = [
+    "STUDY_HELP",
+    "VARIANTS",
+    "VARIANT_LABELS",
+    "PylonSettings",
+    "PRESETS",
+    "pylon_settings",
+    "SMALL_LESION_AREA",
+    "COMPARABLE_AUROC",
+]
 
 
 #: model names the study understands: architecture and build options (PYLON's ablations of ch. 6)
@@ -119,3 +128,11 @@ STUDY_HELP = {
     "augment": "True: the thesis's augmentation (rotation, flip, brightness/contrast, resized crop)",
     "pretrained": "True: start from ImageNet weights (must be in the hub cache)",
 }
+
+
+#: a class is a small-lesion class when its median truth box covers less than this share of the image
+SMALL_LESION_AREA = 0.025
+
+
+#: PYLON's AUROC counts as comparable to GMP's when it is at most this much lower
+COMPARABLE_AUROC = 0.03

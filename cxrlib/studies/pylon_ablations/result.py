@@ -13,7 +13,6 @@ from ..pylon import (
     PylonResult,
     model_label,
 )
-from .discussion import ablation_discussion
 from .settings import GAP_VARIANTS, PylonAblationSettings
 
 __all__ = ["THESIS", "PylonAblationResult"]
@@ -166,6 +165,3 @@ class PylonAblationResult:
         table = table[cols]
         table.insert(1, "thesis (VinDr, macro)", [f"{THESIS[m]:.2f}" if m in THESIS else "" for m in table.index])
         return table
-
-    def discussion(self) -> str:
-        return ablation_discussion(self)

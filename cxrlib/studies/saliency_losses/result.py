@@ -14,7 +14,6 @@ from ..common import (
     seed_mean_and_half_width,
 )
 from ..prose import fmt, with_ci
-from .discussion import saliency_loss_discussion
 from .settings import Arm, SaliencyLossSettings
 
 __all__ = ["ArmRun", "SaliencyLossResult", "headline"]
@@ -141,9 +140,6 @@ class SaliencyLossResult:
 
     def histories(self) -> dict[str, pd.DataFrame]:
         return {f"{r.label} seed {r.seed}": r.history for r in self.runs}
-
-    def discussion(self) -> str:
-        return saliency_loss_discussion(self)
 
 
 def _times_chance(mass: pd.Series, chance: pd.Series | None) -> float:

@@ -125,7 +125,7 @@ def test_calibration_loads_what_the_imbalance_study_saved_and_trains_when_it_doe
     assert set(result.headline["losses"]) == {"wbce", "focal", "aucm"}
     assert {p["prevalence"] for p in result.headline["sweep"]["points"]} == {0.05, 0.5}
     assert result.overlay_figure() is not None and result.sweep_figure() is not None
-    assert "Table 4.2" in result.discussion()
+    assert "Table 4.2" in imb.imbalance_loss_discussion(result)
 
     c = _tiny(cal.calibration_settings, mimo_members=2)
     runs, why = cal.load_saved_runs(c)
@@ -145,7 +145,7 @@ def test_calibration_loads_what_the_imbalance_study_saved_and_trains_when_it_doe
     assert set(out.mimo.index) == {"single model (mean of 2)", "deep ensemble of 2", "MIMO (M = 2)"}
     assert out.mimo_info["member_seeds"] == [0, 1] and out.mimo_info["trained_members"] == [1]  # one more CE model
     assert out.mimo.loc["deep ensemble of 2", "forward passes / image"] == 2
-    assert "Table 4.3" in out.discussion()
+    assert "Table 4.3" in cal.calibration_discussion(out)
 
 
 def test_a_class_without_training_positives_stops_auc_m_before_anything_trains(monkeypatch, tmp_path, cache_dir):

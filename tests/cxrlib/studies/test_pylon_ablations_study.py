@@ -116,7 +116,7 @@ def test_tiny_run_headline_discussion_and_figures(tiny, results_dir):
         and head["models"]["pylon-no-pyramid"]["point_localization_weighted_sd"] is None
     )
     assert head["run"]["models_trained"] == 2 * 3 + 1 + 2 * 5  # no source trained: 08's weights fitted
-    text = tiny.discussion()
+    text = study.ablation_discussion(tiny)
     assert "Table 6.2" in text and "Table 6.1" in text and "Table 5.5" in text and "nan" not in text.lower()
     assert ("holds in the means" in text) != ("does not hold in the means" in text)
     assert tiny.seeds_figure() is not None

@@ -59,7 +59,7 @@ def test_tiny_run_tables_headline_and_discussion(tiny, tmp_path, monkeypatch):
     assert 0.0 <= head["models"]["gmp"]["point_localization_weighted"] <= 1.0
     assert "Nodule" in head["small_lesion_classes"]
     assert isinstance(head["small_lesions"]["pylon_beats_gmp"], bool)
-    text = r.discussion()
+    text = study.pylon_discussion(r)
     verdict = "**PYLON beats the GMP baseline on point localisation of every small-lesion class" in text
     assert verdict is head["small_lesions"]["pylon_beats_gmp"]
     assert verdict or "**PYLON does not beat the GMP baseline" in text or "**PYLON beats the GMP baseline on no" in text
