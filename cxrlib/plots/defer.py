@@ -87,11 +87,10 @@ def deferral_sweep(
         ax.grid(alpha=0.3)
     axes[3].set(xlabel="cost of deferring c", ylabel="coverage", ylim=(0, 1.02))
     axes[3].grid(alpha=0.3)
-    axes[2].legend(fontsize=9, loc="lower right")
-    handles, labels = axes[0].get_legend_handles_labels()
-    axes[3].legend(handles, labels, fontsize=9, loc="lower right")
     fig.suptitle(title, fontsize=12)
     fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()  # every rule and reference line, once, under the panels
+    legend_below(fig, handles, labels)
     return fig
 
 

@@ -100,3 +100,20 @@ def test_training_curves_keep_their_legend_off_the_panels():
     assert len(legend.get_texts()) == 9  # one per run, not train and val apiece
     box = legend.get_window_extent()
     assert all(box.y1 <= ax.get_window_extent().y0 for ax in fig.axes)  # wholly below every panel
+
+
+def test_deferral_sweep_keeps_its_legend_off_the_panels():
+    """Its legends sat in two panels' lower right, over the curves that fall there at full coverage."""
+    import numpy as np
+
+    rows = [
+        {"rule": rule, "cost": c, "coverage": c * 2, "kept accuracy": 0.9, "kept AUROC": 0.8, "system accuracy": 0.95}
+        for rule in ("error model", "confidence")
+        for c in np.linspace(0.05, 0.45, 5)
+    ]
+    fig = plots.deferral_sweep(pd.DataFrame(rows), references={"classifier alone": 0.88}, title="sweep")
+    fig.canvas.draw()
+    assert not any(ax.get_legend() for ax in fig.axes)
+    (legend,) = fig.legends
+    assert {t.get_text() for t in legend.get_texts()} == {"error model", "confidence", "classifier alone"}
+    assert all(legend.get_window_extent().y1 <= ax.get_window_extent().y0 for ax in fig.axes)
