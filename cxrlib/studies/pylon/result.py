@@ -29,8 +29,13 @@ MAP_LABEL = "class map (min-max normalised)"
 
 
 def model_label(model: str) -> str:
-    """How a reader meets ``model`` in tables and figures (:data:`VARIANT_LABELS`; other names as they are)."""
-    return VARIANT_LABELS.get(model, model)
+    """How a reader meets ``model`` in tables and figures (:data:`VARIANT_LABELS`): ``PYLON``, and for a
+    name that starts with a model and adds a qualifier, ``"pylon (two-phase)"`` → ``PYLON (two-phase)``;
+    other names as they are."""
+    if model in VARIANT_LABELS:
+        return VARIANT_LABELS[model]
+    head, sep, rest = model.partition(" (")
+    return f"{VARIANT_LABELS[head]}{sep}{rest}" if sep and head in VARIANT_LABELS else model
 
 
 @dataclass

@@ -142,7 +142,7 @@ class PylonAblationResult:
         for key, c in zip(first["image"], first["class"], strict=True):
             for m in self.gap_models:
                 rows.append((position[key], m))
-                labels.append(f"{c}: {m}")
+                labels.append(f"{c}: {model_label(m)}")
                 class_index.append(r.classes.index(c))
                 boxes.append(truth[(truth["image"] == key) & (truth["class"] == c)])
         images = torch.stack([test[i]["image"] for i, _ in rows])
@@ -160,8 +160,9 @@ class PylonAblationResult:
     def transfer_table(self) -> pd.DataFrame:
         """Table 5.5: point accuracy on the target (macro first, as the thesis reports VinDr; then
         weighted and per class), mean ± 95 % over transfer seeds, and the thesis's macro number."""
-        table = self.transfer.localization_table()
+        table = self.transfer.localization_table()  # rows: the arms (by their reader's names), then the boxes
         cols = ["Macro avg.", "Weighted avg.", *self.transfer.classes]
         table = table[cols]
-        table.insert(1, "thesis (VinDr, macro)", [f"{THESIS[m]:.2f}" if m in THESIS else "" for m in table.index])
+        keys = [*self.transfer.models, None]
+        table.insert(1, "thesis (VinDr, macro)", [f"{THESIS[k]:.2f}" if k in THESIS else "" for k in keys])
         return table

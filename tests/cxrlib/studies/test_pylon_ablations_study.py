@@ -93,7 +93,8 @@ def test_tiny_run_tables(tiny):
     assert pairs > 0 and -1.0 <= agreement <= 1.0
     assert np.isnan(r.seed_agreement("pylon-no-pyramid")[0])  # one seed: nothing to compare
     transfer = r.transfer_table()
-    assert list(transfer.index) == [*study.TRANSFER_ARMS, "boxes (test)"]
+    assert list(transfer.index) == [*(pylon_study.model_label(a) for a in study.TRANSFER_ARMS), "boxes (test)"]
+    assert transfer.loc["PYLON (two-phase)", "thesis (VinDr, macro)"] == "0.55"
     assert list(transfer.columns[:3]) == ["Macro avg.", "thesis (VinDr, macro)", "Weighted avg."]
     two_phase = [run for run in r.transfer.runs if run.model == "pylon (two-phase)"][0]
     assert set(two_phase.history["phase"]) == {1, 2}
