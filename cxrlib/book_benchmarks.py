@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["BOOK_BENCHMARK_ARGS", "benchmark_command", "run_benchmarks", "skipped_benchmarks"]
+__all__ = ["BOOK_BENCHMARK_ARGS", "benchmark_command", "run_benchmarks"]
 
 #: per profile, the arguments each benchmark script runs with in the book
 BOOK_BENCHMARK_ARGS: dict[str, dict[str, list[str]]] = {
@@ -37,9 +37,6 @@ BOOK_BENCHMARK_ARGS: dict[str, dict[str, list[str]]] = {
     "full": {"saliency": [], "loader": [], "laplace": [], "pylon": []},
 }
 
-#: the benchmarks the last :func:`run_benchmarks` call found unchanged and did not run
-skipped_benchmarks: list[str] = []
-
 
 def benchmark_command(name: str, profile: str, root: str | Path = ".") -> list[str]:
     """The command line of benchmark ``name`` under ``profile`` (``gpu_check``: the GPU check)."""
@@ -52,9 +49,11 @@ def benchmark_command(name: str, profile: str, root: str | Path = ".") -> list[s
     return [sys.executable, str(script), *BOOK_BENCHMARK_ARGS[profile][name], "--root", str(root)]
 
 
-def _fingerprint(command: list[str], script: Path | None, package: str) -> str:
+def _fingerprint(command: list[str], package: str) -> str:
+    """The arguments, the script's own text (a ``-m`` module is covered by ``package``) and the package."""
     digest = hashlib.sha256(json.dumps(command[1:]).encode())
-    if script is not None and script.exists():
+    script = Path(command[1])
+    if script.suffix == ".py" and script.exists():
         digest.update(script.read_bytes())
     digest.update(package.encode())
     return digest.hexdigest()[:20]
@@ -71,18 +70,15 @@ def run_benchmarks(profile: str, root: str | Path = ".", package: str = "", forc
     if not torch.cuda.is_available():
         names.append("gpu_check")
     seconds: dict[str, float] = {}
-    skipped_benchmarks.clear()
     env = {**os.environ, "MPLBACKEND": "Agg", "CXRLIB_PROGRESS": "0"}
     for name in names:
         command = benchmark_command(name, profile, root)
-        script = None if name == "gpu_check" else root / "benchmarks" / f"bench_{name}.py"
-        fingerprint = _fingerprint(command, script, package)
+        fingerprint = _fingerprint(command, package)
         stamp = root / "results" / "_executed" / f"benchmark_{name}.json"
         record = root / "results" / "benchmarks" / f"{name}.json"
         done = json.loads(stamp.read_text()) if stamp.exists() else {}
         if done.get("fingerprint") == fingerprint and record.exists() and not force:
             seconds[name] = float(done.get("seconds", 0.0))
-            skipped_benchmarks.append(name)
             print(f"[cxrlib.book] benchmark {name}: unchanged since its last run, not run again", flush=True)
             continue
         print(f"[cxrlib.book] benchmark {name}: {' '.join(command[1:])}", flush=True)

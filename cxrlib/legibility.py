@@ -59,13 +59,9 @@ def visible_texts(fig: Figure) -> list[Text]:
     return texts
 
 
-def _tick_labels(fig: Figure) -> list[Text]:
-    return [t for ax in fig.axes for t in (*ax.get_xticklabels(), *ax.get_yticklabels()) if t.get_text().strip()]
-
-
 def smallest_text_pt(fig: Figure) -> float:
     """The size in points of the smallest visible text of ``fig`` (tick labels included); inf without text."""
-    sizes = [t.get_fontsize() for t in (*visible_texts(fig), *_tick_labels(fig))]
+    sizes = [t.get_fontsize() for t in visible_texts(fig)]
     return float(min(sizes)) if sizes else math.inf
 
 

@@ -175,11 +175,11 @@ def interval(results: dict[str, dict], notebook: str | None, key: str | None) ->
     if key is None:
         return None
     parts = key.split(".")
-    for candidate in (
-        ".".join([*parts[:-1], parts[-1] + "_ci95"]),
-        ".".join([*parts[:-2], parts[-2] + "_ci95", parts[-1]]) if len(parts) > 1 else "",
-    ):
-        value = lookup(results, notebook, candidate) if candidate else None
+    candidates = [".".join([*parts[:-1], parts[-1] + "_ci95"])]
+    if len(parts) > 1:
+        candidates.append(".".join([*parts[:-2], parts[-2] + "_ci95", parts[-1]]))
+    for candidate in candidates:
+        value = lookup(results, notebook, candidate)
         if isinstance(value, (int, float)) and math.isfinite(value):
             return float(value)
     return None
@@ -240,10 +240,11 @@ def scale_reason(study: Study, configs: dict[str, dict[str, Any]]) -> str:
     )
 
 
-def _notebook_link(name: str, executed: set[str], notebooks: set[str]) -> str:
-    """A link to the executed notebook; otherwise its name and why there is no page."""
+def _notebook_link(name: str, executed: set[str], notebooks: set[str], label: str | None = None) -> str:
+    """A link to the executed notebook, shown as ``label`` (default: its name); otherwise its name and
+    why there is no page."""
     if name in executed:
-        return f"{{doc}}`{name} <notebooks/{name}>`"
+        return f"{{doc}}`{label or name} <notebooks/{name}>`"
     return f"{name} (not run in this build)" if name in notebooks else f"{name} (planned)"
 
 
@@ -265,8 +266,8 @@ def scorecard_markdown(
     book_notebooks = set(notebooks if notebooks is not None else results)
     available = set(executed if executed is not None else book_notebooks)
 
-    def link(name: str) -> str:
-        return _notebook_link(name, available, book_notebooks)
+    def link(name: str, label: str | None = None) -> str:
+        return _notebook_link(name, available, book_notebooks, label)
 
     filled_rows = [r for r in SCORECARD if _find(results, r.notebook, r.key) is not _MISSING]
     shared = shared_runs(results)
@@ -337,7 +338,7 @@ def scorecard_markdown(
                 count = seed_count(config)
                 seeds = str(count) if count is not None else "several groups"
                 judged = verdict(r.paper, value, half, comparable(study, config))
-            notebook = link(r.notebook).replace(f"`{r.notebook} <", f"`{r.notebook[:2]} <") if r.notebook else "—"
+            notebook = link(r.notebook, label=r.notebook[:2]) if r.notebook else "—"  # the number: a narrow column
             lines.append(f"| {r.table} | {r.row} | {r.metric} | {r.paper} | {ours} | {seeds} | {judged} | {notebook} |")
         lines.append("")
         if study is not None and configs and not all(comparable(study, c) for c in configs.values()):

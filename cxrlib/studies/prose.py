@@ -47,17 +47,17 @@ def p_value(p: float) -> str:
     return f"{p:.2g}" if _finite(p) else "undefined"
 
 
-def short_ci(mean: float, half: float) -> str:
-    """A table cell: ``0.62 ± 0.04`` (two decimals), ``0.62`` without a half-width, "–" without a mean."""
+def short_ci(mean: float, half: float, digits: int = 2) -> str:
+    """A table cell: ``0.62 ± 0.04`` (``digits`` decimals), ``0.62`` without a half-width, "–" without a mean."""
     if not _finite(mean):
         return "–"
-    return f"{mean:.2f}" if not _finite(half) else f"{mean:.2f} ± {half:.2f}"
+    return f"{mean:.{digits}f}" if not _finite(half) else f"{mean:.{digits}f} ± {half:.{digits}f}"
 
 
-def bounded_ci(mean: float, half: float, low: float = 0.0, high: float = 1.0) -> str:
+def bounded_ci(mean: float, half: float, low: float = 0.0, high: float = 1.0, digits: int = 2) -> str:
     """A table cell for a proportion or an AUROC: ``0.62 ± 0.04`` while the interval stays inside
     ``[low, high]``, else the clipped interval ``0.38 [0.00, 1.00]`` (a 2-seed Student-t half-width is
     12.7 standard deviations and often reaches past 0 or 1); otherwise as :func:`short_ci`."""
     if _finite(mean) and _finite(half) and (mean - half < low or mean + half > high):
-        return f"{mean:.2f} [{max(low, mean - half):.2f}, {min(high, mean + half):.2f}]"
-    return short_ci(mean, half)
+        return f"{mean:.{digits}f} [{max(low, mean - half):.{digits}f}, {min(high, mean + half):.{digits}f}]"
+    return short_ci(mean, half, digits)

@@ -13,7 +13,7 @@ from ...defer import (
     Rule,
 )
 from ..common import mean_ci
-from ..prose import fmt, signed
+from ..prose import bounded_ci, fmt, signed
 from .settings import BALANCE_VARIANTS, COVERAGES, RULE_LABELS, DeferSettings
 
 __all__ = ["DeferSeedRun", "DeferResult"]
@@ -204,12 +204,10 @@ class DeferResult:
         kept accuracy at each of :data:`COVERAGES` (columns; mean over classes and seeds), then one row per
         other rule with the paired difference ``rule`` − other, mean ± 95% half-width over seeds (text, two
         decimals: the table must fit the page)."""
-        own = self.matched_coverage(next(r for r in self.rule_names if r != rule), rule)
+        tables = {other: self.matched_coverage(other, rule) for other in self.rule_names if other != rule}
+        own = next(iter(tables.values()))  # every comparison carries ``rule``'s own accuracy
         rows = {self.label(rule): {q: fmt(own.loc[q, self.label(rule)]) for q in COVERAGES}}
-        for other in self.rule_names:
-            if other == rule:
-                continue
-            table = self.matched_coverage(other, rule)
+        for other, table in tables.items():
             rows[f"− {self.label(other)}"] = {
                 q: signed(table.loc[q, "difference"], table.loc[q, "difference ±95%"], digits=2) for q in COVERAGES
             }
@@ -386,12 +384,7 @@ def _cell(value: tuple[float, float] | None, missing: str = "undefined", digits:
     either end is shown clipped, as ``mean [low, high]``."""
     if value is None or not np.isfinite(value[0]):
         return missing
-    mean, half = value
-    if not np.isfinite(half):
-        return f"{mean:.{digits}f}"
-    if mean - half < 0 or mean + half > 1:
-        return f"{mean:.{digits}f} [{max(0.0, mean - half):.{digits}f}, {min(1.0, mean + half):.{digits}f}]"
-    return f"{mean:.{digits}f} ± {half:.{digits}f}"
+    return bounded_ci(*value, digits=digits)
 
 
 def _all_deferred(
