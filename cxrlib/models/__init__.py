@@ -15,6 +15,7 @@ from .factory import build_model
 from .mimo import MIMO, MIMOLoss, build_mimo, ensemble_logits, mimo_permutations
 from .protocol import MapModel, SaliencyMethod, require_map_model
 from .pylon import MapClassifier, build_pylon
+from .weights import MissingWeightsError, imagenet_weights_file, require_imagenet_weights
 
 __all__ = [
     "Backbone",
@@ -37,4 +38,7 @@ __all__ = [
     "MapClassifier",
     "build_map_model",
     "build_pylon",
+    "MissingWeightsError",
+    "imagenet_weights_file",
+    "require_imagenet_weights",
 ]

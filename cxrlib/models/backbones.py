@@ -15,6 +15,7 @@ import torch.nn as nn
 import torchvision
 
 from .protocol import ModelOutput
+from .weights import TORCHVISION_WEIGHTS, require_imagenet_weights
 
 __all__ = [
     "Backbone",
@@ -147,14 +148,13 @@ def _one_channel_conv(conv: nn.Conv2d, in_chans: int) -> nn.Conv2d:
 
 
 def _torchvision(name: str, pretrained: bool, **kwargs) -> nn.Module:
-    weights = "DEFAULT" if pretrained else None
-    try:
-        return getattr(torchvision.models, name)(weights=weights, **kwargs)
-    except Exception as err:  # no network, no cached weights
-        raise RuntimeError(
-            f"could not load ImageNet weights for {name} ({err}); weights are opt-in: use pretrained=False "
-            f"or place them in torch's hub cache ($TORCH_HOME)"
-        ) from err
+    """A torchvision model; with ``pretrained`` its ImageNet weights, read from the local file only
+    (:func:`cxrlib.models.weights.require_imagenet_weights` stops first, naming the file, when it is missing)."""
+    if not pretrained:
+        return getattr(torchvision.models, name)(weights=None, **kwargs)
+    require_imagenet_weights([name])
+    weights = getattr(torchvision.models, TORCHVISION_WEIGHTS[name]).IMAGENET1K_V1
+    return getattr(torchvision.models, name)(weights=weights, **kwargs)
 
 
 #: the output stride each backbone has natively, and the finer ones it can be dilated to

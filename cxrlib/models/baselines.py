@@ -21,6 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .pylon import ConvBnRelu, MapClassifier, build_encoder, build_pylon
+from .weights import require_imagenet_weights
 
 __all__ = ["build_gmp", "build_li2018", "build_smp_classifier", "build_map_model", "SMP_ARCHITECTURES"]
 
@@ -105,20 +106,15 @@ def build_smp_classifier(
     if architecture not in SMP_ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; use one of {list(SMP_ARCHITECTURES)}")
     cls, kwargs = SMP_ARCHITECTURES[architecture]
-    try:
-        net = getattr(smp, cls)(
-            encoder_name=encoder,
-            encoder_weights="imagenet" if pretrained else None,
-            in_channels=in_chans,
-            classes=num_classes,
-            **kwargs,
-        )
-    except Exception as err:
-        if not pretrained:
-            raise
-        raise RuntimeError(
-            f"could not load ImageNet weights for encoder {encoder} ({err}); weights are opt-in: use pretrained=False"
-        ) from err
+    if pretrained:
+        require_imagenet_weights([architecture], encoder=encoder)
+    net = getattr(smp, cls)(
+        encoder_name=encoder,
+        encoder_weights="imagenet" if pretrained else None,
+        in_channels=in_chans,
+        classes=num_classes,
+        **kwargs,
+    )
     if architecture == "fpn":
         _groupnorm_to_batchnorm(net.decoder)
     return MapClassifier(

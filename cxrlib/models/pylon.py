@@ -28,6 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .protocol import ModelOutput, SaliencyMethod
+from .weights import require_imagenet_weights
 
 __all__ = [
     "MapClassifier",
@@ -289,17 +290,13 @@ class MapClassifier(nn.Module):
 
 def build_encoder(name: str = "resnet50", in_chans: int = 1, pretrained: bool = False) -> nn.Module:
     """A segmentation-models-pytorch encoder (depth 5: features at strides 1, 2, 4, 8, 16, 32).
-    ImageNet weights are opt-in (``pretrained=True``; they are downloaded or read from the hub cache)."""
+    ImageNet weights are opt-in (``pretrained=True``) and read from the local Hugging Face cache only
+    (:func:`cxrlib.models.weights.require_imagenet_weights` names the missing file first)."""
     from segmentation_models_pytorch.encoders import get_encoder
 
-    try:
-        return get_encoder(name, in_channels=in_chans, depth=5, weights="imagenet" if pretrained else None)
-    except Exception as err:
-        if not pretrained:
-            raise
-        raise RuntimeError(
-            f"could not load ImageNet weights for encoder {name} ({err}); weights are opt-in: use pretrained=False"
-        ) from err
+    if pretrained:
+        require_imagenet_weights(["pylon"], encoder=name)
+    return get_encoder(name, in_channels=in_chans, depth=5, weights="imagenet" if pretrained else None)
 
 
 def build_pylon(

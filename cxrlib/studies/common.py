@@ -14,6 +14,7 @@ from ..data.sources.common import COMMON_OPTIONS
 from ..metrics import heatmap_mass_in_mask, mean_confidence_interval
 from ..models import Backbone
 from ..models.backbones import NATIVE_STRIDE
+from ..models.weights import require_imagenet_weights
 from ..train import TrainConfig
 from .parameters import PRESET, ParameterError, Profile, coerce_parameter, resolve_settings
 
@@ -34,6 +35,7 @@ __all__ = [
     "mass_in_mask_per_class",
     "mask_area_share",
     "backbone_output_stride",
+    "check_imagenet_weights",
 ]
 
 
@@ -182,3 +184,11 @@ def backbone_output_stride(backbone: str, requested: int | None) -> int | None:
     if requested is None:
         return None
     return min(requested, NATIVE_STRIDE[Backbone(backbone)])
+
+
+def check_imagenet_weights(settings: Any, backbones: list[str] | tuple[str, ...]) -> None:
+    """Stop before anything trains when ``settings.pretrained`` asks for ImageNet weights that are not on
+    this machine (:class:`cxrlib.models.MissingWeightsError` names each file, its folder and the way to
+    run without it). ``backbones``: the models the run builds (decoder models use ``settings.encoder``)."""
+    if getattr(settings, "pretrained", False):
+        require_imagenet_weights(list(backbones), encoder=getattr(settings, "encoder", None))

@@ -14,6 +14,7 @@ from ...models import build_model
 from ...train import fit, predict
 from ..common import (
     backbone_output_stride,
+    check_imagenet_weights,
     mask_area_share,
     mass_in_mask_per_class,
     open_chest_dataset,
@@ -27,6 +28,7 @@ __all__ = ["run_baseline"]
 
 
 def run_baseline(settings: BaselineSettings) -> BaselineResult:
+    check_imagenet_weights(settings, settings.backbones)
     t_start = time.perf_counter()
     ds = open_chest_dataset(settings)
     train, val, test = ds.subset("train"), ds.subset("val"), ds.subset("test")

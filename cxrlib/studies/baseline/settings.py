@@ -44,6 +44,7 @@ PRESETS = {
         "output_stride": 8,
     },
     "full": {
+        "pretrained": True,
         "n": 20000,
         "image_size": 224,
         "epochs": 15,

@@ -22,7 +22,7 @@ from ...metrics import (
 from ...models import MIMOLoss, build_mimo, ensemble_logits
 from ...train import fit, predict, resolve_device
 from .. import imbalance_losses as imb
-from ..common import backbone_output_stride, open_chest_dataset, study_train_config
+from ..common import backbone_output_stride, check_imagenet_weights, open_chest_dataset, study_train_config
 from ..runinfo import describe_run
 from .discussion import TEMPERATURE_BOUNDS
 from .result import STAGES, CalibrationResult, LogitRun, headline
@@ -249,6 +249,7 @@ def _mimo_comparison(s: CalibrationSettings, runs: list[LogitRun], data, classes
 def run_calibration(settings: CalibrationSettings) -> CalibrationResult:
     """Fit temperatures to every loss's validation logits, score the test logits, compare MIMO."""
     t_start = time.perf_counter()
+    check_imagenet_weights(settings, [settings.backbone])
     s = settings
     ds = open_chest_dataset(s, prevalence=s.prevalence)
     classes = list(ds.classes)

@@ -39,7 +39,7 @@ from ...defer.surrogate import DeferralSurrogateLoss
 from ...losses import WeightedBCELoss
 from ...models import build_model
 from ...train import TrainConfig, fit, predict
-from ..common import backbone_output_stride, open_chest_dataset, study_train_config
+from ..common import backbone_output_stride, check_imagenet_weights, open_chest_dataset, study_train_config
 from ..runinfo import describe_run
 from .headline import headline
 from .result import DeferResult, DeferSeedRun
@@ -143,6 +143,7 @@ def _balance_rows(fitted: dict, test_maps, test_logits, labels, cost, classes) -
 def run_defer(settings: DeferSettings) -> DeferResult:
     """Train and score every rule for every seed; see the module docstring."""
     t_start = time.perf_counter()
+    check_imagenet_weights(settings, [settings.backbone])
     s = settings
     ds = open_chest_dataset(
         s, readers={"n_readers": 1, "sensitivity": s.clinician_sensitivity, "specificity": s.clinician_specificity}

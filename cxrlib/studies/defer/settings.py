@@ -126,6 +126,7 @@ PRESETS = {
     "smoke": {"n": 1200, "epochs": 4, "backbone": "small-cnn", "seeds": (0, 1), "mc_samples": 20},
     "default": {"n": 2000, "epochs": 5, "backbone": "small-cnn", "seeds": (0, 1, 2)},
     "full": {
+        "pretrained": True,
         "n": 20000,
         "image_size": 224,
         "epochs": 15,

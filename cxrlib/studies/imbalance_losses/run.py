@@ -18,6 +18,7 @@ from ...models import build_model
 from ...train import TrainConfig, TrainResult, fit, predict
 from ..common import (
     backbone_output_stride,
+    check_imagenet_weights,
     open_chest_dataset,
     study_train_config,
 )
@@ -241,6 +242,7 @@ def _sweep(s: ImbalanceLossSettings, ds, classes: list[str]) -> tuple[list[Sweep
 def run_imbalance_losses(settings: ImbalanceLossSettings) -> ImbalanceLossResult:
     """Train every loss for every seed, score it, run the prevalence sweep and save the logits."""
     t_start = time.perf_counter()
+    check_imagenet_weights(settings, [settings.backbone])
     s = settings
     ds = _open(s, s.prevalence)
     classes = list(ds.classes)

@@ -86,6 +86,7 @@ PRESETS = {
     "smoke": {"n": 500, "epochs": 3, "backbone": "small-cnn", "seeds": (0, 1), "sweep_prevalences": (0.02, 0.5)},
     "default": {"n": 1500, "epochs": 5, "backbone": "small-cnn", "seeds": (0, 1, 2)},
     "full": {
+        "pretrained": True,
         "n": 20000,
         "image_size": 224,
         "epochs": 5,

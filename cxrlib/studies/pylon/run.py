@@ -15,6 +15,7 @@ from ...metrics import iobb_scores, per_class_auroc, point_localization_accuracy
 from ...models import build_model
 from ...train import fit, resolve_device
 from ..common import (
+    check_imagenet_weights,
     mean_ci,
     open_chest_dataset,
     study_train_config,
@@ -91,6 +92,7 @@ def truth_box_area(test) -> pd.Series:
 
 
 def run_pylon(settings: PylonSettings) -> PylonResult:
+    check_imagenet_weights(settings, ["pylon"])
     t_start = time.perf_counter()
     ds = open_chest_dataset(settings)
     train, val, test = ds.subset("train"), ds.subset("val"), ds.subset("test")

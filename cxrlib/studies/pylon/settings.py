@@ -99,6 +99,7 @@ PRESETS = {
     "smoke": {"n": 400, "image_size": 64, "epochs": 2, "models": ("pylon", "gmp"), "seeds": (0,)},
     "default": {"n": 600, "image_size": 64, "epochs": 5, "models": ("pylon", "gmp", "li2018", "fpn"), "seeds": (0, 1)},
     "full": {
+        "pretrained": True,
         "n": 20000,
         "image_size": 256,
         "epochs": 30,

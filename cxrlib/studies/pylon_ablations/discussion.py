@@ -41,7 +41,8 @@ def ablation_discussion(r: PylonAblationResult) -> str:
             outside.append(m)
     if parts:
         lines.append(
-            f"**Ablations (Table 6.2).** {s.encoder} from scratch at {s.image_size} px on {s.dataset} "
+            f"**Ablations (Table 6.2).** {s.encoder} {'from ImageNet weights' if s.pretrained else 'from scratch'} "
+            f"at {s.image_size} px on {s.dataset} "
             f"({a.run.get('n_train', '?')} training images, at most {s.epochs} epochs). Weighted point accuracy of "
             f"PYLON {short_ci(*ref_ci)} over {len(pylon_runs)} seeds (from {low:.2f} to {high:.2f}); "
             + "; ".join(parts)

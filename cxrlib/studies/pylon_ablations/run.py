@@ -12,7 +12,7 @@ from ...artifacts import load_artifact
 from ...losses import WeightedBCELoss
 from ...models import build_model
 from ...train import fit, fit_two_phase, transfer_weights
-from ..common import open_study_dataset, study_train_config
+from ..common import check_imagenet_weights, open_study_dataset, study_train_config
 from ..pylon import (
     NOTEBOOK as SOURCE_NOTEBOOK,
 )
@@ -158,6 +158,7 @@ def _mean(result: PylonResult, model: str, key: str = "weighted") -> float:
 
 
 def run_pylon_ablations(settings: PylonAblationSettings) -> PylonAblationResult:
+    check_imagenet_weights(settings, ["pylon"])
     t_start = time.perf_counter()
     s = settings
     gap = run_pylon(source_pylon_settings(s, ("pylon", *GAP_VARIANTS), s.gap_seeds))

@@ -101,6 +101,7 @@ PRESETS = {
     },
     "default": {},  # the field defaults below
     "full": {
+        "pretrained": True,
         "n": 20000,
         "image_size": 256,
         "epochs": 30,

@@ -16,6 +16,7 @@ from ...saliency import map_statistics
 from ...train import TrainConfig, fit, fit_two_stage, predict, resolve_device
 from ..common import (
     backbone_output_stride,
+    check_imagenet_weights,
     mask_area_share,
     mass_in_mask_per_class,
     open_chest_dataset,
@@ -59,6 +60,7 @@ def _custom_label(lam: float, lambda_sc: float, several: bool) -> str:
 def run_saliency_losses(settings: SaliencyLossSettings) -> SaliencyLossResult:
     """Train every arm for every seed and score it; see the module docstring."""
     t_start = time.perf_counter()
+    check_imagenet_weights(settings, [settings.backbone])
     s = settings
     ds = open_chest_dataset(s)
     train, val, test = ds.subset("train"), ds.subset("val"), ds.subset("test")

@@ -53,6 +53,7 @@ PRESETS = {
     "smoke": {"n": 600, "epochs": 3, "second_epochs": 2, "backbone": "small-cnn", "seeds": (0, 1)},
     "default": {"n": 1500, "epochs": 8, "second_epochs": 4, "backbone": "small-cnn", "seeds": (0, 1, 2)},
     "full": {
+        "pretrained": True,
         "n": 20000,
         "image_size": 224,
         "epochs": 15,
