@@ -15,12 +15,14 @@ be one the source has: ``"chexpert5"`` exists for SynthCXR, CheXpert, MIMIC and 
 trained like any other: multi-label weighted BCE, one AUROC per body part (one-vs-rest).
 """
 
+from .departures import baseline_departures
 from .discussion import baseline_discussion
 from .result import BackboneRun, BaselineResult
 from .run import run_baseline
 from .settings import PRESETS, BaselineSettings, baseline_settings
 
 __all__ = [
+    "baseline_departures",
     "BaselineSettings",
     "BackboneRun",
     "BaselineResult",

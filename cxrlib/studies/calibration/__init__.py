@@ -21,6 +21,7 @@ and wall time per test image. Times are measured on freshly built networks of ea
 weights do not change the cost), best of a few passes over the test images.
 """
 
+from .departures import calibration_departures
 from .discussion import TEMPERATURE_BOUNDS, calibration_discussion
 from .result import STAGES, CalibrationResult, LogitRun, headline
 from .run import (
@@ -34,6 +35,7 @@ from .run import (
 from .settings import PRESETS, CalibrationSettings, LogitsFrom, calibration_settings
 
 __all__ = [
+    "calibration_departures",
     "load_saved_runs",
     "probability_ensemble",
     "NOTEBOOK",

@@ -22,6 +22,7 @@ scored over a sweep of the cost c, by risk–coverage curves and their area (AUR
 coverage; intervals are 95% Student-t over seeds.
 """
 
+from .departures import defer_departures
 from .discussion import MIN_SEEDS_FOR_VERDICT, defer_discussion
 from .headline import headline
 from .result import DeferResult, DeferSeedRun
@@ -38,6 +39,7 @@ from .settings import (
 )
 
 __all__ = [
+    "defer_departures",
     "RULE_LABELS",
     "DeferSettings",
     "DeferSeedRun",

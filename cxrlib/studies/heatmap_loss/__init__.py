@@ -20,12 +20,14 @@ a two-sided Mann–Whitney U test at level ``alpha`` with its rank-biserial effe
   class's AUROC on both test sets and the share of its map on the marker.
 """
 
+from .departures import heatmap_loss_departures
 from .discussion import heatmap_loss_discussion
 from .result import HeatmapLossResult, ModelScore, headline
 from .run import run_heatmap_loss
 from .settings import ARMS, PRESETS, SCORES, Experiment, HeatmapLossSettings, heatmap_loss_settings
 
 __all__ = [
+    "heatmap_loss_departures",
     "Experiment",
     "HeatmapLossSettings",
     "ModelScore",

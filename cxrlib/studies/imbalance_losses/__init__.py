@@ -27,6 +27,7 @@ notebook (:func:`cxrlib.artifacts.save_artifact`), with the settings that produc
 calibration study (05) to load.
 """
 
+from .departures import imbalance_loss_departures
 from .discussion import imbalance_loss_discussion
 from .result import NOTEBOOK, ImbalanceLossResult, LossRun, SweepRun, headline, map_cosine
 from .run import (
@@ -41,6 +42,7 @@ from .run import (
 from .settings import LOSS_LABELS, PRESETS, ImbalanceLossSettings, Loss, check_losses, imbalance_loss_settings
 
 __all__ = [
+    "imbalance_loss_departures",
     "NOTEBOOK",
     "Loss",
     "LOSS_LABELS",

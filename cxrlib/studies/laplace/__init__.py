@@ -14,12 +14,14 @@
   entropy of MAP and of each Laplace, and how well it separates them from MSK test images (AUROC).
 """
 
+from .departures import laplace_departures
 from .discussion import laplace_discussion
 from .result import LaplaceResult, headline
 from .run import PAPER_HOURS, run_laplace
 from .settings import HESSIANS, PRESETS, LaplaceSettings, laplace_settings
 
 __all__ = [
+    "laplace_departures",
     "LaplaceSettings",
     "LaplaceResult",
     "laplace_settings",

@@ -17,12 +17,14 @@ test set, the class-distinctiveness value itself, the maps' mass and the share o
 that rewarded vanishing maps would show there). Time per training epoch is reported as a ratio to CE.
 """
 
+from .departures import saliency_loss_departures
 from .discussion import saliency_loss_discussion
 from .result import ArmRun, SaliencyLossResult, headline
 from .run import run_saliency_losses
 from .settings import PRESETS, Arm, SaliencyLossSettings, saliency_loss_settings
 
 __all__ = [
+    "saliency_loss_departures",
     "Arm",
     "SaliencyLossSettings",
     "ArmRun",

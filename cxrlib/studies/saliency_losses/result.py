@@ -16,12 +16,12 @@ from ..common import (
 from ..prose import fmt, with_ci
 from .settings import Arm, SaliencyLossSettings
 
-__all__ = ["ArmRun", "SaliencyLossResult", "headline"]
+__all__ = ["ArmRun", "SaliencyLossResult", "headline", "arm_key"]
 
 
 @dataclass
 class ArmRun:
-    arm: str  #: "ce", "custom" or "modified"
+    arm: str  #: "ce", "custom", "modified" or "coherence"
     label: str  #: e.g. "Custom (λ1=1.4)"
     seed: int
     lambda_cd: float
@@ -35,6 +35,7 @@ class ArmRun:
     train_seconds: float  #: the arm's whole training (Modified: both stages)
     seconds_per_epoch: float  #: median over the arm's own epochs (Modified: its second stage)
     maps: np.ndarray  #: (N_test, K, h, w)
+    stopped: str = "epochs"  #: why training ended: "epochs" (the cap) or "lr reduced 2x" (the plateau rule)
 
 
 @dataclass
@@ -44,6 +45,7 @@ class SaliencyLossResult:
     runs: list[ArmRun]
     test_data: object = None
     uniform_mass: pd.Series | None = None
+    diverged: list[dict] = field(default_factory=list)  #: runs whose loss became non-finite (arm, seed, error)
     headline: dict = field(default_factory=dict)
     run: dict = field(default_factory=dict)
 
@@ -96,6 +98,34 @@ class SaliencyLossResult:
         table["flat maps"] = summary["flat maps"].map(lambda v: fmt(v, 2))
         table["s/epoch ÷ CE"] = summary["s/epoch ÷ CE"].map(lambda v: fmt(v, 2))
         return table
+
+    def convergence_table(self) -> pd.DataFrame:
+        """Did each arm's training converge, and at what cost? One row per arm: seeds trained, how many
+        stopped by the plateau rule (the validation loss stopped improving twice) rather than at the
+        epoch cap, how many diverged (non-finite loss), the validation loss of the first and the best
+        epoch (means over seeds), the best epoch, and seconds per epoch over CE's."""
+        rows = []
+        for label in self.labels:
+            runs = self._of(label)
+            first = [float(r.history["val_loss"].iloc[0]) for r in runs]
+            best = [float(r.history["val_loss"].min()) for r in runs]
+            rows.append(
+                {
+                    "arm": label,
+                    "seeds": len(runs) + sum(d["arm"] == label for d in self.diverged),
+                    "stopped by plateau rule": sum(r.stopped != "epochs" for r in runs),
+                    "diverged": sum(d["arm"] == label for d in self.diverged),
+                    "val loss, epoch 1": fmt(float(np.mean(first)), 3),
+                    "val loss, best": fmt(float(np.mean(best)), 3),
+                    "best epoch": fmt(float(np.mean([int(r.history["val_loss"].idxmin()) + 1 for r in runs])), 1),
+                    "s/epoch ÷ CE": fmt(self.epoch_time_ratio(label), 2),
+                }
+            )
+        for label in dict.fromkeys(d["arm"] for d in self.diverged):
+            if label not in self.labels:  # every seed diverged
+                n = sum(d["arm"] == label for d in self.diverged)
+                rows.append({"arm": label, "seeds": n, "stopped by plateau rule": 0, "diverged": n})
+        return pd.DataFrame(rows).set_index("arm").fillna("–")
 
     def per_class_auroc(self) -> pd.DataFrame:
         """Table 4.1: per-class and mean test AUROC per arm, mean over seeds (rows: arms)."""
@@ -150,18 +180,22 @@ def _times_chance(mass: pd.Series, chance: pd.Series | None) -> float:
     return float((mass[known] / chance[known]).mean()) if known.any() else float("nan")
 
 
-def _arm_key(run: ArmRun, lambdas: int) -> str:
-    return run.arm if run.arm != Arm.CUSTOM.value or lambdas == 1 else f"custom_lambda_{run.lambda_cd:g}"
+def arm_key(arm: str, lambda_cd: float, settings: SaliencyLossSettings) -> str:
+    """The headline key of an arm: its name, and for the Custom arm at a λ1 of ``lambda_grid`` (not the
+    run's ``lambda_cd``) ``custom_lambda_<λ1>``. The Custom arm at ``lambda_cd`` is always ``custom``, on
+    every profile, so the scorecard finds Table 4.1's row whatever grid a profile adds."""
+    if arm != Arm.CUSTOM.value or lambda_cd == settings.lambda_cd:
+        return arm
+    return f"custom_lambda_{lambda_cd:g}"
 
 
 def headline(result: SaliencyLossResult) -> dict:
     s, summary = result.settings, result.summary()
-    n_lambdas = len({r.lambda_cd for r in result.runs if r.arm == Arm.CUSTOM.value}) or 1
     arms = {}
     for label in summary.index:
         runs = result._of(label)
         row = summary.loc[label]
-        arms[_arm_key(runs[0], n_lambdas)] = {
+        arms[arm_key(runs[0].arm, runs[0].lambda_cd, s)] = {
             "label": label,
             "lambda_cd": runs[0].lambda_cd,
             "mean_auroc": float(row["mean AUROC"]),
@@ -174,6 +208,9 @@ def headline(result: SaliencyLossResult) -> dict:
             "flat_map_share": float(row["flat maps"]),
             "epoch_time_over_ce": float(row["s/epoch ÷ CE"]),
             "seeds": len(runs),
+            "stopped_by_plateau_rule": sum(r.stopped != "epochs" for r in runs),
+            "val_loss_first_epoch": float(np.mean([r.history["val_loss"].iloc[0] for r in runs])),
+            "val_loss_best": float(np.mean([r.history["val_loss"].min() for r in runs])),
         }
     rho, p = result.distinctiveness_vs_localisation()
     return {
@@ -182,5 +219,7 @@ def headline(result: SaliencyLossResult) -> dict:
         "profile": s.profile,
         "backbone": s.backbone,
         "arms": arms,
+        "lambda_sc": s.lambda_sc if Arm.COHERENCE.value in s.arms else None,
+        "diverged": [{"arm": d["arm"], "seed": d["seed"]} for d in result.diverged],
         "distinctiveness_vs_localisation_spearman": {"rho": rho, "p": p},
     }

@@ -30,8 +30,9 @@ __all__ = ["run_saliency_losses"]
 
 
 def _evaluate(
-    model, label: str, arm: Arm, seed: int, lam: float, history, seconds, test, boxes, classes, device
+    model, label: str, arm: Arm, seed: int, lam: float, trained, seconds, test, boxes, classes, device
 ) -> ArmRun:
+    history = trained.history
     pred = predict(model, test, device=device, saliency="gradcam")
     stats = map_statistics(model, test, device=resolve_device(device))
     return ArmRun(
@@ -49,12 +50,17 @@ def _evaluate(
         train_seconds=seconds,
         seconds_per_epoch=float(history["seconds"].median()),
         maps=pred.maps,
+        stopped=trained.stopped,
     )
 
 
-def _custom_label(lam: float, lambda_sc: float, several: bool) -> str:
-    terms = f"λ1={lam:g}" + (f", λ2={lambda_sc:g}" if lambda_sc else "")
-    return f"Custom ({terms})" if several or lambda_sc else "Custom"
+def _custom_label(lam: float, several: bool) -> str:
+    return f"Custom (λ1={lam:g})" if several else "Custom"
+
+
+def coherence_label(lambda_sc: float) -> str:
+    """The Coherence arm's name in tables: the Custom loss plus λ2·L_SC."""
+    return f"Custom + L_SC (λ2={lambda_sc:g})"
 
 
 def run_saliency_losses(settings: SaliencyLossSettings) -> SaliencyLossResult:
@@ -81,10 +87,11 @@ def run_saliency_losses(settings: SaliencyLossSettings) -> SaliencyLossResult:
             output_stride=backbone_output_stride(s.backbone, s.output_stride),
         )
 
-    def evaluate(model, label, arm, seed, lam, history, seconds) -> ArmRun:
-        return _evaluate(model, label, arm, seed, lam, history, seconds, test, boxes, classes, s.device)
+    def evaluate(model, label, arm, seed, lam, trained, seconds) -> ArmRun:
+        return _evaluate(model, label, arm, seed, lam, trained, seconds, test, boxes, classes, s.device)
 
     runs: list[ArmRun] = []
+    diverged: list[dict] = []
     for seed in s.seeds:
         if Arm.CE in arms or Arm.MODIFIED in arms:
             model = new_model(seed)
@@ -93,11 +100,11 @@ def run_saliency_losses(settings: SaliencyLossSettings) -> SaliencyLossResult:
 
             def record_ce(trained, first, seed=seed, t0=t0, ce_runs=ce_runs):
                 if Arm.CE in arms:  # evaluate a copy: predict moves the model and sets eval mode
-                    run = evaluate(copy.deepcopy(trained), "CE", Arm.CE, seed, 0.0, first.history, first.seconds)
+                    run = evaluate(copy.deepcopy(trained), "CE", Arm.CE, seed, 0.0, first, first.seconds)
                     ce_runs.append(run)
 
             if Arm.MODIFIED in arms:
-                regularised = SaliencyRegularizedLoss(base, model, s.lambda_cd, lambda_sc=s.lambda_sc)
+                regularised = SaliencyRegularizedLoss(base, model, s.lambda_cd)
                 first, second = fit_two_stage(
                     model,
                     train,
@@ -110,7 +117,7 @@ def run_saliency_losses(settings: SaliencyLossSettings) -> SaliencyLossResult:
                 )
                 runs += ce_runs
                 seconds = first.seconds + second.seconds
-                runs.append(evaluate(model, "Modified", Arm.MODIFIED, seed, s.lambda_cd, second.history, seconds))
+                runs.append(evaluate(model, "Modified", Arm.MODIFIED, seed, s.lambda_cd, second, seconds))
             else:
                 first = fit(model, train, val, base, config(seed, s.epochs))
                 record_ce(model, first)
@@ -118,18 +125,30 @@ def run_saliency_losses(settings: SaliencyLossSettings) -> SaliencyLossResult:
         if Arm.CUSTOM in arms:
             for lam in lambdas:
                 model = new_model(seed)
-                loss = SaliencyRegularizedLoss(base, model, lam, lambda_sc=s.lambda_sc)
+                loss = SaliencyRegularizedLoss(base, model, lam)
                 result = fit(model, train, val, loss, config(seed, s.epochs))
-                label = _custom_label(lam, s.lambda_sc, len(lambdas) > 1)
-                runs.append(evaluate(model, label, Arm.CUSTOM, seed, lam, result.history, result.seconds))
-    order = {Arm.CE.value: 0, Arm.CUSTOM.value: 1, Arm.MODIFIED.value: 2}
+                label = _custom_label(lam, len(lambdas) > 1)
+                runs.append(evaluate(model, label, Arm.CUSTOM, seed, lam, result, result.seconds))
+        if Arm.COHERENCE in arms:
+            model = new_model(seed)
+            loss = SaliencyRegularizedLoss(base, model, s.lambda_cd, lambda_sc=s.lambda_sc)
+            label = coherence_label(s.lambda_sc)
+            try:
+                result = fit(model, train, val, loss, config(seed, s.epochs))
+            except FloatingPointError as err:  # "did not converge" in its plainest form: reported, not raised
+                diverged.append({"arm": label, "seed": seed, "error": str(err)})
+            else:
+                runs.append(evaluate(model, label, Arm.COHERENCE, seed, s.lambda_cd, result, result.seconds))
+    order = {Arm.CE.value: 0, Arm.CUSTOM.value: 1, Arm.MODIFIED.value: 2, Arm.COHERENCE.value: 3}
     runs.sort(key=lambda r: (order[r.arm], r.lambda_cd, r.seed))
-    result = SaliencyLossResult(s, classes, runs, test, uniform_mass=mask_area_share(test) if test.has_masks else None)
+    result = SaliencyLossResult(
+        s, classes, runs, test, uniform_mass=mask_area_share(test) if test.has_masks else None, diverged=diverged
+    )
     result.run = describe_run(
         s,
         {"train": len(train), "val": len(val), "test": len(test)},
         time.perf_counter() - t_start,
-        names={"arms": {"ce": "CE", "custom": "Custom", "modified": "Modified"}},
+        names={"arms": {"ce": "CE", "custom": "Custom", "modified": "Modified", "coherence": "Custom + L_SC"}},
         classes=classes,
         grad_cam_grid=f"{runs[0].maps.shape[-2]}×{runs[0].maps.shape[-1]}",
     )

@@ -16,17 +16,18 @@ __all__ = ["STUDY_HELP", "Arm", "SaliencyLossSettings", "PRESETS", "saliency_los
 
 class Arm(str, Enum):
     CE = "ce"  #: weighted BCE
-    CUSTOM = "custom"  #: weighted BCE + λ1·L_CD (+ λ2·L_SC), from scratch
+    CUSTOM = "custom"  #: weighted BCE + λ1·L_CD, from scratch (the source's Table 4.1 "Custom")
     MODIFIED = "modified"  #: CE's best weights, then the custom loss
+    COHERENCE = "coherence"  #: weighted BCE + λ1·L_CD + λ2·L_SC, from scratch (the source's untrained full loss)
 
 
 @dataclass
 class SaliencyLossSettings(ChestDataSettings, TrainingSettings):
     backbone: str = "densenet121"
     output_stride: int | None = 8
-    arms: tuple[str, ...] = ("ce", "custom", "modified")
+    arms: tuple[str, ...] = ("ce", "custom", "modified", "coherence")
     lambda_cd: float = 1.4  #: λ1, weight of the class-distinctiveness loss (the source's 1.4)
-    lambda_sc: float = 0.0  #: λ2, weight of the spatial-coherence loss (0: off, as in the source's Table 4.1)
+    lambda_sc: float = 10.0  #: λ2, weight of the spatial-coherence loss in the Coherence arm (the source gives none)
     lambda_grid: tuple[float, ...] = ()  #: further λ1 values for the Custom arm
     second_epochs: int = 3  #: epochs of the Modified arm's second stage
 
@@ -39,6 +40,8 @@ class SaliencyLossSettings(ChestDataSettings, TrainingSettings):
             raise ValueError(f"parameter 'arms': unknown {bad or 'empty list'}; use any of {arms}")
         if self.output_stride not in (None, 8, 16, 32):
             raise ValueError(f"parameter 'output_stride' must be 8, 16, 32 or None, got {self.output_stride!r}")
+        if "coherence" in self.arms and self.lambda_sc <= 0:
+            raise ValueError("parameter 'lambda_sc' must be > 0 for the coherence arm (or leave that arm out)")
         if self.lambda_cd < 0 or self.lambda_sc < 0 or any(v < 0 for v in self.lambda_grid):
             raise ValueError("parameters 'lambda_cd', 'lambda_sc' and 'lambda_grid' must be >= 0")
         if not self.seeds:
@@ -77,9 +80,9 @@ def saliency_loss_settings(profile: str = "default", **overrides) -> SaliencyLos
 STUDY_HELP = {
     "backbone": "densenet121 (the source's), resnet101, vgg19, resnet50 or small-cnn",
     "output_stride": "8, 16 or 32 pixels per Grad-CAM cell; None: the backbone's own",
-    "arms": "any of ce, custom, modified",
+    "arms": "any of ce, custom, modified, coherence (custom + λ2·L_SC)",
     "lambda_cd": "λ1: weight of the class-distinctiveness loss (the source's 1.4)",
-    "lambda_sc": "λ2: weight of the spatial-coherence loss (0: off)",
+    "lambda_sc": "λ2: weight of the spatial-coherence loss in the coherence arm",
     "lambda_grid": "further λ1 values for the Custom arm, e.g. 0.5,3.0",
     "epochs": "maximum epochs of CE and Custom (stops at the second LR reduction)",
     "second_epochs": "maximum epochs of the Modified arm's second stage",

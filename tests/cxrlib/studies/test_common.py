@@ -33,9 +33,7 @@ IMAGENET_STUDIES = ("01_baseline", "02_saliency_losses", "04_imbalance_losses", 
 
 
 @pytest.mark.parametrize("study", [*IMAGENET_STUDIES, "08_pylon", "09_pylon_ablations"])
-def test_full_starts_from_imagenet_and_stops_before_any_data_or_training_without_the_file(
-    study, monkeypatch, tmp_path
-):
+def test_full_starts_from_imagenet_and_stops_before_any_data_or_training_without_the_file(study, monkeypatch, tmp_path):
     import urllib.request
 
     from huggingface_hub import constants

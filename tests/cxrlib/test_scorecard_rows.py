@@ -1,0 +1,104 @@
+"""Every scorecard row reads a key that a result of its profile's shape has.
+
+A profile can change a result's *shape*: which backbones, arms, λ values, models or ablations it holds
+(the fields in ``SHAPE_FIELDS``), and with it the headline's keys. A key that exists on ``smoke`` but
+not on ``full`` fills the row on the CPU book and leaves it "not yet run" on the real one (the λ-grid
+bug of study 02: ``full`` stored the Custom arm as ``custom_lambda_1.4``). So for every profile whose
+shape differs from another's, the study is run at a tiny size with that profile's shape, and every
+row of the study must resolve in its headline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import pytest
+
+from cxrlib.scorecard import lookup
+from cxrlib.scorecard_rows import SCORECARD
+from cxrlib.studies import STUDY_RUNNERS
+
+#: the settings fields that decide which keys a study's headline has
+SHAPE_FIELDS = {
+    "01_baseline": ("backbones",),
+    "02_saliency_losses": ("arms", "lambda_cd", "lambda_grid"),
+    "03_heatmap_loss": ("experiments",),
+    "04_imbalance_losses": ("losses",),
+    "05_calibration": ("losses",),
+    "06_laplace": ("hessians",),
+    "07_defer": ("rules",),
+    "08_pylon": ("models",),
+    "09_pylon_ablations": ("ablations",),
+}
+#: a tiny run of each study that keeps its shape (sizes and epochs only)
+TINY = {
+    "02_saliency_losses": {"n": 120, "epochs": 1, "second_epochs": 1, "seeds": (0,)},
+    "08_pylon": {"n": 30, "epochs": 1, "seeds": (0,), "batch_size": 16},
+    "09_pylon_ablations": {
+        "n": 60,
+        "epochs": 1,
+        "gap_seeds": (0, 1),  # two seeds: the rows of standard deviations need them
+        "ablation_seeds": (0,),
+        "transfer_seeds": (0,),
+        "target_n": 60,
+        "transfer_epochs": 1,
+    },
+}
+
+
+def _shapes() -> list[tuple[str, str]]:
+    """(study, profile) for every profile whose shape differs from the smoke profile's."""
+    cases = []
+    scored = {row.notebook for row in SCORECARD if row.key}
+    for study, fields in SHAPE_FIELDS.items():
+        if study not in scored:
+            continue
+        settings_for = STUDY_RUNNERS[study][0]
+        smoke = {f: asdict(settings_for("smoke"))[f] for f in fields}
+        for profile in ("default", "full"):
+            shape = {f: asdict(settings_for(profile))[f] for f in fields}
+            if shape != smoke and shape not in [c[2] for c in cases if c[0] == study]:
+                cases.append((study, profile, shape))
+    return [(study, profile) for study, profile, _ in cases]
+
+
+def test_every_study_with_scorecard_rows_declares_its_shape_fields():
+    studies = {row.notebook for row in SCORECARD if row.notebook and row.key}
+    assert studies <= set(SHAPE_FIELDS)
+    assert {study for study, _ in _shapes()} <= set(TINY)
+    for study, fields in SHAPE_FIELDS.items():
+        settings = asdict(STUDY_RUNNERS[study][0]("smoke"))
+        assert set(fields) <= set(settings), study
+
+
+def _members(shape: dict) -> set[str]:
+    """The names a shape holds (backbones, arms, models...): the strings inside its tuple fields."""
+    return {v for value in shape.values() if isinstance(value, tuple) for v in value if isinstance(v, str)}
+
+
+def _expected(key: str, shape: dict, study: str) -> bool:
+    """A row is expected to be filled unless its key names a member (a model, an arm...) that some
+    profile has and this shape does not: 08's ``models.unet`` on ``default``, which trains no U-Net."""
+    every = set().union(
+        *(
+            _members({f: getattr(STUDY_RUNNERS[study][0](p), f) for f in SHAPE_FIELDS[study]})
+            for p in ("smoke", "default", "full")
+        )
+    )
+    return not any(part in every and part not in _members(shape) for part in key.split("."))
+
+
+@pytest.mark.parametrize(("study", "profile"), _shapes())
+def test_scorecard_keys_exist_in_a_result_of_each_profiles_shape(study, profile, tmp_path, monkeypatch):
+    monkeypatch.setenv("CXRLIB_RESULTS", str(tmp_path))
+    settings_for, run = STUDY_RUNNERS[study]
+    shape = {f: getattr(settings_for(profile), f) for f in SHAPE_FIELDS[study]}
+    tiny = dict(TINY[study])
+    if "pan" in shape.get("models", ()):  # PAN's pyramid needs a multiple of 256 pixels
+        tiny["image_size"] = 256
+    settings = settings_for("smoke", progress=False, **shape, **tiny)
+    headline = run(settings).headline
+    rows = [row for row in SCORECARD if row.notebook == study and row.key and _expected(row.key, shape, study)]
+    assert rows, f"no scorecard row of {study} is expected with {profile}'s shape"
+    missing = [row.key for row in rows if lookup({study: headline}, study, row.key) is None]
+    assert not missing, f"{study} with {profile}'s shape {shape} lacks scorecard keys {missing}"
