@@ -93,7 +93,7 @@ def test_filled_rows_counted_linked_and_printed_to_three_decimals():
     assert "| 0.9032 | 0.914 |" in line  # paper as published, ours to 3 decimals
     assert "{doc}`04 <notebooks/04_imbalance_losses>`" in line  # the notebook by its number
     assert "| 0.8489 | undefined |" in _row(page, "CE Edema")  # NaN written as null
-    assert "| 0.8291 | 0.650 |" in _row(page, "DeepAUC (AUCM + PESG)")
+    assert "| 0.8291 | 0.650 |" in _row(page, "DeepAUC (AUC-M; ours: LibAUC's PESG recipe)")
     assert "_runner" not in page  # the runner's file is not a notebook
 
 
