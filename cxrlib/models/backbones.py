@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 import torchvision
 
-from .protocol import ModelOutput
+from .protocol import MAP_ARCHITECTURES, ModelOutput
 from .weights import TORCHVISION_WEIGHTS, require_imagenet_weights
 
 __all__ = [
@@ -166,8 +166,6 @@ NATIVE_STRIDE = {
     Backbone.SMALL_CNN: 16,
     Backbone.VILTER_CNN: 8,
 }
-#: the models with a decoder whose head output is the class map (:mod:`cxrlib.models.pylon`, ``baselines``)
-MAP_ARCHITECTURES = ("pylon", "gmp", "li2018", "unet", "fpn", "deeplabv3plus", "pan")
 #: the dropout before the linear layer that :func:`build_model` uses when not told (the Laplace study's CNN has 0.2)
 DEFAULT_DROPOUT = {Backbone.VILTER_CNN: 0.2}
 

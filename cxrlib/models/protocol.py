@@ -15,7 +15,10 @@ from typing import NamedTuple, Protocol, runtime_checkable
 
 import torch
 
-__all__ = ["ModelOutput", "SaliencyMethod", "MapModel", "require_map_model"]
+__all__ = ["ModelOutput", "SaliencyMethod", "MapModel", "require_map_model", "MAP_ARCHITECTURES"]
+
+#: the models with a decoder whose head output is the class map (:mod:`cxrlib.models.pylon`, ``baselines``)
+MAP_ARCHITECTURES = ("pylon", "gmp", "li2018", "unet", "fpn", "deeplabv3plus", "pan")
 
 
 class ModelOutput(NamedTuple):

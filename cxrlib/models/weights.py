@@ -22,6 +22,8 @@ from pathlib import Path
 import torch
 import torchvision
 
+from .protocol import MAP_ARCHITECTURES
+
 __all__ = ["MissingWeightsError", "WeightsFile", "imagenet_weights_file", "require_imagenet_weights"]
 
 #: the torchvision weights each pooled classifier's ImageNet start uses
@@ -31,8 +33,6 @@ TORCHVISION_WEIGHTS = {
     "resnet101": "ResNet101_Weights",
     "vgg19": "VGG19_Weights",
 }
-#: the decoder architectures whose encoder comes from segmentation-models-pytorch
-SMP_PREFIXES = ("pylon", "gmp", "li2018", "unet", "fpn", "deeplabv3plus", "pan")
 
 
 class MissingWeightsError(FileNotFoundError):
@@ -86,11 +86,11 @@ def imagenet_weights_file(backbone: str, *, encoder: str | None = None) -> Weigh
     name = str(getattr(backbone, "value", backbone))
     if name in TORCHVISION_WEIGHTS:
         return _torchvision_file(name)
-    if name in SMP_PREFIXES:
+    if name in MAP_ARCHITECTURES:
         return _smp_file(encoder or "resnet50")
     raise ValueError(
         f"backbone {name!r} has no ImageNet weights (those with weights: {sorted(TORCHVISION_WEIGHTS)} "
-        f"and the decoder models {list(SMP_PREFIXES)}); run it with pretrained=False"
+        f"and the decoder models {list(MAP_ARCHITECTURES)}); run it with pretrained=False"
     )
 
 

@@ -85,7 +85,7 @@ def protocol_departures(
     n = getattr(s, "n", None)
     name = dataset or s.dataset
     synthetic = name.startswith("synth-")
-    data = f"{dataset or s.dataset}" + (f", {n} images" if synthetic and n else "")
+    data = name + (f", {n} images" if synthetic and n else "")
     why = data_why or (NOT_DOWNLOADABLE if synthetic else "the source's data, as this machine holds them")
     rows.append(Departure("data", source.dataset_text, data, why, differs=name != source.dataset))
     if source.image_size is None:
@@ -168,7 +168,6 @@ def protocol_departures(
                 source.runs_text,
                 f"{seeds} seed{'s' if seeds != 1 else ''}" + (" (95% Student-t intervals)" if seeds > 1 else ""),
                 "several seeds give intervals, which say whether a difference between arms is more than noise",
-                differs=True,
             )
         )
     rows.append(

@@ -27,7 +27,6 @@ def calibration_departures(settings: CalibrationSettings) -> pd.DataFrame:
             '15 bins, "sorted and partitioned" (equal-width or equal-mass not stated); mean over classes presumably',
             f"{s.n_bins} equal-width bins per class, then the mean over classes; adaptive (equal-mass) ECE beside it",
             "both readings are reported",
-            differs=True,
         )
     )
     rows.append(

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..prose import fmt, with_ci
-from .settings import Arm
+from .settings import Arm, coherence_label
 
 if TYPE_CHECKING:
     from .result import SaliencyLossResult
@@ -156,40 +156,38 @@ def saliency_loss_discussion(result: SaliencyLossResult) -> str:
 
 def coherence_sentence(result: SaliencyLossResult) -> str:
     """Does the full loss (with λ2·L_SC) converge, and at what cost per epoch? Empty without that arm."""
-    runs = [r for r in result.runs if r.arm == Arm.COHERENCE.value]
-    diverged = [d for d in result.diverged if d["arm"].startswith("Custom + L_SC")]
-    if not runs and not diverged:
-        return ""
     s = result.settings
-    n = len(runs) + len(diverged)
-    if not runs:
+    if Arm.COHERENCE.value not in s.arms:
+        return ""
+    label = coherence_label(s.lambda_sc)
+    c = result.convergence(label)
+    n, diverged = c["seeds"], c["diverged"]
+    if diverged == n:
         return (
             f"**Spatial coherence (λ2 = {s.lambda_sc:g}).** Every one of the {n} seed(s) diverged (non-finite "
             'loss): on this run the source\'s "did not converge" holds in its plainest form.'
         )
-    label = runs[0].label
-    table = result.convergence_table()
-    first = np.mean([r.history["val_loss"].iloc[0] for r in runs])
-    best = np.mean([r.history["val_loss"].min() for r in runs])
+    first, best, plateau = c["val_loss_first_epoch"], c["val_loss_best"], c["stopped_by_plateau_rule"]
     ratio = result.epoch_time_ratio(label)
-    plateau = sum(r.stopped != "epochs" for r in runs)
-    ce_plateau = table["stopped by plateau rule"].get("CE")
-    auc = result.summary().loc[label, "mean AUROC"]
-    custom = result.summary()["mean AUROC"].get("Custom", np.nan)
+    ce_label = next((r.label for r in result.runs if r.arm == Arm.CE.value), None)
+    ce_plateau = result.convergence(ce_label)["stopped_by_plateau_rule"] if ce_label else None
+    summary = result.summary()
+    auc = summary.loc[label, "mean AUROC"]
+    custom = summary["mean AUROC"].get("Custom", np.nan)
     fell = best < first
-    h, w = runs[0].maps.shape[-2:]
+    h, w = next(r for r in result.runs if r.label == label).maps.shape[-2:]
     share = min(9, h) * min(9, w) / (h * w)
     verdict = (
         "its training converged as the other arms' did"
         if fell and not diverged
         else "its validation loss did not fall"
         if not fell
-        else f"{len(diverged)} of {n} seeds diverged"
+        else f"{diverged} of {n} seeds diverged"
     )
     return (
         f"**Spatial coherence (λ2 = {s.lambda_sc:g}; the source gives no λ2).** The source left L_SC out because "
         'training with it "doesn\'t seem to converge within reasonable time limits". Here the full loss '
-        f"(L_WCE + {s.lambda_cd:g}·L_CD + {s.lambda_sc:g}·L_SC) trained on {n} seed(s): {len(diverged)} diverged, "
+        f"(L_WCE + {s.lambda_cd:g}·L_CD + {s.lambda_sc:g}·L_SC) trained on {n} seed(s): {diverged} diverged, "
         f"{plateau} stopped by the plateau rule (CE: {ce_plateau}) and the rest at the {s.epochs}-epoch cap; its "
         f"validation loss fell from {fmt(first, 3)} in the first epoch to {fmt(best, 3)} at its best, so "
         f"{verdict}. Its mean test AUROC was {fmt(auc)} (Custom: {fmt(custom)}), and an epoch cost "

@@ -99,31 +99,49 @@ class SaliencyLossResult:
         table["s/epoch ÷ CE"] = summary["s/epoch ÷ CE"].map(lambda v: fmt(v, 2))
         return table
 
+    def convergence(self, label: str) -> dict:
+        """How ``label``'s training ended, over its seeds: ``seeds`` (diverged ones included), how many
+        ``stopped_by_plateau_rule`` (the validation loss stopped improving twice; the others hit the epoch
+        cap), how many ``diverged`` (non-finite loss), and means over the trained seeds of the validation
+        loss of the first epoch and of the best, and of the best epoch (1-based; NaN without a trained seed)."""
+        runs = self._of(label)
+        losses = [r.history["val_loss"] for r in runs]
+        diverged = sum(d["arm"] == label for d in self.diverged)
+
+        def mean(values: list[float]) -> float:
+            return float(np.mean(values)) if values else float("nan")
+
+        return {
+            "seeds": len(runs) + diverged,
+            "stopped_by_plateau_rule": sum(r.stopped != "epochs" for r in runs),
+            "diverged": diverged,
+            "val_loss_first_epoch": mean([float(v.iloc[0]) for v in losses]),
+            "val_loss_best": mean([float(v.min()) for v in losses]),
+            "best_epoch": mean([int(v.idxmin()) + 1 for v in losses]),
+        }
+
     def convergence_table(self) -> pd.DataFrame:
-        """Did each arm's training converge, and at what cost? One row per arm: seeds trained, how many
-        stopped by the plateau rule (the validation loss stopped improving twice) rather than at the
-        epoch cap, how many diverged (non-finite loss), the validation loss of the first and the best
-        epoch (means over seeds), the best epoch, and seconds per epoch over CE's."""
+        """Did each arm's training converge, and at what cost? One row per arm (:meth:`convergence`):
+        seeds, stopped by the plateau rule rather than at the epoch cap, diverged, the validation loss of
+        the first and the best epoch, the best epoch, and seconds per epoch over CE's."""
         rows = []
         for label in self.labels:
-            runs = self._of(label)
-            first = [float(r.history["val_loss"].iloc[0]) for r in runs]
-            best = [float(r.history["val_loss"].min()) for r in runs]
+            c = self.convergence(label)
             rows.append(
                 {
                     "arm": label,
-                    "seeds": len(runs) + sum(d["arm"] == label for d in self.diverged),
-                    "stopped by plateau rule": sum(r.stopped != "epochs" for r in runs),
-                    "diverged": sum(d["arm"] == label for d in self.diverged),
-                    "val loss, epoch 1": fmt(float(np.mean(first)), 3),
-                    "val loss, best": fmt(float(np.mean(best)), 3),
-                    "best epoch": fmt(float(np.mean([int(r.history["val_loss"].idxmin()) + 1 for r in runs])), 1),
+                    "seeds": c["seeds"],
+                    "stopped by plateau rule": c["stopped_by_plateau_rule"],
+                    "diverged": c["diverged"],
+                    "val loss, epoch 1": fmt(c["val_loss_first_epoch"], 3),
+                    "val loss, best": fmt(c["val_loss_best"], 3),
+                    "best epoch": fmt(c["best_epoch"], 1),
                     "s/epoch ÷ CE": fmt(self.epoch_time_ratio(label), 2),
                 }
             )
         for label in dict.fromkeys(d["arm"] for d in self.diverged):
             if label not in self.labels:  # every seed diverged
-                n = sum(d["arm"] == label for d in self.diverged)
+                n = self.convergence(label)["diverged"]
                 rows.append({"arm": label, "seeds": n, "stopped by plateau rule": 0, "diverged": n})
         return pd.DataFrame(rows).set_index("arm").fillna("–")
 
@@ -195,6 +213,7 @@ def headline(result: SaliencyLossResult) -> dict:
     for label in summary.index:
         runs = result._of(label)
         row = summary.loc[label]
+        convergence = result.convergence(label)
         arms[arm_key(runs[0].arm, runs[0].lambda_cd, s)] = {
             "label": label,
             "lambda_cd": runs[0].lambda_cd,
@@ -208,9 +227,7 @@ def headline(result: SaliencyLossResult) -> dict:
             "flat_map_share": float(row["flat maps"]),
             "epoch_time_over_ce": float(row["s/epoch ÷ CE"]),
             "seeds": len(runs),
-            "stopped_by_plateau_rule": sum(r.stopped != "epochs" for r in runs),
-            "val_loss_first_epoch": float(np.mean([r.history["val_loss"].iloc[0] for r in runs])),
-            "val_loss_best": float(np.mean([r.history["val_loss"].min() for r in runs])),
+            **{k: convergence[k] for k in ("stopped_by_plateau_rule", "val_loss_first_epoch", "val_loss_best")},
         }
     rho, p = result.distinctiveness_vs_localisation()
     return {

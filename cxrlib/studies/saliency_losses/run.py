@@ -24,7 +24,7 @@ from ..common import (
 )
 from ..runinfo import describe_run
 from .result import ArmRun, SaliencyLossResult, headline
-from .settings import Arm, SaliencyLossSettings
+from .settings import Arm, SaliencyLossSettings, coherence_label
 
 __all__ = ["run_saliency_losses"]
 
@@ -56,11 +56,6 @@ def _evaluate(
 
 def _custom_label(lam: float, several: bool) -> str:
     return f"Custom (λ1={lam:g})" if several else "Custom"
-
-
-def coherence_label(lambda_sc: float) -> str:
-    """The Coherence arm's name in tables: the Custom loss plus λ2·L_SC."""
-    return f"Custom + L_SC (λ2={lambda_sc:g})"
 
 
 def run_saliency_losses(settings: SaliencyLossSettings) -> SaliencyLossResult:

@@ -11,7 +11,7 @@ from ..common import (
 )
 from ..shared_settings import ChestDataSettings, TrainingSettings
 
-__all__ = ["STUDY_HELP", "Arm", "SaliencyLossSettings", "PRESETS", "saliency_loss_settings"]
+__all__ = ["STUDY_HELP", "Arm", "SaliencyLossSettings", "PRESETS", "saliency_loss_settings", "coherence_label"]
 
 
 class Arm(str, Enum):
@@ -19,6 +19,11 @@ class Arm(str, Enum):
     CUSTOM = "custom"  #: weighted BCE + λ1·L_CD, from scratch (the source's Table 4.1 "Custom")
     MODIFIED = "modified"  #: CE's best weights, then the custom loss
     COHERENCE = "coherence"  #: weighted BCE + λ1·L_CD + λ2·L_SC, from scratch (the source's untrained full loss)
+
+
+def coherence_label(lambda_sc: float) -> str:
+    """The Coherence arm's name in tables: the Custom loss plus λ2·L_SC."""
+    return f"Custom + L_SC (λ2={lambda_sc:g})"
 
 
 @dataclass
