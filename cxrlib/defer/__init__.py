@@ -7,7 +7,8 @@ and what deferral buys (coverage, kept-set accuracy and AUROC, system accuracy, 
 - :mod:`~cxrlib.defer.error_model`: :func:`fit_error_model` (maps + probabilities → P(wrong) per class).
 - :mod:`~cxrlib.defer.uncertainty`: MC dropout and last-layer Laplace predictive probabilities.
 - :mod:`~cxrlib.defer.surrogate`: :class:`DeferralNet` and L_CE (:class:`DeferralSurrogateLoss`).
-- :mod:`~cxrlib.defer.rules`: :class:`DeferralRule` and one constructor per rule; defer when score > c.
+- :mod:`~cxrlib.defer.rules`: :class:`DeferralRule` and one constructor per rule; defer when score > c;
+  :func:`per_image` defers whole images (the source's unit).
 - :mod:`~cxrlib.defer.metrics`: :func:`deferral_metrics`, :func:`cost_sweep`, :func:`risk_coverage_curve`, :func:`aurc`.
 """
 
@@ -34,10 +35,13 @@ from .metrics import (
 )
 from .rules import (
     DeferralRule,
+    DeferralUnit,
     Rule,
+    any_wrong,
     check_cost,
     confidence_rule,
     error_model_rule,
+    per_image,
     predictive_rule,
     surrogate_rule,
 )
@@ -76,6 +80,9 @@ __all__ = [
     "surrogate_probabilities",
     "Rule",
     "DeferralRule",
+    "DeferralUnit",
+    "any_wrong",
+    "per_image",
     "check_cost",
     "confidence_rule",
     "predictive_rule",

@@ -8,6 +8,10 @@ out). Mistakes are rare, so the source asked whether to balance its training set
 ``balance="none"`` estimates P(wrong) at the rate mistakes occur, ``"balanced"`` weighs each class's
 mistakes up to the total weight of its correct answers, which shifts every output towards "wrong"
 (by the log of that weight on the logit scale: :meth:`FittedErrorModel.p_wrong` can undo it).
+
+The source's error model judges the whole image: its target is "some finding of this image is
+classified wrongly" (``target="image"``: one output, the image's mistake over its known labels);
+``target="finding"`` gives one output per class.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from .rules import DeferralUnit
 
 __all__ = [
     "Balance",
@@ -44,17 +50,23 @@ class ErrorInputs(str, Enum):
     MAPS = "maps"  #: the Grad-CAM maps alone
 
 
-def mistakes(logits, labels) -> np.ndarray:
+def mistakes(logits, labels, unit: DeferralUnit | str = DeferralUnit.FINDING) -> np.ndarray:
     """``(N, K)``: 1.0 where the answer ``logit > 0`` differs from the label, 0.0 where it agrees, NaN
-    where the label is unknown."""
+    where the label is unknown. ``unit="image"``: ``(N, 1)``, 1.0 where some known finding of the image
+    is wrong, 0.0 where every known one is right, NaN where none is known."""
     z, y = np.asarray(logits, dtype=np.float64), np.asarray(labels, dtype=np.float64)
     if z.shape != y.shape or z.ndim != 2:
         raise ValueError(f"logits {z.shape} and labels {y.shape} must be (N, K) of one shape")
-    return np.where(np.isnan(y), np.nan, ((z > 0) != (y == 1)).astype(np.float64))
+    wrong = np.where(np.isnan(y), np.nan, ((z > 0) != (y == 1)).astype(np.float64))
+    if DeferralUnit(unit) is DeferralUnit.FINDING:
+        return wrong
+    known = ~np.isnan(y)
+    return np.where(known.any(1), np.nansum(wrong, 1) > 0, np.nan)[:, None]
 
 
 class ErrorModel(nn.Module):
-    """``(maps (B, K, h, w), logits (B, K)) → (B, K)`` logits of P(the classifier is wrong), per class.
+    """``(maps (B, K, h, w), logits (B, K)) → (B, outputs)`` logits of P(the classifier is wrong): per
+    class (``outputs = K``, the default) or for the whole image (``outputs = 1``).
 
     Maps: two Conv3×3-ReLU layers over the K maps as channels (each class's map sees the others'),
     global average and max pooling. Probabilities: per class the logit, the probability and
@@ -68,6 +80,7 @@ class ErrorModel(nn.Module):
         inputs: ErrorInputs | str = ErrorInputs.MAPS_AND_PROBABILITIES,
         width: int = 16,
         hidden: int = 32,
+        outputs: int | None = None,
     ):
         super().__init__()
         self.inputs = ErrorInputs(inputs)
@@ -83,7 +96,7 @@ class ErrorModel(nn.Module):
             else None
         )
         n_in = 2 * width * self.uses_maps + 3 * k * self.uses_probabilities
-        self.mlp = nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, k))
+        self.mlp = nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, outputs or k))
         self.register_buffer("map_scale", torch.ones(k))
         self.register_buffer("logit_scale", torch.ones(k))
 
@@ -108,6 +121,7 @@ class ErrorModel(nn.Module):
 class ErrorModelConfig:
     inputs: str = ErrorInputs.MAPS_AND_PROBABILITIES.value
     balance: str = Balance.NONE.value
+    target: str = DeferralUnit.FINDING.value  #: "image": one output, some finding of the image wrong
     epochs: int = 200  #: at most; stops after ``patience`` epochs without a better validation loss
     patience: int = 20
     lr: float = 3e-3
@@ -120,14 +134,15 @@ class ErrorModelConfig:
     def __post_init__(self) -> None:
         ErrorInputs(self.inputs)
         Balance(self.balance)
+        DeferralUnit(self.target)
         if self.epochs < 1 or self.patience < 1 or self.batch_size < 1:
             raise ValueError("error model: epochs, patience and batch_size must be >= 1")
 
 
 @dataclass
 class FittedErrorModel:
-    """A trained :class:`ErrorModel` with its training record. ``mistake_weight (K,)``: the weight each
-    class's mistakes had in training (1 without balancing)."""
+    """A trained :class:`ErrorModel` with its training record. ``mistake_weight (outputs,)``: the weight
+    each output's mistakes had in training (1 without balancing)."""
 
     model: ErrorModel
     config: ErrorModelConfig
@@ -137,7 +152,8 @@ class FittedErrorModel:
 
     @torch.no_grad()
     def p_wrong(self, maps, logits, prior_corrected: bool = False) -> np.ndarray:
-        """``(N, K)`` estimated P(classifier wrong). ``prior_corrected`` subtracts the log of the mistakes'
+        """``(N, outputs)`` estimated P(classifier wrong): ``(N, K)``, or ``(N, 1)`` for an image-level
+        model. ``prior_corrected`` subtracts the log of the mistakes'
         training weight from each logit (undoing balancing: the estimate returns to the unweighted scale)."""
         self.model.eval()
         z = self.model(_tensor(maps), _tensor(logits))
@@ -161,15 +177,17 @@ def fit_error_model(
     maps, logits, labels, val_maps, val_logits, val_labels, config: ErrorModelConfig | None = None
 ) -> FittedErrorModel:
     """Train an error model on the classifier's outputs of one split (``maps (N, K, h, w)``, ``logits (N,
-    K)``, ``labels (N, K)`` with NaN) and keep the weights of its best validation loss (same weighting)
-    on another. Adam, mini-batches drawn with a ``torch.Generator`` seeded with ``config.seed``.
+    K)``, ``labels (N, K)`` with NaN; the target per class or per image as ``config.target``) and keep
+    the weights of its best validation loss (same weighting) on another. Adam, mini-batches drawn with
+    a ``torch.Generator`` seeded with ``config.seed``.
 
     Raises ``ValueError`` for shapes that do not fit, a split without any known label, or a class with
     no mistake (or no correct answer) to balance.
     """
     config = config or ErrorModelConfig()
-    x, z, target = _tensor(maps), _tensor(logits), _tensor(mistakes(logits, labels))
-    vx, vz, vtarget = _tensor(val_maps), _tensor(val_logits), _tensor(mistakes(val_logits, val_labels))
+    unit = DeferralUnit(config.target)
+    x, z, target = _tensor(maps), _tensor(logits), _tensor(mistakes(logits, labels, unit))
+    vx, vz, vtarget = _tensor(val_maps), _tensor(val_logits), _tensor(mistakes(val_logits, val_labels, unit))
     for m, lo, what in ((x, z, "training"), (vx, vz, "validation")):
         if m.ndim != 4 or m.shape[:2] != lo.shape:
             raise ValueError(
@@ -185,16 +203,16 @@ def fit_error_model(
     if Balance(config.balance) is Balance.BALANCED:
         if (wrong == 0).any() or (right == 0).any():
             raise ValueError(
-                f"cannot balance the error model: mistakes per class {wrong.int().tolist()}, correct answers "
-                f"{right.int().tolist()} in its training split (every class needs both)"
+                f"cannot balance the error model: mistakes per {unit.value} output {wrong.int().tolist()}, correct "
+                f"answers {right.int().tolist()} in its training split (every output needs both)"
             )
         weight = right / wrong
     else:
-        weight = torch.ones(z.shape[1])
+        weight = torch.ones(target.shape[1])
     generator = torch.Generator().manual_seed(config.seed)
     with torch.random.fork_rng(devices=[]):  # a CPU model: forking every GPU's generator is slow and warns
         torch.manual_seed(config.seed)
-        model = ErrorModel(z.shape[1], config.inputs, config.width, config.hidden)
+        model = ErrorModel(z.shape[1], config.inputs, config.width, config.hidden, outputs=target.shape[1])
     model.set_scales(x, z)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     best, best_epoch, best_state, history = float("inf"), 0, None, []

@@ -1,10 +1,12 @@
-"""What deferral buys: coverage, accuracy and AUROC on the kept set, accuracy of model + clinician, the
-cost-weighted loss, and risk–coverage curves with the area under them (AURC).
+"""What deferral buys: coverage, accuracy, AUROC and sensitivity on the kept set, accuracy and
+sensitivity of model + clinician, the cost-weighted loss, and risk–coverage curves with the area under
+them (AURC); per class, every decision pooled, and per image (the source's unit).
 
 Labels are ``(N, K)`` with NaN for unknown; a decision whose label is unknown counts nowhere (neither
 kept nor deferred). The clinician's predictions are ``(N, K)`` (:mod:`cxrlib.defer.clinician`). A
 kept-set metric of an empty kept set is undefined: the functions that compute one raise
-``ValueError`` rather than return NaN, and :func:`cost_sweep` leaves such points out.
+``ValueError`` rather than return NaN, and :func:`cost_sweep` leaves such points out (or, asked to
+keep them, fills their kept-set metrics with NaN).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ METRICS = (
     "cost-weighted loss",
     "model accuracy",
     "clinician accuracy",
+    "kept sensitivity",
+    "system sensitivity",
 )
 
 
@@ -175,44 +179,86 @@ def _checked(rule: DeferralRule, labels, clinician) -> tuple[np.ndarray, np.ndar
     return y, m
 
 
-def _one_class(y, prediction, score, defer, clinician, cost) -> dict[str, float] | None:
-    """Metrics of one class's known decisions (``(n,)`` each; ``score`` None: no AUROC); None when
-    nothing is kept."""
+def _sensitivities(y, prediction, defer, clinician) -> tuple[float, float]:
+    """Over known decisions ``(n,)``: the model's sensitivity on the kept positives and the system's
+    (kept answered by the model, deferred by the clinician) on every positive; NaN without positives.
+    The false-negative rate is one minus either."""
+    positive = y == 1
+    kept = positive & ~defer
+    answer = np.where(defer, clinician, prediction)
+    kept_sensitivity = float((prediction[kept] == 1).mean()) if kept.any() else np.nan
+    system_sensitivity = float((answer[positive] == 1).mean()) if positive.any() else np.nan
+    return kept_sensitivity, system_sensitivity
+
+
+def _one_class(y, prediction, score, defer, clinician, cost) -> dict[str, float]:
+    """Metrics of one class's known decisions (``(n,)`` each; ``score`` None: no AUROC); the kept-set
+    metrics are NaN when nothing is kept."""
     keep = ~defer
     model_right = prediction == y
     clinician_right = clinician == y
-    row = {
+    kept_sensitivity, system_sensitivity = _sensitivities(y, prediction, defer, clinician)
+    return {
         "decisions": len(y),
         "coverage": keep.mean(),
+        "kept accuracy": model_right[keep].mean() if keep.any() else np.nan,
+        "kept AUROC": _rank_auroc(score[keep], y[keep]) if score is not None and keep.any() else np.nan,
         "system accuracy": np.where(keep, model_right, clinician_right).mean(),
         "cost-weighted loss": np.where(keep, ~model_right, cost).mean(),
         "model accuracy": model_right.mean(),
         "clinician accuracy": clinician_right.mean(),
+        "kept sensitivity": kept_sensitivity,
+        "system sensitivity": system_sensitivity,
     }
-    if not keep.any():
-        return None
-    row["kept accuracy"] = model_right[keep].mean()
-    row["kept AUROC"] = _rank_auroc(score[keep], y[keep]) if score is not None else np.nan
-    return row
+
+
+def _images(y, prediction, defer, clinician, cost) -> dict[str, float]:
+    """Metrics per image over ``(N, K)`` arrays (labels NaN where unknown; images with no known label
+    left out). An image is kept when none of its known decisions is deferred, and right when every
+    known finding is answered right: by the model where kept, by the clinician where deferred. Its
+    loss is ``cost`` if anything of it is deferred plus 1 if a kept answer is wrong (the source's cost
+    model, per image, for a per-image rule). Sensitivities are over the positive decisions."""
+    known = ~np.isnan(y)
+    has = known.any(1)
+    y, prediction, defer, clinician, known = (a[has] for a in (y, prediction, defer, clinician, known))
+    defer = defer & known
+    deferred = defer.any(1)
+    keep = ~deferred
+    model_wrong = ((prediction != y) & known).any(1)
+    answer = np.where(defer, clinician, prediction)
+    kept_wrong = ((prediction != y) & known & ~defer).any(1)
+    kept_sensitivity, system_sensitivity = _sensitivities(y[known], prediction[known], defer[known], clinician[known])
+    return {
+        "decisions": int(has.sum()),
+        "coverage": keep.mean(),
+        "kept accuracy": 1.0 - model_wrong[keep].mean() if keep.any() else np.nan,
+        "kept AUROC": np.nan,
+        "system accuracy": 1.0 - ((answer != y) & known).any(1).mean(),
+        "cost-weighted loss": (cost * deferred + kept_wrong).mean(),
+        "model accuracy": 1.0 - model_wrong.mean(),
+        "clinician accuracy": 1.0 - ((clinician != y) & known).any(1).mean(),
+        "kept sensitivity": kept_sensitivity,
+        "system sensitivity": system_sensitivity,
+    }
 
 
 def deferral_metrics(
     rule: DeferralRule, labels, clinician, cost: float, classes: Sequence[str] | None = None
 ) -> pd.DataFrame:
-    """One row per class and ``"all"`` (every decision pooled; its kept AUROC is the mean over classes)
-    at ``cost`` (``0 < cost < 1``): ``decisions`` (known labels), then :data:`METRICS`. *System
-    accuracy* answers kept decisions with the model and deferred ones with the clinician; the
-    *cost-weighted loss* is ``mean(kept · model wrong + deferred · cost)``; *kept AUROC* is NaN where
-    the kept decisions of a class have one label value only.
+    """One row per class, ``"all"`` (every decision pooled; its kept AUROC is the mean over classes) and
+    ``"images"`` (per image: ``decisions`` counts images, coverage the images answered wholly by the
+    model, accuracies whether every known finding of an image is right) at ``cost`` (``0 < cost <
+    1``): ``decisions`` (known labels), then :data:`METRICS`. *System accuracy* answers kept decisions
+    with the model and deferred ones with the clinician; the *cost-weighted loss* is ``mean(kept · model
+    wrong + deferred · cost)``; *kept AUROC* is NaN where the kept decisions of a class have one label
+    value only; the *sensitivities* (one minus the false-negative rate) are those of the model on the
+    kept positives and of model + clinician on every positive.
 
     Raises ``ValueError`` for a cost outside (0, 1), a missing clinician (None, or NaN for a decision
     with a known label), labels of another shape, or a class whose kept set is empty.
     """
-    table = cost_sweep(rule, labels, clinician, [cost], classes)
-    y = np.asarray(labels, dtype=np.float64)
-    names = list(classes) if classes is not None else [str(k) for k in range(y.shape[1])]
-    expected = [c for k, c in enumerate(names) if (~np.isnan(y[:, k])).any()] + ["all"]
-    empty = [c for c in expected if c not in set(table["class"])]
+    table = cost_sweep(rule, labels, clinician, [cost], classes, keep_empty=True)
+    empty = table.loc[table["coverage"] == 0, "class"].tolist()
     if empty:
         raise ValueError(
             f"rule {rule.name!r} keeps nothing of {empty} at cost {cost}: the kept set is empty, so its accuracy "
@@ -222,36 +268,38 @@ def deferral_metrics(
 
 
 def cost_sweep(
-    rule: DeferralRule, labels, clinician, costs: Sequence[float], classes: Sequence[str] | None = None
+    rule: DeferralRule,
+    labels,
+    clinician,
+    costs: Sequence[float],
+    classes: Sequence[str] | None = None,
+    keep_empty: bool = False,
 ) -> pd.DataFrame:
-    """:func:`deferral_metrics` at every cost, long format (``cost``, ``class`` and the metrics), per class
-    and ``"all"``. A (cost, class) whose kept set is empty is left out, not filled with NaN; for
-    ``"all"`` the pooled decisions count (one class keeping nothing leaves its own row out only)."""
+    """:func:`deferral_metrics` at every cost, long format (``cost``, ``class`` and the metrics), per class,
+    ``"all"`` and ``"images"``. A (cost, class) whose kept set is empty is left out, not filled with
+    NaN, unless ``keep_empty`` (then its kept-set metrics are NaN); for ``"all"`` and ``"images"`` the
+    pooled decisions count (one class keeping nothing leaves its own row out only)."""
     costs = [check_cost(c) for c in costs]
     y, m = _checked(rule, labels, clinician)
     classes = list(classes) if classes is not None else [str(k) for k in range(y.shape[1])]
     if len(classes) != y.shape[1]:
         raise ValueError(f"{len(classes)} class names for {y.shape[1]} label columns")
-    columns = ("y", "pred", "defer", "clin")
+    present = [k for k in range(y.shape[1]) if (~np.isnan(y[:, k])).any()]
     frames = []
     for cost in costs:
         defer = rule.defer(cost)
-        rows, pooled, aucs = [], {key: [] for key in columns}, []
-        for k, name in enumerate(classes):
+        rows, pooled = [], []
+        for k in present:
             known = ~np.isnan(y[:, k])
-            if not known.any():
-                continue
-            parts = (y[known, k], rule.predictions[known, k], defer[known, k], m[known, k])
-            for key, value in zip(columns, parts, strict=True):
-                pooled[key].append(value)
-            row = _one_class(parts[0], parts[1], rule.scores[known, k], parts[2], parts[3], cost)
-            if row is not None:
-                rows.append({"cost": cost, "class": name, **row})
-                aucs.append(row["kept AUROC"])
-        y_all, pred_all, defer_all, clin_all = (np.concatenate(pooled[key]) for key in columns)
-        everything = _one_class(y_all, pred_all, None, defer_all, clin_all, cost)
-        if everything is not None:
-            everything["kept AUROC"] = np.nanmean(aucs) if np.isfinite(aucs).any() else np.nan
-            rows.append({"cost": cost, "class": "all", **everything})
+            parts = (y[known, k], rule.predictions[known, k], rule.scores[known, k], defer[known, k], m[known, k])
+            rows.append({"cost": cost, "class": classes[k], **_one_class(*parts, cost)})
+            pooled.append(parts)
+        aucs = [row["kept AUROC"] for row in rows]
+        everything = _one_class(*(np.concatenate(p) for p in zip(*pooled, strict=True)), cost)
+        everything["kept AUROC"] = np.nanmean(aucs) if np.isfinite(aucs).any() else np.nan
+        images = _images(y, rule.predictions, defer, m, cost)
+        images["kept AUROC"] = everything["kept AUROC"]
+        rows += [{"cost": cost, "class": "all", **everything}, {"cost": cost, "class": "images", **images}]
         frames.append(pd.DataFrame(rows, columns=["cost", "class", "decisions", *METRICS]))
-    return pd.concat(frames, ignore_index=True)
+    table = pd.concat(frames, ignore_index=True)
+    return table if keep_empty else table[table["coverage"] > 0].reset_index(drop=True)

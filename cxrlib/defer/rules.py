@@ -16,6 +16,12 @@ P(model wrong | x) > c. Every rule but the surrogate scores its own estimate of 
   it is their rule (defer when the deferral output beats both class outputs) and ``c`` is the cost
   *beyond* the clinician's errors.
 
+**The unit of deferral.** The source defers a whole image: its error model estimates the probability
+that *every* finding of the image is classified correctly, and the clinician reads the image. That is
+:attr:`DeferralUnit.IMAGE`: one score per image, broadcast over its K columns, so all of an image's
+decisions are kept or deferred together (:func:`per_image`). :attr:`DeferralUnit.FINDING` defers each
+(image, finding) decision on its own.
+
 All arrays are ``(N, K)``; NaN is not allowed in them.
 """
 
@@ -28,6 +34,7 @@ import numpy as np
 import scipy.special
 
 __all__ = [
+    "DeferralUnit",
     "Rule",
     "DeferralRule",
     "check_cost",
@@ -35,7 +42,14 @@ __all__ = [
     "predictive_rule",
     "error_model_rule",
     "surrogate_rule",
+    "any_wrong",
+    "per_image",
 ]
+
+
+class DeferralUnit(str, Enum):
+    IMAGE = "image"  #: the whole image is kept or deferred (the source's: the clinician reads the image)
+    FINDING = "finding"  #: each (image, finding) decision is kept or deferred on its own
 
 
 class Rule(str, Enum):
@@ -65,12 +79,15 @@ class DeferralRule:
     ``predictions (N, K)``: the answer (0 / 1) given where the decision is kept; ``scores (N, K)``: the
     ranking score of the positive class behind it (a logit; AUROC on the kept set); ``deferral_score
     (N, K)``: defer where it exceeds the cost (for every rule but the surrogate, P̂(prediction wrong)).
+    ``unit``: :attr:`DeferralUnit.IMAGE` when the deferral score is one number per image (equal across
+    its columns), so an image's decisions are kept or deferred together.
     """
 
     name: str
     predictions: np.ndarray
     scores: np.ndarray
     deferral_score: np.ndarray
+    unit: DeferralUnit = DeferralUnit.FINDING
 
     def __post_init__(self) -> None:
         shapes = {a.shape for a in (self.predictions, self.scores, self.deferral_score)}
@@ -84,6 +101,8 @@ class DeferralRule:
                 raise ValueError(f"rule {self.name!r}: {what} contain NaN or infinity")
         if not np.isin(self.predictions, (0.0, 1.0)).all():
             raise ValueError(f"rule {self.name!r}: predictions must be 0 or 1")
+        if DeferralUnit(self.unit) is DeferralUnit.IMAGE and (self.deferral_score != self.deferral_score[:, :1]).any():
+            raise ValueError(f"rule {self.name!r}: a per-image rule needs one deferral score per image (equal columns)")
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -135,15 +154,22 @@ def predictive_rule(logits: np.ndarray, predictive: np.ndarray, name: str) -> De
 
 
 def error_model_rule(logits: np.ndarray, p_wrong: np.ndarray, name: str = "error model") -> DeferralRule:
-    """The classifier's prediction (``logit > 0``), deferred when the error model's ``p_wrong > c``."""
+    """The classifier's prediction (``logit > 0``), deferred when the error model's ``p_wrong > c``:
+    ``p_wrong (N, K)`` per finding, or ``(N, 1)`` from an image-level error model (the source's), in
+    which case the rule defers whole images."""
     z = _matrix(logits, "logits")
     w = _probabilities(p_wrong, "error-model probabilities")
+    predictions = (z > 0).astype(np.float64)
+    if w.shape == (z.shape[0], 1) and z.shape[1] != 1:
+        return DeferralRule(name, predictions, z, _broadcast(w[:, 0], z.shape[1]), DeferralUnit.IMAGE)
     if w.shape != z.shape:
         raise ValueError(f"error-model probabilities {w.shape} and logits {z.shape} differ in shape")
-    return DeferralRule(name, (z > 0).astype(np.float64), z, w)
+    return DeferralRule(name, predictions, z, w)
 
 
-def surrogate_rule(probs: np.ndarray, name: str = "surrogate") -> DeferralRule:
+def surrogate_rule(
+    probs: np.ndarray, name: str = "surrogate", unit: DeferralUnit | str = DeferralUnit.FINDING
+) -> DeferralRule:
     """From the surrogate's softmax ``probs (N, K, 3)`` over (negative, positive, defer) per class.
 
     At L_CE's optimum ``g_y ∝ P(y | x)`` and ``g_⊥ ∝ P(clinician right | x)`` with the same
@@ -152,6 +178,9 @@ def surrogate_rule(probs: np.ndarray, name: str = "surrogate") -> DeferralRule:
     ``P̂(model wrong) − P̂(clinician wrong)``: deferring when it exceeds ``c`` is the Bayes rule when a
     deferral costs the clinician's error plus ``c``; it is positive exactly where
     ``g_⊥ > max(g_0, g_1)``, Mozannar and Sontag's rule.
+
+    Per image (``unit="image"``) the score is P̂(the model gets some finding wrong) − P̂(the clinician gets
+    some finding wrong), each by :func:`any_wrong` over the K findings.
     """
     g = np.asarray(probs, dtype=np.float64)
     if g.ndim != 3 or g.shape[2] != 3:
@@ -163,4 +192,42 @@ def surrogate_rule(probs: np.ndarray, name: str = "surrogate") -> DeferralRule:
     clinician_right = np.clip(g[..., 2] / decide, 0.0, 1.0)
     logits = np.log(np.clip(g[..., 1], 1e-12, None)) - np.log(np.clip(g[..., 0], 1e-12, None))
     predictions = (g[..., 1] > g[..., 0]).astype(np.float64)
+    if DeferralUnit(unit) is DeferralUnit.IMAGE:
+        score = any_wrong(model_wrong) - any_wrong(1.0 - clinician_right)
+        return DeferralRule(name, predictions, logits, _broadcast(score, g.shape[1]), DeferralUnit.IMAGE)
     return DeferralRule(name, predictions, logits, model_wrong - (1.0 - clinician_right))
+
+
+def any_wrong(p_wrong) -> np.ndarray:
+    """``(N,)``: the probability that at least one of an image's K answers is wrong, ``1 − Π_k (1 −
+    p_k)``, from per-finding probabilities ``p_wrong (N, K)`` taken as independent."""
+    p = _probabilities(p_wrong, "probabilities of a wrong answer")
+    return 1.0 - np.prod(1.0 - p, axis=1)
+
+
+def _broadcast(image_score: np.ndarray, k: int) -> np.ndarray:
+    return np.repeat(np.asarray(image_score, dtype=np.float64).reshape(-1, 1), k, axis=1)
+
+
+def per_image(rule: DeferralRule, image_score=None, name: str | None = None) -> DeferralRule:
+    """``rule`` deferring whole images: the same answers, and one deferral score per image, ``image_score
+    (N,)`` (an image-level error model's P̂(some finding wrong)) or by default :func:`any_wrong` of the
+    rule's per-finding P̂(wrong). The default needs a rule whose score is a probability (not the
+    surrogate's difference: build that with ``surrogate_rule(..., unit="image")``)."""
+    if DeferralUnit(rule.unit) is DeferralUnit.IMAGE:
+        raise ValueError(f"rule {rule.name!r} already defers whole images")
+    n, k = rule.shape
+    if image_score is None:
+        if (rule.deferral_score < 0).any() or (rule.deferral_score > 1).any():
+            raise ValueError(
+                f"rule {rule.name!r}: its deferral score is not a probability of a wrong answer, so it cannot be "
+                "combined over findings; give image_score"
+            )
+        score = any_wrong(rule.deferral_score)
+    else:
+        score = np.asarray(image_score, dtype=np.float64).reshape(-1)
+        if score.shape != (n,):
+            raise ValueError(f"image_score must be one number per image, ({n},), got shape {score.shape}")
+    return DeferralRule(
+        name or rule.name, rule.predictions, rule.scores, _broadcast(score, k), DeferralUnit.IMAGE
+    )

@@ -19,13 +19,21 @@ def defer_departures(settings: DeferSettings) -> pd.DataFrame:
     """The "How this run differs from the source" table of notebook 07, from ``settings``."""
     s = settings
     rows = protocol_departures(s, LEVIN_DEFER)
+    image = s.unit == "image"
     rows.append(
         Departure(
             "deferral unit",
             "the image: the error model estimates P(the conditions in that image are classified correctly) and "
             "the clinician reads the image",
-            "each (image, finding) pair on its own: a finding is deferred when its own P(wrong) exceeds c",
-            "not yet the source's unit: the per-image rule (coverage counted in images) is open work",
+            "the image: one error model output, trained on whether some finding of the image is wrong; the other "
+            "rules defer an image when P̂(some finding wrong) = 1 − Π(1 − P̂ per finding) exceeds c; coverage "
+            "counts images"
+            if image
+            else "each (image, finding) pair on its own: a finding is deferred when its own P(wrong) exceeds c",
+            "the per-finding error model is reported beside it, at the same cost"
+            if image
+            else "`-p unit finding`: a variant; coverage counts decisions, and the clinician reads most images anyway",
+            differs=not image,
         )
     )
     rows.append(
@@ -76,8 +84,11 @@ def defer_departures(settings: DeferSettings) -> pd.DataFrame:
         Departure(
             "metrics",
             "accuracy and AUC with and without deferral",
-            "coverage, kept and system accuracy, risk–coverage curves (AURC), at matched coverage",
-            "AUROC without deferral and the false-negative rate of kept decisions are open work",
+            "AUROC and sensitivity without deferral; coverage, kept and system accuracy, kept AUROC, the sensitivity "
+            "(1 − false-negative rate) of the kept decisions and of model + clinician, risk–coverage curves (AURC), "
+            "accuracy at matched coverage",
+            "the source's metrics are included; the others compare rules whose scores mean different things",
+            differs=False,
         )
     )
     return departures_table(rows)

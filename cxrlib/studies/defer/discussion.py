@@ -32,9 +32,13 @@ def defer_discussion(result: DeferResult) -> str:
         f"**The set-up.** {s.backbone} on {s.dataset} at {s.image_size} px; patient-disjoint splits of "
         f"{run.get('n_train', '?')} images for the classifier, {run.get('n_error', '?')} for the error model, "
         f"{run.get('n_val', '?')} for validation and {run.get('n_test', '?')} for test; {n_seeds} seed(s) ({spread}). "
-        f"Without deferral the classifier's test accuracy was {fmt(head['accuracy_no_deferral'])} over all "
-        "decisions (" + ", ".join(f"{k} {fmt(acc[k])}" for k in result.classes) + "); the simulated clinician's was "
-        f"{fmt(head['clinician_accuracy'])} ("
+        f"Without deferral the classifier's test accuracy was {fmt(head['decision_accuracy_no_deferral'])} over all "
+        "decisions (" + ", ".join(f"{k} {fmt(acc[k])}" for k in result.classes) + "), "
+        f"{fmt(head['image_accuracy_no_deferral'])} per image (every finding of the image right), its AUROC "
+        f"{fmt(head['auroc_no_deferral'])} (mean over classes) and its sensitivity "
+        f"{fmt(head['sensitivity_no_deferral'])} (it missed {percent(1 - head['sensitivity_no_deferral'])} of the "
+        "positive findings); the simulated "
+        f"clinician's {result.unit_noun[:-1]} accuracy was {fmt(head['clinician_accuracy'])} (per finding: "
         + ", ".join(f"{k} {fmt(clin[k])}" for k in result.classes)
         + "). "
         + (
@@ -55,10 +59,18 @@ def defer_discussion(result: DeferResult) -> str:
             else "nothing kept"
         )
         parts.append(
-            f"{r['label']} kept {with_ci(r['coverage_at_c'], r['coverage_at_c_ci95'])} of the decisions ({kept}; "
-            f"system accuracy {with_ci(r['system_accuracy_at_c'], r['system_accuracy_at_c_ci95'])})"
+            f"{r['label']} kept {with_ci(r['coverage_at_c'], r['coverage_at_c_ci95'])} of the {result.unit_noun} "
+            f"({kept}; system accuracy {with_ci(r['system_accuracy_at_c'], r['system_accuracy_at_c_ci95'])})"
         )
-    lines.append(f"**At c = {c:g}** (every decision pooled): " + "; ".join(parts) + ".")
+    pooled = (
+        "whole images deferred, as in the source: coverage counts images, and an image is right when every finding "
+        "of it is"
+        if result.pooled == "images"
+        else "each finding deferred on its own, every decision pooled"
+    )
+    lines.append(f"**At c = {c:g}** ({pooled}): " + "; ".join(parts) + ".")
+    lines += _missed_findings(result)
+    lines += _unit_paragraph(result)
     beat = head["error_model_vs_no_deferral"]
     if beat["costs_with_coverage_below_1"] == 0:
         lines.append(
@@ -68,7 +80,8 @@ def defer_discussion(result: DeferResult) -> str:
     elif beat["at_every_coverage_below_1"]:
         lines.append(
             f"**Does the error model help at all?** Yes: at every one of the {beat['costs_with_coverage_below_1']} "
-            f"costs of the sweep (c = 0.01 … 0.49) where it deferred something, the accuracy of the decisions it kept "
+            "costs of the sweep (c = 0.01 … 0.49) where it deferred something, the accuracy of the "
+            f"{result.unit_noun} it kept "
             f"(mean over seeds) was above the {fmt(beat['accuracy_no_deferral'])} of no deferral; the smallest gain, "
             f"{fmt(beat['smallest_gain'])}, came at c = {beat['smallest_gain_at_cost']:g} "
             f"(coverage {fmt(beat['smallest_gain_at_coverage'])})."
@@ -86,6 +99,61 @@ def defer_discussion(result: DeferResult) -> str:
     lines += _balance_paragraph(result)
     lines += _weak_paragraph(result)
     return "\n\n".join(lines)
+
+
+def _missed_findings(result: DeferResult) -> list[str]:
+    """The false-negative rate, which the source singles out: the classifier alone, the kept decisions and
+    the system (model + clinician) at the headline cost, the clinician alone."""
+    head, c = result.headline, result.settings.cost
+    em = head["rules"][Rule.ERROR_MODEL.value]
+    if em["system_sensitivity_at_c"] is None:
+        return []
+    kept = (
+        f"the model's sensitivity on the positive findings it kept was "
+        f"{with_ci(em['kept_sensitivity_at_c'], em['kept_sensitivity_at_c_ci95'])}, and "
+        if em["kept_sensitivity_at_c"] is not None
+        else "it kept no positive finding, and "
+    )
+    system, alone = em["system_sensitivity_at_c"], head["sensitivity_no_deferral"]
+    change = "fewer" if system > alone + 0.005 else "more" if system < alone - 0.005 else "about as many"
+    return [
+        f"**Missed findings** (the false-negative rate, one minus the sensitivity). Alone, the classifier found "
+        f"{fmt(alone)} of the positive findings and the clinician {fmt(head['clinician_sensitivity'])}. "
+        f"With the error model deferring at c = {c:g}, {kept}model and clinician together found "
+        f"{with_ci(system, em['system_sensitivity_at_c_ci95'])}: {change} missed findings than the classifier "
+        "alone. The rule minimises errors of either kind at equal cost; a missed finding counts no more than a "
+        "false alarm in it."
+    ]
+
+
+def _unit_paragraph(result: DeferResult) -> list[str]:
+    """The error model deferring whole images against deferring each finding, at the headline cost."""
+    units, c = result.headline["unit_comparison"], result.settings.cost
+    if set(units) != {"image", "finding"}:
+        return []
+    image, finding = units["image"], units["finding"]
+
+    def kept(u: dict) -> str:
+        return "nothing" if not np.isfinite(u["kept_accuracy_decisions"]) else fmt(u["kept_accuracy_decisions"])
+
+    return [
+        f"**Per image or per finding?** At c = {c:g}, the error model deferring whole images (the source's unit, "
+        f"trained on whether some finding of the image is wrong) let the model alone answer "
+        f"{fmt(image['images_answered_by_the_model_alone'])} of the images ({fmt(image['decisions_kept'])} of the "
+        f"decisions; kept accuracy {kept(image)}; system accuracy {fmt(image['system_accuracy_images'])} per image, "
+        f"{fmt(image['system_accuracy_decisions'])} per decision). Deferring each finding on its own (an error model "
+        f"per finding) kept {fmt(finding['decisions_kept'])} of the decisions (kept accuracy {kept(finding)}) but "
+        f"left only {fmt(finding['images_answered_by_the_model_alone'])} of the images wholly to the model; system "
+        f"accuracy {fmt(finding['system_accuracy_images'])} per image, {fmt(finding['system_accuracy_decisions'])} per "
+        "decision. Per finding spends the clinician's attention more finely, but the clinician then reads almost "
+        "every image anyway, which is why the source defers the image."
+        if finding["images_answered_by_the_model_alone"] < image["images_answered_by_the_model_alone"]
+        else f"**Per image or per finding?** At c = {c:g}, deferring whole images (the source's unit) let the model "
+        f"alone answer {fmt(image['images_answered_by_the_model_alone'])} of the images (system accuracy "
+        f"{fmt(image['system_accuracy_images'])} per image); deferring each finding on its own left "
+        f"{fmt(finding['images_answered_by_the_model_alone'])} of the images wholly to the model (system accuracy "
+        f"{fmt(finding['system_accuracy_images'])} per image, {fmt(finding['decisions_kept'])} of the decisions kept)."
+    ]
 
 
 #: fewer seeds give an interval too wide, or too often degenerate (two equal differences), to decide on
@@ -179,7 +247,8 @@ def _versus_paragraphs(result: DeferResult) -> list[str]:
             "**The surrogate** is a network of its own, trained end to end with L_CE against the clinician; without "
             "deferral its own predictions were "
             f"{with_ci(sur['accuracy_no_deferral'], sur['accuracy_no_deferral_ci95'])} "
-            f"accurate (the classifier's {fmt(head['accuracy_no_deferral'])}). It defers where it expects the "
+            f"accurate per decision (the classifier's {fmt(head['decision_accuracy_no_deferral'])}). "
+            "It defers where it expects the "
             "clinician to beat its own answer by more than c, the clinician's errors counting against deferral, so "
             "its kept accuracy and its system accuracy answer different questions: read them together."
         )
@@ -232,7 +301,8 @@ def _balance_paragraph(result: DeferResult) -> list[str]:
     return [
         "**Balanced or unbalanced training of the error model** (the source's open question). The test error rate "
         f"was {fmt(un['observed_error_rate'])}. Trained unbalanced, the error model's mean P̂(wrong) was "
-        f"{fmt(un['mean_p_wrong'])} and at c = {c:g} it kept {fmt(un['coverage'])} of the decisions ({kept(un)}); "
+        f"{fmt(un['mean_p_wrong'])} and at c = {c:g} it kept {fmt(un['coverage'])} of the {result.unit_noun} "
+        f"({kept(un)}); "
         f"balanced, its mean P̂(wrong) was {fmt(bal['mean_p_wrong'])} and it kept {fmt(bal['coverage'])} "
         f"({kept(bal)}). The ranking: AURC {fmt(un['aurc'])} unbalanced vs {fmt(bal['aurc'])} balanced "
         f"(paired difference {signed(aurc_diff['difference'], aurc_diff['ci95'])}: {ranking}), mistake AUROC "

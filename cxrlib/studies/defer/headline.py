@@ -11,10 +11,16 @@ from ...defer import (
     Rule,
 )
 from ..common import mean_ci
+from .result import AT_COLUMNS
 from .settings import BALANCE_KEYS, COVERAGES, SWEEP_COSTS
 
 if TYPE_CHECKING:
     from .result import DeferResult
+
+
+def _key(column: str) -> str:
+    return column.replace(" ", "_").replace("-", "_").replace("(", "").replace(")", "")
+
 
 __all__ = ["headline"]
 
@@ -22,9 +28,17 @@ __all__ = ["headline"]
 # ------------------------------------------------------------------------------------------------
 # headline numbers and the discussion written from them
 # ------------------------------------------------------------------------------------------------
+def _units(result: DeferResult) -> dict:
+    """The error model per image and per finding at the headline cost: each column's mean over seeds."""
+    frame = pd.concat([r.units for r in result.runs])
+    means = frame.groupby(level=0).mean()
+    return {unit: {_key(column): float(means.loc[unit, column]) for column in means.columns} for unit in means.index}
+
+
 def _sweep_curve(result: DeferResult, rule: str) -> dict[str, list]:
-    """Every decision pooled, per cost of the sweep: coverage (mean over seeds, 0 where a seed kept
-    nothing) and kept accuracy (mean over the seeds that kept something; None where none did)."""
+    """Pooled as the run defers (every image, or every decision), per cost of the sweep: coverage (mean
+    over seeds, 0 where a seed kept nothing) and kept accuracy (mean over the seeds that kept something;
+    None where none did)."""
     costs, coverage, kept = [], [], []
     for cost in SWEEP_COSTS:
         cov = result.seed_values(rule, cost, "coverage")
@@ -40,11 +54,10 @@ def _rule_headline(result: DeferResult, rule: str) -> dict:
     per_class = result._per_class()
     per_seed = per_class[per_class["rule"] == rule].groupby("seed").mean(numeric_only=True)
     out = {"label": result.label(rule)}
-    for column in ("coverage", "kept accuracy", "kept AUROC", "system accuracy", "cost-weighted loss"):
+    for column in AT_COLUMNS:
         values = result.seed_values(rule, c, column)
         mean, half = mean_ci(values) if np.isfinite(values).any() else (None, None)
-        key = column.replace(" ", "_").replace("-", "_")
-        out[f"{key}_at_c"], out[f"{key}_at_c_ci95"] = mean, half
+        out[f"{_key(column)}_at_c"], out[f"{_key(column)}_at_c_ci95"] = mean, half
     for column, key in (
         ("AURC", "aurc"),
         ("mistake AUROC", "mistake_auroc"),
@@ -61,7 +74,7 @@ def _rule_headline(result: DeferResult, rule: str) -> dict:
 def _beats_no_deferral(result: DeferResult) -> dict:
     """Whether the error model's kept accuracy (mean over seeds) beats the classifier's accuracy without
     deferral at every cost of the sweep whose mean coverage is below 1 (and above 0)."""
-    full = float(result.no_deferral().loc["all", "classifier accuracy"])
+    full = float(result.no_deferral().loc[result.pooled, "classifier accuracy"])
     curve = _sweep_curve(result, Rule.ERROR_MODEL.value)
     points = [
         (cost, cov, acc)
@@ -129,14 +142,22 @@ def headline(result: DeferResult) -> dict:
         "profile": s.profile,
         "classes": result.classes,
         "cost": s.cost,
-        "accuracy_no_deferral": float(nd.loc["all", "classifier accuracy"]),
-        "clinician_accuracy": float(nd.loc["all", "clinician accuracy"]),
+        "unit": s.unit,
+        "accuracy_no_deferral": float(nd.loc[result.pooled, "classifier accuracy"]),
+        "clinician_accuracy": float(nd.loc[result.pooled, "clinician accuracy"]),
+        "decision_accuracy_no_deferral": float(nd.loc["all", "classifier accuracy"]),
+        "image_accuracy_no_deferral": float(nd.loc["images", "classifier accuracy"]),
+        "auroc_no_deferral": float(nd.loc["all", "classifier AUROC"]),
+        "per_class_auroc_no_deferral": {c: float(nd.loc[c, "classifier AUROC"]) for c in result.classes},
+        "sensitivity_no_deferral": float(nd.loc["all", "classifier sensitivity"]),
+        "clinician_sensitivity": float(nd.loc["all", "clinician sensitivity"]),
         "per_class_accuracy_no_deferral": {c: float(nd.loc[c, "classifier accuracy"]) for c in result.classes},
         "per_class_clinician_accuracy": {c: float(nd.loc[c, "clinician accuracy"]) for c in result.classes},
         "error_split_mistakes": {
             c: float(np.mean([r.error_split_mistakes[c] for r in result.runs])) for c in result.classes
         },
         "rules": {rule: _rule_headline(result, rule) for rule in result.rule_names},
+        "unit_comparison": _units(result),
         "error_model_vs_no_deferral": _beats_no_deferral(result),
         "error_model_vs": {other: _matched(result, other) for other in others},
         "balance": {

@@ -10,13 +10,26 @@ import torch
 
 from ...defer import (
     DeferralRule,
+    DeferralUnit,
     Rule,
 )
+from ...metrics import auroc
 from ..common import mean_ci
 from ..prose import bounded_ci, fmt, signed
 from .settings import BALANCE_VARIANTS, COVERAGES, RULE_LABELS, DeferSettings
 
-__all__ = ["DeferSeedRun", "DeferResult"]
+__all__ = ["DeferSeedRun", "DeferResult", "AT_COLUMNS"]
+
+#: the metrics of a rule at one cost that the tables and the headline report
+AT_COLUMNS = (
+    "coverage",
+    "kept accuracy",
+    "kept AUROC",
+    "kept sensitivity",
+    "system accuracy",
+    "system sensitivity",
+    "cost-weighted loss",
+)
 
 
 @dataclass
@@ -26,13 +39,14 @@ class DeferSeedRun:
     seed: int
     rules: dict[str, DeferralRule]  #: rule value → rule (usual clinician)
     weak_rules: dict[str, DeferralRule]  #: the same, the surrogate trained against the weak clinician
-    sweep: pd.DataFrame  #: cost_sweep of every rule (column ``rule``), usual clinician
+    sweep: pd.DataFrame  #: cost_sweep of every rule (column ``rule``; empty kept sets as NaN), usual clinician
     weak_sweep: pd.DataFrame  #: the same with the weak clinician
     per_class: pd.DataFrame  #: rows (rule, class): AURC, mistake AUROC, accuracy at each of COVERAGES
     curves: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]  #: (rule, class) → risk–coverage
     system_curves: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]  #: (rule, class) → system accuracy
     weak_system_curves: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]
     balance: pd.DataFrame  #: rows BALANCE_VARIANTS
+    units: pd.DataFrame  #: the error model per image and per finding at the headline cost (UNIT_COLUMNS)
     histories: dict[str, pd.DataFrame]  #: classifier, surrogate, surrogate (weak clinician), error model
     error_split_mistakes: dict[str, int]  #: the classifier's mistakes per class on the error-model split
     test_maps: np.ndarray | None = None  #: the classifier's Grad-CAM maps (N_test, K, h, w), first seed only
@@ -64,6 +78,17 @@ class DeferResult:
     def label(self, rule: str) -> str:
         return RULE_LABELS.get(rule, rule)
 
+    @property
+    def pooled(self) -> str:
+        """The sweep's row of the headline numbers: ``"images"`` when whole images are deferred (coverage
+        counted in images, the source's), ``"all"`` (every decision pooled) when each finding is."""
+        return "images" if DeferralUnit(self.settings.unit) is DeferralUnit.IMAGE else "all"
+
+    @property
+    def unit_noun(self) -> str:
+        """What a coverage counts: "images" or "decisions"."""
+        return "images" if self.pooled == "images" else "decisions"
+
     def _sweeps(self, weak: bool = False) -> pd.DataFrame:
         """Every seed's cost sweep in one frame (column ``seed``), built once."""
         key = ("sweeps", weak)
@@ -76,60 +101,89 @@ class DeferResult:
         return pd.concat([r.per_class.assign(seed=r.seed) for r in self.runs], ignore_index=True)
 
     def no_deferral(self) -> pd.DataFrame:
-        """Per class and ``"all"``: accuracy of the classifier, of the surrogate's own predictions and of
-        the clinician(s) on the test split (mean over seeds)."""
+        """Per class, ``"all"`` (every decision) and ``"images"`` (an image is right when every known
+        finding is): accuracy of the classifier, of the surrogate's own predictions and of the
+        clinician(s) on the test split, the classifier's AUROC and sensitivity (one minus its
+        false-negative rate) and the clinician's sensitivity (AUROC: mean over classes in the pooled
+        rows; mean over seeds throughout)."""
         labels, rows = self.labels, {}
-        names = [*self.classes, "all"]
-        for name in names:
-            cols = [self.classes.index(name)] if name != "all" else list(range(len(self.classes)))
+        for name in [*self.classes, "all", "images"]:
+            cols = [self.classes.index(name)] if name in self.classes else list(range(len(self.classes)))
             y = labels[:, cols]
             known = ~np.isnan(y)
             row = {}
             for rule, what in ((Rule.ERROR_MODEL.value, "classifier"), (Rule.SURROGATE.value, "surrogate")):
                 if rule in self.rule_names:
-                    accs = [(r.rules[rule].predictions[:, cols] == y)[known].mean() for r in self.runs]
+                    accs = [_accuracy(r.rules[rule].predictions[:, cols], y, name == "images") for r in self.runs]
                     row[f"{what} accuracy"] = np.mean(accs)
-            row["clinician accuracy"] = (self.clinician[:, cols] == y)[known].mean()
-            row["weak clinician accuracy"] = (self.weak_clinician[:, cols] == y)[known].mean()
+            classifier = [r.rules[Rule.ERROR_MODEL.value] for r in self.runs]  # the classifier's own answers
+            row["classifier AUROC"] = np.mean([_mean_auroc(c.scores[:, cols], y) for c in classifier])
+            row["classifier sensitivity"] = np.mean([_sensitivity(c.predictions[:, cols], y) for c in classifier])
+            row["clinician accuracy"] = _accuracy(self.clinician[:, cols], y, name == "images")
+            row["clinician sensitivity"] = _sensitivity(self.clinician[:, cols], y)
+            row["weak clinician accuracy"] = _accuracy(self.weak_clinician[:, cols], y, name == "images")
             row["positives"] = int(np.nansum(y))
-            row["decisions"] = int(known.sum())
+            row["decisions"] = int(known.any(1).sum()) if name == "images" else int(known.sum())  # images: images
             rows[name] = row
         return pd.DataFrame.from_dict(rows, orient="index")  # one dtype per column: counts stay integers
 
-    # -- tables ------------------------------------------------------------------------------------
-    def seed_values(self, rule: str, cost: float, column: str, name: str = "all", weak: bool = False) -> np.ndarray:
-        """``column`` of :data:`~cxrlib.defer.METRICS` for ``rule`` at ``cost`` on class ``name``, one value
-        per seed. Where a seed deferred every decision its coverage is 0, its system accuracy the
-        clinician's and its loss ``cost``; its kept-set metrics are NaN (undefined, left out of means)."""
-        sweep = self._sweeps(weak)
-        rows = sweep[(sweep["rule"] == rule) & np.isclose(sweep["cost"], cost) & (sweep["class"] == name)]
-        values = []
-        for run in self.runs:
-            hit = rows.loc[rows["seed"] == run.seed, column]
-            values.append(float(hit.iloc[0]) if len(hit) else _all_deferred(self, run, rule, cost, name, column, weak))
-        return np.asarray(values)
+    def unit_table(self) -> pd.DataFrame:
+        """The error model deferring whole images (the source's) and deferring each finding, at the
+        headline cost: images answered by the model alone, decisions kept, kept and system accuracy,
+        system sensitivity; mean ± 95% over seeds."""
+        frame = pd.concat([r.units.assign(seed=r.seed) for r in self.runs])
+        rows = {}
+        for unit in frame.index.unique():
+            part = frame[frame.index == unit].drop(columns="seed")
+            label = "per image (the source's)" if unit == DeferralUnit.IMAGE.value else "per finding"
+            rows[label] = {
+                column: _cell(
+                    mean_ci(v) if np.isfinite(v := part[column].to_numpy(float)).any() else None, "nothing kept"
+                )
+                for column in part.columns
+            }
+        out = pd.DataFrame(rows).T
+        out.index.name = f"error model, c = {self.settings.cost:g}"
+        return out
 
-    def _at(self, rule: str, cost: float, name: str = "all", weak: bool = False) -> dict[str, tuple[float, float]]:
-        """Mean ± half-width over seeds of each metric of ``rule`` at ``cost`` on ``name``; a kept-set
-        metric over the seeds where it is defined, and absent where it is defined for none."""
+    # -- tables ------------------------------------------------------------------------------------
+    def seed_values(
+        self, rule: str, cost: float, column: str, name: str | None = None, weak: bool = False
+    ) -> np.ndarray:
+        """``column`` of :data:`~cxrlib.defer.METRICS` for ``rule`` at ``cost`` on class ``name`` (default
+        :attr:`pooled`), one value per seed. Where a seed deferred everything its coverage is 0, its
+        system accuracy the clinician's and its loss ``cost``; its kept-set metrics are NaN (undefined,
+        left out of means)."""
+        sweep = self._sweeps(weak)
+        name = name or self.pooled
+        rows = sweep[(sweep["rule"] == rule) & np.isclose(sweep["cost"], cost) & (sweep["class"] == name)]
+        return np.asarray([float(rows.loc[rows["seed"] == run.seed, column].iloc[0]) for run in self.runs])
+
+    def _at(
+        self, rule: str, cost: float, name: str | None = None, weak: bool = False
+    ) -> dict[str, tuple[float, float]]:
+        """Mean ± half-width over seeds of each metric of ``rule`` at ``cost`` on ``name`` (default
+        :attr:`pooled`); a kept-set metric over the seeds where it is defined, and absent where it is
+        defined for none."""
         out = {}
-        for column in ("coverage", "kept accuracy", "kept AUROC", "system accuracy", "cost-weighted loss"):
+        for column in AT_COLUMNS:
             values = self.seed_values(rule, cost, column, name, weak)
             if np.isfinite(values).any():
                 out[column] = mean_ci(values)
         return out
 
     def cost_table(self, costs: tuple[float, ...] | None = None) -> pd.DataFrame:
-        """Per rule and cost (rows), every decision pooled: coverage, kept-set accuracy and AUROC (mean over
-        classes), system accuracy and the cost-weighted loss; mean ± 95% half-width over seeds, as text with
-        two decimals ("nothing kept" where every seed deferred everything)."""
+        """Per rule and cost (rows), pooled as :attr:`pooled` (every image, or every decision): coverage,
+        kept-set accuracy and AUROC (mean over classes), system accuracy, the cost-weighted loss and the
+        system's sensitivity; mean ± 95% half-width over seeds, as text with two decimals ("nothing kept"
+        where every seed deferred everything)."""
         costs = costs or self.settings.table_costs
         rows = []
         for rule in self.rule_names:
             for cost in costs:
                 at = self._at(rule, cost)
                 row = {"rule": self.label(rule), "c": cost}
-                for column in ("coverage", "kept accuracy", "kept AUROC", "system accuracy", "cost-weighted loss"):
+                for column in AT_COLUMNS:
                     missing = "nothing kept" if "kept" in column else "undefined"
                     row[column] = _cell(at.get(column), missing, digits=2)  # two decimals: five columns fit
                 rows.append(row)
@@ -275,7 +329,8 @@ class DeferResult:
     # -- figures -----------------------------------------------------------------------------------
     def sweep_figure(self, name: str):
         """Coverage against kept-set accuracy, kept-set AUROC and system accuracy over the cost sweep, and
-        coverage against the cost, for every rule on class ``name`` (``"all"``: every decision)."""
+        coverage against the cost, for every rule on class ``name`` (``"all"``: every decision; ``"images"``:
+        coverage in images, accuracy of whole images)."""
         from ... import plots
 
         sweep = self._sweeps()
@@ -288,7 +343,8 @@ class DeferResult:
             "classifier alone": float(base["classifier accuracy"]),
             "clinician alone": float(base["clinician accuracy"]),
         }
-        title = f"{name}: the cost sweep c ∈ (0, 0.5), mean over {len(self.runs)} seed(s)"
+        what = {"all": "every decision", "images": "whole images"}.get(name, name)
+        title = f"{what}: the cost sweep c ∈ (0, 0.5), mean over {len(self.runs)} seed(s)"
         return plots.deferral_sweep(mean, references, title=title, order=[self.label(r) for r in self.rule_names])
 
     def risk_coverage_figure(self):
@@ -387,25 +443,26 @@ def _cell(value: tuple[float, float] | None, missing: str = "undefined", digits:
     return bounded_ci(*value, digits=digits)
 
 
-def _all_deferred(
-    result: DeferResult, run: DeferSeedRun, rule: str, cost: float, name: str, column: str, weak: bool
-) -> float:
-    """``column`` when every decision of ``name`` is deferred: coverage 0, the clinician's accuracy, a
-    loss of ``cost`` per decision, the model's accuracy as ever, and no kept-set metric (NaN)."""
-    if column == "coverage":
-        return 0.0
-    if column == "cost-weighted loss":
-        return cost
-    cols = list(range(len(result.classes))) if name == "all" else [result.classes.index(name)]
-    y = result.labels[:, cols]
-    known = ~np.isnan(y)
-    if column in ("system accuracy", "clinician accuracy"):
-        clinician = result.weak_clinician if weak else result.clinician
-        return float((clinician[:, cols] == y)[known].mean())
-    if column == "model accuracy":
-        predictions = (run.weak_rules if weak else run.rules)[rule].predictions
-        return float((predictions[:, cols] == y)[known].mean())
-    return float("nan")
+def _sensitivity(answers: np.ndarray, labels: np.ndarray) -> float:
+    """Share of the known positives answered positive (one minus the false-negative rate); NaN without one."""
+    positive = labels == 1
+    return float((answers[positive] == 1).mean()) if positive.any() else float("nan")
+
+
+def _mean_auroc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """AUROC of each column over its known labels, mean over the columns where it is defined."""
+    values = [auroc(scores[~np.isnan(y), k], y[~np.isnan(y)]) for k, y in enumerate(labels.T)]
+    return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+
+
+def _accuracy(answers: np.ndarray, labels: np.ndarray, per_image: bool) -> float:
+    """Share of known decisions answered right, or (``per_image``) of images with a known label whose
+    every known decision is answered right."""
+    known = ~np.isnan(labels)
+    if not per_image:
+        return float((answers == labels)[known].mean())
+    wrong = ((answers != labels) & known).any(1)
+    return float(1.0 - wrong[known.any(1)].mean())
 
 
 def _mean_curve(runs: list[DeferSeedRun], which: str, rule: str, name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -11,6 +11,7 @@ import torch
 from ...defer import (
     Balance,
     DeferralRule,
+    DeferralUnit,
     ErrorInputs,
     ErrorModelConfig,
     Rule,
@@ -24,6 +25,7 @@ from ...defer import (
     mc_dropout_probabilities,
     mistake_auroc,
     mistakes,
+    per_image,
     predictive_rule,
     reader_clinician,
     risk_coverage_curve,
@@ -43,7 +45,7 @@ from ..common import backbone_output_stride, check_imagenet_weights, open_chest_
 from ..runinfo import describe_run
 from .headline import headline
 from .result import DeferResult, DeferSeedRun
-from .settings import BALANCE_VARIANTS, COVERAGES, RULE_LABELS, SWEEP_COSTS, DeferSettings
+from .settings import BALANCE_VARIANTS, COVERAGES, RULE_LABELS, SWEEP_COSTS, UNIT_COLUMNS, DeferSettings
 
 __all__ = ["run_defer"]
 
@@ -91,10 +93,24 @@ def _per_class_rows(rules: dict[str, DeferralRule], labels, clinician, classes) 
 
 
 def _sweep(rules: dict[str, DeferralRule], labels, clinician, classes) -> pd.DataFrame:
+    """Every rule's cost sweep, rules that keep nothing at a cost included (kept-set metrics NaN)."""
     return pd.concat(
-        [cost_sweep(rule, labels, clinician, SWEEP_COSTS, classes).assign(rule=name) for name, rule in rules.items()],
+        [
+            cost_sweep(rule, labels, clinician, SWEEP_COSTS, classes, keep_empty=True).assign(rule=name)
+            for name, rule in rules.items()
+        ],
         ignore_index=True,
     )
+
+
+def _unit_rows(rules: dict[str, DeferralRule], labels, clinician, cost, classes) -> pd.DataFrame:
+    """The error model deferring whole images and deferring each finding, at ``cost``: one row per unit,
+    :data:`UNIT_COLUMNS` (NaN where nothing is kept)."""
+    rows = {}
+    for unit, rule in rules.items():
+        sweep = cost_sweep(rule, labels, clinician, [cost], classes, keep_empty=True).set_index("class")
+        rows[unit] = {heading: sweep.loc[row, column] for (column, row), heading in UNIT_COLUMNS.items()}
+    return pd.DataFrame(rows).T
 
 
 def _weak_system_curves(rules, labels, clinician, classes, weak_class) -> dict:
@@ -109,10 +125,11 @@ def _weak_system_curves(rules, labels, clinician, classes, weak_class) -> dict:
     }
 
 
-def _balance_rows(fitted: dict, test_maps, test_logits, labels, cost, classes) -> pd.DataFrame:
+def _balance_rows(fitted: dict, test_maps, test_logits, labels, cost, unit: DeferralUnit) -> pd.DataFrame:
     """Per variant: mistake AUROC, AURC, mean P̂(wrong), observed error rate, coverage and kept accuracy
-    at ``cost`` (every decision pooled)."""
-    wrong = mistakes(test_logits, labels)
+    at ``cost``, over the error model's outputs (every image for an image-level model, every decision
+    pooled for a per-finding one)."""
+    wrong = mistakes(test_logits, labels, unit)
     known = ~np.isnan(wrong)
     rows = {}
     for variant in BALANCE_VARIANTS:
@@ -122,7 +139,7 @@ def _balance_rows(fitted: dict, test_maps, test_logits, labels, cost, classes) -
         p = model.p_wrong(test_maps, test_logits, prior_corrected=variant.endswith("corrected"))
         keep = (p <= cost) & known
         aurcs, aucs = [], []
-        for k in range(len(classes)):
+        for k in range(wrong.shape[1]):
             col = known[:, k]
             aurcs.append(float(risk_coverage_curve(p[col, k], wrong[col, k])[1].mean()))
             aucs.append(mistake_auroc(p[col, k], wrong[col, k]))
@@ -155,6 +172,12 @@ def run_defer(settings: DeferSettings) -> DeferResult:
     clinicians = _clinicians(s, splits, classes)
     test_labels = splits.test.labels
     rules_wanted = [Rule(r) for r in s.rules]
+    unit = DeferralUnit(s.unit)
+
+    def in_unit(rule: DeferralRule) -> DeferralRule:
+        """``rule`` as the run defers: whole images (P̂(some finding wrong)) or each finding."""
+        return per_image(rule) if unit is DeferralUnit.IMAGE else rule
+
     stride = backbone_output_stride(s.backbone, s.output_stride)
 
     def config(seed: int, epochs: int) -> TrainConfig:
@@ -184,8 +207,10 @@ def run_defer(settings: DeferSettings) -> DeferResult:
         }
         test_maps, test_logits = pred["test"].maps, pred["test"].logits
 
-        def error_model(inputs: ErrorInputs, balance: Balance, seed=seed, pred=pred):
-            cfg = ErrorModelConfig(inputs=inputs.value, balance=balance.value, epochs=s.error_epochs, seed=seed)
+        def error_model(inputs: ErrorInputs, balance: Balance, target: DeferralUnit = unit, seed=seed, pred=pred):
+            cfg = ErrorModelConfig(
+                inputs=inputs.value, balance=balance.value, target=target.value, epochs=s.error_epochs, seed=seed
+            )
             e, v = pred["error"], pred["val"]
             return fit_error_model(e.maps, e.logits, e.labels, v.maps, v.logits, v.labels, cfg)
 
@@ -197,6 +222,12 @@ def run_defer(settings: DeferSettings) -> DeferResult:
                 if balance.value == s.error_balance or "cannot balance" not in str(err):
                     raise
         histories["error model"] = fitted[s.error_balance].history
+        other = DeferralUnit.FINDING if unit is DeferralUnit.IMAGE else DeferralUnit.IMAGE
+        other_model = error_model(ErrorInputs.MAPS_AND_PROBABILITIES, Balance(s.error_balance), other)
+        by_unit = {
+            unit.value: error_model_rule(test_logits, fitted[s.error_balance].p_wrong(test_maps, test_logits)),
+            other.value: error_model_rule(test_logits, other_model.p_wrong(test_maps, test_logits)),
+        }
         rules: dict[str, DeferralRule] = {}
         surrogate_maps = None
         for rule in rules_wanted:
@@ -208,22 +239,22 @@ def run_defer(settings: DeferSettings) -> DeferResult:
                 probs_only = error_model(ErrorInputs.PROBABILITIES, Balance(s.error_balance))
                 rules[label] = error_model_rule(test_logits, probs_only.p_wrong(test_maps, test_logits), label)
             elif rule is Rule.CONFIDENCE:
-                rules[label] = confidence_rule(test_logits, label)
+                rules[label] = in_unit(confidence_rule(test_logits, label))
             elif rule is Rule.MC_DROPOUT:
                 q = mc_dropout_probabilities(model, splits.test, s.mc_samples, seed=seed, device=s.device)
-                rules[label] = predictive_rule(test_logits, q, label)
+                rules[label] = in_unit(predictive_rule(test_logits, q, label))
             elif rule is Rule.LAPLACE:
                 q = laplace_probabilities(model, splits.train, splits.test, device=s.device)
-                rules[label] = predictive_rule(test_logits, q, label)
+                rules[label] = in_unit(predictive_rule(test_logits, q, label))
             elif rule is Rule.SURROGATE:
                 g, histories["surrogate"], net = surrogate(seed, 0)
-                rules[label] = surrogate_rule(g, label)
+                rules[label] = surrogate_rule(g, label, unit)
                 if seed == s.seeds[0]:
                     surrogate_maps = predict(net, splits.test, device=s.device, saliency="gradcam").maps
         weak_rules = dict(rules)
         if Rule.SURROGATE in rules_wanted:
             g, histories["surrogate, weak clinician"], _ = surrogate(seed, 1)
-            weak_rules[Rule.SURROGATE.value] = surrogate_rule(g, Rule.SURROGATE.value)
+            weak_rules[Rule.SURROGATE.value] = surrogate_rule(g, Rule.SURROGATE.value, unit)
         usual, weak = clinicians["test"]
         per_class, curves, system = _per_class_rows(rules, test_labels, usual, classes)
         runs.append(
@@ -237,7 +268,8 @@ def run_defer(settings: DeferSettings) -> DeferResult:
                 curves=curves,
                 system_curves=system,
                 weak_system_curves=_weak_system_curves(weak_rules, test_labels, weak, classes, s.weak_class),
-                balance=_balance_rows(fitted, test_maps, test_logits, test_labels, s.cost, classes),
+                balance=_balance_rows(fitted, test_maps, test_logits, test_labels, s.cost, unit),
+                units=_unit_rows(by_unit, test_labels, usual, s.cost, classes),
                 histories=histories,
                 error_split_mistakes=dict(
                     zip(

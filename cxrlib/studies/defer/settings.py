@@ -8,6 +8,7 @@ import numpy as np
 
 from ...defer import (
     Balance,
+    DeferralUnit,
     Rule,
     check_cost,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "COVERAGES",
     "BALANCE_VARIANTS",
     "BALANCE_KEYS",
+    "UNIT_COLUMNS",
 ]
 
 
@@ -51,6 +53,16 @@ COVERAGES = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 BALANCE_VARIANTS = ("unbalanced", "balanced", "balanced, prior-corrected")
 
 
+#: the unit comparison's columns: (column of the cost sweep, its row) → heading
+UNIT_COLUMNS = {
+    ("coverage", "images"): "images answered by the model alone",
+    ("coverage", "all"): "decisions kept",
+    ("kept accuracy", "all"): "kept accuracy (decisions)",
+    ("system accuracy", "images"): "system accuracy (images)",
+    ("system accuracy", "all"): "system accuracy (decisions)",
+    ("system sensitivity", "all"): "system sensitivity",
+}
+
 #: the balance table's columns and their keys in the headline
 BALANCE_KEYS = {
     "mistake AUROC": "mistake_auroc",
@@ -74,6 +86,7 @@ class DeferSettings(ChestDataSettings, TrainingSettings):
     weak_class: str = "Pneumothorax"  #: the class on which a second, weak clinician is simulated
     weak_sensitivity: float = 0.6
     weak_specificity: float = 0.75
+    unit: str = "image"  #: what is deferred: the whole image (the source's) or each finding on its own
     rules: tuple[str, ...] = ("error-model", "error-model-probs", "confidence", "mc-dropout", "laplace", "surrogate")
     error_balance: str = "none"  #: the error-model rule's training: none or balanced
     cost: float = 0.2  #: the cost c of the headline and the scorecard
@@ -89,6 +102,8 @@ class DeferSettings(ChestDataSettings, TrainingSettings):
         known = [b.value for b in Backbone]
         if self.backbone not in known:
             raise ValueError(f"parameter 'backbone': unknown {self.backbone!r}; use one of {known}")
+        if self.unit not in [u.value for u in DeferralUnit]:
+            raise ValueError(f"parameter 'unit' must be one of {[u.value for u in DeferralUnit]}, got {self.unit!r}")
         rules = [r.value for r in Rule]
         bad = [r for r in self.rules if r not in rules]
         if bad or Rule.ERROR_MODEL.value not in self.rules:
@@ -156,6 +171,7 @@ STUDY_HELP = {
     "weak_class": "the class on which a second, weaker clinician is simulated",
     "weak_sensitivity": "the weak clinician's sensitivity on that class",
     "weak_specificity": "the weak clinician's specificity on that class",
+    "unit": "what is deferred: image (the whole image, the source's) or finding (each finding on its own)",
     "rules": "any of error-model, error-model-probs, confidence, mc-dropout, laplace, surrogate",
     "error_balance": "the error-model rule's training: none or balanced (both are compared below)",
     "cost": "the cost c of the headline numbers and the scorecard",

@@ -10,6 +10,24 @@ def test_mistakes_by_hand():
     logits = np.array([[2.0, -1.0], [-0.5, 0.0], [1.0, 3.0]])
     labels = np.array([[1, 1], [0, 0], [np.nan, 0]])
     np.testing.assert_array_equal(mistakes(logits, labels), [[0, 1], [0, 0], [np.nan, 1]])
+    np.testing.assert_array_equal(mistakes(logits, labels, "image"), [[1], [0], [1]])
+    np.testing.assert_array_equal(mistakes(logits[:1], [[np.nan, np.nan]], "image"), [[np.nan]])
+
+
+def test_an_image_level_error_model_has_one_output_for_every_finding():
+    maps, logits, labels, spread = _split(600, 0)
+    vm, vl, vy, _ = _split(200, 1)
+    tm, tl, ty, _ = _split(300, 2)
+    fitted = fit_error_model(maps, logits, labels, vm, vl, vy, ErrorModelConfig(target="image", epochs=60, seed=0))
+    p = fitted.p_wrong(tm, tl)
+    assert p.shape == (300, 1) and fitted.mistake_weight.shape == (1,)
+    image_wrong = mistakes(tl, ty, "image")[:, 0]
+    assert mistake_auroc(p[:, 0], image_wrong) > 0.7  # class 0's spread maps mark most image mistakes
+    balanced = fit_error_model(
+        maps, logits, labels, vm, vl, vy, ErrorModelConfig(target="image", balance="balanced", epochs=5)
+    )
+    wrong = np.nansum(mistakes(logits, labels, "image"))
+    np.testing.assert_allclose(balanced.mistake_weight, [(600 - wrong) / wrong], rtol=1e-6)
 
 
 def _split(n, seed):

@@ -10,6 +10,7 @@ from cxrlib.defer import (
     deferral_metrics,
     error_model_rule,
     kept_accuracy,
+    per_image,
     risk_coverage_curve,
     selective_accuracy,
     system_accuracy_curve,
@@ -103,18 +104,53 @@ def test_bad_input_is_a_clear_error_not_a_nan():
         deferral_metrics(rule, labels, missing, 0.2)
     with pytest.raises(ValueError, match="kept set is empty"):
         kept_accuracy([1, 0], [False, False])
-    with pytest.raises(ValueError, match=r"keeps nothing of \['A'\]"):
+    with pytest.raises(ValueError, match=r"keeps nothing of \['A', 'images'\]"):
         deferral_metrics(rule, labels, clinician, 0.08, ["A", "B"])
     with pytest.raises(ValueError, match="differ in shape"):
         deferral_metrics(rule, labels[:, :1], clinician, 0.2)
+
+
+def test_images_row_and_sensitivities_by_hand():
+    rule, labels, clinician = _case()
+    table = deferral_metrics(rule, labels, clinician, 0.2, ["A", "B"])
+    # deferred: (0, B), (1, A), (3, A): only image 2 is answered wholly by the model, and its A is wrong
+    images = table.loc["images"]
+    assert images["decisions"] == 4 and images["coverage"] == 0.25 and images["kept accuracy"] == 0.0
+    # image 0 right (A by the model, B by the clinician), 1 wrong (the clinician's A), 2 wrong, 3 right
+    assert images["system accuracy"] == 0.5 and images["model accuracy"] == 0.5
+    assert images["clinician accuracy"] == 0.5  # wrong on image 1's A and image 3's B
+    assert images["cost-weighted loss"] == pytest.approx((0.2 + 0.2 + 1 + 0.2) / 4)
+    # positives (0, A), (2, A), (3, B), none deferred; the model misses (2, A)
+    for row in ("all", "images"):
+        assert table.loc[row, "kept sensitivity"] == pytest.approx(2 / 3)
+        assert table.loc[row, "system sensitivity"] == pytest.approx(2 / 3)
+    assert table.loc["B", "kept sensitivity"] == 1.0
+    # A: kept positives (0) and (2), the model finds one; the clinician answers no A positive here
+    assert table.loc["A", "kept sensitivity"] == 0.5 and table.loc["A", "system sensitivity"] == 0.5
+
+
+def test_a_per_image_rule_keeps_or_defers_whole_images():
+    rule, labels, clinician = _case()
+    whole = per_image(rule)
+    np.testing.assert_allclose(whole.deferral_score[:, 0], 1 - np.prod(1 - rule.deferral_score, 1))
+    defer = whole.defer(0.4)  # scores 0.37, 0.525, 0.915, 0.325: images 1 and 2 deferred
+    np.testing.assert_array_equal(defer, [[False, False], [True, True], [True, True], [False, False]])
+    table = deferral_metrics(whole, labels, clinician, 0.4, ["A", "B"])
+    assert table.loc["images", "coverage"] == 0.5 and table.loc["images", "kept accuracy"] == 1.0
+    assert table.loc["A", "coverage"] == 0.5 and table.loc["B", "coverage"] == pytest.approx(2 / 3)
+    # the source's cost model: a deferred image costs c, a kept image 1 if any of its answers is wrong
+    assert table.loc["images", "cost-weighted loss"] == pytest.approx(2 * 0.4 / 4)
 
 
 def test_cost_sweep_leaves_empty_kept_sets_out():
     rule, labels, clinician = _case()
     sweep = cost_sweep(rule, labels, clinician, [0.01, 0.08, 0.2], ["A", "B"])
     assert not sweep["kept accuracy"].isna().any()
-    assert set(sweep.loc[sweep["cost"] == 0.08, "class"]) == {"B", "all"}  # A keeps nothing at 0.08
+    assert set(sweep.loc[sweep["cost"] == 0.08, "class"]) == {"B", "all"}  # A, so every image, keeps nothing
     assert sweep.loc[sweep["cost"] == 0.01, "class"].empty  # nothing kept anywhere at 0.01
+    kept = cost_sweep(rule, labels, clinician, [0.01], ["A", "B"], keep_empty=True).set_index("class")
+    assert (kept["coverage"] == 0).all() and kept["kept accuracy"].isna().all()
+    assert kept.loc["all", "system accuracy"] == pytest.approx(5 / 7)  # the clinician answers everything
     at = sweep[(sweep["cost"] == 0.2)].set_index("class").drop(columns="cost")
     np.testing.assert_allclose(
         at.to_numpy(float), deferral_metrics(rule, labels, clinician, 0.2, ["A", "B"]).to_numpy(float)

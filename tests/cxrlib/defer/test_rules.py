@@ -4,9 +4,12 @@ import scipy.special
 
 from cxrlib.defer import (
     DeferralRule,
+    DeferralUnit,
+    any_wrong,
     check_cost,
     confidence_rule,
     error_model_rule,
+    per_image,
     predictive_rule,
     surrogate_rule,
 )
@@ -53,6 +56,37 @@ def test_surrogate_rule_is_mozannar_and_sontag_at_zero_cost():
     rule = surrogate_rule(g)
     np.testing.assert_array_equal(rule.deferral_score > 0, g[..., 2] > g[..., :2].max(-1))
     np.testing.assert_allclose(scipy.special.expit(rule.scores), g[..., 1] / (g[..., 0] + g[..., 1]))
+
+
+def test_any_wrong_is_inclusion_exclusion_over_independent_findings():
+    p = np.random.default_rng(0).random((20, 3))
+    a, b, c = p.T
+    by_hand = a + b + c - a * b - a * c - b * c + a * b * c
+    np.testing.assert_allclose(any_wrong(p), by_hand)
+
+
+def test_per_image_rules_share_one_score_per_image():
+    logits = np.array([[2.0, -1.0], [0.1, -3.0]])
+    rule = per_image(confidence_rule(logits))
+    assert rule.unit is DeferralUnit.IMAGE
+    assert (rule.deferral_score[:, 0] == rule.deferral_score[:, 1]).all()
+    image_model = error_model_rule(logits, np.array([[0.3], [0.1]]))
+    assert image_model.unit is DeferralUnit.IMAGE
+    np.testing.assert_array_equal(image_model.defer(0.2), [[True, True], [False, False]])
+    with pytest.raises(ValueError, match="already defers whole images"):
+        per_image(rule)
+    with pytest.raises(ValueError, match=r"one number per image, \(2,\)"):
+        per_image(confidence_rule(logits), image_score=[0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="one deferral score per image"):
+        DeferralRule("x", rule.predictions, rule.scores, np.array([[0.1, 0.2], [0.3, 0.3]]), DeferralUnit.IMAGE)
+    g = np.random.default_rng(1).dirichlet(np.ones(3), size=(5, 2))
+    finding, image = surrogate_rule(g), surrogate_rule(g, unit="image")
+    with pytest.raises(ValueError, match="not a probability"):
+        per_image(finding)
+    model_wrong = np.minimum(g[..., 0], g[..., 1]) / (g[..., 0] + g[..., 1])
+    clinician_wrong = 1 - np.clip(g[..., 2] / (g[..., 0] + g[..., 1]), 0, 1)
+    np.testing.assert_allclose(image.deferral_score[:, 0], any_wrong(model_wrong) - any_wrong(clinician_wrong))
+    np.testing.assert_array_equal(image.predictions, finding.predictions)
 
 
 @pytest.mark.parametrize("cost", [0, 1, -0.1, 1.5, float("nan"), "cheap", None])

@@ -24,6 +24,7 @@ from cxrlib.studies import defer as study
         ({"error_balance": "oversample"}, "error_balance"),
         ({"dropout": 0.0}, "dropout"),
         ({"backbone": "vit"}, "backbone"),
+        ({"unit": "patient"}, "unit"),
     ],
 )
 def test_bad_settings_name_the_parameter(change, message):
@@ -62,7 +63,7 @@ def test_tiny_run_tables_headline_and_discussion(tiny, tmp_path, monkeypatch):
     others = [j for j in range(3) if j != k]
     np.testing.assert_array_equal(r.clinician[:, others], r.weak_clinician[:, others])  # weak on one class only
     table = r.cost_table()
-    assert table.shape == (8, 5) and not table.isna().any().any()  # text: "nothing kept", never NaN
+    assert table.shape == (8, 7) and not table.isna().any().any()  # text: "nothing kept", never NaN
     summary = r.summary()
     assert list(summary.index) == [r.label(x) for x in r.rule_names]
     assert list(summary.columns) == [*r.ranking_summary().columns, *r.cost_summary().columns]
@@ -96,6 +97,25 @@ def test_seed_values_of_a_rule_that_keeps_nothing(tiny):
     system = r.seed_values(rule, 0.01, "system accuracy")
     assert coverage.shape == (1,)
     if coverage[0] == 0:  # everything deferred: the clinician answers, the kept accuracy is undefined
-        assert np.isnan(kept[0]) and system[0] == pytest.approx(r.no_deferral().loc["all", "clinician accuracy"])
+        assert np.isnan(kept[0]) and system[0] == pytest.approx(r.no_deferral().loc["images", "clinician accuracy"])
     else:
         assert 0 <= kept[0] <= 1
+
+
+def test_the_source_defers_whole_images_and_counts_coverage_in_images(tiny):
+    r, c = tiny, tiny.settings.cost
+    assert r.settings.unit == "image" and r.pooled == "images"
+    for rule in r.runs[0].rules.values():  # every rule keeps or defers an image as a whole
+        assert (rule.deferral_score == rule.deferral_score[:, :1]).all()
+    known = ~np.isnan(r.labels).all(1)
+    deferred = r.runs[0].rules["error-model"].defer(c)[:, 0]
+    assert r.seed_values("error-model", c, "coverage")[0] == pytest.approx((~deferred[known]).mean())
+    units = r.unit_table()
+    assert list(units.index) == ["per image (the source's)", "per finding"]
+    assert set(r.headline["unit_comparison"]) == {"image", "finding"}
+    nd = r.no_deferral()
+    assert {"classifier AUROC", "classifier sensitivity", "clinician sensitivity"} <= set(nd.columns)
+    assert 0 <= r.headline["auroc_no_deferral"] <= 1 and 0 <= r.headline["sensitivity_no_deferral"] <= 1
+    assert r.headline["image_accuracy_no_deferral"] <= r.headline["decision_accuracy_no_deferral"]
+    sens = r.headline["rules"]["error-model"]["system_sensitivity_at_c"]
+    assert sens is None or 0 <= sens <= 1

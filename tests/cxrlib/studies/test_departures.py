@@ -69,6 +69,11 @@ def test_a_parameter_changes_the_row_that_describes_it():
     baseline = STUDY_RUNNERS["01_baseline"][0]
     assert "VGG-19 head" not in baseline_departures(baseline("default")).index
     assert "VGG-19 head" in baseline_departures(baseline("default", backbones=("vgg19",))).index
+    defer_for = STUDY_RUNNERS["07_defer"][0]
+    assert "deferral unit" not in defer_departures(defer_for("smoke")).index  # the source's unit by default
+    assert (
+        "each (image, finding)" in defer_departures(defer_for("smoke", unit="finding")).loc["deferral unit", "this run"]
+    )
 
 
 def test_the_table_keeps_differing_rows_and_says_so_when_none_differ():
