@@ -228,6 +228,4 @@ def per_image(rule: DeferralRule, image_score=None, name: str | None = None) -> 
         score = np.asarray(image_score, dtype=np.float64).reshape(-1)
         if score.shape != (n,):
             raise ValueError(f"image_score must be one number per image, ({n},), got shape {score.shape}")
-    return DeferralRule(
-        name or rule.name, rule.predictions, rule.scores, _broadcast(score, k), DeferralUnit.IMAGE
-    )
+    return DeferralRule(name or rule.name, rule.predictions, rule.scores, _broadcast(score, k), DeferralUnit.IMAGE)
