@@ -38,7 +38,7 @@ from ..losses import class_indices
 from .backend import laplace_torch
 from .features import last_linear_layer
 from .options import HessianStructure, Predictive, PriorFit, checked_features, resolve_option
-from .search import maximize_log_scalar
+from .search import kfold_held_out, maximize_log_scalar
 
 __all__ = [
     "LastLayerLaplace",
@@ -148,6 +148,8 @@ class LastLayerLaplace:
         la.fit(loader)
         self.seconds = {"fit": time.perf_counter() - t0}
         self.la, self._eig = la, None
+        self._data = (x, targets, batch_size)  # what cross-validation refits on
+        self.prior_search: dict[str, np.ndarray] = {}
         return self
 
     def _fitted(self, what: str):
@@ -203,6 +205,8 @@ class LastLayerLaplace:
         n_steps: int = 100,
         lr: float = 0.1,
         n_samples: int = 100,
+        folds: int = 5,
+        seed: int = 0,
     ) -> torch.Tensor:
         """Choose the prior precision; timed in ``seconds[method]``. Returns it (see :attr:`prior_precision`).
 
@@ -213,7 +217,11 @@ class LastLayerLaplace:
         has the smallest ``loss(probs (N, K), targets (N,))`` (default NLL; laplace-torch's own default
         metric picks the top of the grid), the first of equals. It chooses what laplace-torch's grid
         search chooses with the same loss; the full Hessian's probit predictive is evaluated from one
-        eigendecomposition for every grid value.
+        eigendecomposition for every grid value. ``"cv"``: the value of ``grid`` with the smallest mean
+        ``loss`` over ``folds``-fold cross-validation on the data of :meth:`fit` (each fold's Laplace
+        fitted at the same head on the other folds, scored on its own; folds shuffled with ``seed``; the
+        folds' mean losses weighted by their sizes), the first of equals. Both searches leave
+        ``prior_search``: ``grid (G,)``, ``loss (G,)`` and, for ``"cv"``, ``fold_loss (folds, G)``.
         """
         la = self._fitted("optimize_prior_precision")
         method = resolve_option(PriorFit, method, "prior optimisation method")
@@ -236,26 +244,61 @@ class LastLayerLaplace:
             else:
                 raise ValueError(f"prior_structure must be 'scalar', 'layerwise' or 'diag', got {prior_structure!r}")
         else:
-            if val_features is None or val_labels is None:
-                raise ValueError("the grid search needs val_features and val_labels")
             values = [float(v) for v in grid]
             if len(values) < 1 or not all(v > 0 and math.isfinite(v) for v in values):
                 raise ValueError(f"grid must hold positive prior precisions, got {values}")
-            x, y = checked_features(val_features, val_labels, self.head.in_features, self.dtype)
-            targets = _single_label_targets(y)
-            fast = (
-                self._full_probit(x)
-                if self.hessian is HessianStructure.FULL and predictive is Predictive.PROBIT
-                else None
-            )
-            losses = []
-            for value in values:
-                la.prior_precision = value
-                probs = fast(value) if fast else self.predict_proba(x, predictive, n_samples=n_samples)
-                losses.append(float(loss(probs, targets)))
+            if method is PriorFit.GRIDSEARCH:
+                if val_features is None or val_labels is None:
+                    raise ValueError("the grid search needs val_features and val_labels")
+                losses = self.grid_losses(val_features, val_labels, values, loss, predictive, n_samples)
+                self.prior_search = {"grid": np.asarray(values), "loss": losses}
+            else:
+                self.prior_search = self._cross_validate(values, folds, seed, loss, predictive, n_samples)
+                losses = self.prior_search["loss"]
             la.prior_precision = values[int(np.nanargmin(losses))]
         self.seconds[method.value] = time.perf_counter() - t0
         return self.prior_precision
+
+    def grid_losses(
+        self,
+        features,
+        labels,
+        grid: Sequence[float],
+        loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = nll_loss,
+        predictive: Predictive | str = Predictive.PROBIT,
+        n_samples: int = 100,
+    ) -> np.ndarray:
+        """``(G,)``: ``loss`` of the ``predictive`` on ``features (N, D)`` / ``labels`` at every prior
+        precision of ``grid``; the prior precision is left as it was."""
+        la = self._fitted("grid_losses")
+        predictive = resolve_option(Predictive, predictive, "predictive")
+        x, y = checked_features(features, labels, self.head.in_features, self.dtype)
+        targets = _single_label_targets(y)
+        fast = (
+            self._full_probit(x) if self.hessian is HessianStructure.FULL and predictive is Predictive.PROBIT else None
+        )
+        before, losses = la.prior_precision, []
+        try:
+            for value in grid:
+                la.prior_precision = float(value)
+                probs = fast(float(value)) if fast else self.predict_proba(x, predictive, n_samples=n_samples)
+                losses.append(float(loss(probs, targets)))
+        finally:
+            la.prior_precision = before
+        return np.asarray(losses)
+
+    def _cross_validate(self, grid, folds: int, seed: int, loss, predictive, n_samples) -> dict[str, np.ndarray]:
+        x, targets, batch_size = self._data
+        held_out = kfold_held_out(len(x), folds, seed)
+        fold_loss = []
+        for held in held_out:
+            rest = np.setdiff1d(np.arange(len(x)), held)
+            part = LastLayerLaplace(self.head, self.hessian, self.initial_prior_precision, self.dtype)
+            part.fit(x[rest], targets[rest], batch_size)
+            fold_loss.append(part.grid_losses(x[held], targets[held], grid, loss, predictive, n_samples))
+        sizes = np.array([len(h) for h in held_out], dtype=float)
+        fold_loss = np.stack(fold_loss)
+        return {"grid": np.asarray(grid), "loss": sizes @ fold_loss / sizes.sum(), "fold_loss": fold_loss}
 
     def _full_probit(self, x: torch.Tensor) -> Callable[[float], torch.Tensor]:
         """For the full Hessian: ``prior precision -> probit predictive (N, K)`` on features ``x (N, D)``,

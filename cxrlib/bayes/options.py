@@ -22,6 +22,7 @@ class PriorFit(str, Enum):
 
     MARGLIK = "marglik"  #: maximise the Laplace approximation of the marginal likelihood (no data needed)
     GRIDSEARCH = "gridsearch"  #: minimise a loss (default NLL) of the predictive on validation data over a grid
+    CROSS_VALIDATION = "cv"  #: minimise that loss over the grid by k-fold cross-validation on the fit's own data
 
 
 class Predictive(str, Enum):

@@ -1,4 +1,5 @@
-"""One-dimensional maximisation of a smooth function of a positive scalar (a prior precision) on a log scale."""
+"""Choosing a prior precision: one-dimensional maximisation of a smooth function of a positive scalar on a
+log scale, and the folds of a cross-validation."""
 
 from __future__ import annotations
 
@@ -7,8 +8,18 @@ from collections.abc import Callable
 
 import numpy as np
 import scipy.optimize
+from sklearn.model_selection import KFold
 
-__all__ = ["maximize_log_scalar"]
+__all__ = ["maximize_log_scalar", "kfold_held_out"]
+
+
+def kfold_held_out(n: int, folds: int, seed: int = 0) -> list[np.ndarray]:
+    """The held-out indices of each of ``folds`` folds of ``range(n)``, shuffled with ``seed``: the
+    folds of scikit-learn's ``KFold(folds, shuffle=True, random_state=seed)``. Raises ``ValueError``
+    unless ``2 <= folds <= n``."""
+    if not 2 <= int(folds) <= n:
+        raise ValueError(f"cross-validation needs 2 <= folds <= the number of samples ({n}), got {folds}")
+    return [held for _, held in KFold(int(folds), shuffle=True, random_state=seed).split(np.zeros(n))]
 
 
 def maximize_log_scalar(

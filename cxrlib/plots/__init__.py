@@ -11,6 +11,7 @@ from .colors import CLASS_COLORS, finding_color, legend_below
 from .curves import (
     group_distributions,
     per_class_heatmap,
+    prior_precision_search,
     reliability_diagram,
     runs_scatter,
     training_curves,
@@ -33,6 +34,7 @@ __all__ = [
     "deferral_sweep",
     "deferral_examples",
     "value_histograms",
+    "prior_precision_search",
     "CLASS_COLORS",
     "finding_color",
 ]

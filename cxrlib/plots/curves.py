@@ -20,6 +20,7 @@ __all__ = [
     "per_class_heatmap",
     "reliability_diagram",
     "value_histograms",
+    "prior_precision_search",
 ]
 
 
@@ -222,4 +223,28 @@ def value_histograms(
         ax.legend(fontsize=9, frameon=False, loc="best")
     fig.suptitle(title, fontsize=12)
     fig.tight_layout()
+    return fig
+
+
+def prior_precision_search(
+    curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    marks: Mapping[str, float] | None = None,
+    title: str = "Choosing the prior precision",
+) -> plt.Figure:
+    """The loss of every prior precision of a grid, ``name → (grid (G,), loss (G,))``, one line each on
+    a log x-axis with its minimum as a dot; ``marks``: other choices (``name → λ``) as dotted lines."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for name, (grid, loss) in curves.items():
+        line = ax.plot(grid, loss, "-", lw=1.6, label=name)[0]
+        best = int(np.nanargmin(loss))
+        ax.plot(grid[best], loss[best], "o", color=line.get_color(), ms=6)
+    for i, (name, value) in enumerate(sorted((marks or {}).items(), key=lambda item: item[1])):
+        ax.axvline(value, ls=":", lw=1.2, color="gray")
+        height = 0.98 - 0.33 * (i % 3)  # neighbouring marks' names at different heights, not on top of each other
+        ax.text(value, height, f" {name}", transform=ax.get_xaxis_transform(), rotation=90, va="top", fontsize=9)
+    ax.set_xscale("log")
+    ax.set(xlabel="prior precision λ", ylabel="NLL (nats)", title=title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    legend_below(fig, *ax.get_legend_handles_labels())
     return fig

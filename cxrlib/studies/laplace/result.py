@@ -23,6 +23,7 @@ class LaplaceResult:
     history: pd.DataFrame | None = None
     extra: dict = field(default_factory=dict)
     priors: pd.DataFrame | None = None  #: (hessian, prior fit) rows: prior precision, seconds, test scores
+    searches: dict = field(default_factory=dict)  #: (hessian, prior fit) → grid, loss (and fold_loss for cv)
     headline: dict = field(default_factory=dict)
     run: dict = field(default_factory=dict)
 
@@ -50,6 +51,33 @@ class LaplaceResult:
         table = pd.DataFrame(rows).T
         table.columns.name = "source / ours"
         return table
+
+    def loss_figure(self):
+        """The MSK network's training and validation loss per epoch (the source's Fig. 1)."""
+        from ... import plots
+
+        s = self.settings
+        return plots.training_curves(
+            {s.backbone: self.history}, title=f"{s.backbone} on SynthMSK, {s.image_size} px: loss per epoch"
+        )
+
+    def prior_search_figure(self):
+        """The loss of each prior precision of the grid (cross-validated NLL, and validation NLL for the
+        grid search), one line per Hessian and search, the evidence's choice marked."""
+        from ... import plots
+
+        if not self.searches:
+            return None
+        curves = {
+            f"{h}, {method}": (np.asarray(search["grid"]), np.asarray(search["loss"]))
+            for (h, method), search in self.searches.items()
+        }
+        marks = {}
+        if self.priors is not None:
+            for h in self.settings.hessians:
+                if (h, "marglik") in self.priors.index:
+                    marks[f"{h}, evidence"] = float(self.priors.loc[(h, "marglik"), "prior precision"])
+        return plots.prior_precision_search(curves, marks, title="Choosing the prior precision λ")
 
     def reliability_figure(self):
         from ... import plots
@@ -88,12 +116,14 @@ def headline(result: LaplaceResult) -> dict:
     s, t = result.settings, result.table1
     table1 = {}
     for name, row in t.iterrows():
-        key = "map" if name == "MAP" else name.removeprefix("Laplace ")
+        key = "map" if name == "MAP" else name.removeprefix("Laplace ").replace(" (", "_").rstrip(")")
         entry = {k: float(row[k]) for k in ("accuracy", "ECE", "NLL")}
         if key != "map":
             entry.update(
                 {
+                    "prior_fit": row["prior fit"],
                     "fit_seconds": float(row["fit (s)"]),
+                    "fit_with_forward_pass_seconds": float(row["fit + forward pass (s)"]),
                     "optimise_seconds": float(row["optimise (s)"]),
                     "prior_precision": float(row["prior precision"]),
                 }

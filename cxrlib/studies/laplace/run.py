@@ -19,7 +19,7 @@ from ...train import fit, resolve_device
 from ..common import study_train_config
 from ..runinfo import describe_run
 from .result import LaplaceResult, headline
-from .settings import LaplaceSettings
+from .settings import PRIOR_FITS, LaplaceSettings
 
 __all__ = ["PAPER_HOURS", "run_laplace"]
 
@@ -67,32 +67,49 @@ def run_laplace(settings: LaplaceSettings) -> LaplaceResult:
     probs = {}
     first = LastLayerLaplace.from_model(model, s.hessians[0])
     probs["MAP"] = first.map_proba(feats["test"].features)
-    prior_rows = {}
+    prior_rows, fitted, searches = {}, {}, {}
     for h in s.hessians:
-        for method in (s.prior_fit, *({"marglik", "gridsearch"} - {s.prior_fit})):
+        for method in (s.prior_fit, *(m for m in PRIOR_FITS if m != s.prior_fit)):
             la = LastLayerLaplace.from_model(model, h).fit(feats["train"].features, feats["train"].labels)
-            la.optimize_prior_precision(method, feats["val"].features, feats["val"].labels, predictive=s.predictive)
+            la.optimize_prior_precision(
+                method,
+                feats["val"].features,
+                feats["val"].labels,
+                predictive=s.predictive,
+                folds=s.cv_folds,
+                seed=s.data_seed,
+            )
             p = la.predict_proba(feats["test"].features, s.predictive)
             prior_rows[(h, method)] = {
                 "prior precision": float(la.prior_precision[0]),
                 "optimise (s)": la.seconds[method],
                 **_top_label(p, y_test, s.n_bins),
             }
-            if method == s.prior_fit:
-                laplaces[h] = la
-                probs[f"Laplace {h}"] = p
+            fitted[(h, method)] = (la, p)
+            if la.prior_search:
+                searches[(h, method)] = la.prior_search
+        laplaces[h], probs[f"Laplace {h}"] = fitted[(h, s.prior_fit)]
     priors = pd.DataFrame(prior_rows).T
     priors.index.names = ["hessian", "prior fit"]
-    for name, p in probs.items():
-        row = _top_label(p, y_test, s.n_bins)
-        h = name.removeprefix("Laplace ")
-        la = laplaces.get(h)
-        row["fit (s)"] = la.seconds["fit"] if la else float("nan")
-        row["optimise (s)"] = la.seconds[s.prior_fit] if la else float("nan")
+    # Table 1: the MAP network, each Hessian with the run's prior fit, then (extra rows) by the evidence
+    table_rows = {"MAP": (None, probs["MAP"], "–")}
+    for method in dict.fromkeys((s.prior_fit, "marglik")):
+        for h in s.hessians:
+            name = f"Laplace {h}" if method == s.prior_fit else f"Laplace {h} ({method})"
+            table_rows[name] = (*fitted[(h, method)], method)
+    train_pass = feats["train"].seconds
+    for name, (la, p, method) in table_rows.items():
+        row = {"prior fit": method, **_top_label(p, y_test, s.n_bins)}
+        h = name.removeprefix("Laplace ").split(" ")[0]
         row["prior precision"] = float(la.prior_precision[0]) if la else float("nan")
-        row["paper fit (h)"], row["paper optimise (h)"] = PAPER_HOURS.get(h, (float("nan"), float("nan")))
+        row["fit (s)"] = la.seconds["fit"] if la else float("nan")
+        row["fit + forward pass (s)"] = la.seconds["fit"] + train_pass if la else float("nan")
+        row["optimise (s)"] = la.seconds[method] if la else float("nan")
+        paper = PAPER_HOURS.get(h, (float("nan"), float("nan"))) if method == s.prior_fit else (np.nan, np.nan)
+        row["paper fit (h)"], row["paper optimise (h)"] = paper
         rows[name] = row
-        curves[name] = reliability_curve(p.numpy(), y_test.numpy(), s.n_bins, kind="top-label")
+        if name in probs:  # the reliability diagrams: the MAP network and Table 1's own method
+            curves[name] = reliability_curve(p.numpy(), y_test.numpy(), s.n_bins, kind="top-label")
     table1 = pd.DataFrame(rows).T
     table1.index.name = "method"
     extra = {"feature_seconds": sum(f.seconds for f in feats.values()), "train_seconds": trained.seconds}
@@ -120,7 +137,7 @@ def run_laplace(settings: LaplaceSettings) -> LaplaceResult:
             }
         ood = pd.DataFrame(ood_rows).T
         ood.index.name = "method"
-    result = LaplaceResult(s, table1, curves, cam, multilabel, ood, trained.history, extra, priors)
+    result = LaplaceResult(s, table1, curves, cam, multilabel, ood, trained.history, extra, priors, searches)
     result.run = describe_run(
         s,
         {"train": len(train), "val": len(val), "test": len(test)},

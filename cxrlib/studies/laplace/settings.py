@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from ..common import check_backbone, resolve_settings
 from ..shared_settings import ModelSettings
 
-__all__ = ["SOURCE_TABLE1", "STUDY_HELP", "HESSIANS", "LaplaceSettings", "PRESETS", "laplace_settings"]
+__all__ = ["SOURCE_TABLE1", "STUDY_HELP", "HESSIANS", "PRIOR_FITS", "LaplaceSettings", "PRESETS", "laplace_settings"]
 
 
 HESSIANS = ("diag", "full", "kron")
+
+#: how the prior precision can be chosen: the source's cross-validation first
+PRIOR_FITS = ("cv", "marglik", "gridsearch")
 
 
 @dataclass
@@ -21,7 +24,8 @@ class LaplaceSettings(ModelSettings):
     lr: float = 1e-3
     batch_size: int = 32
     hessians: tuple[str, ...] = HESSIANS
-    prior_fit: str = "marglik"  #: "marglik" (evidence) or "gridsearch" (validation NLL)
+    prior_fit: str = "cv"  #: "cv" (k-fold NLL, the source's), "marglik" (evidence) or "gridsearch" (validation NLL)
+    cv_folds: int = 5  #: folds of the cross-validation
     predictive: str = "probit"  #: "probit" or "mc"
     n_bins: int = 15
     cxr_n: int = 1200  #: SynthCXR images for the multi-label part (0: skip it)
@@ -36,8 +40,10 @@ class LaplaceSettings(ModelSettings):
         bad = [h for h in self.hessians if h not in HESSIANS]
         if bad or not self.hessians:
             raise ValueError(f"parameter 'hessians': unknown {bad or 'empty list'}; use any of {list(HESSIANS)}")
-        if self.prior_fit not in ("marglik", "gridsearch"):
-            raise ValueError(f"parameter 'prior_fit' must be 'marglik' or 'gridsearch', got {self.prior_fit!r}")
+        if self.prior_fit not in PRIOR_FITS:
+            raise ValueError(f"parameter 'prior_fit' must be one of {list(PRIOR_FITS)}, got {self.prior_fit!r}")
+        if self.cv_folds < 2:
+            raise ValueError(f"parameter 'cv_folds' must be >= 2, got {self.cv_folds}")
         if self.predictive not in ("probit", "mc"):
             raise ValueError(f"parameter 'predictive' must be 'probit' or 'mc', got {self.predictive!r}")
         if self.n < 70:
@@ -70,7 +76,9 @@ STUDY_HELP = {
     "epochs": "maximum training epochs of the MSK model",
     "lr": "learning rate (Adam; the source: 1e-3)",
     "hessians": "any of diag, full, kron",
-    "prior_fit": "marglik (maximise the evidence) or gridsearch (validation NLL)",
+    "prior_fit": "cv (k-fold cross-validation of the NLL over a grid, the source's), marglik (maximise the "
+    "evidence) or gridsearch (validation NLL)",
+    "cv_folds": "folds of the cross-validation",
     "predictive": "probit or mc (Monte Carlo)",
     "n_bins": "bins of the ECE and the reliability diagrams",
     "cxr_n": "SynthCXR images of the multi-label part (0: skip it)",

@@ -83,6 +83,38 @@ def test_prior_precision_by_marginal_likelihood_and_by_grid_search(small_model, 
     assert chosen < grid[-1]  # laplace-torch's default metric would pick the top of the grid
 
 
+@pytest.mark.parametrize("hessian", ["diag", "full", "kron"])
+def test_prior_precision_by_cross_validation_is_a_brute_force_kfold_through_laplace_torch(small_model, hessian):
+    from sklearn.model_selection import KFold
+
+    train = Images(60, seed=5, dtype=torch.float64)
+    feats = penultimate_features(small_model, train)
+    x, targets = feats.features, feats.labels.argmax(1)
+    grid = np.logspace(-3, 3, 9)
+    la = LastLayerLaplace.from_model(small_model, hessian).fit(x, feats.labels)
+    chosen = float(la.optimize_prior_precision("cv", grid=grid, folds=4, seed=3))
+    assert la.seconds["cv"] > 0 and la.prior_search["fold_loss"].shape == (4, 9)
+    total = np.zeros(len(grid))
+    for rest, held in KFold(4, shuffle=True, random_state=3).split(np.zeros(len(x))):
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x[rest], targets[rest]), len(rest))
+        reference = Laplace(
+            copy.deepcopy(small_model.classifier),
+            "classification",
+            subset_of_weights="last_layer",
+            hessian_structure=hessian,
+            last_layer_name="",
+        )
+        reference.fit(loader)
+        for g, value in enumerate(grid):
+            reference.prior_precision = float(value)
+            probs = reference(x[held], pred_type="glm", link_approx="probit")
+            total[g] += float(nll_loss(probs, targets[held])) * len(held)
+    np.testing.assert_allclose(la.prior_search["loss"], total / len(x), rtol=1e-5)
+    assert chosen == pytest.approx(grid[int(np.argmin(total))])
+    with pytest.raises(ValueError, match="2 <= folds"):
+        la.optimize_prior_precision("cv", grid=grid, folds=1)
+
+
 def test_measured_laplace_torch_pitfalls_are_handled():
     torch.manual_seed(0)
     head = torch.nn.Linear(5, 3)
@@ -150,6 +182,6 @@ def test_bad_input_gives_clear_value_errors():
     with pytest.raises(ValueError, match="prior_structure"):
         la.optimize_prior_precision(prior_structure="per-class")
     with pytest.raises(ValueError, match="unknown prior optimisation method"):
-        la.optimize_prior_precision("cv")
+        la.optimize_prior_precision("kfold")
     with pytest.raises(ValueError, match="unknown predictive"):
         la.predict_proba(x, "bridge")

@@ -20,7 +20,8 @@ def test_presets_resolve_and_register():
     [
         ({"hessians": ("diag", "blockdiag")}, "hessians"),
         ({"hessians": ()}, "hessians"),
-        ({"prior_fit": "cv"}, "prior_fit"),
+        ({"prior_fit": "loo"}, "prior_fit"),
+        ({"cv_folds": 1}, "cv_folds"),
         ({"predictive": "bridge"}, "predictive"),
         ({"backbone": "vit"}, "backbone"),
         ({"cxr_backbone": "vit"}, "cxr_backbone"),
@@ -34,7 +35,7 @@ def test_bad_settings_name_the_parameter(override, word):
 
 
 def test_new_settings_have_header_labels():
-    for key in ("hessians", "prior_fit", "predictive", "cxr_backbone", "ood_n"):
+    for key in ("hessians", "prior_fit", "cv_folds", "predictive", "cxr_backbone", "ood_n"):
         assert key in _SETTINGS_SHOWN and key in _LABELS
     assert "multilabel_images" in _LABELS
 
