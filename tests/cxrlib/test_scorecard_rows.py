@@ -22,7 +22,7 @@ from cxrlib.studies import STUDY_RUNNERS
 SHAPE_FIELDS = {
     "01_baseline": ("backbones",),
     "02_saliency_losses": ("arms", "lambda_cd", "lambda_grid"),
-    "03_heatmap_loss": ("experiments",),
+    "03_heatmap_loss": ("experiments", "cce_control"),
     "04_imbalance_losses": ("losses",),
     "05_calibration": ("losses",),
     "06_laplace": ("hessians",),

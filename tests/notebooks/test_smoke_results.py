@@ -79,6 +79,9 @@ def test_heatmap_loss_notebook(book_html):
             assert -1.0 <= lookup({row.notebook: r}, row.notebook, row.key) <= 1.0, row.key
     for name, exp in r["experiments"].items():
         assert exp["models_per_arm"] == 3 and all(0 <= d <= 3 for d in exp["discarded"].values()), name
+        # the source's control (CCE) is trained beside w = 0 on SynthCMR; experiment 3 has the two arms only
+        assert set(exp["discarded"]) == ({"none", "heatmap loss"} | ({"cce"} if name != "exp3" else set())), name
+        assert ("vs_cce" in exp) == (name != "exp3"), name
     # the mask loss moves the shortcut class's map off the marker (that is what it optimises)
     marker = r["experiments"]["exp3"]["map_on_marker"]
     assert marker["median_loss"] < marker["median_none"]

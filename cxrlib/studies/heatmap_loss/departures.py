@@ -38,9 +38,13 @@ def heatmap_loss_departures(settings: HeatmapLossSettings) -> pd.DataFrame:
         Departure(
             "control arm",
             "categorical cross-entropy (CCE), while the heatmap arm's classification term is MSE",
-            f"the heatmap arm's own classification loss ({s.classification.upper()}) with w = 0",
-            "so the arms differ only in the map term; against CCE a difference would mix the map term with the "
-            "change from CCE to MSE",
+            "both, in experiments 1 and 2: CCE (the source's comparison, the scorecard's rows) and the heatmap "
+            f"arm's own classification loss ({s.classification.upper()}) with w = 0"
+            if s.cce_control
+            else f"the heatmap arm's own classification loss ({s.classification.upper()}) with w = 0",
+            "against CCE a difference mixes the map term with the change from CCE to MSE; the w = 0 arm separates "
+            "the two",
+            differs=not s.cce_control,
         )
     )
     rows.append(

@@ -8,7 +8,7 @@ import numpy as np
 
 from ...stats import GroupComparison
 from ..prose import fmt, p_value
-from .settings import ARMS, SCORES
+from .settings import ARMS, CCE_ARM, SCORES
 
 if TYPE_CHECKING:
     from .result import HeatmapLossResult
@@ -16,19 +16,20 @@ if TYPE_CHECKING:
 __all__ = ["heatmap_loss_discussion"]
 
 
-def _sentence(c: GroupComparison | None, score: str) -> str:
+def _sentence(c: GroupComparison | None, score: str, control: str = "without") -> str:
+    """One score's test of the heatmap loss against a control arm (``control``: how it is named)."""
     score = score[:1].upper() + score[1:]
     if c is None:
         return f"{score}: an arm has no kept model, so there is no test."
     if c.significant:
         direction = "higher" if c.median_a > c.median_b else "lower"
         return (
-            f"{score} was {direction} with the loss (median {fmt(c.median_a)} vs {fmt(c.median_b)}; "
+            f"{score} was {direction} with the loss (median {fmt(c.median_a)} vs {fmt(c.median_b)} {control}; "
             f"Mann–Whitney p = {p_value(c.p)}, rank-biserial {c.rank_biserial:+.2f})."
         )
     return (
         f"{score} could not be told apart between the arms (median {fmt(c.median_a)} with the loss vs "
-        f"{fmt(c.median_b)} without; p = {p_value(c.p)}, rank-biserial {c.rank_biserial:+.2f})."
+        f"{fmt(c.median_b)} {control}; p = {p_value(c.p)}, rank-biserial {c.rank_biserial:+.2f})."
     )
 
 
@@ -59,16 +60,23 @@ def heatmap_loss_discussion(result: HeatmapLossResult) -> str:
         table = result.table(experiment)
         parts = [titles[experiment]]
         if experiment in ("1", "2"):
-            dropped = {arm: int((~table.loc[table["arm"] == arm, "kept"]).sum()) for arm in ARMS}
+            dropped = {arm: int((~table.loc[table["arm"] == arm, "kept"]).sum()) for arm in table["arm"].unique()}
+            cce = f", {dropped[CCE_ARM]} of the CCE control" if CCE_ARM in dropped else ""
             parts.append(
-                f"Of {s.group_size} models per arm, {dropped['none']} without and {dropped['heatmap loss']} "
+                f"Of {s.group_size} models per arm, {dropped['none']} with w = 0{cce} and {dropped['heatmap loss']} "
                 f"with the loss stayed under {s.accuracy_threshold:.0%} validation accuracy and were discarded."
             )
         comparisons = {score: result.comparison(experiment, score) for score in SCORES[experiment]}
         known = [c for c in comparisons.values() if c is not None]
         if known:
-            parts.append(f"Kept models compared: {known[0].n_b} without the loss, {known[0].n_a} with it.")
-        parts += [_sentence(c, score) for score, c in comparisons.items()]
+            parts.append(f"Kept models compared: {known[0].n_b} with w = 0, {known[0].n_a} with the loss.")
+        parts += [_sentence(c, score, "with w = 0") for score, c in comparisons.items()]
+        if CCE_ARM in result.controls(experiment):
+            against = [
+                _sentence(result.comparison(experiment, score, CCE_ARM), score, "with CCE")
+                for score in SCORES[experiment]
+            ]
+            parts.append("Against the source's control, the CCE model: " + " ".join(against))
         if experiment in ("1", "2"):
             kept = table[table["kept"]].groupby("arm")["flat maps"].mean()
             if set(ARMS) <= set(kept.index):

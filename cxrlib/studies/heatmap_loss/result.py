@@ -10,7 +10,7 @@ import pandas as pd
 from ...data import CXRDataset
 from ...stats import GroupComparison, compare_groups
 from ..prose import fmt, p_value
-from .settings import ARMS, SCORES, HeatmapLossSettings
+from .settings import ARMS, CCE_ARM, SCORES, HeatmapLossSettings
 
 __all__ = ["ModelScore", "HeatmapLossResult", "headline"]
 
@@ -89,46 +89,79 @@ class HeatmapLossResult:
             contours=ex.get("contours"),
         )
 
-    def comparison(self, experiment: str, score: str) -> GroupComparison | None:
-        """Heatmap loss (group a) against none (group b) on ``score``, kept models only; None when an
-        arm has no kept model."""
+    def comparison(self, experiment: str, score: str, control: str = ARMS[0]) -> GroupComparison | None:
+        """Heatmap loss (group a) against ``control`` (group b: ``"none"``, the same loss with w = 0, or
+        ``"cce"``, the source's cross-entropy model) on ``score``, kept models only; None when an arm has
+        no kept model (or was not trained)."""
         table = self.table(experiment)
         kept = table[table["kept"]]
         a = kept.loc[kept["arm"] == ARMS[1], score].to_numpy(float)
-        b = kept.loc[kept["arm"] == ARMS[0], score].to_numpy(float)
+        b = kept.loc[kept["arm"] == control, score].to_numpy(float)
         if not np.isfinite(a).any() or not np.isfinite(b).any():
             return None
         return compare_groups(a, b, self.settings.alpha)
 
+    def controls(self, experiment: str) -> list[str]:
+        """The arms the heatmap loss is compared against in ``experiment``: ``"none"``, and ``"cce"`` where
+        it was trained."""
+        arms = set(self.table(experiment)["arm"])
+        return [arm for arm in (ARMS[0], CCE_ARM) if arm in arms]
+
     def tests(self) -> pd.DataFrame:
-        """One row per (experiment, score): group sizes, medians, Shapiro–Wilk, Mann–Whitney, effect size."""
+        """One row per (experiment, score, control): group sizes, medians, Shapiro–Wilk, Mann–Whitney,
+        effect size (the heatmap loss against that control)."""
         rows = []
         for experiment, scores in SCORES.items():
             if experiment not in self.settings.experiments:
                 continue
             table = self.table(experiment)
-            for score in scores:
-                c = self.comparison(experiment, score)
-                row = {
-                    "experiment": experiment,
-                    "score": score,
-                    "discarded (none / loss)": " / ".join(
-                        str(int((~table.loc[table["arm"] == arm, "kept"]).sum())) for arm in ARMS
-                    ),
-                }
-                if c is not None:
-                    row.update(
-                        {
-                            "n (none / loss)": f"{c.n_b} / {c.n_a}",
-                            "median (none / loss)": f"{fmt(c.median_b)} / {fmt(c.median_a)}",
-                            "Shapiro–Wilk p (none / loss)": f"{p_value(c.shapiro_p_b)} / {p_value(c.shapiro_p_a)}",
-                            "Mann–Whitney U": round(float(c.u), 1),
-                            "p (two-sided)": p_value(c.p),
-                            "rank-biserial": round(float(c.rank_biserial), 3),
-                        }
-                    )
-                rows.append(row)
-        return pd.DataFrame(rows).set_index(["experiment", "score"])
+            for control in self.controls(experiment):
+                for score in scores:
+                    c = self.comparison(experiment, score, control)
+                    row = {
+                        "experiment": experiment,
+                        "score": score,
+                        "against": CONTROL_LABELS[control],
+                        "discarded (control / loss)": " / ".join(
+                            str(int((~table.loc[table["arm"] == arm, "kept"]).sum())) for arm in (control, ARMS[1])
+                        ),
+                    }
+                    row.update(_test_columns(c))
+                    rows.append(row)
+        return pd.DataFrame(rows).set_index(["experiment", "score", "against"])
+
+
+#: how each control arm is named in the tables
+CONTROL_LABELS = {ARMS[0]: "w = 0", CCE_ARM: "CCE"}
+
+
+def _test_columns(c: GroupComparison | None) -> dict:
+    """The columns of :meth:`HeatmapLossResult.tests` for one comparison (none when there is none)."""
+    if c is None:
+        return {}
+    return {
+        "n (control / loss)": f"{c.n_b} / {c.n_a}",
+        "median (control / loss)": f"{fmt(c.median_b)} / {fmt(c.median_a)}",
+        "Shapiro–Wilk p (control / loss)": f"{p_value(c.shapiro_p_b)} / {p_value(c.shapiro_p_a)}",
+        "Mann–Whitney U": round(float(c.u), 1),
+        "p (two-sided)": p_value(c.p),
+        "rank-biserial": round(float(c.rank_biserial), 3),
+    }
+
+
+def _comparison_entry(c: GroupComparison | None) -> dict | None:
+    if c is None:
+        return None
+    return {
+        "median_none": c.median_b,
+        "median_loss": c.median_a,
+        "mann_whitney_p": c.p,
+        "rank_biserial": c.rank_biserial,
+        "shapiro_p_none": c.shapiro_p_b,
+        "shapiro_p_loss": c.shapiro_p_a,
+        "n_control": c.n_b,
+        "n_loss": c.n_a,
+    }
 
 
 def headline(result: HeatmapLossResult) -> dict:
@@ -138,23 +171,16 @@ def headline(result: HeatmapLossResult) -> dict:
         table = result.table(experiment)
         entry = {
             "models_per_arm": s.group_size,
-            "discarded": {arm: int((~table.loc[table["arm"] == arm, "kept"]).sum()) for arm in ARMS},
+            "discarded": {arm: int((~table.loc[table["arm"] == arm, "kept"]).sum()) for arm in table["arm"].unique()},
         }
+        controls = result.controls(experiment)
+        if CCE_ARM in controls:
+            entry["vs_cce"] = {}
         for score in SCORES[experiment]:
-            c = result.comparison(experiment, score)
             key = score.replace(" ", "_").replace("(", "").replace(")", "")
-            entry[key] = (
-                None
-                if c is None
-                else {
-                    "median_none": c.median_b,
-                    "median_loss": c.median_a,
-                    "mann_whitney_p": c.p,
-                    "rank_biserial": c.rank_biserial,
-                    "shapiro_p_none": c.shapiro_p_b,
-                    "shapiro_p_loss": c.shapiro_p_a,
-                }
-            )
+            entry[key] = _comparison_entry(result.comparison(experiment, score))  # against w = 0
+            if CCE_ARM in controls:  # against the source's control
+                entry["vs_cce"][key] = _comparison_entry(result.comparison(experiment, score, CCE_ARM))
         chance = result.examples.get(experiment, {}).get("chance")
         if chance:
             entry["uniform_map"] = {k.replace(" ", "_").replace("(", "").replace(")", ""): v for k, v in chance.items()}

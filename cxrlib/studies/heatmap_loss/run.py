@@ -17,7 +17,7 @@ from ...train import TrainConfig, fit, predict, resolve_device
 from ..common import study_train_config
 from ..runinfo import describe_run
 from .result import HeatmapLossResult, ModelScore, headline
-from .settings import ARMS, Experiment, HeatmapLossSettings
+from .settings import ARMS, CCE_ARM, Experiment, HeatmapLossSettings
 
 __all__ = ["run_heatmap_loss"]
 
@@ -104,16 +104,24 @@ def run_heatmap_loss(settings: HeatmapLossSettings) -> HeatmapLossResult:
         return study_train_config(s, index, epochs=epochs, lr=s.lrs[index % len(s.lrs)])
 
     def train_group(
-        experiment: str, n_classes: int, make_loss: Callable, train, val, epochs, score: Callable, keep: Callable
+        experiment: str,
+        n_classes: int,
+        make_loss: Callable,
+        train,
+        val,
+        epochs,
+        score: Callable,
+        keep: Callable,
+        arms: tuple[str, ...] = ARMS,
     ) -> dict[str, torch.nn.Module]:
         first: dict[str, torch.nn.Module] = {}
-        for arm in ARMS:
+        for arm in arms:
             for index in range(s.group_size):
                 torch.manual_seed(index)
                 model = build_model(s.backbone, n_classes)
                 weight = s.heatmap_weight if arm == ARMS[1] else 0.0
                 t0 = time.perf_counter()
-                result = fit(model, train, val, make_loss(model, weight), config(index, epochs))
+                result = fit(model, train, val, make_loss(model, weight, arm), config(index, epochs))
                 seconds = time.perf_counter() - t0
                 scores = score(model)
                 kept = keep(model, scores)
@@ -139,10 +147,9 @@ def run_heatmap_loss(settings: HeatmapLossSettings) -> HeatmapLossResult:
             sizes[f"exp{experiment.value}"] = len(ds)
             datasets[experiment.value] = ds
 
-            def cmr_loss(model, weight):
-                return HeatmapMaskLoss(
-                    model, weight, s.classification, s.heatmap_form, "hirescam", mask_key="heart_mask"
-                )
+            def cmr_loss(model, weight, arm):
+                classification = "ce" if arm == CCE_ARM else s.classification
+                return HeatmapMaskLoss(model, weight, classification, s.heatmap_form, "hirescam", mask_key="heart_mask")
 
             def cmr_keep(model, scores, val=val):
                 scores["val accuracy"] = _val_accuracy(model, val, device)
@@ -157,6 +164,7 @@ def run_heatmap_loss(settings: HeatmapLossSettings) -> HeatmapLossResult:
                 s.epochs,
                 lambda m, test=test: _cmr_scores(m, test, device),
                 cmr_keep,
+                arms=((CCE_ARM,) if s.cce_control else ()) + ARMS,
             )
             examples[experiment.value] = _cmr_examples(test, first, marker, device)
             examples[experiment.value]["chance"] = _cmr_chance(test)
@@ -185,7 +193,7 @@ def run_heatmap_loss(settings: HeatmapLossSettings) -> HeatmapLossResult:
             datasets[experiment.value] = ds
             pw = positive_weights(train.labels)
 
-            def cxr_loss(model, weight, pw=pw):
+            def cxr_loss(model, weight, arm, pw=pw):
                 return HeatmapMaskLoss(
                     model, weight, "bce", s.heatmap_form, "hirescam", mask_key="thorax_mask", pos_weight=pw
                 )

@@ -8,7 +8,16 @@ from enum import Enum
 from ..common import check_backbone, resolve_settings
 from ..shared_settings import ModelSettings
 
-__all__ = ["STUDY_HELP", "Experiment", "HeatmapLossSettings", "PRESETS", "heatmap_loss_settings", "ARMS", "SCORES"]
+__all__ = [
+    "STUDY_HELP",
+    "Experiment",
+    "HeatmapLossSettings",
+    "PRESETS",
+    "heatmap_loss_settings",
+    "ARMS",
+    "CCE_ARM",
+    "SCORES",
+]
 
 
 class Experiment(str, Enum):
@@ -26,6 +35,7 @@ class HeatmapLossSettings(ModelSettings):
     heatmap_weight: float = 1.0  #: w
     heatmap_form: str = "fraction"  #: "fraction" (share of the map outside the mask) or "raw" (the source's sum)
     classification: str = "mse"  #: SynthCMR: "mse" on the softmax (the source's) or "ce"
+    cce_control: bool = True  #: SynthCMR: also train the source's control arm, cross-entropy without the map term
     accuracy_threshold: float = 0.95  #: SynthCMR models under this validation accuracy are discarded
     alpha: float = 0.05
     cmr_n: int = 800
@@ -91,6 +101,7 @@ PRESETS = {
         "cxr_test_n": 1000,
         "cxr_epochs": 15,
         "accuracy_threshold": 0.95,
+        "heatmap_form": "raw",
     },
 }
 
@@ -109,6 +120,7 @@ STUDY_HELP = {
     "heatmap_weight": "w: weight of the heatmap term in the 'heatmap loss' arm",
     "heatmap_form": "fraction (share of the map outside the mask) or raw (the source's sum)",
     "classification": "SynthCMR: mse on the softmax (the source's) or ce",
+    "cce_control": "SynthCMR: also train the source's control arm (categorical cross-entropy, no map term)",
     "accuracy_threshold": "SynthCMR: discard models under this validation accuracy (the source: 0.95)",
     "alpha": "significance level of the tests",
     "cmr_n": "SynthCMR images per experiment (70/15/15 split)",
@@ -123,7 +135,11 @@ STUDY_HELP = {
 }
 
 
+#: the two arms of every experiment: the same loss without (w = 0) and with the map term
 ARMS = ("none", "heatmap loss")
+
+#: experiments 1 and 2: the source's control, a model trained with categorical cross-entropy alone
+CCE_ARM = "cce"
 
 
 #: the per-model scores compared between arms, per experiment
