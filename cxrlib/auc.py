@@ -36,6 +36,7 @@ __all__ = [
     "class_imratio",
     "AUCMarginLoss",
     "auc_margin_objective",
+    "AUCMarginObjectiveLoss",
     "PESG",
     "pesg_optimizer",
     "pesg_regularizer_schedule",
@@ -227,6 +228,33 @@ def auc_margin_objective(
         c = p * (1 - p) * margin + (p * s[neg].sum() - (1 - p) * s[pos].sum()) / n
         terms.append(spread + c.clamp_min(0) ** 2 / (p * (1 - p)))
     return torch.stack(terms).mean() if terms else scores.sum() * 0.0
+
+
+class AUCMarginObjectiveLoss:
+    """Training loss: :func:`auc_margin_objective` of each batch, the AUC-M objective with ``a, b, α``
+    at their optimum for the batch's scores, so an ordinary optimizer (Adam) can minimise it over the
+    network alone. A reading of "trained with Adam like every other loss": Adam cannot take PESG's
+    ascent step on ``α``, so the inner min-max is solved in closed form per batch instead.
+
+    ``imratio (K,)`` per class (:func:`class_imratio` of the training labels), ``margin`` m.
+    ``output.logits (B, K)``, ``batch["labels"] (B, K)`` in {0, 1, NaN}.
+    """
+
+    def __init__(self, imratio: Sequence[float], margin: float = 1.0):
+        p = [float(v) for v in imratio]
+        if not p or any(not 0 < v < 1 for v in p):
+            raise ValueError(f"imratio must lie strictly between 0 and 1 for every class, got {p}")
+        if margin <= 0:
+            raise ValueError(f"margin must be > 0, got {margin}")
+        self.imratio, self.margin = tuple(p), float(margin)
+
+    @classmethod
+    def from_labels(cls, labels, margin: float = 1.0, classes: Sequence[str] | None = None) -> AUCMarginObjectiveLoss:
+        """Build with ``imratio`` from ``(N, K)`` training labels (a class without positive raises)."""
+        return cls(class_imratio(labels, classes), margin)
+
+    def __call__(self, output: ModelOutput, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return auc_margin_objective(output.logits, batch["labels"], self.imratio, self.margin)
 
 
 class PESG(libauc.optimizers.PESG):

@@ -8,6 +8,7 @@ import cxrlib.auc as auc_module
 from cxrlib.auc import (
     PESG,
     AUCMarginLoss,
+    AUCMarginObjectiveLoss,
     auc_finetune,
     auc_margin_objective,
     class_imratio,
@@ -183,6 +184,29 @@ def test_a_few_pesg_steps_raise_auroc():
     after = per_class_auroc(linear(x).detach(), y)["mean"]
     assert after > max(before + 0.15, 0.85)
     assert (loss.alpha >= 0).all() and (loss.a > loss.b).all()
+
+
+def test_the_saddle_point_objective_trains_with_adam_alone():
+    """The source's reading of DeepAUC: Adam on the network, a, b, α at their optimum for each batch."""
+    torch.manual_seed(0)
+    x, y = _separable()
+    loss = AUCMarginObjectiveLoss.from_labels(y)
+    logits, labels = _batch()
+    three = AUCMarginObjectiveLoss(IMRATIO, margin=0.5)
+    value = three(ModelOutput(logits, None), {"labels": labels})
+    assert torch.equal(value, auc_margin_objective(logits, labels, IMRATIO, 0.5))
+    linear = torch.nn.Linear(8, 2)
+    opt = torch.optim.Adam(linear.parameters(), lr=0.05)
+    before = per_class_auroc(linear(x).detach(), y)["mean"]
+    for step in range(60):
+        rows = torch.randint(0, len(x), (32,), generator=torch.Generator().manual_seed(step))
+        value = loss(ModelOutput(linear(x[rows]), None), {"labels": y[rows]})
+        opt.zero_grad()
+        value.backward()
+        opt.step()
+    assert per_class_auroc(linear(x).detach(), y)["mean"] > max(before + 0.15, 0.85)
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        AUCMarginObjectiveLoss([0.2, 0.0])
 
 
 def test_pesg_checkpoint_restores_the_auxiliary_variables_and_the_schedule_decays():

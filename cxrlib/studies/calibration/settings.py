@@ -27,6 +27,7 @@ class CalibrationSettings(ChestDataSettings, TrainingSettings):
     losses: tuple[str, ...] = ("wbce", "focal", "aucm")
     focal_gamma: float = 2.0
     focal_alpha: float | None = None
+    auc_recipe: str = "libauc"
     auc_margin: float = 1.0
     auc_lr: float = 0.1
     auc_epochs: int = 2
@@ -80,6 +81,7 @@ STUDY_HELP = {
     "losses": "losses of 04 to calibrate: any of wbce, focal, aucm",
     "focal_gamma": "γ of the focal loss (when this notebook trains the models itself)",
     "focal_alpha": "weight of the positives in the focal loss; None: unweighted",
+    "auc_recipe": "DeepAUC: libauc (CE model, fresh head, PESG) or source (Adam from the start)",
     "auc_margin": "margin m of the AUC-M loss",
     "auc_lr": "PESG learning rate of the AUC-M fine-tuning",
     "auc_epochs": "epochs of AUC-M fine-tuning after the CE stage",

@@ -36,10 +36,17 @@ def loss_departures(settings) -> list[Departure]:
                 "LibAUC's AUC-M surrogate trained like every other loss (\"Adam ... 1e-4 ... 5 epochs across all "
                 'loss functions"); PESG not named, margin not stated',
                 f"LibAUC's recipe: the CE arm's weights (at most {s.epochs} epochs), a fresh head, then at most "
-                f"{s.auc_epochs} epochs of AUC-M (margin {s.auc_margin:g}) with PESG at lr {s.auc_lr:g}",
+                f"{s.auc_epochs} epochs of AUC-M (margin {s.auc_margin:g}) with PESG at lr {s.auc_lr:g}"
+                if s.auc_recipe == "libauc"
+                else f"the source's: AUC-M (margin {s.auc_margin:g}) from the start, Adam at lr {s.lr:g} for at "
+                f"most {s.epochs} epochs like every loss, with a, b, α at their optimum for each batch",
                 "AUC-M's min-max objective needs PESG's ascent step on α, which Adam does not take; so the "
                 "source's DeepAUC numbers (worst AUROC 0.829, worst ECE 0.235) may reflect a different "
-                "training and are the rows least comparable with ours",
+                "training and are the rows least comparable with ours (`-p auc_recipe source` trains the "
+                "source's reading)"
+                if s.auc_recipe == "libauc"
+                else "Adam cannot take PESG's ascent step on α, so the inner min-max is solved in closed form per "
+                "batch; the margin is LibAUC's default",
             )
         )
     return rows

@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 
 from ...artifacts import save_artifact
-from ...auc import auc_finetune, class_imratio
+from ...auc import AUCMarginObjectiveLoss, auc_finetune, class_imratio
 from ...data.synthetic.config import DEFAULT_PREVALENCE
 from ...losses import FocalLoss, WeightedBCELoss, positive_weights
 from ...metrics import per_class_auroc, per_class_average_precision, point_localization_accuracy
@@ -24,7 +24,7 @@ from ..common import (
 )
 from ..runinfo import describe_run
 from .result import NOTEBOOK, ImbalanceLossResult, LossRun, SweepRun, headline
-from .settings import LOSS_LABELS, ImbalanceLossSettings, Loss, check_losses
+from .settings import LOSS_LABELS, AUCRecipe, ImbalanceLossSettings, Loss, check_losses
 
 __all__ = [
     "TRAINING_FIELDS",
@@ -51,6 +51,7 @@ TRAINING_FIELDS = (
     "output_stride",
     "focal_gamma",
     "focal_alpha",
+    "auc_recipe",
     "auc_margin",
     "auc_lr",
     "auc_epochs",
@@ -113,14 +114,16 @@ def new_model(s, num_classes: int, seed: int) -> torch.nn.Module:
 def train_losses(s, train, val, seed: int, losses, classes) -> dict[str, tuple[torch.nn.Module, TrainResult, float]]:
     """Train every loss of ``losses`` for one seed on ``train`` (model selection on ``val``).
 
-    Returns ``{loss: (model, its own stage's TrainResult, training seconds)}``. AUC-M fine-tunes a copy of
-    the CE model (trained here even when CE itself is not asked for); its seconds include the CE stage.
+    Returns ``{loss: (model, its own stage's TrainResult, training seconds)}``. AUC-M with LibAUC's recipe
+    fine-tunes a copy of the CE model (trained here even when CE itself is not asked for; its seconds
+    include the CE stage); with the source's it trains from the seed's initial weights like every loss.
     ``s`` is any settings object with the :data:`TRAINING_FIELDS` and ``device``, ``progress``.
     """
     check_losses(losses)
     out: dict[str, tuple[torch.nn.Module, TrainResult, float]] = {}
     k = len(classes)
-    if Loss.WBCE.value in losses or Loss.AUCM.value in losses:
+    libauc = AUCRecipe(s.auc_recipe) is AUCRecipe.LIBAUC
+    if Loss.WBCE.value in losses or (Loss.AUCM.value in losses and libauc):
         model = new_model(s, k, seed)
         result = fit(model, train, val, WeightedBCELoss(positive_weights(train.labels)), _config(s, seed, s.epochs))
         out[Loss.WBCE.value] = (model, result, result.seconds)
@@ -128,7 +131,12 @@ def train_losses(s, train, val, seed: int, losses, classes) -> dict[str, tuple[t
         model = new_model(s, k, seed)
         result = fit(model, train, val, FocalLoss(s.focal_gamma, s.focal_alpha), _config(s, seed, s.epochs))
         out[Loss.FOCAL.value] = (model, result, result.seconds)
-    if Loss.AUCM.value in losses:
+    if Loss.AUCM.value in losses and not libauc:
+        model = new_model(s, k, seed)
+        loss = AUCMarginObjectiveLoss.from_labels(train.labels, s.auc_margin, classes)
+        result = fit(model, train, val, loss, _config(s, seed, s.epochs))
+        out[Loss.AUCM.value] = (model, result, result.seconds)
+    elif Loss.AUCM.value in losses:
         ce_model, _, ce_seconds = out[Loss.WBCE.value]
         model = copy.deepcopy(ce_model)
         # stage one of LibAUC's recipe is the CE arm above (same seed and configuration): 0 epochs here

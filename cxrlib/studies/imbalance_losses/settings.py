@@ -14,6 +14,7 @@ from ..shared_settings import ChestDataSettings, TrainingSettings
 __all__ = [
     "STUDY_HELP",
     "Loss",
+    "AUCRecipe",
     "ImbalanceLossSettings",
     "check_losses",
     "PRESETS",
@@ -22,10 +23,15 @@ __all__ = [
 ]
 
 
+class AUCRecipe(str, Enum):
+    LIBAUC = "libauc"  #: LibAUC's: the CE model, a fresh head, AUC-M with PESG (lr 0.1) for a few epochs
+    SOURCE = "source"  #: the report's: AUC-M trained from the start like every loss (Adam at ``lr``, ``epochs``)
+
+
 class Loss(str, Enum):
     WBCE = "wbce"  #: weighted BCE (the source's cross-entropy)
     FOCAL = "focal"  #: sigmoid focal loss
-    AUCM = "aucm"  #: AUC-margin loss with PESG, fine-tuning the CE model with a fresh head (LibAUC's recipe)
+    AUCM = "aucm"  #: AUC-margin loss (DeepAUC), trained as ``auc_recipe`` says
 
 
 @dataclass
@@ -36,6 +42,7 @@ class ImbalanceLossSettings(ChestDataSettings, TrainingSettings):
     losses: tuple[str, ...] = ("wbce", "focal", "aucm")
     focal_gamma: float = 2.0
     focal_alpha: float | None = None  #: weight of the positives in the focal loss (None: unweighted)
+    auc_recipe: str = "libauc"  #: "libauc" (CE, fresh head, PESG) or "source" (Adam from the start, every loss's)
     auc_margin: float = 1.0  #: AUC-M margin m
     auc_lr: float = 0.1  #: PESG learning rate of the fine-tuning (LibAUC's 0.1), divided by 10 after each epoch
     auc_epochs: int = 2  #: epochs of AUC-M fine-tuning after the CE stage (LibAUC's CheXpert recipe: 2)
@@ -55,6 +62,10 @@ class ImbalanceLossSettings(ChestDataSettings, TrainingSettings):
             raise ValueError(f"parameter 'focal_gamma' must be >= 0, got {self.focal_gamma}")
         if self.focal_alpha is not None and not 0 <= self.focal_alpha <= 1:
             raise ValueError(f"parameter 'focal_alpha' must lie in [0, 1] or be None, got {self.focal_alpha}")
+        if self.auc_recipe not in [r.value for r in AUCRecipe]:
+            raise ValueError(
+                f"parameter 'auc_recipe' must be one of {[r.value for r in AUCRecipe]}, got {self.auc_recipe!r}"
+            )
         if self.auc_margin <= 0 or self.auc_lr <= 0 or self.auc_epochs < 1:
             raise ValueError("parameters 'auc_margin' and 'auc_lr' must be > 0 and 'auc_epochs' >= 1")
         if not self.seeds:
@@ -96,6 +107,7 @@ PRESETS = {
         "sweep_seeds": (0, 1, 2),
         "backbone": "densenet121",
         "output_stride": 16,
+        "auc_recipe": "source",
     },
 }
 
@@ -113,6 +125,7 @@ STUDY_HELP = {
     "losses": "any of wbce (weighted CE), focal, aucm (AUC-M fine-tuning of the CE model)",
     "focal_gamma": "γ of the focal loss (0: plain BCE)",
     "focal_alpha": "weight of the positives in the focal loss, in [0, 1]; None: unweighted",
+    "auc_recipe": "DeepAUC: libauc (CE model, fresh head, PESG) or source (Adam from the start)",
     "auc_margin": "margin m of the AUC-M loss",
     "auc_lr": "PESG learning rate of the AUC-M fine-tuning (divided by 10 after each epoch)",
     "auc_epochs": "epochs of AUC-M fine-tuning after the CE stage",

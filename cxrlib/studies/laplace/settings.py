@@ -76,8 +76,7 @@ STUDY_HELP = {
     "epochs": "maximum training epochs of the MSK model",
     "lr": "learning rate (Adam; the source: 1e-3)",
     "hessians": "any of diag, full, kron",
-    "prior_fit": "cv (k-fold cross-validation of the NLL over a grid, the source's), marglik (maximise the "
-    "evidence) or gridsearch (validation NLL)",
+    "prior_fit": "cv (k-fold NLL over a grid, the source's), marglik (evidence) or gridsearch (val NLL)",
     "cv_folds": "folds of the cross-validation",
     "predictive": "probit or mc (Monte Carlo)",
     "n_bins": "bins of the ECE and the reliability diagrams",

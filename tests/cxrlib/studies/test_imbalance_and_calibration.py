@@ -161,6 +161,28 @@ def test_a_class_without_training_positives_stops_auc_m_before_anything_trains(m
         imb.run_imbalance_losses(_tiny(imb.imbalance_loss_settings, prevalence=0.0))
 
 
+def test_the_source_recipe_trains_auc_m_from_the_start_without_the_ce_stage(monkeypatch, cache_dir):
+    import cxrlib.studies.imbalance_losses.run as imb_run
+    from cxrlib.auc import AUCMarginObjectiveLoss
+
+    settings = imb.imbalance_loss_settings("smoke", n=120, epochs=1, seeds=(0,), auc_recipe="source", progress=False)
+    ds = imb_run.open_chest_dataset(settings)
+    train, val = ds.subset("train"), ds.subset("val")
+    losses_seen = []
+    real_fit = imb_run.fit
+
+    def recording_fit(model, train_data, val_data, loss_fn, config, **kwargs):
+        losses_seen.append(type(loss_fn).__name__)
+        return real_fit(model, train_data, val_data, loss_fn, config, **kwargs)
+
+    monkeypatch.setattr(imb_run, "fit", recording_fit)
+    out = imb_run.train_losses(settings, train, val, 0, ("aucm",), list(ds.classes))
+    assert set(out) == {"aucm"} and losses_seen == [AUCMarginObjectiveLoss.__name__]  # no CE stage, no PESG
+    assert "Adam at lr" in imb.imbalance_loss_departures(settings).loc["DeepAUC", "this run"]
+    with pytest.raises(ValueError, match="auc_recipe"):
+        imb.imbalance_loss_settings("smoke", auc_recipe="pesg")
+
+
 def test_05_compares_one_mimo_model_with_the_single_models_range():
     import pandas as pd
 
