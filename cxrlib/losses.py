@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from .models.backbones import ModelOutput
 from .saliency.cam import SaliencyMethod, maps_need_autograd, saliency_maps
 from .saliency.coherence import spatial_coherence_loss
-from .saliency.losses import class_distinctiveness_loss, heatmap_outside_mask_loss
+from .saliency.losses import CDLatent, class_distinctiveness_loss, heatmap_outside_mask_loss
 
 __all__ = [
     "ClassificationLoss",
@@ -84,6 +84,8 @@ class _LossOnMaps:
 
 class SaliencyRegularizedLoss(_LossOnMaps):
     """``base + λ_cd · L_CD`` on differentiable saliency maps of every class (Sharma and Pradeep P. 2023, §3.1).
+    ``latent``: what L_CD compares (:class:`~cxrlib.saliency.CDLatent`: the map-pooled features, or the
+    maps themselves).
 
     With a pooling + linear head the maps come in closed form from the same forward pass, so the
     extra cost is one einsum.
@@ -96,14 +98,15 @@ class SaliencyRegularizedLoss(_LossOnMaps):
         lambda_cd: float = 1.4,
         method: SaliencyMethod | str = SaliencyMethod.GRADCAM,
         lambda_sc: float = 0.0,
+        latent: CDLatent | str = CDLatent.FEATURES,
     ):
         self.base, self.model, self.lambda_cd, self.method = base, model, lambda_cd, SaliencyMethod(method)
-        self.lambda_sc = lambda_sc
+        self.lambda_sc, self.latent = lambda_sc, CDLatent(latent)
 
     def __call__(self, output: ModelOutput, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         base = self.base(output, batch)
         maps = saliency_maps(self.model, output.features, output.logits, self.method, create_graph=True)
-        cd = class_distinctiveness_loss(maps.float(), output.features.float())
+        cd = class_distinctiveness_loss(maps.float(), output.features.float(), self.latent)
         terms = {"base": base.detach(), "class_distinctiveness": cd.detach()}
         loss = base + self.lambda_cd * cd
         if self.lambda_sc:

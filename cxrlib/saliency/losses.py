@@ -3,13 +3,23 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 import torch
 import torch.nn.functional as F
 
 from ..maps import upsample_maps
 from ..metrics import heatmap_mass_in_mask
 
-__all__ = ["saliency_latents", "class_distinctiveness_loss", "heatmap_outside_mask_loss"]
+__all__ = ["CDLatent", "saliency_latents", "class_distinctiveness_loss", "heatmap_outside_mask_loss"]
+
+
+class CDLatent(str, Enum):
+    """What the class-distinctiveness loss compares between two classes: the source's "latent
+    representations of the saliency maps from the last convolutional layer" read two ways."""
+
+    FEATURES = "features"  #: the last feature map pooled with each class's map as weights (a C-vector)
+    MAPS = "maps"  #: the maps themselves (an h·w-vector each, normalised to unit mass)
 
 
 def saliency_latents(maps: torch.Tensor, features: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
@@ -20,15 +30,27 @@ def saliency_latents(maps: torch.Tensor, features: torch.Tensor, eps: float = 1e
     latent is the average feature vector. So switching maps off does not make them distinct: every
     vanished map gets the same latent, and the class-distinctiveness loss is at its maximum for them.
     """
+    return torch.einsum("bkhw,bchw->bkc", _unit_mass(maps, eps), features)
+
+
+def _unit_mass(maps: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """``maps (B, K, h, w)`` scaled to unit mass each; an all-zero map becomes the uniform map."""
     mass = maps.sum((2, 3), keepdim=True)
     uniform = torch.full_like(maps, 1.0 / (maps.shape[-2] * maps.shape[-1]))
-    weights = torch.where(mass > eps, maps / mass.clamp_min(eps), uniform)
-    return torch.einsum("bkhw,bchw->bkc", weights, features)
+    return torch.where(mass > eps, maps / mass.clamp_min(eps), uniform)
 
 
-def class_distinctiveness_loss(maps: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-    """Mean cosine similarity over all class pairs of the saliency latents ``(B, K, C)``; 0 = distinct."""
-    z = F.normalize(saliency_latents(maps, features), dim=-1)
+def class_distinctiveness_loss(
+    maps: torch.Tensor, features: torch.Tensor, latent: CDLatent | str = CDLatent.FEATURES
+) -> torch.Tensor:
+    """Mean cosine similarity over all class pairs of the classes' latents; 0 = distinct. ``latent``:
+    ``"features"``, the saliency latents ``(B, K, C)`` of :func:`saliency_latents`; ``"maps"``, the
+    maps themselves at unit mass ``(B, K, h·w)`` (an all-zero map counts as uniform, so switching maps
+    off does not make them distinct under either reading)."""
+    if CDLatent(latent) is CDLatent.MAPS:
+        z = F.normalize(_unit_mass(maps).flatten(2), dim=-1)
+    else:
+        z = F.normalize(saliency_latents(maps, features), dim=-1)
     sim = z @ z.transpose(1, 2)  # (B, K, K)
     k = sim.shape[-1]
     if k < 2:

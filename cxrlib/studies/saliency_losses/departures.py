@@ -26,9 +26,12 @@ def saliency_loss_departures(settings: SaliencyLossSettings) -> pd.DataFrame:
             '"latent representations of the saliency maps from the last convolutional layer" (how a map '
             "becomes a latent is not stated)",
             "each class's Grad-CAM map weights the last feature map into a C-vector (uniform weights for an "
-            "all-zero map); L_CD is the mean pairwise cosine of those vectors",
-            "one reading of an ambiguous definition; it cannot be met by switching maps off (an empty map gets "
-            "the mean feature vector, the same for every class)",
+            "all-zero map); L_CD is the mean pairwise cosine of those vectors"
+            if s.cd_latent == "features"
+            else "the Grad-CAM maps themselves, each at unit mass (an all-zero map counts as uniform); L_CD is the "
+            "mean pairwise cosine of the maps",
+            "one of two readings of an ambiguous definition (`-p cd_latent maps` gives the other); neither can be "
+            "met by switching maps off (an empty map gets the same latent for every class)",
         )
     )
     lambdas = ", ".join(f"{v:g}" for v in dict.fromkeys([s.lambda_cd, *s.lambda_grid]))

@@ -99,7 +99,7 @@ def run_saliency_losses(settings: SaliencyLossSettings) -> SaliencyLossResult:
                     ce_runs.append(run)
 
             if Arm.MODIFIED in arms:
-                regularised = SaliencyRegularizedLoss(base, model, s.lambda_cd)
+                regularised = SaliencyRegularizedLoss(base, model, s.lambda_cd, latent=s.cd_latent)
                 first, second = fit_two_stage(
                     model,
                     train,
@@ -120,13 +120,13 @@ def run_saliency_losses(settings: SaliencyLossSettings) -> SaliencyLossResult:
         if Arm.CUSTOM in arms:
             for lam in lambdas:
                 model = new_model(seed)
-                loss = SaliencyRegularizedLoss(base, model, lam)
+                loss = SaliencyRegularizedLoss(base, model, lam, latent=s.cd_latent)
                 result = fit(model, train, val, loss, config(seed, s.epochs))
                 label = _custom_label(lam, len(lambdas) > 1)
                 runs.append(evaluate(model, label, Arm.CUSTOM, seed, lam, result, result.seconds))
         if Arm.COHERENCE in arms:
             model = new_model(seed)
-            loss = SaliencyRegularizedLoss(base, model, s.lambda_cd, lambda_sc=s.lambda_sc)
+            loss = SaliencyRegularizedLoss(base, model, s.lambda_cd, lambda_sc=s.lambda_sc, latent=s.cd_latent)
             label = coherence_label(s.lambda_sc)
             try:
                 result = fit(model, train, val, loss, config(seed, s.epochs))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from ...saliency import CDLatent
 from ..common import (
     check_backbone,
     resolve_settings,
@@ -32,6 +33,7 @@ class SaliencyLossSettings(ChestDataSettings, TrainingSettings):
     output_stride: int | None = 8
     arms: tuple[str, ...] = ("ce", "custom", "modified", "coherence")
     lambda_cd: float = 1.4  #: λ1, weight of the class-distinctiveness loss (the source's 1.4)
+    cd_latent: str = "features"  #: what L_CD compares: "features" (map-pooled feature vectors) or "maps"
     lambda_sc: float = 10.0  #: λ2, weight of the spatial-coherence loss in the Coherence arm (the source gives none)
     lambda_grid: tuple[float, ...] = ()  #: further λ1 values for the Custom arm
     second_epochs: int = 3  #: epochs of the Modified arm's second stage
@@ -47,6 +49,10 @@ class SaliencyLossSettings(ChestDataSettings, TrainingSettings):
             raise ValueError(f"parameter 'output_stride' must be 8, 16, 32 or None, got {self.output_stride!r}")
         if "coherence" in self.arms and self.lambda_sc <= 0:
             raise ValueError("parameter 'lambda_sc' must be > 0 for the coherence arm (or leave that arm out)")
+        if self.cd_latent not in [v.value for v in CDLatent]:
+            raise ValueError(
+                f"parameter 'cd_latent' must be one of {[v.value for v in CDLatent]}, got {self.cd_latent!r}"
+            )
         if self.lambda_cd < 0 or self.lambda_sc < 0 or any(v < 0 for v in self.lambda_grid):
             raise ValueError("parameters 'lambda_cd', 'lambda_sc' and 'lambda_grid' must be >= 0")
         if not self.seeds:
@@ -87,6 +93,7 @@ STUDY_HELP = {
     "output_stride": "8, 16 or 32 pixels per Grad-CAM cell; None: the backbone's own",
     "arms": "any of ce, custom, modified, coherence (custom + λ2·L_SC)",
     "lambda_cd": "λ1: weight of the class-distinctiveness loss (the source's 1.4)",
+    "cd_latent": "what L_CD compares: features (each map pools the feature map) or maps (the maps themselves)",
     "lambda_sc": "λ2: weight of the spatial-coherence loss in the coherence arm",
     "lambda_grid": "further λ1 values for the Custom arm, e.g. 0.5,3.0",
     "epochs": "maximum epochs of CE and Custom (stops at the second LR reduction)",

@@ -1,3 +1,5 @@
+import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -45,3 +47,24 @@ def test_class_distinctiveness_does_not_depend_on_class_order():
     assert torch.allclose(
         class_distinctiveness_loss(maps, features), class_distinctiveness_loss(maps[:, order], features)
     )
+
+
+def test_the_maps_reading_of_class_distinctiveness_is_the_cosine_between_the_maps():
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    g = torch.Generator().manual_seed(0)
+    maps = torch.rand(3, 4, 5, 5, generator=g, dtype=torch.float64)
+    features = torch.rand(3, 6, 5, 5, generator=g, dtype=torch.float64)
+    expected = []
+    for b in range(3):  # scikit-learn's cosine between the flattened maps, mean over the class pairs
+        sim = cosine_similarity(maps[b].flatten(1).numpy())
+        expected.append(sim[np.triu_indices(4, 1)].mean())
+    got = class_distinctiveness_loss(maps, features, "maps")
+    assert got.item() == pytest.approx(float(np.mean(expected)), rel=1e-9)
+    disjoint = torch.zeros(1, 2, 4, 4, dtype=torch.float64)
+    disjoint[0, 0, :2], disjoint[0, 1, 2:] = 1.0, 1.0
+    assert class_distinctiveness_loss(disjoint, features[:1, :, :4, :4], "maps").item() == pytest.approx(0.0)
+    off = torch.zeros(1, 3, 4, 4, dtype=torch.float64)  # switched off: uniform, identical, the maximum
+    assert class_distinctiveness_loss(off, features[:1, :, :4, :4], "maps").item() == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        class_distinctiveness_loss(maps, features, "pixels")

@@ -63,6 +63,8 @@ def test_a_parameter_changes_the_row_that_describes_it():
     settings_for = STUDY_RUNNERS["02_saliency_losses"][0]
     assert "λ2 = 3" in saliency_loss_departures(settings_for("smoke", lambda_sc=3.0)).loc["L_SC", "this run"]
     assert "L_SC" not in saliency_loss_departures(settings_for("smoke", arms=("ce", "custom"))).index
+    maps = saliency_loss_departures(settings_for("smoke", cd_latent="maps")).loc["L_CD latent", "this run"]
+    assert maps.startswith("the Grad-CAM maps themselves")
     heatmap = STUDY_RUNNERS["03_heatmap_loss"][0]
     assert "heatmap term" in heatmap_loss_departures(heatmap("smoke")).index
     assert "heatmap term" not in heatmap_loss_departures(heatmap("smoke", heatmap_form="raw")).index
