@@ -21,9 +21,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .pylon import ConvBnRelu, MapClassifier, build_encoder, build_pylon
+from .smp_switches import groupnorm_to_batchnorm, remove_aspp_pooling, remove_fpa_gap, remove_gau_gap
 from .weights import require_imagenet_weights
 
-__all__ = ["build_gmp", "build_li2018", "build_smp_classifier", "build_map_model", "SMP_ARCHITECTURES"]
+__all__ = ["build_gmp", "build_li2018", "build_smp_classifier", "build_map_model", "SMP_ARCHITECTURES", "SMP_OPTIONS"]
 
 #: the segmentation-models-pytorch decoders and the arguments that make them the thesis's baselines
 SMP_ARCHITECTURES = {
@@ -88,23 +89,39 @@ def build_li2018(
     return MapClassifier(enc, dec, head, num_classes, "mil", architecture="li2018")
 
 
-def _groupnorm_to_batchnorm(module: nn.Module) -> None:
-    for name, child in module.named_children():
-        if isinstance(child, nn.GroupNorm):
-            setattr(module, name, nn.BatchNorm2d(child.num_channels))
-        else:
-            _groupnorm_to_batchnorm(child)
+#: the ablation switches each segmentation-models-pytorch baseline takes, and their defaults (the thesis's
+#: baselines): PAN's global pooling in FPA and GAU, DeepLabV3+'s ASPP image pooling, FPN's normalisation
+SMP_OPTIONS = {
+    "unet": {},
+    "fpn": {"norm": "batch"},
+    "deeplabv3plus": {"image_pooling": True},
+    "pan": {"gap_in_fpa": True, "gap_in_gau": True},
+}
 
 
 def build_smp_classifier(
-    architecture: str, num_classes: int, encoder: str = "resnet50", pretrained: bool = False, in_chans: int = 1
+    architecture: str,
+    num_classes: int,
+    encoder: str = "resnet50",
+    pretrained: bool = False,
+    in_chans: int = 1,
+    **options,
 ) -> MapClassifier:
     """One of :data:`SMP_ARCHITECTURES` as a classifier: its segmentation head gives the class maps,
-    a global max pool the logits."""
+    a global max pool the logits. ``options``: the switches of :data:`SMP_OPTIONS` (FPN ``norm="group"``
+    keeps smp's GroupNorm; ``image_pooling=False`` drops DeepLabV3+'s ASPP pooling branch;
+    ``gap_in_fpa=False`` / ``gap_in_gau=False`` drop PAN's global pooling, see
+    :mod:`cxrlib.models.smp_switches`)."""
     import segmentation_models_pytorch as smp
 
     if architecture not in SMP_ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; use one of {list(SMP_ARCHITECTURES)}")
+    unknown = sorted(set(options) - set(SMP_OPTIONS[architecture]))
+    if unknown:
+        raise TypeError(f"{architecture} takes the options {sorted(SMP_OPTIONS[architecture])}, got {unknown}")
+    switches = {**SMP_OPTIONS[architecture], **options}
+    if switches.get("norm", "batch") not in ("batch", "group"):
+        raise ValueError(f"FPN's norm must be 'batch' or 'group', got {switches['norm']!r}")
     cls, kwargs = SMP_ARCHITECTURES[architecture]
     if pretrained:
         require_imagenet_weights([architecture], encoder=encoder)
@@ -115,8 +132,14 @@ def build_smp_classifier(
         classes=num_classes,
         **kwargs,
     )
-    if architecture == "fpn":
-        _groupnorm_to_batchnorm(net.decoder)
+    if architecture == "fpn" and switches["norm"] == "batch":
+        groupnorm_to_batchnorm(net.decoder)
+    if architecture == "deeplabv3plus" and not switches["image_pooling"]:
+        remove_aspp_pooling(net.decoder)
+    if architecture == "pan" and not switches["gap_in_fpa"]:
+        remove_fpa_gap(net.decoder)
+    if architecture == "pan" and not switches["gap_in_gau"]:
+        remove_gau_gap(net.decoder)
     return MapClassifier(
         net.encoder, SmpDecoder(net.decoder), net.segmentation_head, num_classes, "max", architecture=architecture
     )
@@ -139,8 +162,8 @@ def build_map_model(
         return build_pylon(num_classes, **common, **options)
     if architecture == "li2018":
         return build_li2018(num_classes, **common, **options)
-    if options:
-        raise TypeError(f"{architecture} takes no options, got {sorted(options)}")
     if architecture == "gmp":
+        if options:
+            raise TypeError(f"gmp takes no options, got {sorted(options)}")
         return build_gmp(num_classes, **common)
-    return build_smp_classifier(architecture, num_classes, **common)
+    return build_smp_classifier(architecture, num_classes, **common, **options)
