@@ -324,6 +324,7 @@ def scorecard_markdown(
             "| table | row | metric | paper | ours (test split) | seeds | verdict | notebook |",
             "|---|---|---|---|---|---|---|---|",
         ]
+        notes = list(dict.fromkeys(r.note for r in rows if r.note))  # numbered below the table
         for r in rows:
             value = _find(results, r.notebook, r.key)
             seeds, judged = "—", "—"
@@ -339,8 +340,10 @@ def scorecard_markdown(
                 seeds = str(count) if count is not None else "several groups"
                 judged = verdict(r.paper, value, half, comparable(study, config))
             notebook = link(r.notebook, label=r.notebook[:2]) if r.notebook else "—"  # the number: a narrow column
-            lines.append(f"| {r.table} | {r.row} | {r.metric} | {r.paper} | {ours} | {seeds} | {judged} | {notebook} |")
+            paper = f"{r.paper} (note {notes.index(r.note) + 1})" if r.note else r.paper
+            lines.append(f"| {r.table} | {r.row} | {r.metric} | {paper} | {ours} | {seeds} | {judged} | {notebook} |")
         lines.append("")
+        lines += [f"Note {i}: {note}." for i, note in enumerate(notes, 1)] + ([""] if notes else [])
         if study is not None and configs and not all(comparable(study, c) for c in configs.values()):
             lines += [scale_reason(study, configs), ""]
     lines += ["(scorecard-runs)=", "## The runs behind our numbers", ""]

@@ -99,6 +99,7 @@ class ScorecardRow:
     notebook: str | None = None  #: results file that fills "ours"
     key: str | None = None  #: dotted path inside that file
     setup: str = ""  #: the paper's set-up for this number, where two rows share one run of ours
+    note: str = ""  #: what a reader must know beside the paper's number (a contradiction in the source...)
 
 
 _IMBALANCE = "04_imbalance_losses"
@@ -141,7 +142,7 @@ SCORECARD: list[ScorecardRow] = [
             paper,
             "02_saliency_losses",
             f"arms.{arm}.per_class_auroc.{c}",
-            _SECTION_34.get(c, "") if arm == "ce" else "",
+            note=_SECTION_34.get(c, "") if arm == "ce" else "",
         )
         for arm, label, papers in (
             ("ce", "CE", ("0.769", "0.764", "0.751", "0.675", "0.822")),
@@ -161,7 +162,8 @@ SCORECARD: list[ScorecardRow] = [
             "> 0.8",
             "01_baseline",
             f"backbones.{backbone}.mean_auroc",
-            "15 epochs; Table 4.1 gives DenseNet-121 with CE 0.756 at 15 epochs, so the report contradicts itself",
+            note="§4.5 says every backbone reached over 0.8 after 15 epochs; Table 4.1 gives DenseNet-121 with "
+            "weighted CE 0.756 after 15 epochs: the report contradicts itself",
         )
         for backbone, label in (("densenet121", "DenseNet-121"), ("resnet101", "ResNet-101"), ("vgg19", "VGG-19"))
     ),
@@ -175,28 +177,28 @@ SCORECARD: list[ScorecardRow] = [
         "S2",
         "Exp. 1",
         "heatmap loss vs CCE: heart overlap",
-        "rank-biserial",
+        "rank-biserial (p; models compared)",
         "+1 (p ≈ 1e-9, 23 vs 25 models)",
         "03_heatmap_loss",
-        "experiments.exp1.vs_cce.heart_overlap.rank_biserial",
+        "experiments.exp1.vs_cce.heart_overlap.summary",
     ),
     ScorecardRow(
         "S2",
         "Exp. 2",
         "heatmap loss vs CCE: heart overlap",
-        "rank-biserial",
+        "rank-biserial (p; models compared)",
         "+1 (p ≈ 1e-8, 22 vs 23 models)",
         "03_heatmap_loss",
-        "experiments.exp2.vs_cce.heart_overlap.rank_biserial",
+        "experiments.exp2.vs_cce.heart_overlap.summary",
     ),
     ScorecardRow(
         "S2",
         "Exp. 2",
         "heatmap loss vs CCE: sex-label overlap",
-        "rank-biserial",
+        "rank-biserial (p; models compared)",
         "−0.93 (p ≈ 1e-7, 22 vs 23 models)",
         "03_heatmap_loss",
-        "experiments.exp2.vs_cce.marker_overlap_male.rank_biserial",
+        "experiments.exp2.vs_cce.marker_overlap_male.summary",
     ),
     ScorecardRow("S3", "Table 4.2", "CE", "mean val AUROC", "0.8841", _IMBALANCE, "losses.wbce.mean_auroc"),
     *(
@@ -208,7 +210,7 @@ SCORECARD: list[ScorecardRow] = [
             paper,
             _IMBALANCE,
             f"losses.{loss}.per_class_auroc.{c}",
-            _SECTION_34.get(c, "") if loss == "wbce" else "",
+            note=_SECTION_34.get(c, "") if loss == "wbce" else "",
         )
         for loss, label, papers in (
             ("wbce", "CE", ("0.8350", "0.9032", "0.9120", "0.8489", "0.9217")),
@@ -415,17 +417,18 @@ SCORECARD: list[ScorecardRow] = [
             "S7",
             "Table 6.2",
             label,
-            "weighted point loc. acc.",
+            "weighted point loc. acc. (± 95 %)",
             paper,
             _PYLON_II,
-            f"models.{model}.point_localization_weighted",
-            setup="the thesis's ablations are PYLON with one UP module; ours keep all three",
+            f"models.{model}.point_localization_weighted_text",
+            setup="NIH, 256 px, 5 seeds; every ablation is built on PYLON (UP1), one Conv1×1 in each UP module",
         )
         for label, paper, model in (
-            ("PYLON", "0.62", "pylon"),
-            ("PYLON (UP1) no pyramid", "0.60 (vs 0.62)", "pylon-no-pyramid"),
-            ("PYLON (UP1) Conv3×3 UP", "0.59 (vs 0.62)", "pylon-3x3-up"),
-            ("PYLON (UP1) 3×3 head", "0.57 (vs 0.62)", "pylon-3x3-head"),
+            ("PYLON (UP1), the base", "0.62 ± 0.01", "pylon-up1"),
+            ("(A) PYLON (no PY, UP1)", "0.60 ± 0.02", "pylon-up1-no-pyramid"),
+            ("(B) PYLON (UP1, Conv 3×3 UP)", "0.59 ± 0.02", "pylon-up1-3x3-up"),
+            ("(B) PYLON (two-layer Conv1×1 UP)", "0.62 ± 0.01", "pylon"),
+            ("(C) PYLON (UP1, Head 3×3)", "0.57 ± 0.02", "pylon-up1-3x3-head"),
         )
     ],
     *[
@@ -433,16 +436,22 @@ SCORECARD: list[ScorecardRow] = [
             "S7",
             "Table 6.1",
             label,
-            "s.d. of weighted point loc. acc. over seeds",
-            "higher with GAP (no number)",
+            "weighted point loc. acc. (± 95 %)",
+            paper,
             _PYLON_II,
-            f"models.{model}.point_localization_weighted_sd",
-            setup="the thesis: PYLON (UP1) with GAP added to PA or UP, NIH",
+            f"models.{model}.point_localization_weighted_text",
+            setup="NIH, 256 px, 5 seeds; a wide interval is the instability the table is about",
         )
-        for label, model in (
-            ("PYLON", "pylon"),
-            ("PYLON + GAP in PA", "pylon+gap-pa"),
-            ("PYLON + GAP in UP", "pylon+gap-up"),
+        for label, paper, model in (
+            ("(A) PAN", "0.38 ± 0.17", "pan"),
+            ("(A) PAN − GAP in FPA", "0.61 ± 0.04", "pan-no-gap-fpa"),
+            ("(A) PAN − GAP in GAU", "0.50 ± 0.24", "pan-no-gap-gau"),
+            ("(A) PAN − all GAP", "0.61 ± 0.03", "pan-no-gap"),
+            ("(B) PYLON (UP1)", "0.62 ± 0.01", "pylon-up1"),
+            ("(B) PYLON (UP1) + GAP in PA", "0.60 ± 0.04", "pylon-up1+gap-pa"),
+            ("(B) PYLON (UP1) + GAP in UP", "0.57 ± 0.08", "pylon-up1+gap-up"),
+            ("(C) DeepLabV3+", "0.45 ± 0.05", "deeplabv3plus"),
+            ("(C) DeepLabV3+ − all GAP", "0.44 ± 0.04", "deeplabv3plus-no-gap"),
         )
     ],
 ]

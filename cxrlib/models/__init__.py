@@ -14,10 +14,11 @@ from .baselines import build_map_model
 from .factory import build_model
 from .mimo import MIMO, MIMOLoss, build_mimo, ensemble_logits, mimo_permutations
 from .protocol import MapModel, SaliencyMethod, require_map_model
-from .pylon import MapClassifier, build_pylon
+from .pylon import MapClassifier, build_pylon, decoder_parameters
 from .weights import MissingWeightsError, imagenet_weights_file, require_imagenet_weights
 
 __all__ = [
+    "decoder_parameters",
     "Backbone",
     "CXRClassifier",
     "ModelOutput",

@@ -41,6 +41,7 @@ __all__ = [
     "mil_pool_logits",
     "layer_maps",
     "channel_maps",
+    "decoder_parameters",
 ]
 
 
@@ -374,3 +375,16 @@ def channel_maps(model: MapClassifier, features: torch.Tensor, class_index: int,
     weight = head.weight[class_index, :, 0, 0]
     order = weight.argsort(descending=True)[:top]
     return (weight[order, None, None] * features[:, order]).cumsum(1)
+
+
+def decoder_parameters(model: nn.Module) -> int:
+    """Parameters outside ``model.encoder`` (decoder and head), convolution biases left out: the count
+    to compare with the reference code, whose ConvBnRelu keeps a bias that the BatchNorm after it
+    cancels (``studies.sources.PYLON_REFERENCE_PARAMETERS``)."""
+    return sum(
+        p.numel()
+        for name, module in model.named_modules()
+        if not name.startswith("encoder")
+        for pname, p in module.named_parameters(recurse=False)
+        if not (isinstance(module, nn.Conv2d) and pname == "bias")
+    )

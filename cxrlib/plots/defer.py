@@ -56,18 +56,20 @@ def deferral_sweep(
     references: Mapping[str, float] | None = None,
     title: str = "Cost sweep",
     order: Sequence[str] | None = None,
+    unit: str = "decisions",
 ) -> plt.Figure:
     """A cost sweep of deferral rules: coverage against kept-set accuracy, kept-set AUROC and system
     accuracy, and the cost against coverage. ``sweep``: one row per rule and cost with columns
     ``rule``, ``cost``, ``coverage``, ``kept accuracy``, ``kept AUROC``, ``system accuracy`` (NaN where
     undefined: no point drawn). ``references``: dashed horizontal lines on the accuracy panels (e.g.
-    ``{"classifier alone": 0.93, "clinician alone": 0.95}``)."""
+    ``{"classifier alone": 0.93, "clinician alone": 0.95}``). ``unit``: what the coverage counts
+    ("decisions" or "images"), named on the axes."""
     names = list(order) if order is not None else list(dict.fromkeys(sweep["rule"]))
     styles = _rule_styles(names)
     fig, grid = plt.subplots(2, 2, figsize=(11, 8))
     axes = grid.ravel()
     panels = [
-        ("kept accuracy", "accuracy of the kept decisions"),
+        ("kept accuracy", f"accuracy of the kept {unit}"),
         ("kept AUROC", "AUROC on the kept decisions"),
         ("system accuracy", "accuracy of model + clinician"),
     ]
@@ -83,9 +85,9 @@ def deferral_sweep(
         if column != "kept AUROC":
             for i, (ref, value) in enumerate((references or {}).items()):
                 ax.axhline(value, color="0.35", lw=0.9, ls=["--", ":", "-."][i % 3], label=ref)
-        ax.set(xlabel="coverage (share of decisions kept)", ylabel=label, xlim=(0, 1.02))
+        ax.set(xlabel=f"coverage (share of {unit} kept)", ylabel=label, xlim=(0, 1.02))
         ax.grid(alpha=0.3)
-    axes[3].set(xlabel="cost of deferring c", ylabel="coverage", ylim=(0, 1.02))
+    axes[3].set(xlabel="cost of deferring c", ylabel=f"coverage (share of {unit} kept)", ylim=(0, 1.02))
     axes[3].grid(alpha=0.3)
     fig.suptitle(title, fontsize=12)
     fig.tight_layout()

@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from .departures import SourceProtocol
 
-__all__ = ["SHARMA_TABLE_41", "SHARMA_TABLE_42", "HEATMAP_SUBMISSION", "VILTER_LAPLACE", "LEVIN_DEFER"]
+__all__ = [
+    "SHARMA_TABLE_41",
+    "SHARMA_TABLE_42",
+    "HEATMAP_SUBMISSION",
+    "VILTER_LAPLACE",
+    "LEVIN_DEFER",
+    "PYLON_REFERENCE_PARAMETERS",
+]
 
 _CHEXPERT = "CheXpert: 224,316 radiographs of 65,240 patients; scores on its 200-image validation set"
 _SHARMA_EVAL = "CheXpert's 200-image validation set, which also tuned λ1, the learning rate and dropout"
@@ -72,3 +79,18 @@ LEVIN_DEFER = SourceProtocol(
     runs_text="not stated (no results)",
     evaluation="the test split (planned)",
 )
+
+
+#: Non-encoder parameters of the thesis's configurations in the reference code (cmb-chula/pylon at commit
+#: e2d493c; ResNet-50 encoder channels, 128 decoder channels, 14 classes), convolution biases left out
+#: (the reference keeps a bias before each BatchNorm, which the BatchNorm cancels; ours drop it). Keys are
+#: notebook 08's model names; a test builds each and compares.
+PYLON_REFERENCE_PARAMETERS = {
+    "pylon": 1_974_657,
+    "pylon-up1": 594_817,
+    "pylon-up1-no-pyramid": 494_336,
+    "pylon-up1-3x3-up": 2_429_825,
+    "pylon-up1-3x3-head": 609_153,
+    "pan": 2_756_481,
+    "pan-no-gap": 2_444_161,
+}

@@ -84,16 +84,18 @@ def test_filled_rows_counted_linked_and_printed_to_three_decimals():
     page = scorecard_markdown(
         results, notebooks=["00_data", "04_imbalance_losses"], executed=["00_data", "04_imbalance_losses"]
     )
-    filled = sum(1 for r in SCORECARD if r.notebook == "04_imbalance_losses")
-    assert filled == 8  # Table 4.2: CE mean and per class, focal, DeepAUC
+    rows = sum(1 for r in SCORECARD if r.notebook == "04_imbalance_losses")
+    assert rows == 18  # Table 4.2: CE, Focal and DeepAUC, each mean and per class
+    filled = 8  # this results file has no per-class AUROC of Focal and DeepAUC
     assert f"**{filled} of {len(SCORECARD)} rows filled**" in page
     assert page.count("not yet run") == len(SCORECARD) - filled
     assert DECIMALS == 3
     line = _row(page, "CE Cardiomegaly")
     assert "| 0.9032 | 0.914 |" in line  # paper as published, ours to 3 decimals
     assert "{doc}`04 <notebooks/04_imbalance_losses>`" in line  # the notebook by its number
-    assert "| 0.8489 | undefined |" in _row(page, "CE Edema")  # NaN written as null
-    assert "| 0.8291 | 0.650 |" in _row(page, "DeepAUC (AUC-M; ours: LibAUC's PESG recipe)")
+    assert "| 0.8489 (note 2) | undefined |" in _row(page, "CE Edema")  # NaN written as null; §3.4's other value
+    assert "| 0.8291 | 0.650 |" in _row(page, "DeepAUC (AUC-M)")
+    assert "Note 1: §3.4 gives 0.867 for weighted CE, which matches neither Table 4.1 nor Table 4.2." in page
     assert "_runner" not in page  # the runner's file is not a notebook
 
 

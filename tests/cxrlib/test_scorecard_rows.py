@@ -28,7 +28,7 @@ SHAPE_FIELDS = {
     "06_laplace": ("hessians",),
     "07_defer": ("rules",),
     "08_pylon": ("models",),
-    "09_pylon_ablations": ("ablations",),
+    "09_pylon_ablations": ("ablations", "gap_baselines"),
 }
 #: a tiny run of each study that keeps its shape (sizes and epochs only)
 TINY = {
@@ -99,7 +99,8 @@ def test_scorecard_keys_exist_in_a_result_of_each_profiles_shape(study, profile,
     settings_for, run = STUDY_RUNNERS[study]
     shape = _shape(study, profile)
     tiny = dict(TINY[study])
-    if "pan" in shape.get("models", ()):  # PAN's pyramid needs a multiple of 256 pixels
+    if any(m.startswith("pan") for m in (*shape.get("models", ()), *shape.get("gap_baselines", ()))):
+        # PAN's pyramid needs a multiple of 256 pixels
         tiny["image_size"] = 256
     settings = settings_for("smoke", progress=False, **shape, **tiny)
     headline = run(settings).headline

@@ -25,7 +25,7 @@ coverage; intervals are 95% Student-t over seeds.
 from .departures import defer_departures
 from .discussion import MIN_SEEDS_FOR_VERDICT, defer_discussion
 from .headline import headline
-from .result import DeferResult, DeferSeedRun
+from .result import AT_COLUMNS, COST_COLUMNS, SENSITIVITY_COLUMNS, DeferResult, DeferSeedRun
 from .run import run_defer
 from .settings import (
     BALANCE_KEYS,
@@ -39,6 +39,9 @@ from .settings import (
 )
 
 __all__ = [
+    "AT_COLUMNS",
+    "COST_COLUMNS",
+    "SENSITIVITY_COLUMNS",
     "defer_departures",
     "RULE_LABELS",
     "DeferSettings",

@@ -18,7 +18,7 @@ from ..common import mean_ci
 from ..prose import bounded_ci, fmt, signed
 from .settings import BALANCE_VARIANTS, COVERAGES, RULE_LABELS, DeferSettings
 
-__all__ = ["DeferSeedRun", "DeferResult", "AT_COLUMNS"]
+__all__ = ["DeferSeedRun", "DeferResult", "AT_COLUMNS", "COST_COLUMNS", "SENSITIVITY_COLUMNS"]
 
 #: the metrics of a rule at one cost that the tables and the headline report
 AT_COLUMNS = (
@@ -30,6 +30,10 @@ AT_COLUMNS = (
     "system sensitivity",
     "cost-weighted loss",
 )
+
+#: :meth:`DeferResult.cost_table`'s two tables: accuracy and cost, then missed findings
+COST_COLUMNS = ("coverage", "kept accuracy", "kept AUROC", "system accuracy", "cost-weighted loss")
+SENSITIVITY_COLUMNS = ("coverage", "kept sensitivity", "system sensitivity")
 
 
 @dataclass
@@ -135,15 +139,15 @@ class DeferResult:
         rows = {}
         for unit in frame.index.unique():
             part = frame[frame.index == unit].drop(columns="seed")
-            label = "per image (the source's)" if unit == DeferralUnit.IMAGE.value else "per finding"
+            label = "per image (source)" if unit == DeferralUnit.IMAGE.value else "per finding"
             rows[label] = {
                 column: _cell(
                     mean_ci(v) if np.isfinite(v := part[column].to_numpy(float)).any() else None, "nothing kept"
                 )
                 for column in part.columns
             }
-        out = pd.DataFrame(rows).T
-        out.index.name = f"error model, c = {self.settings.cost:g}"
+        out = pd.DataFrame(rows)  # one column per unit, one row per measure: narrow enough for the page
+        out.columns.name = f"error model, c = {self.settings.cost:g}"
         return out
 
     # -- tables ------------------------------------------------------------------------------------
@@ -172,18 +176,21 @@ class DeferResult:
                 out[column] = mean_ci(values)
         return out
 
-    def cost_table(self, costs: tuple[float, ...] | None = None) -> pd.DataFrame:
+    def cost_table(
+        self, costs: tuple[float, ...] | None = None, columns: tuple[str, ...] = COST_COLUMNS
+    ) -> pd.DataFrame:
         """Per rule and cost (rows), pooled as :attr:`pooled` (every image, or every decision): coverage,
         kept-set accuracy and AUROC (mean over classes), system accuracy, the cost-weighted loss and the
-        system's sensitivity; mean ± 95% half-width over seeds, as text with two decimals ("nothing kept"
-        where every seed deferred everything)."""
+        system's sensitivity (``columns`` of :data:`AT_COLUMNS`, default :data:`COST_COLUMNS`); mean ± 95%
+        half-width over seeds, as text with two decimals ("nothing kept" where every seed deferred
+        everything)."""
         costs = costs or self.settings.table_costs
         rows = []
         for rule in self.rule_names:
             for cost in costs:
                 at = self._at(rule, cost)
                 row = {"rule": self.label(rule), "c": cost}
-                for column in AT_COLUMNS:
+                for column in columns:
                     missing = "nothing kept" if "kept" in column else "undefined"
                     row[column] = _cell(at.get(column), missing, digits=2)  # two decimals: five columns fit
                 rows.append(row)
@@ -345,7 +352,9 @@ class DeferResult:
         }
         what = {"all": "every decision", "images": "whole images"}.get(name, name)
         title = f"{what}: the cost sweep c ∈ (0, 0.5), mean over {len(self.runs)} seed(s)"
-        return plots.deferral_sweep(mean, references, title=title, order=[self.label(r) for r in self.rule_names])
+        unit = "images" if name == "images" else "decisions"
+        order = [self.label(r) for r in self.rule_names]
+        return plots.deferral_sweep(mean, references, title=title, order=order, unit=unit)
 
     def risk_coverage_figure(self):
         """Risk (error rate among the kept decisions) against coverage, per class, every rule; mean over seeds."""

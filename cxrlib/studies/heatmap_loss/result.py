@@ -161,6 +161,7 @@ def _comparison_entry(c: GroupComparison | None) -> dict | None:
         "shapiro_p_loss": c.shapiro_p_a,
         "n_control": c.n_b,
         "n_loss": c.n_a,
+        "summary": f"{c.rank_biserial:+.2f} (p = {p_value(c.p)}, {c.n_a} vs {c.n_b} models)",
     }
 
 

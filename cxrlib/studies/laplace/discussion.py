@@ -28,6 +28,11 @@ _FIT_NAMES = {
 }
 
 
+def _direction(change: float) -> str:
+    """How a change shows at the three decimals the text prints: lower, higher, or unchanged."""
+    return "unchanged at three decimals" if abs(change) < 5e-4 else "lower" if change < 0 else "higher"
+
+
 def source_direction_sentence(table1: pd.DataFrame) -> str:
     """Whether our Laplace variants moved the ECE the way the source's did (Table 1 beside the source)."""
     ours_map = float(table1.loc["MAP", "ECE"])
@@ -66,8 +71,7 @@ def laplace_discussion(result: LaplaceResult) -> str:
         parts.append(
             f"{name} ({_FIT_NAMES.get(s.prior_fit, s.prior_fit)}, prior precision {row['prior precision']:.3g}): "
             f"accuracy {row['accuracy']:.3f}, "
-            f"ECE {row['ECE']:.3f} ({'lower' if d_ece < 0 else 'higher' if d_ece > 0 else 'unchanged'}), NLL "
-            f"{row['NLL']:.3f} ({'lower' if d_nll < 0 else 'higher' if d_nll > 0 else 'unchanged'})."
+            f"ECE {row['ECE']:.3f} ({_direction(d_ece)}), NLL {row['NLL']:.3f} ({_direction(d_nll)})."
         )
     parts.append(source_direction_sentence(t))
     best = lap["NLL"].idxmin()

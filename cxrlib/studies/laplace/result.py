@@ -27,10 +27,28 @@ class LaplaceResult:
     headline: dict = field(default_factory=dict)
     run: dict = field(default_factory=dict)
 
-    def table1_display(self) -> pd.DataFrame:
-        """:attr:`table1` as the page shows it: four decimals, "–" where a column means nothing for the
-        row (the MAP network has no Laplace fit, prior precision or optimisation time)."""
-        return self.table1.round(4).astype(object).where(self.table1.notna(), "–")
+    def table1_display(self, part: str = "all") -> pd.DataFrame:
+        """:attr:`table1` as the page shows it: four decimals (three significant digits for the prior
+        precision and the seconds), "–" where a column means nothing for the row (the MAP network has
+        no Laplace fit, prior precision or optimisation time). ``part``: ``"scores"`` (prior fit,
+        accuracy, confidence, ECE, NLL, prior precision), ``"timing"`` (the seconds and the source's
+        hours) or ``"all"``."""
+        table = self.table1
+        timing = [c for c in table.columns if c.endswith("(s)") or c.endswith("(h)")]
+        if part == "scores":
+            table = table.drop(columns=timing)
+        elif part == "timing":
+            table = table[timing]
+        elif part != "all":
+            raise ValueError(f"part must be 'scores', 'timing' or 'all', got {part!r}")
+        shown = table.astype(object).copy()
+        for column in table.columns:
+            if pd.api.types.is_numeric_dtype(table[column]):
+                three = column == "prior precision" or column in timing
+                shown[column] = [
+                    "–" if pd.isna(v) else (f"{v:.3g}" if three else round(float(v), 4)) for v in table[column]
+                ]
+        return shown
 
     def table1_beside_source(self) -> pd.DataFrame:
         """Table 1 as the source printed it beside ours, one row per method; each cell "source / ours":

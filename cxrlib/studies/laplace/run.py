@@ -110,7 +110,7 @@ def run_laplace(settings: LaplaceSettings) -> LaplaceResult:
         rows[name] = row
         if name in probs:  # the reliability diagrams: the MAP network and Table 1's own method
             curves[name] = reliability_curve(p.numpy(), y_test.numpy(), s.n_bins, kind="top-label")
-    table1 = pd.DataFrame(rows).T
+    table1 = pd.DataFrame.from_dict(rows, orient="index")  # one dtype per column: the numbers stay numbers
     table1.index.name = "method"
     extra = {"feature_seconds": sum(f.seconds for f in feats.values()), "train_seconds": trained.seconds}
     cam = _cam_examples(model, test, device)

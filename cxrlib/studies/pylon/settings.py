@@ -37,6 +37,20 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "pylon+gap-pa": ("pylon", {"gap_in_pa": True}),
     "pylon+gap-up": ("pylon", {"gap_in_up": True}),
     "pylon-light-up": ("pylon", {"light_up": True}),
+    # the thesis's ablations are built on PYLON (UP1), one Conv1×1 in each UP module (Fig. 6.2)
+    "pylon-up1": ("pylon", {"up_layers": 1}),
+    "pylon-up1-no-pyramid": ("pylon", {"up_layers": 1, "pyramid": False}),
+    "pylon-up1-3x3-up": ("pylon", {"up_layers": 1, "up_kernel": 3}),
+    "pylon-up1-3x3-head": ("pylon", {"up_layers": 1, "head_kernel": 3}),
+    "pylon-up1+gap-pa": ("pylon", {"up_layers": 1, "gap_in_pa": True}),
+    "pylon-up1+gap-up": ("pylon", {"up_layers": 1, "gap_in_up": True}),
+    # Table 6.1 (A) and (C): the baselines with their global pooling taken out, as the reference code does
+    "pan-no-gap-fpa": ("pan", {"gap_in_fpa": False}),
+    "pan-no-gap-gau": ("pan", {"gap_in_gau": False}),
+    "pan-no-gap": ("pan", {"gap_in_fpa": False, "gap_in_gau": False}),
+    "deeplabv3plus-no-gap": ("deeplabv3plus", {"image_pooling": False}),
+    # §6.1: FPN with its own GroupNorm (the thesis's FPN baseline uses BatchNorm)
+    "fpn-groupnorm": ("fpn", {"norm": "group"}),
 }
 
 #: how a reader meets each model (run headers): the thesis's names, the ablations spelled out
@@ -55,6 +69,17 @@ VARIANT_LABELS: dict[str, str] = {
     "pylon+gap-pa": "PYLON + GAP in PA",
     "pylon+gap-up": "PYLON + GAP in UP",
     "pylon-light-up": "PYLON, light UP",
+    "pylon-up1": "PYLON (UP1)",
+    "pylon-up1-no-pyramid": "PYLON (no PY, UP1)",
+    "pylon-up1-3x3-up": "PYLON (UP1, Conv 3×3 UP)",
+    "pylon-up1-3x3-head": "PYLON (UP1, Head 3×3)",
+    "pylon-up1+gap-pa": "PYLON (UP1) + GAP in PA",
+    "pylon-up1+gap-up": "PYLON (UP1) + GAP in UP",
+    "pan-no-gap-fpa": "PAN − GAP in FPA",
+    "pan-no-gap-gau": "PAN − GAP in GAU",
+    "pan-no-gap": "PAN − all GAP",
+    "deeplabv3plus-no-gap": "DeepLabV3+ − all GAP",
+    "fpn-groupnorm": "FPN (group norm)",
 }
 
 
@@ -76,7 +101,7 @@ class PylonSettings(ChestDataSettings, TrainingSettings):
         unknown = [m for m in self.models if m not in VARIANTS]
         if unknown or not self.models:
             raise ValueError(f"parameter 'models': unknown {unknown or 'empty list'}; use any of {list(VARIANTS)}")
-        if "pan" in self.models and self.image_size % 256:
+        if any(VARIANTS[m][0] == "pan" for m in self.models) and self.image_size % 256:
             raise ValueError(
                 f"parameter 'models': PAN's pyramid halves the stride-32 map three times, so it needs an image_size "
                 f"that is a multiple of 256, got {self.image_size}"

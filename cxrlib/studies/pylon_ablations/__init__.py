@@ -22,6 +22,8 @@ from .result import THESIS, PylonAblationResult
 from .run import NOTEBOOK, TRANSFER_ARMS, open_transfer_target, run_pylon_ablations, run_transfer, saved_source
 from .settings import (
     ABLATIONS,
+    BASE,
+    GAP_BASELINES,
     GAP_VARIANTS,
     PRESETS,
     PylonAblationSettings,
@@ -36,6 +38,8 @@ __all__ = [
     "pylon_ablation_settings",
     "run_pylon_ablations",
     "ABLATIONS",
+    "BASE",
+    "GAP_BASELINES",
     "GAP_VARIANTS",
     "TRANSFER_ARMS",
     "PRESETS",

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..prose import short_ci
-from .settings import GAP_VARIANTS
+from ..pylon import model_label
+from .settings import BASE, GAP_BASELINES, GAP_VARIANTS
 
 if TYPE_CHECKING:
     from .result import PylonAblationResult
@@ -23,11 +24,12 @@ def ablation_discussion(r: PylonAblationResult) -> str:
     """Paragraphs generated from the numbers of ``r`` (Markdown)."""
     s, a, t = r.settings, r.ablation, r.transfer
     lines = []
-    pylon_runs = r.weighted_accuracies("pylon")
-    ref, ref_ci = float(np.mean(pylon_runs)), a.localization_stats("pylon", "weighted")
+    base = model_label(BASE)
+    pylon_runs = r.weighted_accuracies(BASE)
+    ref, ref_ci = float(np.mean(pylon_runs)), a.localization_stats(BASE, "weighted")
     low, high = min(pylon_runs), max(pylon_runs)
     parts, outside = [], []
-    for m in [m for m in a.models if m not in ("pylon", *GAP_VARIANTS)]:
+    for m in [m for m in a.models if m not in (BASE, *GAP_VARIANTS, *GAP_BASELINES)]:
         mean, half = a.localization_stats(m, "weighted")
         seeds = len(a._runs(m))
         if seeds > 1 and np.isfinite(ref_ci[1]):
@@ -35,8 +37,8 @@ def ablation_discussion(r: PylonAblationResult) -> str:
             how = "within the two intervals" if within else "beyond the two intervals"
         else:
             within = low <= mean <= high
-            how = "inside PYLON's range over its seeds" if within else "outside PYLON's range over its seeds"
-        parts.append(f"{m} {mean:.2f} ({mean - ref:+.2f}; {seeds} seed{'s' if seeds > 1 else ''}, {how})")
+            how = f"inside {base}'s range over its seeds" if within else f"outside {base}'s range over its seeds"
+        parts.append(f"{model_label(m)} {mean:.2f} ({mean - ref:+.2f}; {seeds} seed{'s' if seeds > 1 else ''}, {how})")
         if not within:
             outside.append(m)
     if parts:
@@ -44,21 +46,24 @@ def ablation_discussion(r: PylonAblationResult) -> str:
             f"**Ablations (Table 6.2).** {s.encoder} {'from ImageNet weights' if s.pretrained else 'from scratch'} "
             f"at {s.image_size} px on {s.dataset} "
             f"({a.run.get('n_train', '?')} training images, at most {s.epochs} epochs). Weighted point accuracy of "
-            f"PYLON {short_ci(*ref_ci)} over {len(pylon_runs)} seeds (from {low:.2f} to {high:.2f}); "
+            f"{base}, the thesis's base model, {short_ci(*ref_ci)} over {len(pylon_runs)} seeds (from {low:.2f} to "
+            f"{high:.2f}); "
             + "; ".join(parts)
-            + ". The thesis found every ablation 0.02–0.05 below PYLON (0.62) on NIH at 256 px. "
+            + f". The thesis found its ablations 0.02–0.05 below {base} (0.62) on NIH at 256 px, and PYLON's two-layer "
+            "UP level with it (0.62). "
             + (
-                "Every ablation here lies within PYLON's own seed-to-seed variation, so this run cannot rank the parts."
+                f"Every ablation here lies within {base}'s own seed-to-seed variation, so this run cannot rank the "
+                "parts."
                 if not outside
-                else f"{', '.join(outside)} {'lies' if len(outside) == 1 else 'lie'} beyond PYLON's seed-to-seed "
+                else f"{', '.join(outside)} {'lies' if len(outside) == 1 else 'lie'} beyond {base}'s seed-to-seed "
                 "variation; with one seed per ablation that is a hint, not a measured difference."
                 if all(len(a._runs(m)) == 1 for m in outside)
-                else f"{', '.join(outside)} {'differs' if len(outside) == 1 else 'differ'} from PYLON beyond the "
+                else f"{', '.join(outside)} {'differs' if len(outside) == 1 else 'differ'} from {base} beyond the "
                 "95 % intervals at this scale."
             )
         )
     gap = []
-    agree_ref, _ = r.seed_agreement("pylon")
+    agree_ref, _ = r.seed_agreement(BASE)
     sd = {m: np.nan if r.spread(m) is None else r.spread(m) for m in r.gap_models}
     for m in GAP_VARIANTS:
         if m in a.models:
@@ -66,16 +71,16 @@ def ablation_discussion(r: PylonAblationResult) -> str:
             gap.append(f"{m}: s.d. {sd[m]:.3f}, map agreement {agree:.2f}")
     if gap:
         present = [m for m in GAP_VARIANTS if m in a.models]
-        higher_sd = [m for m in present if sd[m] > sd["pylon"]]
+        higher_sd = [m for m in present if sd[m] > sd[BASE]]
         lower_agreement = [m for m in present if r.seed_agreement(m)[0] < agree_ref - AGREEMENT_MARGIN]
         both = [m for m in present if m in higher_sd and m in lower_agreement]
         verdict = (
-            f"So {', '.join(both)} {'is' if len(both) == 1 else 'are'} less stable than PYLON on both measures, in "
+            f"So {', '.join(both)} {'is' if len(both) == 1 else 'are'} less stable than {base} on both measures, in "
             "the direction the thesis reports."
             if both
-            else "No +GAP variant is less stable than PYLON on both measures here"
+            else f"No +GAP variant is less stable than {base} on both measures here"
             + (
-                f" (the maps of {', '.join(lower_agreement)} agree less across seeds than PYLON's, by more than "
+                f" (the maps of {', '.join(lower_agreement)} agree less across seeds than {base}'s, by more than "
                 f"{AGREEMENT_MARGIN}, but "
                 f"{'its' if len(lower_agreement) == 1 else 'their'} point accuracy varies no more)"
                 if lower_agreement
@@ -92,8 +97,8 @@ def ablation_discussion(r: PylonAblationResult) -> str:
         )
         lines.append(
             f"**GAP in the decoder (Table 6.1).** The thesis saw higher variance over seeds when a global average "
-            f"pooling sits in the decoder. Over {len(a._runs('pylon'))} seeds, PYLON's weighted point accuracy has a "
-            f"standard deviation of {sd['pylon']:.3f} and its seeds' maps agree at {agree_ref:.2f} (mean Pearson "
+            f"pooling sits in the decoder. Over {len(a._runs(BASE))} seeds, {base}'s weighted point accuracy has a "
+            f"standard deviation of {sd[BASE]:.3f} and its seeds' maps agree at {agree_ref:.2f} (mean Pearson "
             "correlation on the boxed test findings); " + "; ".join(gap) + ". " + verdict
         )
     macro = {m: t.localization_stats(m, "macro") for m in t.models}

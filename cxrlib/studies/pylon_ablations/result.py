@@ -8,27 +8,63 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ...models import decoder_parameters
 from ..prose import bounded_ci
 from ..pylon import (
     PylonResult,
     model_label,
 )
-from .settings import GAP_VARIANTS, PylonAblationSettings
+from ..sources import PYLON_REFERENCE_PARAMETERS
+from .settings import BASE, GAP_BASELINES, GAP_VARIANTS, PylonAblationSettings
 
-__all__ = ["THESIS", "PylonAblationResult"]
+__all__ = ["THESIS", "THESIS_CI", "PylonAblationResult"]
 
 
-#: the thesis's numbers, quoted beside ours (weighted point accuracy on NIH at 256 px; macro on VinDr)
+#: the thesis's numbers, quoted beside ours (weighted point accuracy on NIH at 256 px, Tables 6.1 and 6.2;
+#: macro on VinDr, Table 5.5)
 THESIS = {
+    "pylon-up1": 0.62,
+    "pylon-up1-no-pyramid": 0.60,
+    "pylon-up1-3x3-up": 0.59,
     "pylon": 0.62,
-    "pylon-no-pyramid": 0.60,
-    "pylon-3x3-up": 0.59,
-    "pylon-3x3-head": 0.57,
+    "pylon-up1-3x3-head": 0.57,
+    "pylon-up1+gap-pa": 0.60,
+    "pylon-up1+gap-up": 0.57,
+    "pan": 0.38,
+    "pan-no-gap-fpa": 0.61,
+    "pan-no-gap-gau": 0.50,
+    "pan-no-gap": 0.61,
+    "deeplabv3plus": 0.45,
+    "deeplabv3plus-no-gap": 0.44,
     "gmp (scratch)": 0.31,
     "pylon (scratch)": 0.42,
     "pylon (fine-tuned)": 0.48,
     "pylon (two-phase)": 0.55,
 }
+
+#: the 95 % half-widths the thesis gives beside :data:`THESIS` (n = 5 seeds), Tables 6.1 and 6.2
+THESIS_CI = {
+    "pylon-up1": 0.01,
+    "pylon-up1-no-pyramid": 0.02,
+    "pylon-up1-3x3-up": 0.02,
+    "pylon": 0.01,
+    "pylon-up1-3x3-head": 0.02,
+    "pylon-up1+gap-pa": 0.04,
+    "pylon-up1+gap-up": 0.08,
+    "pan": 0.17,
+    "pan-no-gap-fpa": 0.04,
+    "pan-no-gap-gau": 0.24,
+    "pan-no-gap": 0.03,
+    "deeplabv3plus": 0.05,
+    "deeplabv3plus-no-gap": 0.04,
+}
+
+
+def thesis_text(model: str) -> str:
+    """The thesis's weighted point accuracy of ``model`` as it prints it ("0.62 ± 0.01"), or "–"."""
+    if model not in THESIS:
+        return "–"
+    return f"{THESIS[model]:.2f}" + (f" ± {THESIS_CI[model]:.2f}" if model in THESIS_CI else "")
 
 
 @dataclass
@@ -43,7 +79,8 @@ class PylonAblationResult:
 
     @property
     def gap_models(self) -> list[str]:
-        return [m for m in ("pylon", *GAP_VARIANTS) if m in self.ablation.models]
+        """The models of Table 6.1 in this run: PYLON (UP1), its +GAP variants, the GAP baselines."""
+        return [m for m in (BASE, *GAP_VARIANTS, *GAP_BASELINES) if m in self.ablation.models]
 
     def seed_agreement(self, model: str) -> tuple[float, int]:
         """Mean Pearson correlation between the maps of two seeds of ``model`` for the boxed class of
@@ -75,7 +112,9 @@ class PylonAblationResult:
     def ablation_table(self) -> pd.DataFrame:
         """Tables 6.1 and 6.2 in one: per model, point accuracy (weighted, macro; mean ± 95 % over
         seeds), the spread over seeds (standard deviation of the weighted accuracy), the seeds'
-        map agreement, macro AUROC and the thesis's number where it has one."""
+        map agreement, macro AUROC, the thesis's number where it has one, and the parameters outside the
+        encoder (this run's model, and the thesis's configuration in the reference code: ResNet-50, 14
+        classes; convolution biases left out)."""
         r = self.ablation
         rows = {}
         for m in r.models:
@@ -88,7 +127,11 @@ class PylonAblationResult:
                 "s.d. of weighted point acc.": "–" if spread is None else f"{spread:.3f}",
                 "map agreement": "–" if not np.isfinite(agreement) else f"{agreement:.2f}",
                 "macro AUROC": bounded_ci(*r.auroc_stats(m, "mean")),
-                "thesis: weighted point acc. (NIH)": f"{THESIS[m]:.2f}" if m in THESIS else "–",
+                "thesis: weighted point acc. (NIH)": thesis_text(m),
+                "decoder parameters (this run)": f"{decoder_parameters(r.trained[m]):,}" if m in r.trained else "–",
+                "thesis's configuration (reference code)": f"{PYLON_REFERENCE_PARAMETERS[m]:,}"
+                if m in PYLON_REFERENCE_PARAMETERS
+                else "–",
             }
         return pd.DataFrame(rows).T.rename(index=model_label)
 

@@ -10,9 +10,10 @@ import torch
 
 from ...artifacts import load_artifact
 from ...losses import WeightedBCELoss
-from ...models import build_model
+from ...models import build_model, decoder_parameters
 from ...train import fit, fit_two_phase, transfer_weights
 from ..common import check_imagenet_weights, open_study_dataset, study_train_config
+from ..prose import short_ci
 from ..pylon import (
     NOTEBOOK as SOURCE_NOTEBOOK,
 )
@@ -25,7 +26,7 @@ from ..pylon import (
 )
 from ..runinfo import describe_run
 from .result import PylonAblationResult
-from .settings import GAP_VARIANTS, PylonAblationSettings, source_pylon_settings
+from .settings import BASE, GAP_VARIANTS, PylonAblationSettings, source_pylon_settings
 
 __all__ = ["saved_source", "NOTEBOOK", "TRANSFER_ARMS", "open_transfer_target", "run_transfer", "run_pylon_ablations"]
 
@@ -161,7 +162,7 @@ def run_pylon_ablations(settings: PylonAblationSettings) -> PylonAblationResult:
     check_imagenet_weights(settings, ["pylon"])
     t_start = time.perf_counter()
     s = settings
-    gap = run_pylon(source_pylon_settings(s, ("pylon", *GAP_VARIANTS), s.gap_seeds))
+    gap = run_pylon(source_pylon_settings(s, (BASE, *GAP_VARIANTS, *s.gap_baselines), s.gap_seeds))
     rest = run_pylon(source_pylon_settings(s, tuple(s.ablations), s.ablation_seeds)) if s.ablations else None
     ablation = _merge(gap, rest)
     transfer, source_note, agreement = run_transfer(s)
@@ -196,6 +197,8 @@ def run_pylon_ablations(settings: PylonAblationSettings) -> PylonAblationResult:
             m: {
                 "point_localization_weighted": _mean(ablation, m),
                 "point_localization_weighted_ci95": ablation.localization_stats(m, "weighted")[1],
+                "point_localization_weighted_text": short_ci(*ablation.localization_stats(m, "weighted")),
+                "decoder_parameters": decoder_parameters(ablation.trained[m]) if m in ablation.trained else None,
                 "point_localization_macro": _mean(ablation, m, "macro"),
                 "point_localization_weighted_sd": result.spread(m),
                 "seed_map_agreement": result.seed_agreement(m)[0],

@@ -13,7 +13,9 @@ from ..pylon import (
 from ..shared_settings import ModelSettings
 
 __all__ = [
+    "BASE",
     "GAP_VARIANTS",
+    "GAP_BASELINES",
     "STUDY_HELP",
     "ABLATIONS",
     "PylonAblationSettings",
@@ -23,12 +25,18 @@ __all__ = [
 ]
 
 
-#: Table 6.1's GAP variants (PYLON with a global average pooling in its PA or UP modules)
-GAP_VARIANTS = ("pylon+gap-pa", "pylon+gap-up")
+#: the base model of the thesis's ablations: PYLON (UP1), one Conv1×1 in each UP module (its Fig. 6.2)
+BASE = "pylon-up1"
 
+#: Table 6.1 (B): PYLON (UP1) with a global average pooling in its PA or UP modules
+GAP_VARIANTS = ("pylon-up1+gap-pa", "pylon-up1+gap-up")
 
-#: Table 6.2's ablations (each changes one part of PYLON)
-ABLATIONS = ("pylon-no-pyramid", "pylon-1-layer-up", "pylon-3x3-up", "pylon-3x3-head")
+#: Table 6.1 (A) and (C): PAN and DeepLabV3+ with and without the global pooling of their decoders
+GAP_BASELINES = ("pan", "pan-no-gap-fpa", "pan-no-gap-gau", "pan-no-gap", "deeplabv3plus", "deeplabv3plus-no-gap")
+
+#: Table 6.2's ablations, each against PYLON (UP1): (A) no pyramid, (B) a Conv 3×3 UP and the two-layer
+#: UP of PYLON itself, (C) a Conv 3×3 head
+ABLATIONS = ("pylon-up1-no-pyramid", "pylon-up1-3x3-up", "pylon", "pylon-up1-3x3-head")
 
 
 @dataclass
@@ -44,7 +52,8 @@ class PylonAblationSettings(ModelSettings):
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 0.0
-    gap_seeds: tuple[int, ...] = (0, 1, 2)  #: seeds of PYLON and its +GAP variants (Table 6.1)
+    gap_seeds: tuple[int, ...] = (0, 1, 2)  #: seeds of PYLON (UP1) and its +GAP variants (Table 6.1)
+    gap_baselines: tuple[str, ...] = ()  #: Table 6.1 (A), (C): PAN / DeepLabV3+ with and without GAP (256 px)
     ablations: tuple[str, ...] = ABLATIONS
     ablation_seeds: tuple[int, ...] = (0,)  #: seeds of each ablation (Table 6.2)
     target_dataset: str = "synth-cxr"
@@ -68,6 +77,13 @@ class PylonAblationSettings(ModelSettings):
         unknown = [m for m in self.ablations if m not in VARIANTS or not m.startswith("pylon")]
         if unknown:
             raise ValueError(f"parameter 'ablations': unknown {unknown}; use PYLON variants of {list(VARIANTS)}")
+        unknown = [m for m in self.gap_baselines if m not in GAP_BASELINES]
+        if unknown:
+            raise ValueError(f"parameter 'gap_baselines': unknown {unknown}; use any of {list(GAP_BASELINES)}")
+        if any(m.startswith("pan") for m in self.gap_baselines) and self.image_size % 256:
+            raise ValueError(
+                f"parameter 'gap_baselines': PAN needs an image_size that is a multiple of 256, got {self.image_size}"
+            )
         if self.image_size % 32:
             raise ValueError(
                 f"parameter 'image_size' must be a multiple of 32 (the encoder's stride), got {self.image_size}"
@@ -93,7 +109,7 @@ PRESETS = {
         "n": 300,
         "epochs": 2,
         "gap_seeds": (0, 1),
-        "ablations": ("pylon-no-pyramid",),
+        "ablations": ("pylon-up1-no-pyramid",),
         "ablation_seeds": (0,),
         "target_n": 200,
         "transfer_epochs": 2,
@@ -109,6 +125,7 @@ PRESETS = {
         "lr": 1e-4,
         "encoder": "resnet50",
         "gap_seeds": (0, 1, 2, 3, 4),
+        "gap_baselines": GAP_BASELINES,
         "ablation_seeds": (0, 1, 2, 3, 4),
         "target_n": 3000,
         "transfer_epochs": 30,
@@ -140,8 +157,9 @@ STUDY_HELP = {
     "encoder": "segmentation-models-pytorch encoder shared by every model (resnet18, resnet50...)",
     "epochs": "part 1: maximum epochs (stops at the second learning-rate reduction)",
     "lr": "Adam learning rate (both phases of two-phase transfer too)",
-    "gap_seeds": "seeds of PYLON and PYLON+GAP in PA / UP (Table 6.1: the spread over seeds)",
-    "ablations": "Table 6.2's ablations: pylon-no-pyramid, pylon-1-layer-up, pylon-3x3-up, pylon-3x3-head",
+    "gap_seeds": "seeds of PYLON (UP1), its +GAP variants and the GAP baselines (Table 6.1)",
+    "gap_baselines": "Table 6.1 (A), (C): pan, pan-no-gap-fpa, pan-no-gap-gau, pan-no-gap, deeplabv3plus...",
+    "ablations": "Table 6.2, on PYLON (UP1): pylon-up1-no-pyramid, pylon-up1-3x3-up, pylon, pylon-up1-3x3-head",
     "ablation_seeds": "seeds of each ablation",
     "target_dataset": "transfer target: synth-cxr (shifted, read by simulated readers) or vindr",
     "target_root": "folder holding the real target dataset; None for synth-cxr",

@@ -1,6 +1,7 @@
 """The thesis's decoder configurations, parameter for parameter against the reference code.
 
-The expected counts were computed once from the reference implementation (cmb-chula/pylon at commit
+The expected counts (``cxrlib.studies.sources.PYLON_REFERENCE_PARAMETERS``) were computed once from the
+reference implementation (cmb-chula/pylon at commit
 e2d493c: ``pylon.py``'s ``PylonDecoder`` and ``model/pan.py``'s ``PANDecoder``, with a ResNet-50's encoder
 channels, 128 decoder channels and 14 classes): every parameter of decoder and head except convolution
 biases, which the reference's ConvBnRelu keeps before its BatchNorm and ours drops (a bias before a
@@ -12,42 +13,30 @@ import pytest
 import torch
 import torch.nn as nn
 
+from cxrlib.models import decoder_parameters
 from cxrlib.models.baselines import build_map_model
-
-#: (architecture, options) → the reference code's bias-free non-encoder parameter count
-REFERENCE_COUNTS = {
-    ("pylon", ()): 1_974_657,  # PYLON: two-layer 1×1 UP
-    ("pylon", (("up_layers", 1),)): 594_817,  # PYLON (UP1), the base of Tables 6.1 (B) and 6.2
-    ("pylon", (("pyramid", False), ("up_layers", 1))): 494_336,  # no PY, UP1
-    ("pylon", (("up_kernel", 3), ("up_layers", 1))): 2_429_825,  # Conv 3×3 UP on UP1
-    ("pylon", (("head_kernel", 3), ("up_layers", 1))): 609_153,  # Head 3×3 on UP1
-    ("pylon", (("up_kernel", 3),)): 14_819_713,  # Conv 3×3 on the two-layer UP (not a thesis row)
-    ("pan", ()): 2_756_481,  # PAN with GAP in FPA and GAU
-    ("pan", (("gap_in_fpa", False), ("gap_in_gau", False))): 2_444_161,  # PAN − all GAP (use_gap=False)
-}
+from cxrlib.studies.pylon import VARIANTS
+from cxrlib.studies.sources import PYLON_REFERENCE_PARAMETERS
 
 
-def _non_encoder_bias_free(model: nn.Module) -> int:
-    return sum(
-        p.numel()
-        for name, module in model.named_modules()
-        if not name.startswith("encoder")
-        for pname, p in module.named_parameters(recurse=False)
-        if not (isinstance(module, nn.Conv2d) and pname == "bias")
-    )
+@pytest.mark.parametrize("name", list(PYLON_REFERENCE_PARAMETERS))
+def test_parameter_counts_equal_the_reference_codes(name):
+    architecture, options = VARIANTS[name]
+    model = build_map_model(architecture, 14, encoder="resnet50", **options)
+    assert decoder_parameters(model) == PYLON_REFERENCE_PARAMETERS[name]
 
 
-@pytest.mark.parametrize(("architecture", "options"), list(REFERENCE_COUNTS))
-def test_parameter_counts_equal_the_reference_codes(architecture, options):
-    model = build_map_model(architecture, 14, encoder="resnet50", **dict(options))
-    assert _non_encoder_bias_free(model) == REFERENCE_COUNTS[(architecture, options)]
+def test_conv_3x3_on_the_two_layer_up_is_not_the_theses_row():
+    """Our former "3×3 UP" ablation, on the two-layer UP: six times the thesis's row (on UP1)."""
+    model = build_map_model("pylon", 14, encoder="resnet50", up_kernel=3)
+    assert decoder_parameters(model) == 14_819_713 > 6 * PYLON_REFERENCE_PARAMETERS["pylon-up1-3x3-up"]
 
 
 def test_deeplab_without_image_pooling_loses_exactly_the_pooling_branch_and_a_fifth_of_the_projection():
     full = build_map_model("deeplabv3plus", 14, encoder="resnet50")
     no_pool = build_map_model("deeplabv3plus", 14, encoder="resnet50", image_pooling=False)
     branch = 2048 * 256 + 2 * 256  # Conv1×1 without bias, BatchNorm weight and bias
-    assert _non_encoder_bias_free(full) - _non_encoder_bias_free(no_pool) == branch + 256 * 256
+    assert decoder_parameters(full) - decoder_parameters(no_pool) == branch + 256 * 256
     names = [type(b).__name__ for b in no_pool.decoder.decoder.aspp[0].convs]
     assert "ASPPPooling" not in names and len(names) == 4
 

@@ -63,7 +63,8 @@ def test_tiny_run_tables_headline_and_discussion(tiny, tmp_path, monkeypatch):
     others = [j for j in range(3) if j != k]
     np.testing.assert_array_equal(r.clinician[:, others], r.weak_clinician[:, others])  # weak on one class only
     table = r.cost_table()
-    assert table.shape == (8, 7) and not table.isna().any().any()  # text: "nothing kept", never NaN
+    assert table.shape == (8, 5) and not table.isna().any().any()  # text: "nothing kept", never NaN
+    assert r.cost_table(columns=study.SENSITIVITY_COLUMNS).shape == (8, 3)
     summary = r.summary()
     assert list(summary.index) == [r.label(x) for x in r.rule_names]
     assert list(summary.columns) == [*r.ranking_summary().columns, *r.cost_summary().columns]
@@ -111,7 +112,7 @@ def test_the_source_defers_whole_images_and_counts_coverage_in_images(tiny):
     deferred = r.runs[0].rules["error-model"].defer(c)[:, 0]
     assert r.seed_values("error-model", c, "coverage")[0] == pytest.approx((~deferred[known]).mean())
     units = r.unit_table()
-    assert list(units.index) == ["per image (the source's)", "per finding"]
+    assert list(units.columns) == ["per image (source)", "per finding"]
     assert set(r.headline["unit_comparison"]) == {"image", "finding"}
     nd = r.no_deferral()
     assert {"classifier AUROC", "classifier sensitivity", "clinician sensitivity"} <= set(nd.columns)

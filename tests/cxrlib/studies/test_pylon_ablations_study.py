@@ -22,6 +22,8 @@ from cxrlib.studies import pylon_ablations as study
         ({"source": "imagenet"}, "source"),
         ({"reader_rule": "any"}, "reader_rule"),
         ({"n_readers": 0}, "n_readers"),
+        ({"gap_baselines": ("unet",)}, "gap_baselines"),
+        ({"gap_baselines": ("pan",)}, "multiple of 256"),
     ],
 )
 def test_bad_settings_name_the_parameter(change, message):
@@ -61,7 +63,7 @@ def tiny(source_run):
         n=200,
         epochs=1,
         gap_seeds=(0, 1),
-        ablations=("pylon-no-pyramid",),
+        ablations=("pylon-up1-no-pyramid",),
         ablation_seeds=(0,),
         target_n=200,
         transfer_epochs=1,
@@ -82,16 +84,18 @@ def test_saved_source_is_used_only_when_it_fits(source_run):
 
 def test_tiny_run_tables(tiny):
     r = tiny
-    assert r.ablation.models == ["pylon", "pylon+gap-pa", "pylon+gap-up", "pylon-no-pyramid"]
+    assert r.ablation.models == ["pylon-up1", "pylon-up1+gap-pa", "pylon-up1+gap-up", "pylon-up1-no-pyramid"]
     assert "08_pylon" in r.source_note  # the saved source fitted
     table = r.ablation_table()
     assert list(table.index) == [pylon_study.model_label(m) for m in r.ablation.models]
-    assert table.loc["PYLON", "seeds"] == 2 and table.loc["PYLON without pyramid attention", "seeds"] == 1
-    assert table.loc["PYLON without pyramid attention", "s.d. of weighted point acc."] == "–"  # one seed: no spread
-    assert table.loc["PYLON", "thesis: weighted point acc. (NIH)"] == "0.62"
-    agreement, pairs = r.seed_agreement("pylon")
+    assert table.loc["PYLON (UP1)", "seeds"] == 2 and table.loc["PYLON (no PY, UP1)", "seeds"] == 1
+    assert table.loc["PYLON (no PY, UP1)", "s.d. of weighted point acc."] == "–"  # one seed: no spread
+    assert table.loc["PYLON (UP1)", "thesis: weighted point acc. (NIH)"] == "0.62 ± 0.01"
+    assert table.loc["PYLON (UP1)", "thesis's configuration (reference code)"] == "594,817"
+    assert table.loc["PYLON (UP1)", "decoder parameters (this run)"] != "–"
+    agreement, pairs = r.seed_agreement("pylon-up1")
     assert pairs > 0 and -1.0 <= agreement <= 1.0
-    assert np.isnan(r.seed_agreement("pylon-no-pyramid")[0])  # one seed: nothing to compare
+    assert np.isnan(r.seed_agreement("pylon-up1-no-pyramid")[0])  # one seed: nothing to compare
     transfer = r.transfer_table()
     assert list(transfer.index) == [*(pylon_study.model_label(a) for a in study.TRANSFER_ARMS), "boxes (test)"]
     assert transfer.loc["PYLON (two-phase)", "thesis (VinDr, macro)"] == "0.55"
@@ -113,8 +117,8 @@ def test_tiny_run_headline_discussion_and_figures(tiny, results_dir):
     for arm in head["transfer"]["arms"].values():
         assert 0.0 <= arm["point_localization_macro"] <= 1.0
     assert (
-        head["models"]["pylon"]["seeds"] == 2
-        and head["models"]["pylon-no-pyramid"]["point_localization_weighted_sd"] is None
+        head["models"]["pylon-up1"]["seeds"] == 2
+        and head["models"]["pylon-up1-no-pyramid"]["point_localization_weighted_sd"] is None
     )
     assert head["run"]["models_trained"] == 2 * 3 + 1 + 2 * 5  # no source trained: 08's weights fitted
     text = study.ablation_discussion(tiny)

@@ -72,7 +72,11 @@ def test_display_tables_have_named_indexes_and_no_nan_cells():
         {"accuracy": [0.7, 0.69], "ECE": [0.16, 0.19], "fit (s)": [np.nan, 0.04]}, index=["MAP", "Laplace diag"]
     )
     shown = LaplaceResult(laplace_settings("smoke"), table1, {}, {}).table1_display()
-    assert shown.loc["MAP", "fit (s)"] == "–" and shown.loc["Laplace diag", "fit (s)"] == 0.04
+    assert shown.loc["MAP", "fit (s)"] == "–" and shown.loc["Laplace diag", "fit (s)"] == "0.04"
+    assert shown.loc["Laplace diag", "ECE"] == 0.19
+    assert list(LaplaceResult(laplace_settings("smoke"), table1, {}, {}).table1_display("timing").columns) == [
+        "fit (s)"
+    ]
 
 
 def test_real_nih_images_and_synthetic_ones_line_up_by_finding(synth):
