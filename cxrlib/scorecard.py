@@ -269,7 +269,12 @@ def scorecard_markdown(
     def link(name: str, label: str | None = None) -> str:
         return _notebook_link(name, available, book_notebooks, label)
 
-    filled_rows = [r for r in SCORECARD if _find(results, r.notebook, r.key) is not _MISSING]
+    def other_size(r) -> int | None:
+        """This build's image size where ``r`` needs a run at another size (Table 5.3: 512 px), else None."""
+        size = run_config(results.get(r.notebook, {})).get("image_size") if r.notebook in results else None
+        return size if r.image_size is not None and size is not None and size != r.image_size else None
+
+    filled_rows = [r for r in SCORECARD if _find(results, r.notebook, r.key) is not _MISSING and other_size(r) is None]
     shared = shared_runs(results)
     shared_ids = {id(r): i for i, g in enumerate(shared, 1) for r in g}
     lines = [
@@ -328,7 +333,9 @@ def scorecard_markdown(
         for r in rows:
             value = _find(results, r.notebook, r.key)
             seeds, judged = "—", "—"
-            if value is _MISSING:
+            if value is not _MISSING and other_size(r) is not None:
+                ours = f"not run at {r.image_size} px in this profile ({other_size(r)} px)"
+            elif value is _MISSING:
                 ours = "not yet run"
             else:
                 half = interval(results, r.notebook, r.key)

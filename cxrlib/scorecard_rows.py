@@ -100,6 +100,7 @@ class ScorecardRow:
     key: str | None = None  #: dotted path inside that file
     setup: str = ""  #: the paper's set-up for this number, where two rows share one run of ours
     note: str = ""  #: what a reader must know beside the paper's number (a contradiction in the source...)
+    image_size: int | None = None  #: the paper's input size, where the row compares only a run at that size
 
 
 _IMBALANCE = "04_imbalance_losses"
@@ -343,6 +344,7 @@ SCORECARD: list[ScorecardRow] = [
         _PYLON,
         "models.gmp.point_localization_weighted",
         setup="NIH, 512 px",
+        image_size=512,
     ),
     ScorecardRow(
         "S7",
@@ -353,6 +355,7 @@ SCORECARD: list[ScorecardRow] = [
         _PYLON,
         "models.pylon.point_localization_weighted",
         setup="NIH, 512 px",
+        image_size=512,
     ),
     ScorecardRow(
         "S7",

@@ -42,6 +42,8 @@ __all__ = [
     "layer_maps",
     "channel_maps",
     "decoder_parameters",
+    "pyramid_levels",
+    "pyramid_attention",
 ]
 
 
@@ -388,3 +390,26 @@ def decoder_parameters(model: nn.Module) -> int:
         for pname, p in module.named_parameters(recurse=False)
         if not (isinstance(module, nn.Conv2d) and pname == "bias")
     )
+
+
+def pyramid_levels(image_size: int, encoder_stride: int = 32) -> list[tuple[int, int]]:
+    """The side lengths of PA's maps for a square ``image_size``: the bottleneck (``ceil(size / 32)``),
+    then the three max-pooled levels (each ``ceil(side / 2)``). A level of 1×1 is one number per
+    image and channel: at 64 px all three levels are 1×1, so the attention is a single scalar."""
+    side = -(-image_size // encoder_stride)
+    levels = [(side, side)]
+    for _ in range(3):
+        side = -(-side // 2)
+        levels.append((side, side))
+    return levels
+
+
+@torch.no_grad()
+def pyramid_attention(model: MapClassifier, images: torch.Tensor) -> torch.Tensor:
+    """PA's one-channel spatial attention ``(B, h, w)`` at the bottleneck for ``images (B, 1, H, W)``:
+    what multiplies the middle path (ones for a model without the pyramid)."""
+    if not isinstance(getattr(model, "decoder", None), PylonDecoder):
+        raise ValueError("pyramid_attention needs a PYLON model (a PylonDecoder)")
+    model.eval()
+    features = model.encoder((images - model.mean) / model.std)
+    return model.decoder.pa.attention(features[-1])[:, 0]

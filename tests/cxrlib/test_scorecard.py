@@ -305,3 +305,16 @@ def test_an_interval_past_zero_or_one_is_clipped_for_bounded_metrics():
     assert with_interval(0.529, 0.799) == "0.529 [0.000, 1.000]"
     assert with_interval(0.9, 0.5, bounded=False) == "0.900 ± 0.500"  # NLL is not bounded by 1
     assert with_interval(0.9, None) == "0.900"
+
+
+def test_a_512_px_row_reads_only_a_512_px_run():
+    pylon = {
+        "run": {"image_size": 256, "profile": "full", "dataset": "nih"},
+        "models": {"pylon": {"point_localization_weighted": 0.61}, "gmp": {"point_localization_weighted": 0.5}},
+    }
+    page = scorecard_markdown({"08_pylon": pylon}, notebooks=["08_pylon"], executed=["08_pylon"])
+    assert "not run at 512 px in this profile (256 px)" in _row(page, "PYLON (512 px)", "Table 5.3")
+    assert "0.610" not in _row(page, "PYLON (512 px)", "Table 5.3")
+    at_512 = {**pylon, "run": {**pylon["run"], "image_size": 512}}
+    page = scorecard_markdown({"08_pylon": at_512}, notebooks=["08_pylon"], executed=["08_pylon"])
+    assert "0.610" in _row(page, "PYLON (512 px)", "Table 5.3")

@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ...models.pylon import pyramid_levels
 from ..prose import short_ci
-from .settings import COMPARABLE_AUROC, SMALL_LESION_AREA
+from .settings import COMPARABLE_AUROC, SMALL_LESION_AREA, VARIANTS
 
 if TYPE_CHECKING:
     from .result import PylonResult
@@ -33,6 +34,20 @@ def pylon_discussion(result: PylonResult) -> str:
         + ", ".join(f"{short_ci(*loc[m])} for {m} ({grids[m]} maps)" for m in result.models)
         + "."
     )
+    spatial = [f"{h}×{w}" for h, w in pyramid_levels(s.image_size)[1:] if h * w > 1]
+    if any(VARIANTS[m][0] == "pylon" for m in result.models):
+        lines.append(
+            f"**The pyramid at {s.image_size} px.** PA's bottleneck is "
+            f"{'×'.join(map(str, pyramid_levels(s.image_size)[0]))}"
+            + (
+                f" and its pooled levels {', '.join(spatial)} are spatial, so the attention can say where."
+                if len(spatial) >= 2
+                else f"; {'only one of its pooled levels is' if spatial else 'none of its pooled levels is'} "
+                "larger than 1×1, so the attention is little more than one number per image: the pyramid cannot "
+                "help localise at this size, and what this run says about PYLON's maps comes from its UP modules "
+                "and its 1×1 head (the thesis's 256 px gives an 8×8 bottleneck and levels of 4×4 and 2×2)."
+            )
+        )
     weak = [m for m in result.models if not np.isfinite(auc[m][0]) or auc[m][0] < 0.6]
     if weak:
         lines.append(

@@ -176,3 +176,19 @@ def test_map_stride_probes_on_the_models_own_device():
 
     model = build_pylon(2, encoder="resnet18").to("meta")
     assert model.map_stride(64) == 4.0
+
+
+def test_the_pyramid_is_one_number_per_image_at_64_px_and_a_map_at_256():
+    from cxrlib.models.pylon import pyramid_attention, pyramid_levels
+
+    assert pyramid_levels(64) == [(2, 2), (1, 1), (1, 1), (1, 1)]
+    assert pyramid_levels(256) == [(8, 8), (4, 4), (2, 2), (1, 1)]
+    assert pyramid_levels(512)[1:3] == [(8, 8), (4, 4)]
+    torch.manual_seed(0)
+    model = build_model("pylon", 2, encoder="resnet18")
+    small = pyramid_attention(model, torch.rand(2, 1, 64, 64))
+    assert small.shape == (2, 2, 2) and torch.allclose(small, small[:, :1, :1].expand_as(small))  # a scalar
+    large = pyramid_attention(model, torch.rand(2, 1, 256, 256))
+    assert large.shape == (2, 8, 8) and large.std() > 0  # a spatial attention
+    with pytest.raises(ValueError, match="PYLON"):
+        pyramid_attention(build_model("gmp", 2, encoder="resnet18"), torch.rand(1, 1, 64, 64))

@@ -87,4 +87,8 @@ def test_tiny_run_chapter7_and_real_nih_figures(tiny):
     assert channels is not None and len(channels.axes) >= 6
     nih = tiny.nih_sample_figure()
     assert nih is not None and len(nih.axes) >= 9 * 3  # 9 of the 12 real boxes have a SynthCXR class
+    pyramid = tiny.pyramid_table()
+    assert list(pyramid["map"]) == ["2×2", "1×1", "1×1", "1×1"]  # at 64 px the pyramid is a scalar
+    assert tiny.attention_figure() is not None
+    assert "The pyramid at 64 px" in study.pylon_discussion(tiny)
     plt.close("all")
