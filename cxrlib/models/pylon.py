@@ -320,7 +320,9 @@ def build_pylon(
     """PYLON with the thesis's defaults (ResNet-50, 128 decoder channels, 3 UP modules, pyramid on,
     two-layer 1×1 UP, 1×1 head: maps at 1/4 of the input); the keyword switches are the ablations.
     ``light_up=True`` narrows each UP module's first convolution to ``decoder_channels`` (the reference
-    code keeps the skip's width there): a cheaper decoder, not the thesis's."""
+    code keeps the skip's width there): a cheaper decoder, not the thesis's. Decoder and head are
+    initialised as the reference code's are (segmentation-models-pytorch's ``initialize_decoder`` and
+    ``initialize_head``)."""
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
     if head_kernel not in (1, 3) or up_kernel not in (1, 3):
@@ -338,6 +340,11 @@ def build_pylon(
         light_up=light_up,
     )
     head = nn.Conv2d(decoder_channels, num_classes, head_kernel, padding=head_kernel // 2)
+    # as the reference code's PylonCore (a segmentation-models-pytorch SegmentationModel) initialises them
+    from segmentation_models_pytorch.base.initialization import initialize_decoder, initialize_head
+
+    initialize_decoder(dec)
+    initialize_head(head)
     return MapClassifier(enc, dec, head, num_classes, "max", architecture="pylon")
 
 

@@ -112,6 +112,8 @@ def protocol_departures(
                 str(ours),
                 "a small CNN trains in seconds on 2 cores; the source's network runs with `-p backbone ...`"
                 if ours == "small-cnn"
+                else CPU_BUDGET
+                if s.profile != "full"
                 else "",
                 differs=source.backbone != ours,
             )

@@ -19,6 +19,8 @@ __all__ = [
     "HEATMAP_SUBMISSION",
     "VILTER_LAPLACE",
     "LEVIN_DEFER",
+    "PYLON_THESIS",
+    "PYLON_TRANSFER",
     "PYLON_REFERENCE_PARAMETERS",
 ]
 
@@ -80,6 +82,40 @@ LEVIN_DEFER = SourceProtocol(
     evaluation="the test split (planned)",
 )
 
+#: Preechakul's thesis (PYLON, §5.3): "All experiments used Adam ... learning rate 10^-4 with no weight decay.
+#: The learning rate is reduced by 5× when the loss on the validation dataset does not improve for two
+#: consecutive epochs ... stopped when the learning rate was reduced by more than two times ... ResNet-50
+#: with Imagenet pretrained weights"; batch 64 in the reference code's run names; five seeds (Student-t, n = 5)
+PYLON_THESIS = SourceProtocol(
+    dataset="nih",
+    dataset_text="NIH ChestX-ray14: 112,120 images, the official train/test split with validation taken from "
+    "train (70:7:23), all 14 classes trained; 984 boxes of 8 classes for localisation",
+    image_size=256,
+    backbone="resnet50",
+    pretrained=True,
+    lr=1e-4,
+    weight_decay=0.0,
+    batch_size=64,
+    epochs_text="until the learning rate was cut more than twice (×0.2 after two epochs without a lower "
+    "validation loss); the best validation checkpoint",
+    runs_text="5 seeds per model (Student-t, n = 5)",
+    evaluation="the boxed images of the official test split",
+)
+#: the thesis's transfer (Table 5.5): NIH → VinDr-CXR, split 70:10:20 by image, boxes the union of three readers
+PYLON_TRANSFER = SourceProtocol(
+    dataset="vindr",
+    dataset_text="VinDr-CXR: the official 15,000 training images split 70:10:20 by image (no patient ids), "
+    "boxes the union of three radiologists'",
+    image_size=256,
+    backbone="resnet50",
+    pretrained=True,
+    lr=1e-4,
+    weight_decay=0.0,
+    batch_size=64,
+    epochs_text=PYLON_THESIS.epochs_text,
+    runs_text=PYLON_THESIS.runs_text,
+    evaluation="its own 20 % test split",
+)
 
 #: Non-encoder parameters of the thesis's configurations in the reference code (cmb-chula/pylon at commit
 #: e2d493c; ResNet-50 encoder channels, 128 decoder channels, 14 classes), convolution biases left out

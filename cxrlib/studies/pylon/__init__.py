@@ -14,6 +14,7 @@ share of boxes with IoBB > 0.5) and AUROC (Table 5.4: weighted by positives and 
 ``data_root`` runs the same on real data (``classes="nih-boxes"`` for NIH).
 """
 
+from .departures import pylon_departures
 from .discussion import pylon_discussion
 from .result import MAP_LABEL, NOTEBOOK, PylonResult, PylonRun, model_label
 from .run import class_maps, evaluate_map_model, run_pylon, truth_box_area
@@ -28,6 +29,7 @@ from .settings import (
 )
 
 __all__ = [
+    "pylon_departures",
     "PylonSettings",
     "PylonRun",
     "PylonResult",

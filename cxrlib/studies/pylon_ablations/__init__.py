@@ -17,6 +17,7 @@ by two-phase transfer (:func:`cxrlib.train.fit_two_phase`: encoder frozen, then 
 learning rate). ``target_dataset="vindr"`` with ``target_root`` runs the same on VinDr-CXR.
 """
 
+from .departures import ablation_departures
 from .discussion import AGREEMENT_MARGIN, ablation_discussion
 from .result import THESIS, PylonAblationResult
 from .run import NOTEBOOK, TRANSFER_ARMS, open_transfer_target, run_pylon_ablations, run_transfer, saved_source
@@ -32,6 +33,7 @@ from .settings import (
 )
 
 __all__ = [
+    "ablation_departures",
     "saved_source",
     "PylonAblationSettings",
     "PylonAblationResult",

@@ -15,6 +15,8 @@ from cxrlib.studies.departures import Departure, departures_table, show_departur
 from cxrlib.studies.heatmap_loss import heatmap_loss_departures
 from cxrlib.studies.imbalance_losses import imbalance_loss_departures
 from cxrlib.studies.laplace import laplace_departures
+from cxrlib.studies.pylon import pylon_departures
+from cxrlib.studies.pylon_ablations import ablation_departures
 from cxrlib.studies.saliency_losses import saliency_loss_departures
 
 DEPARTURES = {
@@ -25,6 +27,8 @@ DEPARTURES = {
     "05_calibration": calibration_departures,
     "06_laplace": laplace_departures,
     "07_defer": defer_departures,
+    "08_pylon": pylon_departures,
+    "09_pylon_ablations": ablation_departures,
 }
 NOTEBOOKS = Path(__file__).resolve().parents[3] / "notebooks"
 
@@ -49,6 +53,8 @@ def test_every_profile_gets_a_table_of_filled_rows_that_state_its_own_values(stu
         ("02_saliency_losses", {"image size", "initialisation", "network"}),
         ("04_imbalance_losses", {"image size", "initialisation", "optimiser"}),
         ("07_defer", {"initialisation", "network"}),  # the proposal states no image size: that row stays
+        ("08_pylon", {"image size", "network", "initialisation", "augmentation", "pyramid attention"}),
+        ("09_pylon_ablations", {"image size", "seeds", "Table 6.1 (A), (C)", "without transfer starts from"}),
     ],
 )
 def test_full_drops_the_rows_where_it_follows_the_source(study, followed):
@@ -94,3 +100,12 @@ def test_every_study_notebook_shows_its_table(study):
     text = ["".join(c["source"]) for c in cells]
     assert any(t.startswith("## How this run differs from the source") for t in text)
     assert f"show_departures({DEPARTURES[study].__name__}(settings))" in text
+
+
+def test_pylon_rows_follow_the_models_and_the_image_size():
+    settings_for = STUDY_RUNNERS["08_pylon"][0]
+    smoke = pylon_departures(settings_for("smoke"))
+    assert "one number per image" in smoke.loc["pyramid attention", "why"]
+    assert "Li 2018's grid" not in smoke.index  # smoke trains PYLON and GMP only
+    assert "Li 2018's grid" in pylon_departures(settings_for("default")).index
+    assert "input size of Table 5.3" not in pylon_departures(settings_for("smoke", image_size=512)).index
