@@ -25,6 +25,15 @@ def _parameters_cell(name: str):
     return cells[0].source
 
 
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_notebook_is_valid_nbformat_with_cell_ids(name):
+    """A cell without an id is a warning in nbformat today and an error in a later version."""
+    nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+    nbformat.validate(nb)
+    ids = [c.get("id") for c in nb.cells]
+    assert all(ids) and len(set(ids)) == len(ids), f"{name}: every cell needs its own id"
+
+
 def test_every_notebook_has_its_settings():
     assert set(STUDY_SETTINGS) == set(NOTEBOOKS)
 
