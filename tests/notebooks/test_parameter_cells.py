@@ -5,6 +5,7 @@ parameter (what ``papermill --help-notebook`` shows) with the text its settings 
 import ast
 import dataclasses
 import importlib
+import json
 from pathlib import Path
 
 import nbformat
@@ -28,8 +29,6 @@ def _parameters_cell(name: str):
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_every_notebook_is_valid_nbformat_with_cell_ids(name):
     """A cell without an id is a warning in nbformat today and an error in a later version."""
-    import json
-
     path = ROOT / "notebooks" / f"{name}.ipynb"
     nbformat.validate(nbformat.read(path, as_version=4))
     ids = [c.get("id") for c in json.loads(path.read_text())["cells"]]  # raw: nbformat.read invents missing ids
