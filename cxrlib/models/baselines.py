@@ -6,10 +6,12 @@
   the same share of the input at other sizes) → Conv3×3-BN-ReLU (512) → Conv1×1 per class →
   multi-instance pooling (:func:`~cxrlib.models.pylon.mil_pool_logits`).
 * ``"unet"`` (decoder 256, 128, 64, 64, 64: maps at full resolution), ``"fpn"`` (BatchNorm instead
-  of its GroupNorm, maps at 1/4), ``"deeplabv3plus"`` (encoder stride 16, maps at 1/4; its ASPP keeps
-  its global-pooling branch) and ``"pan"`` (128 channels, no dilation, maps at 1/4; its FPA and GAU
-  keep their global pooling) from segmentation-models-pytorch, each with its own segmentation head
-  as the class map and a global max pool, as the thesis turned them into classifiers.
+  of its GroupNorm and no dropout before the head, as the reference code's; maps at 1/4),
+  ``"deeplabv3plus"`` (encoder stride 16, maps at 1/4; its ASPP keeps its global-pooling branch) and
+  ``"pan"`` (128 channels, no dilation, maps at 1/4; its FPA and GAU keep their global pooling) from
+  segmentation-models-pytorch, each with its own segmentation head as the class map and a global max
+  pool, as the thesis turned them into classifiers. :data:`SMP_OPTIONS` lists the thesis's switches on
+  them (GAP out of PAN and DeepLabV3+, FPN's GroupNorm back).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ __all__ = ["build_gmp", "build_li2018", "build_smp_classifier", "build_map_model
 #: the segmentation-models-pytorch decoders and the arguments that make them the thesis's baselines
 SMP_ARCHITECTURES = {
     "unet": ("Unet", {"decoder_channels": (256, 128, 64, 64, 64)}),
-    "fpn": ("FPN", {"upsampling": 1, "decoder_segmentation_channels": 128}),
+    "fpn": ("FPN", {"upsampling": 1, "decoder_segmentation_channels": 128, "decoder_dropout": 0.0}),
     "deeplabv3plus": ("DeepLabV3Plus", {"upsampling": 1, "encoder_output_stride": 16}),
     "pan": ("PAN", {"upsampling": 1, "decoder_channels": 128, "encoder_output_stride": 32}),
 }

@@ -40,7 +40,12 @@ __all__ = [
 
 
 def open_study_dataset(
-    dataset: str, data_root: str | None, *, options: dict[str, Any], synth_options: dict[str, Any] | None = None
+    dataset: str,
+    data_root: str | None,
+    *,
+    options: dict[str, Any],
+    synth_options: dict[str, Any] | None = None,
+    source_options: dict[str, Any] | None = None,
 ) -> CXRDataset:
     """Open a study's dataset: SynthCXR or any real source, with one set of options.
 
@@ -49,7 +54,8 @@ def open_study_dataset(
     a None value is left out (the source's default). ``synth_options`` are SynthCXR-only generator
     options (``n``, ``studies_per_patient``, ``shortcut``...): they go to ``synth-cxr`` only; for a
     real source they are not passed, and their names are listed in ``ds.info["study_options_not_used"]``.
-    A real source needs ``data_root``.
+    ``source_options`` go to a real source's reader only (VinDr-CXR's ``fractions``). A real source
+    needs ``data_root``.
     """
     unknown = sorted(set(options) - set(COMMON_OPTIONS))
     if unknown:
@@ -60,7 +66,7 @@ def open_study_dataset(
     given = {k: v for k, v in options.items() if v is not None}
     if dataset == "synth-cxr":
         return open_dataset(dataset, **given, **(synth_options or {}))
-    ds = open_dataset(dataset, root=data_root, **given)
+    ds = open_dataset(dataset, root=data_root, **given, **(source_options or {}))
     ds.info["study_options_not_used"] = sorted(synth_options or {})
     return ds
 

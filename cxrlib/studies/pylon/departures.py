@@ -50,15 +50,6 @@ def pylon_model_departures(s, models: tuple[str, ...]) -> list[Departure]:
                 "a fixed 20×20 grid on a 2×2 feature map at 64 px would be nearly all interpolation",
             )
         )
-    if "fpn" in models:
-        rows.append(
-            Departure(
-                "FPN head dropout",
-                "none (the reference code's FPN)",
-                "segmentation-models-pytorch's dropout 0.2 before the segmentation head",
-                "not yet matched",
-            )
-        )
     return rows
 
 

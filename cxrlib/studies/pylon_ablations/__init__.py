@@ -20,7 +20,15 @@ learning rate). ``target_dataset="vindr"`` with ``target_root`` runs the same on
 from .departures import ablation_departures
 from .discussion import AGREEMENT_MARGIN, ablation_discussion
 from .result import THESIS, PylonAblationResult
-from .run import NOTEBOOK, TRANSFER_ARMS, open_transfer_target, run_pylon_ablations, run_transfer, saved_source
+from .run import (
+    NOTEBOOK,
+    TRANSFER_ARMS,
+    open_transfer_target,
+    run_pylon_ablations,
+    run_transfer,
+    saved_source,
+    transfer_arms,
+)
 from .settings import (
     ABLATIONS,
     BASE,
@@ -44,6 +52,7 @@ __all__ = [
     "GAP_BASELINES",
     "GAP_VARIANTS",
     "TRANSFER_ARMS",
+    "transfer_arms",
     "PRESETS",
     "source_pylon_settings",
     "AGREEMENT_MARGIN",

@@ -46,18 +46,28 @@ def ablation_departures(settings: PylonAblationSettings) -> pd.DataFrame:
             PYLON_TRANSFER.dataset_text,
             "a shifted SynthCXR set labelled by simulated readers (union of their boxes), split 70/15/15"
             if s.target_dataset == "synth-cxr"
-            else f"{s.target_dataset}, split 70/15/15 by image",
+            else f"{s.target_dataset}, split 70:10:20 by image as the thesis's"
+            if s.target_dataset == "vindr"
+            else f"{s.target_dataset}, its reader's split",
             "VinDr-CXR cannot be downloaded here; simulated readers give the same kind of noisy, unioned boxes"
             if s.target_dataset == "synth-cxr"
-            else "our reader's split; the thesis's 70:10:20 is not yet an option",
+            else "–",
+            differs=s.target_dataset != "vindr",
         )
     )
+    extra = [m for m in ("li2018", "fpn") if m in s.transfer_baselines]
     rows.append(
         Departure(
             "transfer arms",
-            "GMP, Li 2018, FPN and PYLON without transfer (from ImageNet) and fine-tuned from NIH; PYLON two-phase",
-            "GMP and PYLON without transfer and fine-tuned from the source task; PYLON two-phase",
-            "Li 2018's and FPN's arms are not yet built",
+            "GMP, Li 2018, FPN and PYLON without transfer; GMP and PYLON fine-tuned from NIH; PYLON two-phase",
+            "GMP"
+            + "".join(f", {'Li 2018' if m == 'li2018' else 'FPN'}" for m in extra)
+            + " and PYLON without transfer; GMP and PYLON fine-tuned from the source task; PYLON two-phase",
+            "Li 2018's and FPN's arms without transfer cost two more fits per seed; `full` and "
+            "`-p transfer_baselines li2018,fpn` train them"
+            if len(extra) < 2
+            else "–",
+            differs=len(extra) < 2,
         )
     )
     rows.append(
@@ -75,8 +85,11 @@ def ablation_departures(settings: PylonAblationSettings) -> pd.DataFrame:
         Departure(
             "augmentation",
             THESIS_AUGMENTATION,
-            "none",
-            "not yet an option in this study (notebook 08 has `-p augment True`)",
+            "the thesis's" if s.augment else "none",
+            "a CPU profile's few epochs on small images learn faster without it; `full` uses it"
+            if not s.augment
+            else "–",
+            differs=not s.augment,
         )
     )
     rows += pylon_model_departures(s, ("pylon", "gmp"))

@@ -37,6 +37,8 @@ THESIS = {
     "deeplabv3plus": 0.45,
     "deeplabv3plus-no-gap": 0.44,
     "gmp (scratch)": 0.31,
+    "li2018 (scratch)": 0.29,
+    "fpn (scratch)": 0.36,
     "pylon (scratch)": 0.42,
     "pylon (fine-tuned)": 0.48,
     "pylon (two-phase)": 0.55,

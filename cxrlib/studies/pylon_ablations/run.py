@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 
 from ...artifacts import load_artifact
+from ...data.augment import AugmentedDataset
 from ...losses import WeightedBCELoss
 from ...models import build_model, decoder_parameters
 from ...train import fit, fit_two_phase, transfer_weights
@@ -28,7 +29,15 @@ from ..runinfo import describe_run
 from .result import PylonAblationResult
 from .settings import BASE, GAP_VARIANTS, PylonAblationSettings, source_pylon_settings
 
-__all__ = ["saved_source", "NOTEBOOK", "TRANSFER_ARMS", "open_transfer_target", "run_transfer", "run_pylon_ablations"]
+__all__ = [
+    "saved_source",
+    "NOTEBOOK",
+    "TRANSFER_ARMS",
+    "transfer_arms",
+    "open_transfer_target",
+    "run_transfer",
+    "run_pylon_ablations",
+]
 
 
 NOTEBOOK = "09_pylon_ablations"
@@ -36,6 +45,17 @@ NOTEBOOK = "09_pylon_ablations"
 
 #: Table 5.5's transfer arms, in the order of the table
 TRANSFER_ARMS = ("gmp (scratch)", "pylon (scratch)", "gmp (fine-tuned)", "pylon (fine-tuned)", "pylon (two-phase)")
+
+
+#: the thesis's split of VinDr-CXR's 15,000 training images (by image: no patient ids), §5.5
+VINDR_SPLIT = (("train", 0.7), ("val", 0.1), ("test", 0.2))
+
+
+def transfer_arms(s: PylonAblationSettings) -> tuple[str, ...]:
+    """The arms this run trains: :data:`TRANSFER_ARMS` with ``transfer_baselines`` (Li 2018, FPN; without
+    transfer only, as in the thesis) after the GMP baseline's scratch arm, the thesis's column order."""
+    extra = tuple(f"{m} (scratch)" for m in ("li2018", "fpn") if m in s.transfer_baselines)
+    return (TRANSFER_ARMS[0], *extra, *TRANSFER_ARMS[1:])
 
 
 def _merge(first: PylonResult, second: PylonResult | None) -> PylonResult:
@@ -55,7 +75,8 @@ def open_transfer_target(s: PylonAblationSettings):
         image_size=s.image_size, classes=classes, label_policy=s.label_policy, seed=s.data_seed + 1, progress=s.progress
     )
     if s.target_dataset != "synth-cxr":
-        return open_study_dataset(s.target_dataset, s.target_root, options=options)
+        split = {"fractions": dict(VINDR_SPLIT)} if s.target_dataset == "vindr" else None
+        return open_study_dataset(s.target_dataset, s.target_root, options=options, source_options=split)
     readers = dict(
         n_readers=s.n_readers,
         sensitivity=s.reader_sensitivity,
@@ -111,7 +132,7 @@ def _source_models(s: PylonAblationSettings) -> tuple[dict[str, dict], str, Pylo
 
 
 def run_transfer(s: PylonAblationSettings) -> tuple[PylonResult, str, pd.DataFrame | None]:
-    """Table 5.5: every arm of :data:`TRANSFER_ARMS` for every transfer seed, scored on the target's
+    """Table 5.5: every arm of :func:`transfer_arms` for every transfer seed, scored on the target's
     test split. Returns the result (arms as its models; ``run["source_models_trained"]`` counts the
     source models trained here), where the source weights come from, and the target's reader
     agreement (None for a real target)."""
@@ -125,7 +146,9 @@ def run_transfer(s: PylonAblationSettings) -> tuple[PylonResult, str, pd.DataFra
     )
     loss = WeightedBCELoss()
     runs, trained = [], {}
-    for arm in TRANSFER_ARMS:
+    if s.augment:  # the thesis's augmentation, on the training images only
+        train = AugmentedDataset(train)
+    for arm in transfer_arms(s):
         architecture, how = arm.split(" ")
         for seed in s.transfer_seeds:
             torch.manual_seed(seed)

@@ -69,6 +69,8 @@ class PylonAblationSettings(ModelSettings):
     reader_rule: str = "union"
     transfer_epochs: int = 5
     transfer_seeds: tuple[int, ...] = (0, 1)
+    transfer_baselines: tuple[str, ...] = ()  #: Table 5.5's other arms without transfer: li2018, fpn
+    augment: bool = False  #: the thesis's augmentation in every fit (source task and transfer)
     source: str = "auto"  #: "auto": notebook 08's weights when they fit, else trained here; "train"
     pretrained: bool = False
 
@@ -95,6 +97,9 @@ class PylonAblationSettings(ModelSettings):
             raise ValueError(f"parameter 'source' must be 'auto' or 'train', got {self.source!r}")
         if self.reader_rule not in ("union", "majority"):
             raise ValueError(f"parameter 'reader_rule' must be 'union' or 'majority', got {self.reader_rule!r}")
+        unknown = [m for m in self.transfer_baselines if m not in ("li2018", "fpn")]
+        if unknown:
+            raise ValueError(f"parameter 'transfer_baselines': unknown {unknown}; use li2018, fpn")
         if self.n_readers < 1:
             raise ValueError(f"parameter 'n_readers' must be at least 1, got {self.n_readers}")
 
@@ -130,6 +135,8 @@ PRESETS = {
         "target_n": 3000,
         "transfer_epochs": 30,
         "transfer_seeds": (0, 1, 2, 3, 4),
+        "transfer_baselines": ("li2018", "fpn"),
+        "augment": True,
     },
 }
 
@@ -174,6 +181,8 @@ STUDY_HELP = {
     "reader_rule": "union (any reader, as the thesis on VinDr) or majority (two or more)",
     "transfer_epochs": "maximum epochs of each transfer fit (each phase of two-phase)",
     "transfer_seeds": "seeds of each transfer arm",
+    "transfer_baselines": "Table 5.5's other arms without transfer: li2018, fpn",
+    "augment": "True: the thesis's augmentation (rotation, flip, brightness/contrast, resized crop) in every fit",
     "source": "auto: notebook 08's saved PYLON and GMP when they fit, else trained here; train: always here",
     "pretrained": "True: start from ImageNet weights (must be in the hub cache)",
     "data_seed": "seed of the SynthCXR generator and patient split (the target uses data_seed + 1)",

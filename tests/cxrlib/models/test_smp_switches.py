@@ -67,6 +67,7 @@ def test_fpn_keeps_groupnorm_on_request_and_batchnorm_by_default():
     bn = build_map_model("fpn", 2, encoder="resnet18")
     gn = build_map_model("fpn", 2, encoder="resnet18", norm="group")
     assert not any(isinstance(m, nn.GroupNorm) for m in bn.decoder.modules())
+    assert all(m.p == 0 for m in bn.modules() if isinstance(m, nn.Dropout2d))  # the reference's decoder_dropout=0
     assert any(isinstance(m, nn.GroupNorm) for m in gn.decoder.modules())
     assert gn(torch.rand(2, 1, 64, 64)).shape == (2, 2)
 

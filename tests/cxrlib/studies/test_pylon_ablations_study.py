@@ -127,3 +127,30 @@ def test_tiny_run_headline_discussion_and_figures(tiny, results_dir):
     assert tiny.seeds_figure() is not None
     assert tiny.gap_maps_figure() is not None
     plt.close("all")
+
+
+def test_transfer_arms_follow_the_thesis_columns_and_vindr_gets_its_split(monkeypatch):
+    import cxrlib.studies.common as common
+    from cxrlib.studies.pylon_ablations.run import VINDR_SPLIT
+
+    default = study.pylon_ablation_settings("default")
+    assert study.transfer_arms(default) == study.TRANSFER_ARMS
+    full = study.pylon_ablation_settings("full")
+    assert full.augment and study.transfer_arms(full)[:4] == (
+        "gmp (scratch)",
+        "li2018 (scratch)",
+        "fpn (scratch)",
+        "pylon (scratch)",
+    )
+    with pytest.raises(ValueError, match="transfer_baselines"):
+        study.pylon_ablation_settings("smoke", transfer_baselines=("unet",))
+    seen = {}
+
+    def fake_open(name, **kwargs):
+        seen.update(kwargs, name=name)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(common, "open_dataset", fake_open)
+    with pytest.raises(RuntimeError, match="stop here"):
+        study.open_transfer_target(study.pylon_ablation_settings("smoke", target_dataset="vindr", target_root="/x"))
+    assert seen["name"] == "vindr" and seen["fractions"] == dict(VINDR_SPLIT) and seen["root"] == "/x"
