@@ -44,6 +44,7 @@ __all__ = [
     "decoder_parameters",
     "pyramid_levels",
     "pyramid_attention",
+    "pyramid_attention_parts",
 ]
 
 
@@ -374,16 +375,21 @@ def layer_maps(model: MapClassifier, images: torch.Tensor) -> dict[str, torch.Te
 
 
 @torch.no_grad()
-def channel_maps(model: MapClassifier, features: torch.Tensor, class_index: int, top: int = 20) -> torch.Tensor:
-    """Chapter 7's channel-wise view: for class ``class_index``, the cumulative maps ``(B, top, h, w)``
-    of the ``top`` decoder channels with the largest head weight (map ``n`` sums the first ``n + 1``
-    channels' weighted features), for a 1×1 head."""
+def channel_maps(
+    model: MapClassifier, features: torch.Tensor, class_index: int, top: int = 20, cumulative: bool = True
+) -> torch.Tensor:
+    """Chapter 7's channel-wise view, as the thesis draws it: for class ``class_index`` the ``top``
+    decoder channels with the largest head weight *in magnitude*, each as its contribution to the class
+    map, ``w_c · f_c`` (a channel with a negative weight is thereby inverted, as the thesis inverts
+    them), in order of ``|w_c|``. ``(B, top, h, w)``: one map per channel (Fig. 7.3), or with
+    ``cumulative`` map ``n`` the sum of the first ``n + 1`` (Fig. 7.4). Needs a 1×1 head."""
     head = model.classifier
     if not isinstance(head, nn.Conv2d) or head.kernel_size != (1, 1):
         raise TypeError("channel_maps needs a 1×1 convolutional head")
     weight = head.weight[class_index, :, 0, 0]
-    order = weight.argsort(descending=True)[:top]
-    return (weight[order, None, None] * features[:, order]).cumsum(1)
+    order = weight.abs().argsort(descending=True)[:top]
+    contributions = weight[order, None, None] * features[:, order]
+    return contributions.cumsum(1) if cumulative else contributions
 
 
 def decoder_parameters(model: nn.Module) -> int:
@@ -415,8 +421,18 @@ def pyramid_levels(image_size: int, encoder_stride: int = 32) -> list[tuple[int,
 def pyramid_attention(model: MapClassifier, images: torch.Tensor) -> torch.Tensor:
     """PA's one-channel spatial attention ``(B, h, w)`` at the bottleneck for ``images (B, 1, H, W)``:
     what multiplies the middle path (ones for a model without the pyramid)."""
+    return pyramid_attention_parts(model, images)["attention"]
+
+
+@torch.no_grad()
+def pyramid_attention_parts(model: MapClassifier, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The thesis's Fig. 7.1 for ``images (B, 1, H, W)``, each ``(B, h, w)`` at the bottleneck: PA's
+    middle path (the Conv1×1 output, mean over its channels), the pyramid's attention, and PA's output
+    (their product, mean over channels)."""
     if not isinstance(getattr(model, "decoder", None), PylonDecoder):
         raise ValueError("pyramid_attention needs a PYLON model (a PylonDecoder)")
     model.eval()
-    features = model.encoder((images - model.mean) / model.std)
-    return model.decoder.pa.attention(features[-1])[:, 0]
+    bottleneck = model.encoder((images - model.mean) / model.std)[-1]
+    pa = model.decoder.pa
+    middle, attention = pa.mid(bottleneck), pa.attention(bottleneck)
+    return {"middle path": middle.mean(1), "attention": attention[:, 0], "output": (middle * attention).mean(1)}

@@ -239,20 +239,24 @@ class PylonResult:
         )
 
     def attention_figure(self):
-        """PA's spatial attention (first seed's PYLON) on one boxed test image per class, upsampled to
-        the image: where the pyramid looks. At an image size whose pyramid levels are all 1×1 the
-        attention is one number per image, and every panel says "flat". None without a PYLON model."""
+        """The thesis's Fig. 7.1 (first seed's PYLON) on one boxed test image per class, each upsampled to
+        the image: PA's middle path (mean over channels), the pyramid's attention, and PA's output (their
+        product). At an image size whose pyramid levels are all 1×1 the attention is one number per image,
+        and its panels say "flat". None without a PYLON model."""
         from ... import plots
-        from ...models.pylon import pyramid_attention
+        from ...models.pylon import pyramid_attention_parts
 
         model = self.trained.get("pylon")
         images, class_index, boxes = self._examples()
         if model is None or images is None:
             return None
-        attention = pyramid_attention(model, images).numpy()
-        maps = np.repeat(attention[:, None], len(self.classes), axis=1)
+        names = {"middle path": "PA middle path", "attention": "PA attention", "output": "PA output"}
+        maps = {
+            names[name]: np.repeat(part.numpy()[:, None], len(self.classes), axis=1)
+            for name, part in pyramid_attention_parts(model, images).items()
+        }
         return plots.saliency_overlays(
-            images, {"PA attention": maps}, self.classes, class_index, boxes, value_label="attention (min-max)"
+            images, maps, self.classes, class_index, boxes, value_label="value (min-max normalised)"
         )
 
     def layer_histogram_figure(self):
@@ -287,10 +291,12 @@ class PylonResult:
             "contribution to the class map (logit units)",
         )
 
-    def channel_figure(self, top: int = 20, shown: tuple[int, ...] = (1, 2, 5, 10, 20)):
+    def channel_figure(self, top: int = 20, shown: tuple[int, ...] = (1, 2, 5, 10, 20), cumulative: bool = True):
         """Chapter 7's channel-wise view (first seed's PYLON): for one boxed test image per small-lesion
-        class (every class when none is small), the map of the ``n`` decoder channels with the largest
-        head weight for that class, cumulatively, for ``n`` in ``shown``; None without a PYLON model."""
+        class (every class when none is small), the decoder channels with the largest head weight in
+        magnitude for that class, each as its contribution ``w · f`` (negative weights inverted, as the
+        thesis does): cumulatively, the sum of the first ``n`` for ``n`` in ``shown`` (Fig. 7.4), or
+        one by one, channels ``shown`` (Fig. 7.3). None without a PYLON model."""
         from ... import plots
         from ...models.pylon import channel_maps
 
@@ -305,9 +311,31 @@ class PylonResult:
                 continue
             arr = np.zeros((len(images), len(self.classes), *features.shape[-2:]), dtype=np.float32)
             for i, k in enumerate(class_index):
-                arr[i, k] = channel_maps(model, features[i : i + 1], k, top)[0, n - 1].numpy()
-            maps[f"top {n} channels"] = arr
+                part = channel_maps(model, features[i : i + 1], k, top, cumulative=cumulative)
+                arr[i, k] = part[0, n - 1].numpy()
+            maps[f"top {n} channels" if cumulative else f"channel {n}"] = arr
         return plots.saliency_overlays(images, maps, self.classes, class_index, boxes, value_label=MAP_LABEL)
+
+    def cumulative_histogram_figure(self):
+        """Fig. 7.2's histograms (first seed's PYLON): the values of the class map as it is built, PA, then
+        PA + UP1, ... up to the whole map, over every cell of one boxed test image per class. The thesis
+        saw them shift towards negative values as each UP module is added. None without a PYLON model."""
+        from ... import plots
+        from ...models.pylon import layer_maps
+
+        model = self.trained.get("pylon")
+        images, class_index, _ = self._examples()
+        if model is None or images is None:
+            return None
+        panels, total, names = {}, 0, []
+        for name, part in layer_maps(model, images).items():
+            total = total + part
+            names.append(name)
+            values = np.concatenate([total[i, k].numpy().ravel() for i, k in enumerate(class_index)])
+            panels["+".join(names)] = {"class-map cells": values}
+        return plots.value_histograms(
+            panels, "The class map as each decoder stage is added (all cells)", "class-map value (logit units)"
+        )
 
     def nih_sample_figure(self):
         """The real boxed NIH images shipped with cxrlib, resized to the run's image size, with their real

@@ -165,6 +165,12 @@ def test_channel_maps_accumulate_the_top_channels(pylon):
     expected = pylon.class_maps(features)[:, 1] - pylon.classifier.bias[1]
     assert maps.shape == (1, 128, 16, 16)
     assert torch.allclose(maps[:, -1], expected, atol=1e-4)
+    # the thesis's order: by the weight's magnitude, each channel as w · f (negative weights inverted)
+    one_by_one = channel_maps(pylon, features, 1, top=5, cumulative=False)
+    weight = pylon.classifier.weight[1, :, 0, 0]
+    order = weight.abs().argsort(descending=True)[:5]
+    assert torch.allclose(one_by_one[0, 0], weight[order[0]] * features[0, order[0]])
+    assert torch.allclose(one_by_one.cumsum(1), channel_maps(pylon, features, 1, top=5))
     with pytest.raises(TypeError):
         channel_maps(build_model("unet", 2, encoder=ENC), features, 0)
 

@@ -85,6 +85,9 @@ def test_tiny_run_chapter7_and_real_nih_figures(tiny):
     assert layers is not None and len(layers.axes) >= 5  # image + PA, PA…UP1, PA…UP2, PA…UP3
     channels = tiny.channel_figure()
     assert channels is not None and len(channels.axes) >= 6
+    assert tiny.channel_figure(shown=(1, 2, 3), cumulative=False) is not None
+    cumulative = tiny.cumulative_histogram_figure()
+    assert cumulative is not None and len([ax for ax in cumulative.axes if ax.has_data()]) == 4
     nih = tiny.nih_sample_figure()
     assert nih is not None and len(nih.axes) >= 9 * 3  # 9 of the 12 real boxes have a SynthCXR class
     pyramid = tiny.pyramid_table()
