@@ -455,7 +455,7 @@ def fit_two_phase(
     config: TrainConfig | None = None,
     encoder: str = "encoder.",
 ) -> tuple[TrainResult, TrainResult]:
-    """PYLON's two-phase transfer (Preechakul et al., §5.5): freeze the parameters under ``encoder``
+    """PYLON's two-phase transfer (Preechakul et al., §5.6): freeze the parameters under ``encoder``
     (and its BatchNorm statistics, see :func:`freeze`), train the decoder and head to convergence;
     then unfreeze everything and train on from the best phase-one weights with the same learning
     rate and a fresh optimizer. With a ``checkpoint_dir`` the phases checkpoint into ``phase1/`` and

@@ -13,7 +13,7 @@ shares: ``features`` is the decoder's output, ``head`` turns it into the class m
 :class:`~cxrlib.models.MapModel`; its ``saliency_maps`` returns the head's own map as "cam" and
 differentiates through the head for Grad-CAM / HiResCAM.
 
-The ablation switches of the thesis (§6.1, §6.2): ``pyramid=False`` (PA without the attention
+The ablation switches of the thesis (§6.2, Table 6.1; §6.3, Table 6.2): ``pyramid=False`` (PA without the attention
 pyramid), ``up_layers=1``, ``up_kernel=3``, ``head_kernel=3``, ``n_up`` < 3 (coarser maps), and
 ``gap_in_pa`` / ``gap_in_up`` (put back the global-average-pooling branches of PAN's FPA and GAU,
 which the thesis removed because they made the maps unstable). The PA here adapts to any input size
@@ -68,7 +68,7 @@ class PyramidAttention(nn.Module):
     max-pool + Conv7×7 / 5×5 / 3×3 (one channel each), upsampled level by level and summed.
 
     ``pyramid=False`` returns ``mid`` alone. ``gap=True`` adds PAN's global-pooling branch
-    (``ReLU(Conv1×1(GAP(x)))`` broadcast over the map), the "+GAP in PA" variant of §6.1.
+    (``ReLU(Conv1×1(GAP(x)))`` broadcast over the map), the "+GAP in PA" variant of §6.2 (Table 6.1).
     """
 
     def __init__(self, in_channels: int, out_channels: int, pyramid: bool = True, gap: bool = False):
@@ -108,7 +108,7 @@ class UpModule(nn.Module):
     already narrows to ``out_channels``, a cheaper module the reference code does not have).
 
     ``gap=True`` weights the lateral path by a channel attention from the global average of ``y``
-    (PAN's GAU: Conv1×1 → sigmoid), the "+GAP in UP" variant of §6.1.
+    (PAN's GAU: Conv1×1 → sigmoid), the "+GAP in UP" variant of §6.2 (Table 6.1).
     """
 
     def __init__(

@@ -1,4 +1,4 @@
-"""Study 09: PYLON's ablations, the GAP instability and two-phase transfer (Preechakul et al. 2022, §5.5, ch. 6).
+"""Study 09: PYLON's ablations, the GAP instability and two-phase transfer (Preechakul et al. 2022, §5.6, ch. 6).
 
 Part 1 (Tables 6.1 and 6.2) trains PYLON, its ablations (no pyramid, one-layer UP, 3×3 UP, 3×3
 head) and PYLON with a global average pooling added to its PA or UP modules on the same SynthCXR task
