@@ -70,7 +70,7 @@ def test_record_results_and_scorecard(tmp_path, monkeypatch):
     page = scorecard_markdown(results)
     assert "| Table 4.2 | CE | mean val AUROC | 0.8841 | 0.710 |" in page
     assert "synth-cxr, smoke profile, 64 px" in page
-    assert "| CE Edema | val AUROC | 0.8489 | undefined |" in page  # NaN in the notebook: written, not missing
+    assert "| CE Edema | val AUROC | 0.8489 (note 2) | undefined |" in page  # NaN: written, not missing
     assert page.count("not yet run") == len(SCORECARD) - 2
     for table in [
         "Table 4.1",

@@ -32,6 +32,7 @@ SHAPE_FIELDS = {
 }
 #: a tiny run of each study that keeps its shape (sizes and epochs only)
 TINY = {
+    "01_baseline": {"n": 100, "epochs": 1, "seeds": (0,)},
     "02_saliency_losses": {"n": 120, "epochs": 1, "second_epochs": 1, "seeds": (0,)},
     "08_pylon": {"n": 30, "epochs": 1, "seeds": (0,), "batch_size": 16},
     "09_pylon_ablations": {
@@ -99,8 +100,11 @@ def test_scorecard_keys_exist_in_a_result_of_each_profiles_shape(study, profile,
     settings_for, run = STUDY_RUNNERS[study]
     shape = _shape(study, profile)
     tiny = dict(TINY[study])
-    if any(m.startswith("pan") for m in (*shape.get("models", ()), *shape.get("gap_baselines", ()))):
-        # PAN's pyramid needs a multiple of 256 pixels
+    if shape.get("gap_baselines"):
+        # 09's PAN rows come from the same code as its DeepLabV3+ rows; PAN alone would make every model of
+        # the run train at 256 px (its pyramid needs a multiple of 256), three minutes here: left out
+        shape["gap_baselines"] = tuple(m for m in shape["gap_baselines"] if not m.startswith("pan"))
+    if "pan" in shape.get("models", ()):  # PAN's pyramid needs a multiple of 256 pixels
         tiny["image_size"] = 256
     settings = settings_for("smoke", progress=False, **shape, **tiny)
     headline = run(settings).headline

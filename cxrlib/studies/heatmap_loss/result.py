@@ -108,8 +108,9 @@ class HeatmapLossResult:
         return [arm for arm in (ARMS[0], CCE_ARM) if arm in arms]
 
     def tests(self) -> pd.DataFrame:
-        """One row per (experiment, score, control): group sizes, medians, Shapiro–Wilk, Mann–Whitney,
-        effect size (the heatmap loss against that control)."""
+        """One row per (experiment, score, control): models dropped by the accuracy threshold, models
+        compared, medians and Shapiro–Wilk p (each as "control / loss"), Mann–Whitney U and its two-sided
+        p, and the rank-biserial effect size of the heatmap loss against that control."""
         rows = []
         for experiment, scores in SCORES.items():
             if experiment not in self.settings.experiments:
@@ -122,7 +123,7 @@ class HeatmapLossResult:
                         "experiment": experiment,
                         "score": score,
                         "against": CONTROL_LABELS[control],
-                        "discarded (control / loss)": " / ".join(
+                        "dropped": " / ".join(
                             str(int((~table.loc[table["arm"] == arm, "kept"]).sum())) for arm in (control, ARMS[1])
                         ),
                     }
@@ -140,11 +141,11 @@ def _test_columns(c: GroupComparison | None) -> dict:
     if c is None:
         return {}
     return {
-        "n (control / loss)": f"{c.n_b} / {c.n_a}",
-        "median (control / loss)": f"{fmt(c.median_b)} / {fmt(c.median_a)}",
-        "Shapiro–Wilk p (control / loss)": f"{p_value(c.shapiro_p_b)} / {p_value(c.shapiro_p_a)}",
-        "Mann–Whitney U": round(float(c.u), 1),
-        "p (two-sided)": p_value(c.p),
+        "n": f"{c.n_b} / {c.n_a}",
+        "median": f"{fmt(c.median_b)} / {fmt(c.median_a)}",
+        "Shapiro–Wilk p": f"{p_value(c.shapiro_p_b)} / {p_value(c.shapiro_p_a)}",
+        "U": round(float(c.u), 1),
+        "p": p_value(c.p),
         "rank-biserial": round(float(c.rank_biserial), 3),
     }
 
