@@ -34,7 +34,7 @@ def pylon_model_departures(s, models: tuple[str, ...]) -> list[Departure]:
             "at 256 px an 8×8 bottleneck pooled to 4×4, 2×2 and 1×1",
             f"at {s.image_size} px a {levels[0][0]}×{levels[0][1]} bottleneck pooled to "
             + ", ".join(f"{h}×{w}" for h, w in levels[1:]),
-            "at this size the attention is one number per image (the page shows it); 256 px does not fit a CPU "
+            "at this size the attention is one number per image (notebook 08 shows it); 256 px does not fit a CPU "
             "profile's budget"
             if len(spatial) < 2
             else "–",
