@@ -11,6 +11,8 @@ setting a study compares itself with (values not stated are None or "not stated"
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .departures import SourceProtocol
 
 __all__ = [
@@ -102,18 +104,11 @@ PYLON_THESIS = SourceProtocol(
     evaluation="the boxed images of the official test split",
 )
 #: the thesis's transfer (Table 5.5): NIH → VinDr-CXR, split 70:10:20 by image, boxes the union of three readers
-PYLON_TRANSFER = SourceProtocol(
+PYLON_TRANSFER = replace(
+    PYLON_THESIS,
     dataset="vindr",
     dataset_text="VinDr-CXR: the official 15,000 training images split 70:10:20 by image (no patient ids), "
     "boxes the union of three radiologists'",
-    image_size=256,
-    backbone="resnet50",
-    pretrained=True,
-    lr=1e-4,
-    weight_decay=0.0,
-    batch_size=64,
-    epochs_text=PYLON_THESIS.epochs_text,
-    runs_text=PYLON_THESIS.runs_text,
     evaluation="its own 20 % test split",
 )
 

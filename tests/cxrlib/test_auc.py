@@ -167,6 +167,18 @@ def _separable(n=256, d=8, seed=0):
     return x, y
 
 
+def _train_linear(linear, loss, opt, x, y, steps: int = 60) -> tuple[float, float]:
+    """Mean AUROC of ``linear`` on ``(x, y)`` before and after ``steps`` mini-batch steps of ``opt`` on ``loss``."""
+    before = per_class_auroc(linear(x).detach(), y)["mean"]
+    for step in range(steps):
+        rows = torch.randint(0, len(x), (32,), generator=torch.Generator().manual_seed(step))
+        value = loss(ModelOutput(linear(x[rows]), None), {"labels": y[rows]})
+        opt.zero_grad()
+        value.backward()
+        opt.step()
+    return before, per_class_auroc(linear(x).detach(), y)["mean"]
+
+
 def test_a_few_pesg_steps_raise_auroc():
     torch.manual_seed(0)
     x, y = _separable()
@@ -174,14 +186,7 @@ def test_a_few_pesg_steps_raise_auroc():
     loss = AUCMarginLoss.from_labels(y, device="cpu")
     opt = pesg_optimizer(loss, lr=0.1)(linear.parameters())
     assert isinstance(opt, PESG) and len(opt.param_groups[0]["params"]) == 4  # weight, bias, a, b
-    before = per_class_auroc(linear(x).detach(), y)["mean"]
-    for step in range(60):
-        rows = torch.randint(0, len(x), (32,), generator=torch.Generator().manual_seed(step))
-        value = loss(ModelOutput(linear(x[rows]), None), {"labels": y[rows]})
-        opt.zero_grad()
-        value.backward()
-        opt.step()
-    after = per_class_auroc(linear(x).detach(), y)["mean"]
+    before, after = _train_linear(linear, loss, opt, x, y)
     assert after > max(before + 0.15, 0.85)
     assert (loss.alpha >= 0).all() and (loss.a > loss.b).all()
 
@@ -196,15 +201,8 @@ def test_the_saddle_point_objective_trains_with_adam_alone():
     value = three(ModelOutput(logits, None), {"labels": labels})
     assert torch.equal(value, auc_margin_objective(logits, labels, IMRATIO, 0.5))
     linear = torch.nn.Linear(8, 2)
-    opt = torch.optim.Adam(linear.parameters(), lr=0.05)
-    before = per_class_auroc(linear(x).detach(), y)["mean"]
-    for step in range(60):
-        rows = torch.randint(0, len(x), (32,), generator=torch.Generator().manual_seed(step))
-        value = loss(ModelOutput(linear(x[rows]), None), {"labels": y[rows]})
-        opt.zero_grad()
-        value.backward()
-        opt.step()
-    assert per_class_auroc(linear(x).detach(), y)["mean"] > max(before + 0.15, 0.85)
+    before, after = _train_linear(linear, loss, torch.optim.Adam(linear.parameters(), lr=0.05), x, y)
+    assert after > max(before + 0.15, 0.85)
     with pytest.raises(ValueError, match="strictly between 0 and 1"):
         AUCMarginObjectiveLoss([0.2, 0.0])
 

@@ -13,13 +13,24 @@ from ..sources import PYLON_THESIS
 if TYPE_CHECKING:
     from .settings import PylonSettings
 
-__all__ = ["pylon_departures", "pylon_model_departures"]
+__all__ = ["pylon_departures", "pylon_model_departures", "augmentation_departure"]
 
 #: the thesis's augmentation (§5.3)
 THESIS_AUGMENTATION = (
     "rotation up to 90°, horizontal flip, brightness and contrast in (0.5, 1.5), a random crop of 0.7–1.0 of "
     "the image with aspect 3:4–4:3"
 )
+
+
+def augmentation_departure(augment: bool) -> Departure:
+    """The augmentation row of 08's and 09's tables."""
+    return Departure(
+        "augmentation",
+        THESIS_AUGMENTATION,
+        "the thesis's" if augment else "none",
+        "a CPU profile's few epochs on small images learn faster without it; `full` uses it" if not augment else "–",
+        differs=not augment,
+    )
 
 
 def pylon_model_departures(s, models: tuple[str, ...]) -> list[Departure]:
@@ -69,17 +80,7 @@ def pylon_departures(settings: PylonSettings) -> pd.DataFrame:
             differs=classes != "all",
         )
     )
-    rows.append(
-        Departure(
-            "augmentation",
-            THESIS_AUGMENTATION,
-            "the thesis's" if s.augment else "none",
-            "a CPU profile's few epochs on small images learn faster without it; `full` uses it"
-            if not s.augment
-            else "–",
-            differs=not s.augment,
-        )
-    )
+    rows.append(augmentation_departure(s.augment))
     rows.append(
         Departure(
             "input size of Table 5.3",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ..departures import Departure, departures_table, protocol_departures
-from ..pylon.departures import THESIS_AUGMENTATION, pylon_model_departures
+from ..pylon.departures import augmentation_departure, pylon_model_departures
 from ..sources import PYLON_THESIS, PYLON_TRANSFER
 from .settings import GAP_BASELINES
 
@@ -81,16 +81,6 @@ def ablation_departures(settings: PylonAblationSettings) -> pd.DataFrame:
             differs=not s.pretrained,
         )
     )
-    rows.append(
-        Departure(
-            "augmentation",
-            THESIS_AUGMENTATION,
-            "the thesis's" if s.augment else "none",
-            "a CPU profile's few epochs on small images learn faster without it; `full` uses it"
-            if not s.augment
-            else "–",
-            differs=not s.augment,
-        )
-    )
+    rows.append(augmentation_departure(s.augment))
     rows += pylon_model_departures(s, ("pylon", "gmp"))
     return departures_table(rows)
