@@ -224,8 +224,12 @@ def run_defer(settings: DeferSettings) -> DeferResult:
         histories["error model"] = fitted[s.error_balance].history
         other = DeferralUnit.FINDING if unit is DeferralUnit.IMAGE else DeferralUnit.IMAGE
         other_model = error_model(ErrorInputs.MAPS_AND_PROBABILITIES, Balance(s.error_balance), other)
+        # the study's subject (always among the rules), and the same model in the comparison of units
+        main = error_model_rule(
+            test_logits, fitted[s.error_balance].p_wrong(test_maps, test_logits), Rule.ERROR_MODEL.value
+        )
         by_unit = {
-            unit.value: error_model_rule(test_logits, fitted[s.error_balance].p_wrong(test_maps, test_logits)),
+            unit.value: main,
             other.value: error_model_rule(test_logits, other_model.p_wrong(test_maps, test_logits)),
         }
         rules: dict[str, DeferralRule] = {}
@@ -233,8 +237,7 @@ def run_defer(settings: DeferSettings) -> DeferResult:
         for rule in rules_wanted:
             label = rule.value
             if rule is Rule.ERROR_MODEL:
-                p = fitted[s.error_balance].p_wrong(test_maps, test_logits)
-                rules[label] = error_model_rule(test_logits, p, label)
+                rules[label] = main
             elif rule is Rule.ERROR_MODEL_PROBS:
                 probs_only = error_model(ErrorInputs.PROBABILITIES, Balance(s.error_balance))
                 rules[label] = error_model_rule(test_logits, probs_only.p_wrong(test_maps, test_logits), label)
