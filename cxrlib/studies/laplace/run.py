@@ -80,27 +80,27 @@ def run_laplace(settings: LaplaceSettings) -> LaplaceResult:
                 seed=s.data_seed,
             )
             p = la.predict_proba(feats["test"].features, s.predictive)
+            scores = _top_label(p, y_test, s.n_bins)
             prior_rows[(h, method)] = {
                 "prior precision": float(la.prior_precision[0]),
                 "optimise (s)": la.seconds[method],
-                **_top_label(p, y_test, s.n_bins),
+                **scores,
             }
-            fitted[(h, method)] = (la, p)
+            fitted[(h, method)] = (la, p, scores)
             if la.prior_search:
                 searches[(h, method)] = la.prior_search
-        laplaces[h], probs[f"Laplace {h}"] = fitted[(h, s.prior_fit)]
+        laplaces[h], probs[f"Laplace {h}"], _ = fitted[(h, s.prior_fit)]
     priors = pd.DataFrame(prior_rows).T
     priors.index.names = ["hessian", "prior fit"]
     # Table 1: the MAP network, each Hessian with the run's prior fit, then (extra rows) by the evidence
-    table_rows = {"MAP": (None, probs["MAP"], "–")}
+    table_rows = {"MAP": (None, "–", (None, probs["MAP"], _top_label(probs["MAP"], y_test, s.n_bins)))}
     for method in dict.fromkeys((s.prior_fit, "marglik")):
         for h in s.hessians:
             name = f"Laplace {h}" if method == s.prior_fit else f"Laplace {h} ({method})"
-            table_rows[name] = (*fitted[(h, method)], method)
+            table_rows[name] = (h, method, fitted[(h, method)])
     train_pass = feats["train"].seconds
-    for name, (la, p, method) in table_rows.items():
-        row = {"prior fit": method, **_top_label(p, y_test, s.n_bins)}
-        h = name.removeprefix("Laplace ").split(" ")[0]
+    for name, (h, method, (la, p, scores)) in table_rows.items():
+        row = {"prior fit": method, **scores}
         row["prior precision"] = float(la.prior_precision[0]) if la else float("nan")
         row["fit (s)"] = la.seconds["fit"] if la else float("nan")
         row["fit + forward pass (s)"] = la.seconds["fit"] + train_pass if la else float("nan")
