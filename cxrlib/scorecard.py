@@ -269,9 +269,11 @@ def scorecard_markdown(
     def link(name: str, label: str | None = None) -> str:
         return _notebook_link(name, available, book_notebooks, label)
 
+    sizes = {name: run_config(result).get("image_size") for name, result in results.items()}
+
     def other_size(r) -> int | None:
         """This build's image size where ``r`` needs a run at another size (Table 5.3: 512 px), else None."""
-        size = run_config(results.get(r.notebook, {})).get("image_size") if r.notebook in results else None
+        size = sizes.get(r.notebook)
         return size if r.image_size is not None and size is not None and size != r.image_size else None
 
     filled_rows = [r for r in SCORECARD if _find(results, r.notebook, r.key) is not _MISSING and other_size(r) is None]
