@@ -2,7 +2,8 @@
 
 1. Training step (forward, BCE, backward, Adam) of PYLON over the GMP CAM baseline's on the same
    encoder, at 256 px (the thesis says the decoder adds little; target <= 1.3x), and of PYLON with
-   light UP modules (first convolution narrowed to the decoder's width; not the reference's).
+   light UP modules (first convolution narrowed to the decoder's width; not the reference's); each
+   in the contiguous (NCHW) layout and in channels_last (the layout ``fit`` uses on a GPU).
 2. Class maps for K classes: PYLON's native map (one forward, no backward) against Grad-CAM on the
    same model (one forward and K backward passes through the head).
 
@@ -23,26 +24,36 @@ from cxrlib.performance import interleaved, write_benchmark
 from cxrlib.saliency import compute_saliency
 from cxrlib.train import resolve_device
 
+#: the suffix of a variant's name when it runs in the channels_last layout
+CHANNELS_LAST = ", channels_last"
+
 
 def training_step_ratio(device, encoder: str, size: int, batch: int, classes: int, repeats: int) -> dict:
     x = torch.rand(batch, 1, size, size, device=device)
     y = (torch.rand(batch, classes, device=device) < 0.3).float()
     fns = {}
     variants = {"gmp": ("gmp", {}), "pylon": ("pylon", {}), "pylon (light UP)": ("pylon", {"light_up": True})}
-    for name, (architecture, options) in variants.items():
-        torch.manual_seed(0)
-        model = build_model(architecture, classes, encoder=encoder, **options).to(device).train()
-        opt = torch.optim.Adam(model.parameters(), 1e-4)
+    for suffix, layout in (("", torch.contiguous_format), (CHANNELS_LAST, torch.channels_last)):
+        images = x.contiguous(memory_format=layout)
+        for name, (architecture, options) in variants.items():
+            torch.manual_seed(0)
+            model = build_model(architecture, classes, encoder=encoder, **options).to(device, memory_format=layout)
+            opt = torch.optim.Adam(model.train().parameters(), 1e-4)
 
-        def step(model=model, opt=opt):
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            def step(model=model, opt=opt, images=images):
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(model(images), y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
 
-        fns[name] = step
+            fns[name + suffix] = step
     t = interleaved(fns, repeats, device)
-    return {"seconds": t, "ratio": t["pylon"] / t["gmp"], "light_ratio": t["pylon (light UP)"] / t["gmp"]}
+    return {
+        "seconds": t,
+        "ratio": t["pylon"] / t["gmp"],
+        "light_ratio": t["pylon (light UP)"] / t["gmp"],
+        "channels_last_ratio": t["pylon" + CHANNELS_LAST] / t["gmp" + CHANNELS_LAST],
+    }
 
 
 def map_ratio(device, encoder: str, size: int, batch: int, classes: int, repeats: int) -> dict:
@@ -87,6 +98,7 @@ def main() -> None:
         print(f"  train step  {k:36s} {v * 1000:8.1f} ms")
     print(f"training step, PYLON / GMP baseline: {step['ratio']:.2f} (target <= 1.3)")
     print(f"training step, PYLON with light UP modules / GMP baseline: {step['light_ratio']:.2f}")
+    print(f"training step in channels_last, PYLON / GMP baseline: {step['channels_last_ratio']:.2f}")
     maps = map_ratio(device, args.encoder, args.size, args.batch, classes, args.repeats)
     for k, v in maps["seconds"].items():
         print(f"  maps        {k:36s} {v * 1000:8.1f} ms")

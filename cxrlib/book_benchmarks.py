@@ -32,7 +32,7 @@ BOOK_BENCHMARK_ARGS: dict[str, dict[str, list[str]]] = {
         "saliency": ["--image-size", "96", "--batch", "8", "--repeats", "5"],
         "loader": ["--size", "256", "--passes", "5"],
         "laplace": ["--n", "600", "--image-size", "96", "--epochs", "2", "--repeats", "3", "--grid", "11"],
-        "pylon": ["--encoder", "resnet18", "--size", "128", "--batch", "8", "--repeats", "4"],
+        "pylon": ["--encoder", "resnet50", "--size", "256", "--batch", "8", "--repeats", "3"],
     },
     "full": {"saliency": [], "loader": [], "laplace": [], "pylon": []},
 }

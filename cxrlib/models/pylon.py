@@ -49,13 +49,14 @@ __all__ = [
 
 
 class ConvBnRelu(nn.Sequential):
-    """Conv(k×k, same padding) → BatchNorm → ReLU."""
+    """Conv(k×k, same padding) → BatchNorm → ReLU (in place, as segmentation-models-pytorch's
+    ``Conv2dReLU``: it spares the decoder one full-size tensor per layer)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 1):
         super().__init__(
             nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False),
             nn.BatchNorm2d(out_channels),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
         )
 
 
