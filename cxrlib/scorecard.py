@@ -22,6 +22,7 @@ __all__ = [
     "ScorecardRow",
     "SCORECARD",
     "DECIMALS",
+    "NOT_IN_RUN",
     "lookup",
     "run_config",
     "format_value",
@@ -38,7 +39,8 @@ __all__ = [
 
 #: decimals of our numbers on the page, as the notebooks print them
 DECIMALS = 3
-
+#: "ours" for a row whose notebook ran but whose settings leave the row's arm or model out
+NOT_IN_RUN = "not in this run (its settings leave it out)"
 
 _MISSING = object()
 
@@ -338,7 +340,7 @@ def scorecard_markdown(
             if value is not _MISSING and other_size(r) is not None:
                 ours = f"not run at {r.image_size} px in this profile ({other_size(r)} px)"
             elif value is _MISSING:
-                ours = "not yet run"
+                ours = "not yet run" if r.notebook not in results else NOT_IN_RUN
             else:
                 half = interval(results, r.notebook, r.key)
                 ours = with_interval(value, half, bounded="NLL" not in r.metric)
