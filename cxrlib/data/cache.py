@@ -1,23 +1,51 @@
 """Decode-once cache: images resized once and kept as a uint8 array on disk, reused across runs.
 
 A cache entry is a directory named by a hash of everything that determines its content (source,
-image list, size, generator options). It is written into a temporary directory and renamed into
-place when complete, so an interrupted build never leaves a half-written entry behind.
+image list, size, generator options). It is built in a sibling working directory
+(``<key>.partial``) and renamed into place when complete, so a reader never sees a half-written entry.
+
+* **One builder at a time.** The build holds a file lock (``<key>.lock``, released by the operating
+  system if the process dies): a second process asking for the same entry waits for the first (with a
+  message, up to ``lock_timeout`` seconds) and then opens what it built, instead of decoding everything
+  again.
+* **Resumable builds.** With ``resumable=True`` the working directory survives an interrupted build
+  (Ctrl-C, a killed job, a full disk), and the next build is handed it back with what was finished;
+  :mod:`cxrlib.data.cache_build` keeps chunks that verify and decodes the rest. Otherwise a stale
+  working directory is cleared first.
+* **Room first.** Where the entry's size is known in advance (``size_bytes``), an unwritable folder
+  or a disk without room for it raises before anything is built, naming the folder.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import logging
 import os
 import shutil
-import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["default_cache_dir", "cache_key", "CacheEntry", "open_or_build"]
+__all__ = [
+    "default_cache_dir",
+    "cache_key",
+    "CacheEntry",
+    "open_or_build",
+    "check_writable",
+    "check_free_space",
+    "LOCK_TIMEOUT_S",
+]
+
+log = logging.getLogger("cxrlib.data")
+
+#: how long a process waits for another one building the same entry (``$CXRLIB_CACHE_LOCK_TIMEOUT``)
+LOCK_TIMEOUT_S = float(os.environ.get("CXRLIB_CACHE_LOCK_TIMEOUT", 6 * 3600))
+#: room left free beside an entry (the file system's own needs, the entry's small files)
+_SPACE_MARGIN = 64 * 2**20
 
 
 def default_cache_dir() -> Path:
@@ -46,28 +74,114 @@ class CacheEntry:
         return self.path / name
 
 
-def open_or_build(
-    kind: str, spec: dict, build: Callable[[Path], dict], cache_dir: str | Path | None = None
-) -> CacheEntry:
-    """Return the cache entry for ``spec``, calling ``build(tmpdir) -> meta`` once if it is absent.
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and write a probe file in it; ``PermissionError`` naming it if not."""
+    folder = Path(folder)
+    hint = "set $CXRLIB_CACHE or pass cache_dir= to a folder you can write"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        if err.errno == errno.ENOSPC:
+            raise OSError(errno.ENOSPC, f"the disk of the cache folder {folder} is full ({hint})") from err
+        raise PermissionError(f"the cache folder {folder} is not writable: {err.strerror or err} ({hint})") from err
 
-    ``build`` writes its arrays/files into ``tmpdir`` and returns JSON-serialisable metadata.
+
+def check_free_space(folder: Path, size_bytes: int, already_written: int = 0) -> None:
+    """``OSError(ENOSPC)`` naming ``folder`` when its disk cannot take ``size_bytes`` more (less what a
+    resumed build has ``already_written``), with a margin."""
+    free = shutil.disk_usage(folder).free
+    needed = max(0, int(size_bytes) - int(already_written)) + _SPACE_MARGIN
+    if free < needed:
+        raise OSError(
+            errno.ENOSPC,
+            f"not enough disk space for the cache in {folder}: the entry needs {_gib(size_bytes)} "
+            f"({_gib(needed)} more with a margin), the disk has {_gib(free)} free; free space there, or set "
+            "$CXRLIB_CACHE or cache_dir= to a larger disk",
+        )
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.2f} GiB"
+
+
+def _directory_bytes(folder: Path) -> int:
+    """Bytes already allocated on disk under ``folder`` (a preallocated file counts in full)."""
+    if not folder.is_dir():
+        return 0
+    return sum(p.stat().st_blocks * 512 for p in folder.rglob("*") if p.is_file())
+
+
+def _acquire(lock_path: Path, what: str, timeout: float):
+    """The held ``filelock.FileLock`` at ``lock_path``; waits (saying so) while another process holds it."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(lock_path))
+    try:
+        lock.acquire(timeout=0)
+        return lock
+    except Timeout:
+        pass
+    message = f"another process is building the cache entry {what}; waiting for it (up to {timeout:.0f} s)"
+    log.info(message)
+    print(f"[cxrlib] {message}", flush=True)
+    started = time.monotonic()
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise TimeoutError(
+            f"waited {time.monotonic() - started:.0f} s for another process building the cache entry {what} "
+            f"(lock {lock_path}); raise $CXRLIB_CACHE_LOCK_TIMEOUT if its build is just slow"
+        ) from None
+    return lock
+
+
+def open_or_build(
+    kind: str,
+    spec: dict,
+    build: Callable[[Path], dict],
+    cache_dir: str | Path | None = None,
+    *,
+    resumable: bool = False,
+    size_bytes: int | None = None,
+    lock_timeout: float | None = None,
+) -> CacheEntry:
+    """Return the cache entry for ``spec``, calling ``build(workdir) -> meta`` once if it is absent.
+
+    ``build`` writes its arrays/files into ``workdir`` and returns JSON-serialisable metadata. With
+    ``resumable`` an interrupted build's ``workdir`` is kept and handed to the next ``build`` as it
+    was left. ``size_bytes``: the entry's size, if known, checked against the free disk space before
+    ``build`` runs. ``lock_timeout``: seconds to wait for another process building the same entry
+    (default :data:`LOCK_TIMEOUT_S`).
     """
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     final = root / kind / cache_key(spec)
     if (final / "meta.json").exists():
         return CacheEntry(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=final.parent))
+    check_writable(final.parent)
+    timeout = LOCK_TIMEOUT_S if lock_timeout is None else lock_timeout
+    lock = _acquire(final.with_name(final.name + ".lock"), str(final), timeout)
     try:
-        meta = build(tmp)
-        (tmp / "meta.json").write_text(json.dumps({"spec": spec, **meta}, default=str, indent=1))
+        if (final / "meta.json").exists():  # built by the process we waited for
+            return CacheEntry(final)
+        work = final.with_name(final.name + ".partial")
+        if work.exists() and not resumable:
+            shutil.rmtree(work)
+        if size_bytes is not None:
+            check_free_space(final.parent, size_bytes, _directory_bytes(work))
+        work.mkdir(exist_ok=True)
         try:
-            os.replace(tmp, final)
-        except OSError:  # another process finished first
-            if not (final / "meta.json").exists():
-                raise
+            meta = build(work)
+        except BaseException:
+            if not resumable:
+                shutil.rmtree(work, ignore_errors=True)
+            raise
+        (work / "meta.json").write_text(json.dumps({"spec": spec, **meta}, default=str, indent=1))
+        if final.exists():  # an incomplete entry left by an older version of this module
+            shutil.rmtree(final)
+        os.replace(work, final)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        lock.release()
     return CacheEntry(final)

@@ -349,6 +349,7 @@ def check_reader_options(
     progress: Any,
     cache_dir: Any,
     check_views: Callable[[Iterable[str] | str], str],
+    workers: Any = None,
 ) -> dict[str, str]:
     """Check the common reader options of a generator ``who``; returns ``{option: why}`` for those
     accepted but without effect (``label_policy``: no uncertain labels; ``load_images``: images are
@@ -357,7 +358,8 @@ def check_reader_options(
 
     Raises ``ValueError`` naming the option for a bad one (``split_seed`` not None or an integer, an
     unknown policy, ``on_bad`` not raise / skip, ``progress`` or ``load_images`` not a bool,
-    ``cache_dir`` not None or a path).
+    ``cache_dir`` not None or a path, ``workers`` not None or an integer >= 1; a ``workers`` is
+    without effect: nothing is decoded).
     """
     if split_seed is not None and not is_int(split_seed):
         raise ValueError(f"{who}: split_seed must be None or an integer, got {split_seed!r}")
@@ -377,4 +379,8 @@ def check_reader_options(
     check_bool(progress, "progress", who=who)
     if cache_dir is not None and not isinstance(cache_dir, (str, Path)):
         raise ValueError(f"{who}: cache_dir must be None or a path, got {cache_dir!r}")
+    if workers is not None:
+        if not (is_int(workers) and workers >= 1):
+            raise ValueError(f"{who}: workers must be None or an integer >= 1, got {workers!r}")
+        notes["workers"] = f"{who} generates its images: there is no file to decode in parallel"
     return notes

@@ -79,7 +79,7 @@ def read_chexpert_csv(path: Path, split: str, skips: SkipReport) -> tuple[pd.Dat
 
 
 def open_chexpert(
-    root: Path,
+    root: Path | str,
     image_size: int = 256,
     classes: Iterable[str] | str = "all",
     label_policy: str | Mapping[str, str] = "sharma2023",
@@ -89,6 +89,7 @@ def open_chexpert(
     on_bad: str = "raise",
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    workers: int | None = None,
     blank_as_negative: bool = False,
     frontal_only: bool = False,
     val_fraction: float = 0.1,
@@ -100,6 +101,7 @@ def open_chexpert(
     ``frontal_only`` and ``views`` are explicit filters; what they drop is in ``ds.info["filters"]``.
     """
     opts = check_options("chexpert", locals(), uncertain_labels=True)
+    root = Path(root)
     classes = opts.classes
     base = _resolve_root(Path(root))
     session = start_session(

@@ -20,13 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
-from ..._progress import progress_enabled
 from ..cache import open_or_build
+from ..cache_build import build_image_cache
 from ..classes import resolve_classes
 from ..dataset import BOX_COLUMNS, CXRDataset, empty_boxes
-from ..decode import decode_image, resize_to_uint8
+from ..decode import decode_image
 from ..labels import resolve_policy
 from ..splits import check_patient_leakage, split_by_patient
 
@@ -67,6 +66,7 @@ COMMON_OPTIONS = (
     "on_bad",
     "cache_dir",
     "progress",
+    "workers",
 )
 
 
@@ -84,6 +84,7 @@ class ReaderOptions:
     on_bad: str
     cache_dir: str | Path | None
     progress: bool
+    workers: int | None = None
     without_effect: dict[str, str] = field(default_factory=dict)
 
     def info(self) -> dict:
@@ -110,6 +111,7 @@ def reader_options(
     cache_dir: str | Path | None,
     progress: bool,
     uncertain_labels: bool,
+    workers: int | None = None,
     has_views: bool = True,
     class_source: str | None = None,
     without_effect: Mapping[str, str] | None = None,
@@ -152,10 +154,14 @@ def reader_options(
         raise ValueError(f"{source}: on_bad must be 'raise' or 'skip', got {on_bad!r}")
     if cache_dir is not None and not isinstance(cache_dir, (str, Path)):
         raise ValueError(f"{source}: cache_dir must be None or a path, got {cache_dir!r}")
+    if workers is not None and not (_is_int(workers) and workers >= 1):
+        raise ValueError(f"{source}: workers must be None (the machine's cores) or an integer >= 1, got {workers!r}")
     if not load_images:
         notes["image_size"] = "load_images=False: no pixel is read"
         if cache_dir is not None:
             notes["cache_dir"] = "load_images=False: no pixel is read"
+        if workers is not None:
+            notes["workers"] = "load_images=False: no pixel is read"
     return ReaderOptions(
         source,
         int(image_size),
@@ -167,6 +173,7 @@ def reader_options(
         on_bad,
         cache_dir,
         bool(progress),
+        None if workers is None else int(workers),
         notes,
     )
 
@@ -342,11 +349,14 @@ def finalize_dataset(
     cache_dir: str | Path | None = None,
     progress: bool = True,
     decode: Callable[[Path], np.ndarray] = decode_image,
+    workers: int | None = None,
 ) -> CXRDataset:
     """Check the table, build (once) the uint8 cache of ``paths`` at ``image_size`` and return the dataset.
 
-    Images that fail to decode raise (naming the file) or, with ``on_bad="skip"``, are dropped from
-    the table and counted in ``ds.info["skipped"]``.
+    Images that fail to decode raise (naming the file and table row) or, with ``on_bad="skip"``, are
+    dropped from the table and counted in ``ds.info["skipped"]``. The build runs in ``workers``
+    processes (default: the machine's cores), resumes where a stopped build stopped, and waits for
+    another process building the same entry (:mod:`cxrlib.data.cache_build`, :mod:`cxrlib.data.cache`).
     """
     boxes = empty_boxes() if boxes is None else boxes[BOX_COLUMNS].reset_index(drop=True)
     table = table.reset_index(drop=True)
@@ -365,29 +375,21 @@ def finalize_dataset(
         "files": [_fingerprint(p) for p in paths],
     }  # a replaced image file makes a new cache entry
 
-    def build(tmp: Path) -> dict:
-        images = np.lib.format.open_memmap(tmp / "images.npy", "w+", np.uint8, (len(paths), image_size, image_size))
-        sizes = np.zeros((len(paths), 2), np.int64)
-        failed: list[list] = []
-        for i, path in enumerate(
-            tqdm(
-                paths, desc=f"{name}: decode once to {image_size}px", unit="img", disable=not progress_enabled(progress)
-            )
-        ):
-            try:
-                image = decode(path)
-            except (FileNotFoundError, ValueError) as err:
-                if skips.on_bad == "raise":
-                    raise type(err)(f"{err} (table row {i}, image {table.loc[i, 'image']})") from err
-                failed.append([i, type(err).__name__, str(err)])
-                continue
-            sizes[i] = image.shape
-            images[i] = resize_to_uint8(image, image_size)
-        images.flush()
-        np.save(tmp / "sizes.npy", sizes)
-        return {"failed": failed}
+    def build(work: Path) -> dict:
+        return build_image_cache(
+            work,
+            paths,
+            table["image"].astype(str).tolist(),
+            image_size,
+            on_bad=skips.on_bad,
+            decode=decode,
+            workers=workers,
+            progress=progress,
+            desc=f"{name}: decode once to {image_size}px",
+        )
 
-    entry = open_or_build(f"real-{name}", spec, build, cache_dir)
+    size_bytes = len(paths) * (image_size * image_size + 16) + 4096
+    entry = open_or_build(f"real-{name}", spec, build, cache_dir, resumable=True, size_bytes=size_bytes)
     sizes = entry.array("sizes")
     for _, kind, message in entry.meta["failed"]:
         skips.bad(f"unreadable image ({kind})", message)
@@ -404,4 +406,5 @@ def finalize_dataset(
     boxes = boxes[boxes["image"].isin(set(table["image"]))]
     info["skipped"] = skips.as_dict()
     info["cache"] = str(entry.path)
+    info["cache_build"] = entry.meta.get("build", {})
     return CXRDataset(name, classes, table, boxes, entry.array("images"), rows=rows, info=info)

@@ -43,7 +43,7 @@ def _csv(root: Path, stem: str) -> Path:
 
 
 def open_mimic(
-    root: Path,
+    root: Path | str,
     image_size: int = 256,
     classes: Iterable[str] | str = "all",
     label_policy: str | Mapping[str, str] = "ignore",
@@ -53,6 +53,7 @@ def open_mimic(
     on_bad: str = "raise",
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    workers: int | None = None,
     blank_as_negative: bool = False,
     drop_only_uncertain: bool = False,
 ) -> CXRDataset:

@@ -46,7 +46,7 @@ def _read_headerless(path: Path, ncols: int) -> pd.DataFrame:
 
 
 def open_mura(
-    root: Path,
+    root: Path | str,
     image_size: int = 224,
     classes: Iterable[str] | str = "all",
     label_policy: str | Mapping[str, str] | None = None,
@@ -56,6 +56,7 @@ def open_mura(
     on_bad: str = "raise",
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    workers: int | None = None,
     task: str = "body-part",
     val_fraction: float = 0.1,
 ) -> CXRDataset:

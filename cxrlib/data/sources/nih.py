@@ -176,7 +176,7 @@ def _read_list(path: Path) -> set[str]:
 
 
 def open_nih(
-    root: Path,
+    root: Path | str,
     image_size: int = 256,
     classes: Iterable[str] | str = "all",
     label_policy: str | Mapping[str, str] | None = None,
@@ -186,6 +186,7 @@ def open_nih(
     on_bad: str = "raise",
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    workers: int | None = None,
     split: str = "official",
     val_fraction: float = 0.1,
     require_all_images: bool = False,
@@ -204,6 +205,7 @@ def open_nih(
     ``load_images=False`` no pixel is read (the table, labels, boxes and splits are complete).
     """
     opts = check_options("nih", locals(), uncertain_labels=False)
+    root = Path(root)
     if split not in ("official", "patient"):
         raise ValueError(f"unknown split {split!r}; use 'official' or 'patient'")
     session = start_session(

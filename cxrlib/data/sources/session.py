@@ -78,6 +78,7 @@ class ReaderSession:
             self.info,
             o.cache_dir,
             o.progress,
+            workers=o.workers,
         )
 
 

@@ -89,7 +89,7 @@ def _find_image(folder: Path, image_id: str) -> Path | None:
 
 
 def open_vindr(
-    root: Path,
+    root: Path | str,
     image_size: int = 256,
     classes: Iterable[str] | str = "all",
     label_policy: str | Mapping[str, str] | None = None,
@@ -99,6 +99,7 @@ def open_vindr(
     on_bad: str = "raise",
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    workers: int | None = None,
     label_rule: str = "union",
     image_folder: str = "train",
     fractions: dict[str, float] | None = None,

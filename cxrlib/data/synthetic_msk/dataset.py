@@ -85,6 +85,7 @@ def open_synth_msk(
     load_images: bool = True,
     on_bad: str = "raise",
     progress: bool = True,
+    workers: int | None = None,
     cache_dir: str | Path | None = None,
 ) -> CXRDataset:
     """Open (generating once into ``cache_dir``, default ``$CXRLIB_CACHE``, then from it) a SynthMSK set.
@@ -148,6 +149,7 @@ def open_synth_msk(
         progress=progress,
         cache_dir=cache_dir,
         check_views=_views_note,
+        workers=workers,
     )
 
     entry = _build_cache(cfg, progress_enabled(progress), cache_dir)

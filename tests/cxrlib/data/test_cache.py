@@ -1,4 +1,7 @@
+import os
+
 import numpy as np
+import pytest
 
 from cxrlib.data.cache import cache_key, open_or_build
 
@@ -20,7 +23,7 @@ def test_build_once_then_reuse(tmp_path):
     assert cache_key({"a": 1, "b": 2}) == cache_key({"b": 2, "a": 1})
 
 
-def test_failed_build_leaves_nothing(tmp_path):
+def test_failed_build_leaves_nothing_but_its_lock_file(tmp_path):
     def broken(folder):
         (folder / "partial.npy").write_bytes(b"x")
         raise RuntimeError("decode failed")
@@ -29,4 +32,19 @@ def test_failed_build_leaves_nothing(tmp_path):
         open_or_build("kind", {"a": 3}, broken, tmp_path)
     except RuntimeError:
         pass
-    assert not any((tmp_path / "kind").iterdir())
+    # the lock file stays: removing it could let two later builders lock two different files
+    assert [p.name for p in (tmp_path / "kind").iterdir()] == [cache_key({"a": 3}) + ".lock"]
+
+
+def test_a_failed_resumable_build_keeps_its_work_for_the_next(tmp_path):
+    def broken(folder):
+        (folder / "half.npy").write_bytes(b"x")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        open_or_build("kind", {"a": 4}, broken, tmp_path, resumable=True)
+    seen = []
+    entry = open_or_build(
+        "kind", {"a": 4}, lambda folder: seen.append(sorted(os.listdir(folder))) or {}, tmp_path, resumable=True
+    )
+    assert seen == [["half.npy"]] and (entry.path / "half.npy").exists()

@@ -187,3 +187,11 @@ def test_decode_once_cache_is_reused(nih_root, tmp_path):
     assert a.info["cache"] == b.info["cache"] and torch.equal(a[3]["image"], b[3]["image"])
     with pytest.raises(RuntimeError, match="load_images=False"):
         open_dataset("nih", root=nih_root, load_images=False)[0]
+
+
+def test_the_reader_decodes_in_parallel_to_the_bytes_of_one_worker(nih_root, tmp_path):
+    one = open_dataset("nih", root=nih_root, image_size=32, cache_dir=tmp_path / "a", workers=1, progress=False)
+    two = open_dataset("nih", root=nih_root, image_size=32, cache_dir=tmp_path / "b", workers=2, progress=False)
+    assert len(one) == len(two) and all(torch.equal(one[i]["image"], two[i]["image"]) for i in range(len(one)))
+    assert one.info["cache_build"]["workers"] == 1 and two.info["cache_build"]["workers"] == 2
+    assert two.info["cache_build"]["images_decoded"] == len(two.table) and two.info["options"]["workers"] == 2

@@ -19,6 +19,7 @@ ARGS = {
     "on_bad": "skip",
     "cache_dir": None,
     "progress": False,
+    "workers": None,
     "val_fraction": 0.1,  # a reader's own option is not passed on
 }
 
@@ -32,6 +33,9 @@ def test_check_options_takes_the_common_options_from_the_arguments():
     with pytest.raises(TypeError, match=r"lack the common option\(s\) \['progress'\]"):
         check_options("nih", {k: v for k, v in ARGS.items() if k != "progress"}, uncertain_labels=False)
     assert set(COMMON_OPTIONS) <= set(ARGS)
+    for bad in (0, 1.5, "2"):
+        with pytest.raises(ValueError, match="nih: workers must be None"):
+            check_options("nih", {**ARGS, "workers": bad}, uncertain_labels=False)
 
 
 def test_start_session_orders_info_and_counts_skips():
