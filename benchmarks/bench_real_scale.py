@@ -12,11 +12,12 @@ cache: cold-disk reads are not measured). Then it measures, in one run:
 1. index time of the reader (CSV parse, filters, official splits, boxes; ``load_images=False``);
 2. cache-build throughput (images/s) with 1 worker and with all workers, on the same first
    ``--serial-n`` images (the same function the reader calls), and their ratio;
-3. the full build through ``open_nih(..., workers=all)``, its throughput and the peak memory of the
-   process and its workers (sum of PSS, sampled every 0.2 s);
+3. the full build through ``open_nih(..., workers=all)`` in a fresh process, its throughput and the
+   peak memory of that process and its workers (sum of PSS, sampled every 0.5 s);
 4. the reopen time of the built cache (``open_nih`` again: index, file scan, cache lookup);
-5. one training epoch (a small CNN, batches of 64) over the cached training images: time and peak
-   memory, split into the process's own (anonymous) memory and the mapped cache pages;
+5. one training epoch (a small CNN, batches of 64, no loader workers) over the cached training
+   images: time and peak memory, split into the process's own (anonymous) memory and its file-backed
+   pages (the mapped cache and the libraries);
 6. a resumed build: a build in a child process is killed (SIGKILL, workers too) once half of the
    images are recorded, then rebuilt: how many images the rebuild decoded, its time, and whether its
    bytes equal the uninterrupted build's.
@@ -130,13 +131,15 @@ def write_nih_tree(root: Path, n: int, side: int, distinct: int, seed: int = 0) 
 
 
 class PeakMemory:
-    """Samples, every ``interval`` s, the PSS of this process and its children (workers), and this
-    process's anonymous and file-backed resident memory; keeps the peaks (bytes)."""
+    """Samples, every ``interval`` s, the PSS of ``pid`` and its children (its workers), and the
+    anonymous and file-backed resident memory of ``pid`` itself; keeps the peaks (bytes). Reading a
+    process's PSS walks its page tables (tens of ms for a process that maps a large cache), so the
+    sampler takes a share of one core."""
 
-    def __init__(self, interval: float = 0.2):
+    def __init__(self, pid: int, interval: float = 0.5):
         import psutil
 
-        self.process, self.interval = psutil.Process(), interval
+        self.process, self.interval = psutil.Process(pid), interval
         self.peak = {"pss_total": 0, "rss_anon": 0, "rss_file": 0}
         self._stop = threading.Event()
 
@@ -144,16 +147,21 @@ class PeakMemory:
         import psutil
 
         total = 0
-        for proc in [self.process, *self.process.children(recursive=True)]:
+        try:
+            family = [self.process, *self.process.children(recursive=True)]
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except (psutil.NoSuchProcess, OSError):
+            return
+        for proc in family:
             try:
                 total += proc.memory_full_info().pss
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 pass
-        status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         self.peak["pss_total"] = max(self.peak["pss_total"], total)
         for key, name in (("rss_anon", "RssAnon"), ("rss_file", "RssFile")):
-            if name in status:
-                self.peak[key] = max(self.peak[key], int(status[name].split()[0]) * 1024)
+            if name in fields:
+                self.peak[key] = max(self.peak[key], int(fields[name].split()[0]) * 1024)
 
     def __enter__(self) -> PeakMemory:
         def loop():
@@ -168,7 +176,54 @@ class PeakMemory:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
-        self._sample()
+
+
+def in_child(code: str, *argv: object) -> tuple[dict, dict]:
+    """Run ``code`` in a fresh Python process (as a researcher's notebook would); returns the JSON its
+    last output line holds and the peak memory of it and its workers."""
+    child = subprocess.Popen([sys.executable, "-c", code, *map(str, argv)], stdout=subprocess.PIPE, text=True)
+    with PeakMemory(child.pid) as memory:
+        out, _ = child.communicate()
+    if child.returncode:
+        raise RuntimeError(f"the child process failed ({child.returncode}); its output:\n{out}")
+    return json.loads(out.strip().splitlines()[-1]), memory.peak
+
+
+_BUILD = """
+import json, sys, time
+from pathlib import Path
+from cxrlib.data import open_nih
+
+root, size, cache, workers = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+start = time.perf_counter()
+ds = open_nih(root, image_size=size, cache_dir=cache, workers=workers, progress=False)
+seconds = time.perf_counter() - start
+out = {"seconds": seconds, "images": len(ds.table), "cache": ds.info["cache"], "build": ds.info["cache_build"]}
+print(json.dumps(out))
+"""
+
+_EPOCH = """
+import json, sys, time
+from pathlib import Path
+import torch
+from cxrlib.data import open_nih
+from cxrlib.models import build_model
+
+root, size, cache, batch = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+train = open_nih(root, image_size=size, cache_dir=cache, progress=False).subset("train")
+torch.manual_seed(0)
+model = build_model("small-cnn", len(train.classes))
+opt = torch.optim.Adam(model.parameters(), 1e-3)
+loader = torch.utils.data.DataLoader(train, batch_size=batch, shuffle=True, num_workers=0)
+start = time.perf_counter()
+for item in loader:
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(model(item["image"]), torch.nan_to_num(item["labels"]))
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "images": len(train), "images_per_s": len(train) / seconds}))
+"""
 
 
 def _digest(images: np.ndarray, rows: int = 4096) -> str:
@@ -202,29 +257,6 @@ def scaling(work: Path, root: Path, count: int, size: int, workers: int) -> dict
     for w in (1, workers):
         shutil.rmtree(work / f"scaling-{w}")
     return out
-
-
-def training_epoch(ds, batch: int = 64) -> dict:
-    """One epoch of a small CNN over the training split of ``ds`` (no worker processes)."""
-    import torch
-
-    from cxrlib.models import build_model
-
-    train = ds.subset("train")
-    torch.manual_seed(0)
-    model = build_model("small-cnn", len(ds.classes))
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
-    loader = torch.utils.data.DataLoader(train, batch_size=batch, shuffle=True, num_workers=0)
-    start = time.perf_counter()
-    with PeakMemory() as memory:
-        for item in loader:
-            labels = torch.nan_to_num(item["labels"], 0.0)
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(model(item["image"]), labels)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    seconds = time.perf_counter() - start
-    return {"images": len(train), "seconds": seconds, "images_per_s": len(train) / seconds, "peak": memory.peak}
 
 
 def _chunk_rows(record: Path) -> int:
@@ -340,18 +372,16 @@ def run(args, work: Path, workers: int) -> dict:
     scale = scaling(work, root, min(args.serial_n, args.n), args.size, workers)
     print(f"scaling: {scale}")
     cache = work / "cache"
+    built, build_peak = in_child(_BUILD, root, args.size, cache, workers)
+    reference = _digest(np.load(Path(built["cache"]) / "images.npy", mmap_mode="r"))
+    print(f"build: {built['seconds']:.1f} s, peak {build_peak}")
     start = time.perf_counter()
-    with PeakMemory() as build_memory:
-        ds = open_nih(root, image_size=args.size, cache_dir=cache, workers=workers, progress=False)
-    build_seconds = time.perf_counter() - start
-    reference = _digest(np.load(Path(ds.info["cache"]) / "images.npy", mmap_mode="r"))
-    print(f"build: {build_seconds:.1f} s, peak {build_memory.peak}")
-    start = time.perf_counter()
-    reopened = open_nih(root, image_size=args.size, cache_dir=cache, workers=workers, progress=False)
+    ds = open_nih(root, image_size=args.size, cache_dir=cache, workers=workers, progress=False)
     reopen_seconds = time.perf_counter() - start
-    same_dataset = reopened.info["cache"] == ds.info["cache"] and reopened.table.equals(ds.table)
+    same_dataset = ds.info["cache"] == built["cache"] and len(ds.table) == built["images"]
     print(f"reopen: {reopen_seconds:.2f} s")
-    epoch = training_epoch(reopened)
+    epoch, epoch_peak = in_child(_EPOCH, root, args.size, cache, 64)
+    epoch["peak"] = epoch_peak
     print(f"epoch: {epoch}")
     cache_killed = work / "cache-killed"
     resumed = killed_and_resumed(root, cache_killed, args.size, workers, len(ds.table), reference, args.throttle)
@@ -361,11 +391,11 @@ def run(args, work: Path, workers: int) -> dict:
         "index": {"seconds": index_seconds, "rows": len(index.table)},
         "scaling": scale,
         "build": {
-            "images": len(ds.table),
-            "seconds": build_seconds,
-            "images_per_s": len(ds.table) / build_seconds,
-            "cache_bytes": int((Path(ds.info["cache"]) / "images.npy").stat().st_size),
-            "peak": build_memory.peak,
+            "images": built["images"],
+            "seconds": built["seconds"],
+            "images_per_s": built["images"] / built["seconds"],
+            "cache_bytes": int((Path(built["cache"]) / "images.npy").stat().st_size),
+            "peak": build_peak,
         },
         "reopen": {"seconds": reopen_seconds},
         "epoch": epoch,

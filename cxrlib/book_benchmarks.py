@@ -27,14 +27,19 @@ BOOK_BENCHMARK_ARGS: dict[str, dict[str, list[str]]] = {
         "loader": ["--size", "64", "--passes", "3"],
         "laplace": ["--n", "160", "--image-size", "48", "--epochs", "1", "--repeats", "2", "--grid", "5"],
         "pylon": ["--encoder", "resnet18", "--size", "64", "--batch", "4", "--repeats", "3"],
+        "real_scale": ["--n", "300", "--side", "256", "--distinct", "20", "--serial-n", "100", "--size", "64"]
+        + ["--throttle", "0.01"],
+        "report": ["--n", "150", "--size", "64", "--bootstrap", "100"],
     },
     "default": {
         "saliency": ["--image-size", "96", "--batch", "8", "--repeats", "5"],
         "loader": ["--size", "256", "--passes", "5"],
         "laplace": ["--n", "600", "--image-size", "96", "--epochs", "2", "--repeats", "3", "--grid", "11"],
         "pylon": ["--encoder", "resnet50", "--size", "256", "--batch", "8", "--repeats", "3"],
+        "real_scale": ["--n", "2000", "--side", "1024", "--distinct", "100", "--serial-n", "500", "--size", "256"],
+        "report": [],
     },
-    "full": {"saliency": [], "loader": [], "laplace": [], "pylon": []},
+    "full": {"saliency": [], "loader": [], "laplace": [], "pylon": [], "real_scale": [], "report": []},
 }
 
 

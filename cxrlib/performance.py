@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from .gpu_report import gpu_check_section
+from .performance_report import report_benchmark_section
+from .real_scale_report import real_scale_section
 
 __all__ = [
     "BENCHMARKS",
@@ -29,6 +31,7 @@ __all__ = [
     "write_benchmark",
     "interleaved",
     "read_benchmarks",
+    "read_records",
     "read_runner",
     "performance_markdown",
     "write_performance",
@@ -40,6 +43,11 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "loader": ("Loading images: the decode-once cache", "python benchmarks/bench_loader.py"),
     "laplace": ("Last-layer Laplace on cached features", "python benchmarks/bench_laplace.py"),
     "pylon": ("PYLON's decoder: training step and class maps", "python benchmarks/bench_pylon.py"),
+    "real_scale": (
+        "Real datasets at their true size: parallel, resumable decode-once cache",
+        "python benchmarks/bench_real_scale.py",
+    ),
+    "report": ("The reliability report of a model", "python benchmarks/bench_report.py"),
     "gpu_check": ("On a GPU box: every study, the benchmarks and the training-step throughput", "make gpu-check"),
 }
 NOT_MEASURED = "Not measured in this build"
@@ -145,6 +153,17 @@ def read_benchmarks(root: str | Path = ".") -> dict[str, dict]:
     """Every ``results/benchmarks/*.json``, by benchmark name."""
     folder = benchmark_dir(root)
     return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))} if folder.exists() else {}
+
+
+def read_records(root: str | Path = ".") -> dict[str, dict]:
+    """The committed records of runs too long for a book build (``benchmarks/records/<name>_*.json``,
+    written by a benchmark's ``--record``), by benchmark name; the last in name order wins."""
+    folder = Path(root) / "benchmarks" / "records"
+    records = {}
+    for path in sorted(folder.glob("*.json")) if folder.exists() else []:
+        record = json.loads(path.read_text())
+        records[record.get("benchmark", path.stem)] = {**record, "path": f"benchmarks/records/{path.name}"}
+    return records
 
 
 def read_runner(root: str | Path = ".") -> dict | None:
@@ -450,15 +469,25 @@ _SECTIONS = {
     "loader": _loader_section,
     "laplace": _laplace_section,
     "pylon": _pylon_section,
+    "real_scale": real_scale_section,
+    "report": report_benchmark_section,
     "gpu_check": gpu_check_section,
 }
 
 
-def performance_markdown(benchmarks: dict[str, dict], runner: dict | None, notebooks: list[str] | None = None) -> str:
+def performance_markdown(
+    benchmarks: dict[str, dict],
+    runner: dict | None,
+    notebooks: list[str] | None = None,
+    records: dict[str, dict] | None = None,
+) -> str:
     """The performance page from the benchmark records (name → record) and the runner's record.
 
     ``notebooks``: every notebook of the book, to say which the runner's last run did not execute.
+    ``records``: committed records of longer runs (:func:`read_records`), each shown under its
+    benchmark's section after this build's figures.
     """
+    records = records or {}
     lines = [
         "# Performance",
         "",
@@ -475,9 +504,22 @@ def performance_markdown(benchmarks: dict[str, dict], runner: dict | None, noteb
         record = benchmarks.get(name)
         if record is None:
             lines += [f"*{NOT_MEASURED}* (no `results/benchmarks/{name}.json`; run `{command}`).", ""]
-            continue
-        lines += _SECTIONS[name](record)
-        lines += [_machine_line(record.get("machine")) + f" Rerun with `{command}`.", ""]
+        else:
+            lines += _SECTIONS[name](record)
+            lines += [_machine_line(record.get("machine")) + f" Rerun with `{command}`.", ""]
+        committed = records.get(name)
+        if committed is not None:
+            lines += [
+                "### At scale: a committed record",
+                "",
+                f"A longer run than a book build can afford, kept in `{committed['path']}` (its settings: "
+                + ", ".join(f"`{k}` {v}" for k, v in committed.get("settings", {}).items())
+                + "). It is not re-measured by this build.",
+                "",
+                *_SECTIONS[name](committed),
+                _machine_line(committed.get("machine")),
+                "",
+            ]
     for name in sorted(set(benchmarks) - set(BENCHMARKS)):
         lines += [
             f"## Benchmark `{name}`",
@@ -542,7 +584,8 @@ def performance_markdown(benchmarks: dict[str, dict], runner: dict | None, noteb
 
 
 def write_performance(root: str | Path = ".", notebooks: list[str] | None = None) -> Path:
-    """Write ``book/performance.md`` from ``results/benchmarks/*.json`` and ``results/_runner.json``."""
+    """Write ``book/performance.md`` from ``results/benchmarks/*.json``, ``results/_runner.json`` and the
+    committed ``benchmarks/records/*.json``."""
     path = Path(root) / "book" / "performance.md"
-    path.write_text(performance_markdown(read_benchmarks(root), read_runner(root), notebooks))
+    path.write_text(performance_markdown(read_benchmarks(root), read_runner(root), notebooks, read_records(root)))
     return path

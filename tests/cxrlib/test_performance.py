@@ -123,7 +123,8 @@ def test_figures_come_from_the_files():
         RUNNER,
         ["00_data", "01_baseline"],
     )
-    assert page.count(NOT_MEASURED) == 1 and "run `make gpu-check`" in page  # no GPU check record given
+    assert page.count(NOT_MEASURED) == 3  # no GPU check record given, no real-scale or report record
+    assert "run `make gpu-check`" in page and "run `python benchmarks/bench_real_scale.py`" in page
     assert "| weighted BCE | 900 ms | 1.00 |" in page
     assert "| 918 ms | **1.02** (target ≤ 1.05) |" in page
     assert "| 5,400 ms | 6.00 |" in page

@@ -1,0 +1,60 @@
+"""The reliability report's cost (python benchmarks/bench_report.py): ``cxrlib.report.reliability_report``
+on ``--n`` SynthCXR test images at ``--size`` px (target: 1,000 images at 64 px in <= 60 s on a 2-core
+CPU), for a small CNN with every section on (validation split, last-layer Laplace, the model's own maps,
+the shortcut probe), with the seconds of each step (``report.seconds``). The figures go to
+results/benchmarks/report.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from cxrlib.data import open_synth_cxr
+from cxrlib.models import build_model
+from cxrlib.performance import write_benchmark
+from cxrlib.report import reliability_report
+
+#: the issue's budget: 1,000 test images at 64 px
+TARGET_SECONDS = 60.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=1000, help="test images")
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument(
+        "--root",
+        default=str(Path(__file__).resolve().parents[1]),
+        help="write <root>/results/benchmarks/report.json (default: this repository)",
+    )
+    args = parser.parse_args()
+    # SynthCXR's default split gives about 15 % test and 15 % validation: draw enough images for n of each
+    data = open_synth_cxr(n=int(args.n / 0.15) + 20, image_size=args.size, seed=0, progress=False)
+    test = data.subset("test").take(torch.arange(args.n).numpy())
+    val = data.subset("val")
+    torch.manual_seed(0)
+    model = build_model("small-cnn", len(data.classes)).eval()
+    start = time.perf_counter()
+    report = reliability_report(model, test, val, last_layer="classifier", n_bootstrap=args.bootstrap)
+    seconds = time.perf_counter() - start
+    report.close_figures()
+    figures = {
+        "seconds": seconds,
+        "steps": report.seconds,
+        "test_images": len(test),
+        "validation_images": len(val),
+        "sections": {s.key: s.available for s in report.sections},
+        "target_seconds": TARGET_SECONDS,
+    }
+    print(f"report on {len(test)} images at {args.size} px: {seconds:.1f} s (target <= {TARGET_SECONDS:.0f} s)")
+    settings = {"n": args.n, "size": args.size, "bootstrap": args.bootstrap, "model": "small-cnn"}
+    print(f"wrote {write_benchmark('report', figures, 'cpu', args.root, settings)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Intervals by the bootstrap over patients: every resample draws patients with replacement and keeps
+all of each drawn patient's images, so that images of one patient (correlated) never count as
+independent evidence. AUROC on a resample is computed exactly from per-image weights (how often the
+image's patient was drawn), for all resamples at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["PatientBootstrap", "weighted_auroc", "bootstrap_auroc"]
+
+
+@dataclass(frozen=True)
+class PatientBootstrap:
+    """``weights (B, N)``: how many times image ``n``'s patient was drawn in resample ``b``."""
+
+    weights: np.ndarray
+
+    @classmethod
+    def draw(cls, patients, n_resamples: int = 1000, seed: int = 0) -> PatientBootstrap:
+        """Resample the distinct values of ``patients (N,)`` with replacement, ``n_resamples`` times
+        (a ``numpy`` generator seeded with ``seed``: each resample draws ``P`` patient indices with
+        ``rng.integers(0, P, P)``, patients in sorted order)."""
+        if n_resamples < 1:
+            raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
+        codes, unique = _codes(patients)
+        rng = np.random.default_rng(seed)
+        draws = rng.integers(0, len(unique), (n_resamples, len(unique)))
+        counts = np.zeros((n_resamples, len(unique)))
+        np.add.at(counts, (np.arange(n_resamples)[:, None], draws), 1.0)
+        return cls(counts[:, codes])
+
+    def subset(self, rows: np.ndarray) -> PatientBootstrap:
+        return PatientBootstrap(self.weights[:, rows])
+
+
+def _codes(patients) -> tuple[np.ndarray, np.ndarray]:
+    values = np.asarray(patients).astype(str)
+    if values.ndim != 1 or len(values) == 0:
+        raise ValueError("patients must be a non-empty (N,) array of patient ids")
+    unique, codes = np.unique(values, return_inverse=True)
+    return codes, unique
+
+
+def weighted_auroc(scores, labels, weights) -> np.ndarray:
+    """AUROC of ``scores (N,)`` against 0/1 ``labels (N,)`` for each row of ``weights (B, N)`` (or
+    ``(N,)``): the weighted Mann–Whitney statistic, ties counted one half, exactly what
+    ``sklearn.metrics.roc_auc_score(..., sample_weight=w)`` gives. NaN where a row has no weight on one
+    of the two classes."""
+    s, y = np.asarray(scores, np.float64), np.asarray(labels, np.float64)
+    w = np.atleast_2d(np.asarray(weights, np.float64))
+    if s.shape != y.shape or s.ndim != 1 or w.shape[1] != len(s):
+        raise ValueError(f"scores {s.shape}, labels {y.shape} and weights {w.shape} do not match")
+    order = np.argsort(s, kind="mergesort")
+    s, y, w = s[order], y[order], w[:, order]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])  # groups of tied scores
+    pos = np.add.reduceat(w * (y == 1), starts, axis=1)
+    neg = np.add.reduceat(w * (y == 0), starts, axis=1)
+    below = np.cumsum(neg, axis=1) - neg
+    total_pos, total_neg = pos.sum(1), neg.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = (pos * (below + 0.5 * neg)).sum(1) / (total_pos * total_neg)
+    auc[(total_pos == 0) | (total_neg == 0)] = np.nan
+    return auc
+
+
+def bootstrap_auroc(scores, labels, bootstrap: PatientBootstrap, confidence: float = 0.95) -> dict[str, float]:
+    """AUROC of ``scores (N,)`` against ``labels (N,)`` in {0, 1, NaN} (NaN left out) with a percentile
+    interval over ``bootstrap``'s resamples (those that hold both classes; their number is
+    ``resamples``)."""
+    s, y = np.asarray(scores, np.float64), np.asarray(labels, np.float64)
+    known = ~np.isnan(y)
+    out = {"n": int(known.sum()), "positives": int((y[known] == 1).sum()), "auroc": np.nan}
+    out |= {"low": np.nan, "high": np.nan, "resamples": 0}
+    if out["positives"] == 0 or out["positives"] == out["n"]:
+        return out
+    out["auroc"] = float(weighted_auroc(s[known], y[known], np.ones(int(known.sum())))[0])
+    values = weighted_auroc(s[known], y[known], bootstrap.weights[:, known])
+    values = values[~np.isnan(values)]
+    if len(values):
+        alpha = (1 - confidence) / 2
+        out["low"], out["high"] = (float(v) for v in np.quantile(values, [alpha, 1 - alpha]))
+        out["resamples"] = len(values)
+    return out

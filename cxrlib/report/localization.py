@@ -1,0 +1,90 @@
+"""Section 3, localisation, where the dataset has truth boxes: PYLON's point localisation accuracy,
+Wang et al.'s IoBB and the share of the map's mass inside the boxes, per class, from the model's own
+class maps or Grad-CAM on a named layer, with a few overlays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..data.dataset import CXRDataset
+from ..localization import heatmap_mass_in_mask, iobb_scores, point_localization_accuracy
+from .maps_pass import MapPass
+from .section import ReportSection
+
+__all__ = ["box_images", "mass_in_boxes", "localization_section"]
+
+TITLE = "Localisation: do the maps point at the finding?"
+
+
+def box_images(data: CXRDataset, classes: list[str], limit: int) -> tuple[np.ndarray, pd.DataFrame]:
+    """Dataset positions of up to ``limit`` images with a truth box of one of ``classes`` (in table order)
+    and those boxes, in array pixels."""
+    boxes = data.truth_boxes()
+    boxes = boxes[boxes["class"].isin(classes)]
+    wanted = set(boxes["image"])
+    positions = np.flatnonzero(data.table["image"].isin(wanted).to_numpy())[:limit]
+    keep = set(data.table["image"].iloc[positions])
+    return positions, boxes[boxes["image"].isin(keep)].reset_index(drop=True)
+
+
+def mass_in_boxes(maps: torch.Tensor, keys: list[str], boxes: pd.DataFrame, classes: list[str], size) -> pd.DataFrame:
+    """Per (image, class) with a truth box: the share of the map's positive mass inside the union of
+    that class's boxes (``image, class, mass_inside``)."""
+    position = {k: i for i, k in enumerate(keys)}
+    rows = []
+    for (key, name), group in boxes.groupby(["image", "class"], sort=False):
+        i, k = position[key], classes.index(name)
+        mask = torch.zeros(size, dtype=torch.bool)
+        for x, y, w, h in group[["x", "y", "w", "h"]].to_numpy(float):
+            mask[int(y) : int(np.ceil(y + h)), int(x) : int(np.ceil(x + w))] = True
+        rows.append((key, name, float(heatmap_mass_in_mask(maps[i, k].clamp_min(0), mask))))
+    return pd.DataFrame(rows, columns=["image", "class", "mass_inside"])
+
+
+def localization_section(data: CXRDataset, classes: list[str], maps: MapPass, boxes: pd.DataFrame) -> ReportSection:
+    import matplotlib.pyplot as plt
+
+    section = ReportSection("localization", TITLE)
+    keys = data.table["image"].iloc[maps.positions].tolist()
+    size = tuple(data.image_size)
+    point = point_localization_accuracy(maps.maps, boxes, keys, classes, size)
+    iobb = iobb_scores(maps.maps, boxes, keys, classes, size).groupby("class")["iobb"].mean()
+    mass = mass_in_boxes(maps.maps, keys, boxes, classes, size).groupby("class")["mass_inside"].mean()
+    table = point[["n", "accuracy"]].rename(columns={"n": "(image, class) pairs", "accuracy": "point localisation"})
+    table["mean IoBB"] = iobb.reindex(table.index)
+    table["map mass inside the boxes"] = mass.reindex(table.index)
+    section.tables["Per class, on the images with a truth box"] = table
+    section.notes.append(
+        f"Maps: {maps.how}; {len(keys):,} test images with a truth box. Point localisation: the map's peak "
+        "inside a box of that class (Preechakul et al.); IoBB: Wang et al.'s, the map thresholded at half its "
+        "range; mass inside: the share of the map's positive mass that falls in the boxes."
+    )
+    weighted = table.loc["weighted"] if "weighted" in table.index else None
+    if weighted is not None:
+        per_class = table.drop(index=[r for r in ("weighted", "macro") if r in table.index])
+        worst = per_class["point localisation"].idxmin()
+        section.findings.append(
+            f"The map's peak lies inside a truth box for {weighted['point localisation']:.1%} of the "
+            f"{int(weighted['(image, class) pairs']):,} (image, class) pairs; worst class {worst} "
+            f"({per_class.loc[worst, 'point localisation']:.1%})."
+        )
+    # a few overlays: the first images, the class of their first box
+    shown = boxes.drop_duplicates("image").head(4)
+    fig, axes = plt.subplots(1, max(1, len(shown)), figsize=(3.2 * max(1, len(shown)), 3.4), squeeze=False)
+    for ax, (_, box) in zip(axes[0], shown.iterrows()):
+        i, k = keys.index(box["image"]), classes.index(box["class"])
+        image = data[int(maps.positions[i])]["image"][0].numpy()
+        heat = torch.nn.functional.interpolate(maps.maps[i, k][None, None], size=size, mode="bilinear")[0, 0]
+        ax.imshow(image, cmap="gray")
+        ax.imshow(heat.numpy(), cmap="jet", alpha=0.35)
+        for _, b in boxes[(boxes["image"] == box["image"]) & (boxes["class"] == box["class"])].iterrows():
+            ax.add_patch(plt.Rectangle((b["x"], b["y"]), b["w"], b["h"], fill=False, color="lime", lw=1.5))
+        ax.set_title(f"{box['class']}\n{box['image']}", fontsize=9)
+        ax.axis("off")
+    fig.suptitle("Class map over the image, truth box in green")
+    fig.tight_layout()
+    section.figures["Examples"] = fig
+    section.data = {"how": maps.how, "table": table.to_dict(orient="index")}
+    return section
