@@ -30,7 +30,7 @@ def discrimination_section(scores: Scores, classes: list[str], bootstrap: Patien
         )
     section = ReportSection("discrimination", TITLE)
     shown = table[["n", "positives", "auroc", "low", "high"]].rename(
-        columns={"n": "known labels", "low": "95 % low", "high": "95 % high"}
+        columns={"n": "known labels", "auroc": "AUROC", "low": "95 % low", "high": "95 % high"}
     )
     section.tables["AUROC per class (95 % interval: bootstrap over patients)"] = shown
     missing = table.index[table["auroc"].isna()].tolist()

@@ -24,7 +24,7 @@ th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: right; }
 th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
 .absent { color: #8a4b00; background: #fff6e8; padding: .5em .8em; border-left: 3px solid #e0a040; }
 .note { color: #555; font-size: .92em; } figure { margin: 1em 0; } figcaption { font-size: .9em; color: #444; }
-img { max-width: 100%; }
+img { max-width: 100%; } table.settings td { text-align: left; }
 """
 
 
@@ -85,7 +85,7 @@ def report_html(title: str, settings: dict[str, Any], sections: list[ReportSecti
     return (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
-        f"<table>{rows}</table><ul>{summary}</ul>{body}</body></html>"
+        f"<table class='settings'>{rows}</table><ul>{summary}</ul>{body}</body></html>"
     )
 
 

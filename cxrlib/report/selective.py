@@ -79,10 +79,13 @@ def selective_section(methods: dict[str, np.ndarray], labels: np.ndarray, costs=
         else f"Over {n:,} known decisions the model's AURC is {areas['model']:.3f}."
     )
     if "last-layer Laplace" in areas:
-        diff = areas["last-layer Laplace"] - areas["model"]
-        section.findings.append(
-            f"Ordering by the Laplace predictive {'lowers' if diff < 0 else 'raises' if diff > 0 else 'leaves'} "
-            f"the AURC {'unchanged' if diff == 0 else f'by {abs(diff):.3f}'} ({areas['last-layer Laplace']:.3f})."
+        laplace = areas["last-layer Laplace"]
+        diff = round(laplace, 3) - round(areas["model"], 3)
+        change = (
+            "leaves the AURC unchanged at three decimals"
+            if diff == 0
+            else (f"{'lowers' if diff < 0 else 'raises'} the AURC by {abs(diff):.3f}")
         )
+        section.findings.append(f"Ordering by the Laplace predictive {change} ({laplace:.3f}).")
     section.data = {"aurc": areas, "chow": {name: t.to_dict(orient="index") for name, t in tables.items()}}
     return section

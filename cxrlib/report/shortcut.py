@@ -37,7 +37,13 @@ def shortcut_section(maps: MapPass, labels: np.ndarray) -> ReportSection:
         expanded = masks[:, None].expand(-1, maps.maps.shape[1], -1, -1)
         inside = heatmap_mass_in_mask(maps.maps.clamp_min(0), expanded)  # (n, K)
         share = (1 - inside) if name == "thorax_mask" else inside
-        rows[f"map mass {where}"] = {"pairs": int(pairs.sum()), "mean share": float(share[pairs].mean())}
+        area = masks.flatten(1).float().mean(1)  # (n,) the region's share of the image
+        area = (1 - area) if name == "thorax_mask" else area
+        rows[f"map mass {where}"] = {
+            "pairs": int(pairs.sum()),
+            "mean share": float(share[pairs].mean()),
+            "share of the image": float(area[:, None].expand_as(share)[pairs].mean()),
+        }
     if not rows:
         return absent("shortcut", TITLE, "no positive finding to probe on the marked images")
     import pandas as pd
@@ -47,7 +53,8 @@ def shortcut_section(maps: MapPass, labels: np.ndarray) -> ReportSection:
     for what, row in table.iterrows():
         where, pairs = what.removeprefix("map mass "), int(row["pairs"])
         section.findings.append(
-            f"On average {row['mean share']:.1%} of the map's mass lies {where} ({pairs:,} image–finding pairs)."
+            f"On average {row['mean share']:.1%} of the map's mass lies {where} ({pairs:,} image–finding pairs), "
+            f"a region that is {row['share of the image']:.1%} of the image (the share a uniform map would put there)."
         )
     section.notes.append(f"Maps: {maps.how}.")
     section.data = {"table": table.to_dict(orient="index")}

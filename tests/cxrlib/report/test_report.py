@@ -38,6 +38,7 @@ def test_every_section_is_filled_on_synthcxr(synth):
     ].index.get_level_values(0)
     shortcut = report["shortcut"].tables["Share of the class maps' mass, over the known positive findings"]
     assert {"map mass outside the thorax", "map mass on the planted marker"} <= set(shortcut.index)
+    assert (shortcut["share of the image"] > 0).all() and (shortcut["share of the image"] < 1).all()
     assert "CAM" in report["localization"].data["how"]
     report.close_figures()
 
