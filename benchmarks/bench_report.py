@@ -58,7 +58,8 @@ def main() -> None:
     }
     print(f"report on {len(test)} images at {args.size} px: {seconds:.1f} s (target <= {TARGET_SECONDS:.0f} s)")
     settings = {"n": args.n, "size": args.size, "bootstrap": args.bootstrap, "model": "small-cnn"}
-    print(f"wrote {write_benchmark('report', figures, 'cpu', args.root, settings)}")
+    path = write_benchmark("report", figures, "cpu", args.root, settings)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

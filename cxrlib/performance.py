@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .gpu_report import gpu_check_section
+from .nested import nested_get
 from .performance_report import report_benchmark_section
 from .real_scale_report import real_scale_section
 
@@ -198,19 +199,14 @@ def _machine_line(machine: dict[str, Any] | None) -> str:
     )
 
 
-def _get(record: dict, *path: str) -> Any:
-    node: Any = record
-    for part in path:
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
+def _device(record: dict) -> str:
+    return nested_get(record, "machine", "gpu") or nested_get(record, "machine", "device")
 
 
 def _saliency_section(record: dict) -> list[str]:
     s = record.get("settings", {})
-    step = _get(record, "figures", "training_step") or {}
-    cams = _get(record, "figures", "cam_extraction") or {}
+    step = nested_get(record, "figures", "training_step") or {}
+    cams = nested_get(record, "figures", "cam_extraction") or {}
     secs = step.get("seconds", {})
     base = secs.get("wbce")
     what = (
@@ -302,9 +298,9 @@ _LAPLACE_WHOLE, _LAPLACE_CACHED = "whole network (laplace-torch)", "cached featu
 
 def _laplace_section(record: dict) -> list[str]:
     s = record.get("settings", {})
-    fit = _get(record, "figures", "fit") or {}
-    prior = _get(record, "figures", "prior", "seconds") or {}
-    pipe = _get(record, "figures", "pipeline") or {}
+    fit = nested_get(record, "figures", "fit") or {}
+    prior = nested_get(record, "figures", "prior", "seconds") or {}
+    pipe = nested_get(record, "figures", "pipeline") or {}
     lines = [
         f"The Laplace study's CNN (`{s.get('backbone', 'vilter-cnn')}`, {s.get('epochs', '?')} epochs) on SynthMSK, "
         f"{s.get('n_train', '?')} training and {s.get('n_val', '?')} validation images "
@@ -328,7 +324,7 @@ def _laplace_section(record: dict) -> list[str]:
             if not whole or not cached:
                 continue
             with_pass = f"{whole / (cached + feature):.1f}×" if feature else "?"
-            diff = _get(fit, "max_relative_difference", name)
+            diff = nested_get(fit, "max_relative_difference", name)
             lines.append(
                 f"| {name} | {_ms(whole)} | {_ms(cached)} | **{whole / cached:.0f}×** | {with_pass} | "
                 f"{'?' if diff is None else f'{diff:.1e}'} |"
@@ -363,7 +359,7 @@ def _laplace_section(record: dict) -> list[str]:
         ]
         for name, steps in prior.items():
             cached_steps = steps.get(_LAPLACE_CACHED, {})
-            fit_s = _get(seconds, name, _LAPLACE_CACHED)
+            fit_s = nested_get(seconds, name, _LAPLACE_CACHED)
             paper = PAPER_LAPLACE_HOURS.get(name)
             paper_cells = f"{paper[0]} h | {paper[1]} h" if paper else "– | –"
             fit_cell = "?" if fit_s is None else _ms(fit_s)
@@ -438,8 +434,8 @@ def _pylon_step_lines(seconds: dict[str, float]) -> list[str]:
 
 def _pylon_section(record: dict) -> list[str]:
     s = record.get("settings", {})
-    step = _get(record, "figures", "training_step") or {}
-    maps = _get(record, "figures", "maps") or {}
+    step = nested_get(record, "figures", "training_step") or {}
+    maps = nested_get(record, "figures", "maps") or {}
     lines = [
         f"PYLON against the GMP CAM baseline on the same encoder (`{s.get('encoder', '?')}`, "
         f"{s.get('image_size', '?')} px, batches of {s.get('batch', '?')}, {s.get('classes', '?')} classes, "
@@ -563,13 +559,15 @@ def performance_markdown(
             ]
         lines += [_machine_line(runner.get("machine")), ""]
     lines += ["## GPU", ""]
-    gpu = {n: r for n, r in benchmarks.items() if _get(r, "machine", "gpu")}  # "gpu" only where CUDA ran
-    if runner and str(_get(runner, "machine", "device") or "").startswith("cuda"):
+    gpu = {n: r for n, r in benchmarks.items() if nested_get(r, "machine", "gpu")}  # "gpu" only where CUDA ran
+    if runner and str(nested_get(runner, "machine", "device") or "").startswith("cuda"):
         gpu["the book build"] = runner
     if gpu:
         lines += [
             "GPU figures recorded in this build: "
-            + ", ".join(f"{n} ({_get(r, 'machine', 'gpu') or _get(r, 'machine', 'device')})" for n, r in gpu.items())
+            + ", ".join(
+                f"{n} ({nested_get(r, 'machine', 'gpu') or nested_get(r, 'machine', 'device')})" for n, r in gpu.items()
+            )
             + ".",
             "",
         ]

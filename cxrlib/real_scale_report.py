@@ -4,7 +4,7 @@ tree, the targets it is held to, and an extrapolation (stated as one) to the ful
 
 from __future__ import annotations
 
-from typing import Any
+from .nested import nested_get
 
 __all__ = ["DATASET_IMAGES", "REAL_SCALE_TARGETS", "real_scale_section", "extrapolated_build_hours"]
 
@@ -18,20 +18,11 @@ def _gb(n: float) -> str:
     return f"{n / 1e9:.2f} GB"
 
 
-def _get(record: dict, *keys: str) -> Any:
-    node: Any = record
-    for key in keys:
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node
-
-
 def extrapolated_build_hours(record: dict, images: int, cores: int) -> float | None:
     """Hours to build a cache of ``images`` on ``cores``: the full build's measured rate (which carries
     the parallel efficiency measured on its ``workers``), scaled linearly to ``cores``. An extrapolation:
     it assumes the files decode like the benchmark's PNGs and that the rate per core holds at ``cores``."""
-    rate, workers = _get(record, "figures", "build", "images_per_s"), _get(record, "settings", "workers")
+    rate, workers = nested_get(record, "figures", "build", "images_per_s"), nested_get(record, "settings", "workers")
     if not rate or not workers:
         return None
     return images / (rate * cores / workers) / 3600
@@ -69,7 +60,7 @@ def real_scale_section(record: dict) -> list[str]:
         "| step | figure |",
         "|---|---|",
         f"| index the tree (`load_images=False`: CSV, filters, official splits, boxes) | "
-        f"{_seconds(_get(f, 'index', 'seconds'))} for {_get(f, 'index', 'rows') or 0:,} rows |",
+        f"{_seconds(nested_get(f, 'index', 'seconds'))} for {nested_get(f, 'index', 'rows') or 0:,} rows |",
         f"| cache build, 1 worker (first {s.get('serial_n', '?'):,} images) | "
         f"{one.get('images_per_s', 0):,.0f} images/s |",
         f"| cache build, {workers} workers (the same images) | {many.get('images_per_s', 0):,.0f} images/s: "
@@ -77,18 +68,19 @@ def real_scale_section(record: dict) -> list[str]:
         f"| full build in a fresh process (`open_nih(..., workers={workers})`) | {_seconds(build.get('seconds'))}, "
         f"{build.get('images_per_s', 0):,.0f} images/s, {_gb(build.get('cache_bytes', 0))} on disk |",
         f"| peak memory during the build (PSS of the process and its workers) | "
-        f"**{_gb(_get(build, 'peak', 'pss_total') or 0)}** |",
-        f"| reopen the built cache (index, file scan, cache lookup) | **{_seconds(_get(f, 'reopen', 'seconds'))}** |",
+        f"**{_gb(nested_get(build, 'peak', 'pss_total') or 0)}** |",
+        "| reopen the built cache (index, file scan, cache lookup) | "
+        f"**{_seconds(nested_get(f, 'reopen', 'seconds'))}** |",
         f"| one training epoch over the cache (small CNN, batches of 64; {epoch.get('images', 0):,} images) | "
         f"{_seconds(epoch.get('seconds'))}, {epoch.get('images_per_s', 0):,.0f} images/s |",
         f"| peak memory during the epoch: the process's own / its file-backed pages (cache and libraries) | "
-        f"{_gb(_get(epoch, 'peak', 'rss_anon') or 0)} / {_gb(_get(epoch, 'peak', 'rss_file') or 0)} |",
+        f"{_gb(nested_get(epoch, 'peak', 'rss_anon') or 0)} / {_gb(nested_get(epoch, 'peak', 'rss_file') or 0)} |",
         f"| build killed (SIGKILL, workers too) at {resumed.get('images_recorded_at_the_kill', 0):,} images, "
         f"then rebuilt | kept {resumed.get('images_kept', 0):,}, decoded "
         f"{resumed.get('images_decoded_by_the_resume', 0):,} in {_seconds(resumed.get('seconds'))} |",
         "",
     ]
-    reopen, peak = _get(f, "reopen", "seconds"), _get(build, "peak", "pss_total")
+    reopen, peak = nested_get(f, "reopen", "seconds"), nested_get(build, "peak", "pss_total")
     targets = []
     if reopen is not None:
         targets.append(f"reopen ≤ {REAL_SCALE_TARGETS['reopen_seconds']:.0f} s {_verdict(reopen <= 5.0)}")
