@@ -40,7 +40,7 @@ test: env browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m cxrlib.book --profile smoke
-	CXRLIB_REQUIRE_BOOK=1 $(PY) -m pytest -q
+	CXRLIB_REQUIRE_BOOK=1 $(PY) -m pytest -q --durations=25
 
 # On a GPU box: every study on smoke on CUDA, a notebook through papermill, the benchmarks with --device cuda
 # and the training-step throughput table; pass/fail and wall times, records under results/benchmarks/.

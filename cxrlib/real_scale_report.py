@@ -54,7 +54,7 @@ def real_scale_section(record: dict) -> list[str]:
         f"(`Data_Entry_2017_v2020.csv`, `BBox_List_2017.csv`, the official lists, `images_0NN/images/`), the "
         f"PNGs {tree.get('png_side', '?')} px 8-bit grey, {tree.get('mean_png_bytes', 0) / 1e3:,.0f} kB on average, "
         f"made from {tree.get('distinct_pngs', '?')} SynthCXR images (the rest hard links to them: each file is "
-        f"decoded in full, but reads come from the page cache, so a cold disk is not measured). Cache at "
+        f"decoded in full, but reads come from the page cache: cold-disk reads are outside this benchmark). Cache at "
         f"{s.get('size', '?')} px, {workers} worker processes.",
         "",
         "| step | figure |",
@@ -123,7 +123,8 @@ def real_scale_section(record: dict) -> list[str]:
         rows.append(f"| {name} | {images:,} | {_gb(images * size * size)} | {_duration(two)} | {_duration(sixteen)} |")
     if rows:
         lines += [
-            f"*Extrapolated, not measured:* the cache build of each full dataset at {s.get('size', '?')} px, from "
+            "*An extrapolation, beyond what was run:* the cache build of each full dataset at "
+            f"{s.get('size', '?')} px, from "
             f"the full build's rate above on {workers} workers, scaled linearly to the cores. It assumes the files "
             "decode as fast as these PNGs (MIMIC-CXR-JPG's JPEGs and CheXpert's are larger than NIH's 1024-px "
             "PNGs, so theirs will be slower), that the rate per core holds on 16 cores (the 1-to-2-worker "

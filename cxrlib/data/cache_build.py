@@ -31,7 +31,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .._progress import progress_enabled
-from .decode import decode_image, resize_to_uint8
+from .decode import ImageDecodeError, decode_image, resize_to_uint8
 
 __all__ = ["ChunkResult", "default_workers", "default_chunk_size", "decode_chunk", "build_image_cache"]
 
@@ -49,9 +49,11 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def default_chunk_size(n: int, workers: int) -> int:
-    """Rows per chunk: about 8 chunks per worker (an even load and a fine resume), 16 to 512 rows."""
-    return int(min(512, max(16, -(-n // (8 * max(1, workers))))))
+def default_chunk_size(n: int) -> int:
+    """Rows per chunk: ``n / 64`` within 16 to 512 rows (enough chunks for an even load on 8 workers and a
+    fine-grained resume). It does not depend on the number of workers, so that a build resumed with
+    other ``workers=`` (or on another machine) finds the same chunks."""
+    return int(min(512, max(16, -(-n // 64))))
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,8 @@ def decode_chunk(
                 image = decode(Path(path))
             except (FileNotFoundError, ValueError) as err:
                 if on_bad == "raise":
-                    raise type(err)(f"{err} (table row {start + j}, image {name})") from err
+                    kind = FileNotFoundError if isinstance(err, FileNotFoundError) else ImageDecodeError
+                    raise kind(f"{err} (table row {start + j}, image {name})") from err
                 failed.append([start + j, type(err).__name__, str(err)])
                 rows[j] = 0
                 continue
@@ -147,33 +150,33 @@ def _finished_chunks(work: Path, bounds: list[tuple[int, int]]) -> dict[int, Chu
 
 
 def _open_images(work: Path, n: int, image_size: int) -> bool:
-    """Create ``images.npy`` (allocated in full), or keep an earlier build's of the same shape; returns
-    whether it was kept."""
+    """Create ``images.npy`` or keep an earlier build's of the same shape, allocated in full on disk
+    either way (a full disk fails here, not as a SIGBUS in a worker writing through the mapping);
+    returns whether an earlier build's file was kept."""
     path = work / _IMAGES
     shape = (n, image_size, image_size)
+    kept = False
     if path.exists():
         try:
             existing = np.load(path, mmap_mode="r")
-            same = existing.shape == shape and existing.dtype == np.uint8
+            kept = existing.shape == shape and existing.dtype == np.uint8
             del existing
-            if same:
-                return True
         except (ValueError, OSError):
-            pass
-        path.unlink()
-        shutil.rmtree(work / _CHUNKS, ignore_errors=True)
-    images = np.lib.format.open_memmap(path, "w+", np.uint8, shape)
-    offset = images.offset
-    del images
+            kept = False
+        if not kept:
+            path.unlink()
+            shutil.rmtree(work / _CHUNKS, ignore_errors=True)
+    if not kept:
+        np.lib.format.open_memmap(path, "w+", np.uint8, shape).flush()
     if hasattr(os, "posix_fallocate") and n:
         fd = os.open(path, os.O_RDWR)
         try:
-            os.posix_fallocate(fd, 0, offset + n * image_size * image_size)
+            os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
         except OSError as err:
             raise OSError(err.errno, f"cannot allocate the cache file {path}: {err.strerror}") from err
         finally:
             os.close(fd)
-    return False
+    return kept
 
 
 def _picklable(decode: Callable) -> bool:
@@ -215,7 +218,7 @@ def build_image_cache(
     if workers > 1 and not _picklable(decode):
         log.warning("the decode function %r cannot go to worker processes: decoding in this process", decode)
         workers = 1
-    size = int(chunk_size) if chunk_size else default_chunk_size(n, workers)
+    size = int(chunk_size) if chunk_size else default_chunk_size(n)
     bounds = [(s, min(s + size, n)) for s in range(0, n, size)]
     resumed = _open_images(work, n, image_size)
     (work / _CHUNKS).mkdir(exist_ok=True)
@@ -249,11 +252,15 @@ def build_image_cache(
                 try:
                     while pending:
                         finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for future in finished:
-                            result = future.result()  # a worker's error is raised here, naming the image
-                            _write_record(work, result)
-                            done[result.start] = result
-                            bar.update(result.stop - result.start)
+                        errors = [f.exception() for f in finished if f.exception() is not None]
+                        for future in finished:  # record every chunk that succeeded, then raise
+                            if future.exception() is None:
+                                result = future.result()
+                                _write_record(work, result)
+                                done[result.start] = result
+                                bar.update(result.stop - result.start)
+                        if errors:
+                            raise errors[0]  # a worker's error, naming the file and row
                 except BaseException:
                     for future in pending:
                         future.cancel()

@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     from .report import reliability_report
 
     args = _parser().parse_args(argv)
+    if Path(args.out).suffix.lower() == ".json":
+        raise SystemExit("--out names the HTML report (its .json is written beside it): give a .html path")
     try:
         factory_kwargs, dataset_options = json.loads(args.factory_kwargs), json.loads(args.dataset_options)
     except json.JSONDecodeError as err:

@@ -20,7 +20,8 @@ class PatientBootstrap:
 
     @classmethod
     def draw(cls, patients, n_resamples: int = 1000, seed: int = 0) -> PatientBootstrap:
-        """Resample the distinct values of ``patients (N,)`` with replacement, ``n_resamples`` times
+        """Resample the distinct values of ``patients (N,)`` with replacement, ``n_resamples`` times (an
+        image without a patient id counts as a patient of its own)
         (a ``numpy`` generator seeded with ``seed``: each resample draws ``P`` patient indices with
         ``rng.integers(0, P, P)``, patients in sorted order)."""
         if n_resamples < 1:
@@ -37,9 +38,12 @@ class PatientBootstrap:
 
 
 def _codes(patients) -> tuple[np.ndarray, np.ndarray]:
-    values = np.asarray(patients).astype(str)
-    if values.ndim != 1 or len(values) == 0:
+    """Integer codes of the patient ids; an image without an id (None, NaN, "") is a patient of its own."""
+    raw = np.asarray(patients, dtype=object)
+    if raw.ndim != 1 or len(raw) == 0:
         raise ValueError("patients must be a non-empty (N,) array of patient ids")
+    missing = [v is None or v == "" or (isinstance(v, float) and np.isnan(v)) for v in raw]
+    values = np.array([f"\x00missing-{i}" if gone else str(v) for i, (v, gone) in enumerate(zip(raw, missing))])
     unique, codes = np.unique(values, return_inverse=True)
     return codes, unique
 

@@ -34,7 +34,7 @@ def layer_gradcam(
     hook = module.register_forward_hook(lambda m, inputs, output: captured.append(output))
     try:
         with torch.enable_grad():
-            logits = net(images)
+            logits = net(images.detach().requires_grad_(True))  # a graph even if the weights are frozen
             if len(captured) != 1 or not isinstance(captured[0], torch.Tensor) or captured[0].ndim != 4:
                 shape = tuple(captured[0].shape) if captured and isinstance(captured[0], torch.Tensor) else None
                 raise ValueError(

@@ -38,7 +38,7 @@ def mass_in_boxes(maps: torch.Tensor, keys: list[str], boxes: pd.DataFrame, clas
         i, k = position[key], classes.index(name)
         mask = torch.zeros(size, dtype=torch.bool)
         for x, y, w, h in group[["x", "y", "w", "h"]].to_numpy(float):
-            mask[int(y) : int(np.ceil(y + h)), int(x) : int(np.ceil(x + w))] = True
+            mask[max(0, int(y)) : max(0, int(np.ceil(y + h))), max(0, int(x)) : max(0, int(np.ceil(x + w)))] = True
         rows.append((key, name, float(heatmap_mass_in_mask(maps[i, k].clamp_min(0), mask))))
     return pd.DataFrame(rows, columns=["image", "class", "mass_inside"])
 

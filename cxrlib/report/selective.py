@@ -29,10 +29,13 @@ def decisions(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nda
 def chow_table(probs: np.ndarray, labels: np.ndarray, costs=DEFAULT_COSTS) -> pd.DataFrame:
     """Per cost ``c``: ``coverage`` (share of decisions answered), ``kept accuracy`` (NaN if none is
     answered) and ``system cost`` (``c`` per deferral plus 1 per wrong answer, per decision)."""
-    confidence, wrong = decisions(probs, labels)
+    _, wrong = decisions(probs, labels)
+    known = ~np.isnan(labels)
+    p = np.clip(probs[known], 0.0, 1.0)
+    doubt = np.minimum(p, 1 - p)
     rows = {}
     for c in costs:
-        keep = (1 - confidence) <= c
+        keep = doubt <= c + 1e-12  # p = 0.7 gives 1 − p = 0.30000000000000004: at c = 0.3 it is answered
         rows[f"c = {c:g}"] = {
             "coverage": float(keep.mean()),
             "kept accuracy": float(1 - wrong[keep].mean()) if keep.any() else np.nan,

@@ -26,6 +26,11 @@ def shortcut_section(maps: MapPass, labels: np.ndarray) -> ReportSection:
         )
     section = ReportSection("shortcut", TITLE)
     positive = torch.as_tensor(np.nan_to_num(labels, nan=0.0) == 1)
+    has_mass = maps.maps.clamp_min(0).flatten(2).sum(-1) > 0  # (n, K): a blank map has no mass to place
+    blank = int((positive & ~has_mass).sum())
+    if blank:
+        section.notes.append(f"{blank} positive findings with a blank map (no positive mass) are left out.")
+    positive = positive & has_mass
     rows = {}
     for name, where in present.items():
         masks = maps.extras[name]  # (n, H, W)

@@ -48,8 +48,9 @@ def _group_statistics(scores: Scores, rows: np.ndarray, bootstrap: PatientBootst
         y = labels[known, k]
         if known.sum() == 0 or y.min() == y.max():
             continue
-        per_class.append(weighted_auroc(probs[known, k], y, np.ones(int(known.sum())))[0])
-        per_class_boot.append(weighted_auroc(probs[known, k], y, weights[:, known]))
+        logits = scores.logits[rows][known, k]  # AUROC on logits, as the discrimination section ranks them
+        per_class.append(weighted_auroc(logits, y, np.ones(int(known.sum())))[0])
+        per_class_boot.append(weighted_auroc(logits, y, weights[:, known]))
     known = ~np.isnan(labels)
     positive = known & (labels == 1)
     missed = positive & (probs < 0.5)
@@ -67,8 +68,8 @@ def _group_statistics(scores: Scores, rows: np.ndarray, bootstrap: PatientBootst
         "FNR high": np.nan,
     }
     if per_class:
-        boot = np.nanmean(np.vstack(per_class_boot), axis=0)
-        boot = boot[~np.isnan(boot)]
+        stacked = np.vstack(per_class_boot)  # (classes, B): keep resamples where every class is defined
+        boot = stacked[:, ~np.isnan(stacked).any(0)].mean(0)
         if len(boot):
             out["AUROC low"], out["AUROC high"] = np.quantile(boot, [0.025, 0.975])
     fnr_boot = fnr_boot[~np.isnan(fnr_boot)]
@@ -81,7 +82,8 @@ def subgroup_table(scores: Scores, bootstrap: PatientBootstrap) -> pd.DataFrame:
     """One row per (attribute, group) with at least :data:`MIN_GROUP` images (see the module)."""
     rows = {}
     for attribute, groups in subgroup_labels(scores.table).items():
-        for group in sorted(groups.dropna().unique(), key=str):
+        order = ["<40", "40–59", "60–79", "80+"] if attribute == "age" else sorted(groups.dropna().unique(), key=str)
+        for group in [g for g in order if (groups == g).any()]:
             members = np.flatnonzero((groups == group).to_numpy())
             if len(members) >= MIN_GROUP:
                 rows[(attribute, str(group))] = _group_statistics(scores, members, bootstrap)

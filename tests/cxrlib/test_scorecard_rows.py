@@ -113,6 +113,10 @@ def test_scorecard_keys_exist_in_a_result_of_each_profiles_shape(study, profile,
         # likewise 08's PAN rows: PAN's pyramid needs a multiple of 256 pixels (35 s here), and its keys are
         # written by the code that writes every other model's
         shape["models"] = tuple(m for m in shape["models"] if m != "pan")
+    if study == "01_baseline" and len(shape["backbones"]) > 2:
+        # 01's `full` trains three deep backbones; their keys come from one loop, so two of them (the
+        # source's DenseNet-121 and one other) show that every backbone's rows resolve, in half the time
+        shape["backbones"] = shape["backbones"][:2]
     settings = settings_for("smoke", progress=False, **shape, **tiny)
     headline = run(settings).headline
     every = set().union(*(_members(_shape(study, p)) for p in PROFILES))

@@ -59,10 +59,8 @@ def _built(work: Path) -> np.ndarray:
     return np.array(np.load(work / "images.npy"))
 
 
-def test_chunk_sizes_cover_a_few_chunks_per_worker():
-    assert default_chunk_size(50_000, 2) == 512
-    assert default_chunk_size(100, 2) == 16
-    assert default_chunk_size(1000, 4) == 32
+def test_chunk_sizes_do_not_depend_on_the_workers():
+    assert default_chunk_size(50_000) == 512 and default_chunk_size(100) == 16 and default_chunk_size(3200) == 50
 
 
 def test_two_workers_write_the_bytes_of_a_serial_build(tmp_path):
@@ -107,6 +105,16 @@ def test_a_stopped_build_resumes_decoding_only_what_was_left(tmp_path):
     np.testing.assert_array_equal(entry.array("images"), _built(reference))
     np.testing.assert_array_equal(entry.array("sizes"), np.load(reference / "sizes.npy"))
     assert not work.exists()
+
+
+def test_a_build_stopped_with_one_worker_resumes_with_two_on_the_same_chunks(tmp_path):
+    paths = _images(tmp_path / "img", 48)  # default chunk size: 16 rows
+    work = tmp_path / "work"
+    work.mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        build_image_cache(work, paths, _names(paths), SIZE, workers=1, decode=Counting(20), progress=False)
+    meta = build_image_cache(work, paths, _names(paths), SIZE, workers=2, progress=False)
+    assert meta["build"]["chunks_kept_from_a_stopped_build"] == 1 and meta["build"]["images_decoded"] == 32
 
 
 def test_a_finished_chunk_whose_bytes_changed_is_decoded_again(tmp_path):

@@ -1,0 +1,70 @@
+"""The sections' own arithmetic against hand computations: Chow's rule, the subgroup FNR, the
+shortcut probe, and patients without an id."""
+
+import numpy as np
+import pandas as pd
+import torch
+
+from cxrlib.report.bootstrap import PatientBootstrap
+from cxrlib.report.maps_pass import MapPass
+from cxrlib.report.scoring import Scores
+from cxrlib.report.selective import chow_table
+from cxrlib.report.shortcut import shortcut_section
+from cxrlib.report.subgroups import subgroup_labels, subgroup_table
+
+
+def test_chow_answers_where_min_p_1_minus_p_is_at_most_the_cost():
+    probs = np.array([[0.3], [0.7], [0.95], [0.5], [0.1]])
+    labels = np.array([[0.0], [0.0], [1.0], [np.nan], [1.0]])
+    table = chow_table(probs, labels, costs=(0.3, 0.05))
+    # known decisions: 0.3 (answered at c = 0.3, right), 0.7 (answered, wrong), 0.95 (right), 0.1 (wrong)
+    assert table.loc["c = 0.3", "coverage"] == 1.0 and table.loc["c = 0.3", "kept accuracy"] == 0.5
+    assert table.loc["c = 0.05", "coverage"] == 0.25 and table.loc["c = 0.05", "kept accuracy"] == 1.0
+    assert table.loc["c = 0.05", "system cost"] == (3 * 0.05 + 0) / 4
+
+
+def _scores(n=60):
+    rng = np.random.default_rng(0)
+    labels = (rng.random((n, 2)) < 0.4).astype(float)
+    logits = rng.normal(0, 1, (n, 2)) + 1.5 * (labels - 0.5)
+    table = pd.DataFrame(
+        {
+            "image": [f"{i}.png" for i in range(n)],
+            "patient_id": [str(i // 2) for i in range(n)],
+            "view": ["PA" if i % 3 else "AP" for i in range(n)],
+            "age": [25 + (i * 7) % 70 for i in range(n)],
+        }
+    )
+    return Scores(logits, labels, table, np.arange(n))
+
+
+def test_subgroup_fnr_is_the_share_of_positives_below_one_half():
+    scores = _scores()
+    table = subgroup_table(scores, PatientBootstrap.draw(scores.table["patient_id"], 50))
+    for view in ("AP", "PA"):
+        rows = (scores.table["view"] == view).to_numpy()
+        positive = scores.labels[rows] == 1
+        expected = (positive & (scores.probs[rows] < 0.5)).sum() / positive.sum()
+        assert table.loc[("view", view), "FNR at 0.5"] == expected
+        assert table.loc[("view", view), "FNR low"] <= expected <= table.loc[("view", view), "FNR high"]
+    assert list(subgroup_labels(scores.table)["age"].dropna().unique())  # banded
+    ages = [g for a, g in table.index if a == "age"]
+    assert ages == [g for g in ["<40", "40–59", "60–79", "80+"] if g in ages]  # in age order, not text order
+
+
+def test_the_shortcut_probe_leaves_blank_maps_out():
+    maps = torch.zeros(2, 1, 4, 4)
+    maps[0, 0, 0, 0] = 1.0  # image 0: all mass in a corner outside the thorax; image 1: a blank map
+    thorax = torch.zeros(2, 4, 4, dtype=torch.bool)
+    thorax[:, 1:3, 1:3] = True
+    section = shortcut_section(MapPass(maps, np.arange(2), "test maps", {"thorax_mask": thorax}), np.ones((2, 1)))
+    row = section.tables["Share of the class maps' mass, over the known positive findings"].iloc[0]
+    assert row["pairs"] == 1 and row["mean share"] == 1.0 and row["share of the image"] == 0.75
+    assert "1 positive findings with a blank map" in section.notes[0]
+
+
+def test_images_without_a_patient_id_are_patients_of_their_own():
+    weights = PatientBootstrap.draw(np.array(["a", "a", None, np.nan, ""], dtype=object), 200, seed=0).weights
+    assert (weights[:, 0] == weights[:, 1]).all()
+    assert not (weights[:, 2] == weights[:, 3]).all() and not (weights[:, 3] == weights[:, 4]).all()
+    assert (weights[:, [0, 2, 3, 4]].sum(1) == 4).all()  # four patients: a and three without an id
