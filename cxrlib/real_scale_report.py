@@ -121,7 +121,13 @@ def real_scale_section(record: dict) -> list[str]:
             continue
         size = s.get("size", 256)
         rows.append(f"| {name} | {images:,} | {_gb(images * size * size)} | {_duration(two)} | {_duration(sixteen)} |")
-    if rows:
+    if rows and small:
+        lines += [
+            "No extrapolation to the full datasets from a tree this small (process start-up and the page cache "
+            "weigh on its rates); see a run of tens of thousands of images for one.",
+            "",
+        ]
+    elif rows:
         lines += [
             "*An extrapolation, beyond what was run:* the cache build of each full dataset at "
             f"{s.get('size', '?')} px, from "

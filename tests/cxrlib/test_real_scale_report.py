@@ -75,7 +75,7 @@ def test_section_states_figures_targets_and_the_extrapolation_as_such():
     bad = "\n".join(real_scale_section(_record(n=2000, speedup=1.2, peak=2.5e9, resumed_ok=False)))
     assert "≥ 1.7× one worker **missed**" in bad and "≤ 2.00 GB **missed**" in bad
     assert "what was missing **missed**" in bad and "**Failed: the resume decoded only the missing images.**" in bad
-    assert "a small tree" in bad
+    assert "a small tree" in bad and "No extrapolation" in bad and "| CheXpert |" not in bad
 
 
 def test_a_committed_record_is_shown_under_its_benchmark(tmp_path):
