@@ -1,5 +1,5 @@
 """Section 4, selective prediction: every known (image, class) decision answered by the model at 0.5,
-ordered by confidence (``max(p, 1 − p)``) from the model's probabilities and from the last-layer
+ordered by doubt (``min(p, 1 − p)``, the most confident first) from the model's probabilities and from the last-layer
 Laplace predictive; risk–coverage curves, the area under them (AURC), and at a few deferral costs
 ``c`` the coverage and kept accuracy of Chow's rule (answer when ``min(p, 1 − p) ≤ c``, the expected
 error of answering no greater than the cost of deferring)."""
@@ -19,20 +19,18 @@ DEFAULT_COSTS = (0.05, 0.1, 0.2, 0.3)
 
 
 def decisions(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(confidence, wrong)`` over the known (image, class) decisions: ``max(p, 1 − p)`` and whether
-    the answer ``p ≥ 0.5`` disagrees with the label."""
+    """``(doubt, wrong)`` over the known (image, class) decisions: ``min(p, 1 − p)`` (the expected error of
+    answering; the least doubtful are kept first) and whether the answer ``p ≥ 0.5`` disagrees with the
+    label."""
     known = ~np.isnan(labels)
     p, y = np.clip(probs[known], 0.0, 1.0), labels[known]
-    return np.maximum(p, 1 - p), ((p >= 0.5) != (y == 1)).astype(float)
+    return np.minimum(p, 1 - p), ((p >= 0.5) != (y == 1)).astype(float)
 
 
 def chow_table(probs: np.ndarray, labels: np.ndarray, costs=DEFAULT_COSTS) -> pd.DataFrame:
     """Per cost ``c``: ``coverage`` (share of decisions answered), ``kept accuracy`` (NaN if none is
     answered) and ``system cost`` (``c`` per deferral plus 1 per wrong answer, per decision)."""
-    _, wrong = decisions(probs, labels)
-    known = ~np.isnan(labels)
-    p = np.clip(probs[known], 0.0, 1.0)
-    doubt = np.minimum(p, 1 - p)
+    doubt, wrong = decisions(probs, labels)
     rows = {}
     for c in costs:
         keep = doubt <= c + 1e-12  # p = 0.7 gives 1 − p = 0.30000000000000004: at c = 0.3 it is answered
@@ -58,9 +56,9 @@ def selective_section(methods: dict[str, np.ndarray], labels: np.ndarray, costs=
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
     areas, tables = {}, {}
     for name, probs in used.items():
-        confidence, wrong = decisions(probs, labels)
-        coverage, risk = risk_coverage_curve(-confidence, wrong)
-        areas[name] = aurc(-confidence, wrong)
+        doubt, wrong = decisions(probs, labels)
+        coverage, risk = risk_coverage_curve(doubt, wrong)
+        areas[name] = aurc(doubt, wrong)
         ax.plot(coverage, risk, label=f"{name} (AURC {areas[name]:.3f})")
         tables[name] = chow_table(probs, labels, costs)
     ax.set_xlabel("coverage (share of decisions answered, most confident first)")
