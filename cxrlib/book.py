@@ -66,6 +66,7 @@ NOTEBOOKS: list[str] = [
     "07_defer",
     "08_pylon",
     "09_pylon_ablations",
+    "10_reliability_report",
 ]
 PROFILES = ("smoke", "default", "full")
 #: notebook → the notebooks whose artifacts (``cxrlib.artifacts``) it loads; the runner executes those
@@ -73,6 +74,7 @@ PROFILES = ("smoke", "default", "full")
 DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "05_calibration": ("04_imbalance_losses",),
     "09_pylon_ablations": ("08_pylon",),
+    "10_reliability_report": ("01_baseline",),
 }
 EXECUTED_DIR = Path("book") / "notebooks"
 

@@ -23,6 +23,7 @@ __all__ = [
     "MURA_ABNORMALITY",
     "class_presets",
     "resolve_classes",
+    "SYNTH_NAMES_OF_NIH",
 ]
 
 CHEXPERT_CLASSES = [
@@ -104,6 +105,9 @@ VINDR_CLASSES = [
 ]
 MURA_BODY_PARTS = ["XR_ELBOW", "XR_FINGER", "XR_FOREARM", "XR_HAND", "XR_HUMERUS", "XR_SHOULDER", "XR_WRIST"]
 MURA_ABNORMALITY = ["Abnormal"]
+
+#: NIH ChestX-ray14 names (of labels or boxes) that SynthCXR spells otherwise
+SYNTH_NAMES_OF_NIH = {"Effusion": "Pleural Effusion", "Infiltrate": "Infiltration"}
 
 _NIH_CHEXPERT5 = ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Effusion"]
 

@@ -191,7 +191,10 @@ def reliability_diagram(
         top.set(xlim=(0, 1), ylim=(0, 1), ylabel="observed frequency" if col == 0 else "")
         top.set_title(name, fontsize=10)
         top.tick_params(labelbottom=False)
-        top.legend(fontsize=7, loc="upper left")
+        if len(panels) == 1 and len(group) > 2:  # beside the panel, where it cannot hide a curve
+            top.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.03, 1.0), frameon=False)
+        else:
+            top.legend(fontsize=7, loc="upper left")
         bottom.set_yscale("symlog", linthresh=1)
         bottom.set(xlabel="mean confidence", ylabel="count" if col == 0 else "")
     fig.suptitle(title, fontsize=11)

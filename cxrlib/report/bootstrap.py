@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PatientBootstrap", "weighted_auroc", "bootstrap_auroc"]
+__all__ = ["PatientBootstrap", "weighted_auroc", "bootstrap_auroc", "bootstrap_mean_auroc"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,33 @@ def bootstrap_auroc(scores, labels, bootstrap: PatientBootstrap, confidence: flo
     out["auroc"] = float(weighted_auroc(s[known], y[known], np.ones(int(known.sum())))[0])
     values = weighted_auroc(s[known], y[known], bootstrap.weights[:, known])
     values = values[~np.isnan(values)]
+    if len(values):
+        alpha = (1 - confidence) / 2
+        out["low"], out["high"] = (float(v) for v in np.quantile(values, [alpha, 1 - alpha]))
+        out["resamples"] = len(values)
+    return out
+
+
+def bootstrap_mean_auroc(scores, labels, bootstrap: PatientBootstrap, confidence: float = 0.95) -> dict[str, float]:
+    """The mean over classes of the AUROC of ``scores (N, K)`` against ``labels (N, K)`` in {0, 1, NaN},
+    over the classes with both label values among their known ones (their number is ``classes``), with a
+    percentile interval over the resamples in which every one of those classes has both values (their
+    number is ``resamples``): the mean of one resample is over the same classes as the point estimate."""
+    s, y = np.asarray(scores, np.float64), np.asarray(labels, np.float64)
+    point, per_resample = [], []
+    for k in range(y.shape[1]):
+        known = ~np.isnan(y[:, k])
+        positives = int((y[known, k] == 1).sum())
+        if positives == 0 or positives == int(known.sum()):
+            continue
+        point.append(weighted_auroc(s[known, k], y[known, k], np.ones(int(known.sum())))[0])
+        per_resample.append(weighted_auroc(s[known, k], y[known, k], bootstrap.weights[:, known]))
+    out = {"mean_auroc": np.nan, "low": np.nan, "high": np.nan, "classes": len(point), "resamples": 0}
+    if not point:
+        return out
+    out["mean_auroc"] = float(np.mean(point))
+    values = np.stack(per_resample)  # (classes, B)
+    values = values[:, ~np.isnan(values).any(0)].mean(0)
     if len(values):
         alpha = (1 - confidence) / 2
         out["low"], out["high"] = (float(v) for v in np.quantile(values, [alpha, 1 - alpha]))

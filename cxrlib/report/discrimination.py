@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .bootstrap import PatientBootstrap, bootstrap_auroc
+from .bootstrap import PatientBootstrap, bootstrap_auroc, bootstrap_mean_auroc
 from .scoring import Scores
 from .section import ReportSection, absent
 
@@ -44,9 +44,11 @@ def discrimination_section(scores: Scores, classes: list[str], bootstrap: Patien
         f"({len(scores.table):,} images); each resample keeps all of a drawn patient's images."
     )
     best, worst = scored["auroc"].idxmax(), scored["auroc"].idxmin()
-    mean = float(scored["auroc"].mean())
+    overall = bootstrap_mean_auroc(scores.logits, scores.labels, bootstrap)
+    mean = overall["mean_auroc"]
     section.findings.append(
-        f"Mean AUROC over the {len(scored)} scored classes: {mean:.3f}; highest {best} "
+        f"Mean AUROC over the {len(scored)} scored classes: {mean:.3f} "
+        f"(95 % interval {overall['low']:.3f}–{overall['high']:.3f}); highest {best} "
         f"({scored.loc[best, 'auroc']:.3f}), lowest {worst} ({scored.loc[worst, 'auroc']:.3f}, "
         f"95 % interval {scored.loc[worst, 'low']:.3f}–{scored.loc[worst, 'high']:.3f})."
     )
@@ -55,5 +57,9 @@ def discrimination_section(scores: Scores, classes: list[str], bootstrap: Patien
         section.findings.append(
             f"Wide intervals (over 0.2) for {', '.join(wide.index)}: too few positive patients to pin the AUROC down."
         )
-    section.data = {"mean_auroc": mean, "per_class": table.to_dict(orient="index")}
+    section.data = {
+        "mean_auroc": mean,
+        "mean_auroc_interval": [overall["low"], overall["high"]],
+        "per_class": table.to_dict(orient="index"),
+    }
     return section

@@ -31,7 +31,9 @@ def box_images(data: CXRDataset, classes: list[str], limit: int) -> tuple[np.nda
 
 def mass_in_boxes(maps: torch.Tensor, keys: list[str], boxes: pd.DataFrame, classes: list[str], size) -> pd.DataFrame:
     """Per (image, class) with a truth box: the share of the map's positive mass inside the union of
-    that class's boxes (``image, class, mass_inside``)."""
+    that class's boxes, and the union's share of the image, which is what a uniform map would put inside
+    and the chance that a peak drawn uniformly at random lands in a box (``image, class, mass_inside,
+    box_share``)."""
     position = {k: i for i, k in enumerate(keys)}
     rows = []
     for (key, name), group in boxes.groupby(["image", "class"], sort=False):
@@ -39,8 +41,8 @@ def mass_in_boxes(maps: torch.Tensor, keys: list[str], boxes: pd.DataFrame, clas
         mask = torch.zeros(size, dtype=torch.bool)
         for x, y, w, h in group[["x", "y", "w", "h"]].to_numpy(float):
             mask[max(0, int(y)) : max(0, int(np.ceil(y + h))), max(0, int(x)) : max(0, int(np.ceil(x + w)))] = True
-        rows.append((key, name, float(heatmap_mass_in_mask(maps[i, k].clamp_min(0), mask))))
-    return pd.DataFrame(rows, columns=["image", "class", "mass_inside"])
+        rows.append((key, name, float(heatmap_mass_in_mask(maps[i, k].clamp_min(0), mask)), float(mask.float().mean())))
+    return pd.DataFrame(rows, columns=["image", "class", "mass_inside", "box_share"])
 
 
 def localization_section(data: CXRDataset, classes: list[str], maps: MapPass, boxes: pd.DataFrame) -> ReportSection:
@@ -50,16 +52,25 @@ def localization_section(data: CXRDataset, classes: list[str], maps: MapPass, bo
     keys = data.table["image"].iloc[maps.positions].tolist()
     size = tuple(data.image_size)
     point = point_localization_accuracy(maps.maps, boxes, keys, classes, size)
-    iobb = iobb_scores(maps.maps, boxes, keys, classes, size).groupby("class")["iobb"].mean()
-    mass = mass_in_boxes(maps.maps, keys, boxes, classes, size).groupby("class")["mass_inside"].mean()
+    iobb = iobb_scores(maps.maps, boxes, keys, classes, size)
+    mass = mass_in_boxes(maps.maps, keys, boxes, classes, size)
     table = point[["n", "accuracy"]].rename(columns={"n": "(image, class) pairs", "accuracy": "point localisation"})
-    table["mean IoBB"] = iobb.reindex(table.index)
-    table["map mass inside the boxes"] = mass.reindex(table.index)
+    for column, frame, value in (
+        ("mean IoBB", iobb, "iobb"),
+        ("map mass inside the boxes", mass, "mass_inside"),
+        ("box share of the image (chance)", mass, "box_share"),
+    ):
+        per_class = frame.groupby("class")[value].mean()
+        table[column] = per_class.reindex(table.index)
+        for row, summary in (("weighted", frame[value].mean()), ("macro", per_class.mean())):
+            if row in table.index:
+                table.loc[row, column] = summary
     section.tables["Per class, on the images with a truth box"] = table
     section.notes.append(
         f"Maps: {maps.how}; {len(keys):,} test images with a truth box. Point localisation: the map's peak "
         "inside a box of that class (Preechakul et al.); IoBB: Wang et al.'s, the map thresholded at half its "
-        "range; mass inside: the share of the map's positive mass that falls in the boxes."
+        "range; mass inside: the share of the map's positive mass that falls in the boxes; box share: the boxes' "
+        "share of the image, what a uniform map puts inside them and the chance that a random peak lands in one."
     )
     weighted = table.loc["weighted"] if "weighted" in table.index else None
     if weighted is not None:
@@ -67,7 +78,8 @@ def localization_section(data: CXRDataset, classes: list[str], maps: MapPass, bo
         worst = per_class["point localisation"].idxmin()
         section.findings.append(
             f"The map's peak lies inside a truth box for {weighted['point localisation']:.1%} of the "
-            f"{int(weighted['(image, class) pairs']):,} (image, class) pairs; worst class {worst} "
+            f"{int(weighted['(image, class) pairs']):,} (image, class) pairs, where a peak drawn at random would "
+            f"for {weighted['box share of the image (chance)']:.1%}; worst class {worst} "
             f"({per_class.loc[worst, 'point localisation']:.1%})."
         )
     # a few overlays: the first images, the class of their first box

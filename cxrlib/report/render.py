@@ -14,17 +14,26 @@ import pandas as pd
 
 from .section import ReportSection
 
-__all__ = ["jsonable", "figure_png", "section_html", "report_html", "report_json"]
+__all__ = ["jsonable", "figure_png", "section_html", "report_fragment", "report_html", "report_json"]
 
+#: the standalone page's body; everything else is scoped to the report's <div>, so that a report shown in a
+#: notebook or a book page restyles nothing around it
+_PAGE_STYLE = (
+    "body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }"
+)
 _STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
-h1 { font-size: 1.6em; } h2 { font-size: 1.25em; border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 2em; }
-table { border-collapse: collapse; margin: .8em 0; font-size: .9em; }
-th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: right; }
-th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
-.absent { color: #8a4b00; background: #fff6e8; padding: .5em .8em; border-left: 3px solid #e0a040; }
-.note { color: #555; font-size: .92em; } figure { margin: 1em 0; } figcaption { font-size: .9em; color: #444; }
-img { max-width: 100%; } table.settings td { text-align: left; }
+.cxr-report .cxr-title { font-size: 1.5em; font-weight: 600; margin: .4em 0; }
+.cxr-report .cxr-section { font-size: 1.2em; font-weight: 600; border-bottom: 1px solid #ccc; padding-bottom: .2em;
+  margin-top: 1.6em; }
+.cxr-report .cxr-caption { font-weight: 600; margin: 1em 0 .3em; }
+.cxr-report table { border-collapse: collapse; margin: .5em 0; font-size: .9em; }
+.cxr-report th, .cxr-report td { border: 1px solid #ddd; padding: .25em .6em; text-align: right; }
+.cxr-report th { background: #f4f4f4; }
+.cxr-report td:first-child, .cxr-report th:first-child { text-align: left; }
+.cxr-report .absent { color: #8a4b00; background: #fff6e8; padding: .5em .8em; border-left: 3px solid #e0a040; }
+.cxr-report .note { color: #555; font-size: .92em; } .cxr-report figure { margin: 1em 0; }
+.cxr-report figcaption { font-size: .9em; color: #444; } .cxr-report img { max-width: 100%; }
+.cxr-report table.settings td { text-align: left; }
 """
 
 
@@ -55,12 +64,12 @@ def _table_html(table: pd.DataFrame) -> str:
 
 
 def section_html(section: ReportSection) -> str:
-    parts = [f"<h2>{html.escape(section.title)}</h2>"]
+    parts = [f'<p class="cxr-section">{html.escape(section.title)}</p>']
     if not section.available:
         return parts[0] + f'<p class="absent">Not computed: {html.escape(section.reason)}.</p>'
     parts += [f"<p>{html.escape(line)}</p>" for line in section.findings]
     for caption, table in section.tables.items():
-        parts.append(f"<h3>{html.escape(caption)}</h3>{_table_html(table)}")
+        parts.append(f'<p class="cxr-caption">{html.escape(caption)}</p>{_table_html(table)}')
     for caption, figure in section.figures.items():
         parts.append(
             f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{figure_png(figure)}">'
@@ -70,8 +79,8 @@ def section_html(section: ReportSection) -> str:
     return "\n".join(parts)
 
 
-def report_html(title: str, settings: dict[str, Any], sections: list[ReportSection]) -> str:
-    """The whole report as one HTML document."""
+def report_fragment(title: str, settings: dict[str, Any], sections: list[ReportSection]) -> str:
+    """The report as one ``<div class="cxr-report">`` with its own scoped style: what a notebook shows."""
     rows = "".join(
         f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>" for k, v in settings.items()
     )
@@ -83,9 +92,16 @@ def report_html(title: str, settings: dict[str, Any], sections: list[ReportSecti
     )
     body = "\n".join(section_html(s) for s in sections)
     return (
+        f'<div class="cxr-report"><style>{_STYLE}</style><p class="cxr-title">{html.escape(title)}</p>'
+        f"<table class='settings'>{rows}</table><ul>{summary}</ul>{body}</div>"
+    )
+
+
+def report_html(title: str, settings: dict[str, Any], sections: list[ReportSection]) -> str:
+    """The whole report as one self-contained HTML document."""
+    return (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
-        f"<table class='settings'>{rows}</table><ul>{summary}</ul>{body}</body></html>"
+        f"<style>{_PAGE_STYLE}</style></head><body>{report_fragment(title, settings, sections)}</body></html>"
     )
 
 

@@ -31,7 +31,7 @@ from .calibration import calibrated_probabilities, calibration_section
 from .discrimination import discrimination_section
 from .localization import box_images, localization_section
 from .maps_pass import map_pass
-from .render import report_html, report_json
+from .render import report_fragment, report_html, report_json
 from .scoring import Scores, score_dataset
 from .section import ReportSection, absent
 from .selective import DEFAULT_COSTS, selective_section
@@ -65,7 +65,7 @@ class ReliabilityReport:
         return report_html(self.title, self.settings, self.sections)
 
     def _repr_html_(self) -> str:
-        return self.html()
+        return report_fragment(self.title, self.settings, self.sections)
 
     def to_json(self) -> str:
         return report_json(self.settings, self.sections)
@@ -83,6 +83,7 @@ class ReliabilityReport:
         return path
 
     def close_figures(self) -> None:
+        """Take the report's figures out of pyplot's open figures; they still render in the HTML."""
         import matplotlib.pyplot as plt
 
         for section in self.sections:
@@ -199,4 +200,8 @@ def reliability_report(
         "seconds": round(sum(seconds.values()), 1),
     }
     title = title or f"Reliability report: {type(model).__name__} on {test.name}"
-    return ReliabilityReport(title, settings, sections, test_scores, seconds)
+    report = ReliabilityReport(title, settings, sections, test_scores, seconds)
+    # out of pyplot's list of open figures (they still render into the report): a notebook would otherwise
+    # show each one a second time below the cell
+    report.close_figures()
+    return report

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import expected_calibration_error
-from .bootstrap import PatientBootstrap, weighted_auroc
+from .bootstrap import PatientBootstrap, bootstrap_mean_auroc
 from .scoring import Scores
 from .section import ReportSection, absent
 
@@ -42,15 +42,8 @@ def subgroup_labels(table: pd.DataFrame) -> dict[str, pd.Series]:
 def _group_statistics(scores: Scores, rows: np.ndarray, bootstrap: PatientBootstrap) -> dict[str, float]:
     probs, labels = scores.probs[rows], scores.labels[rows]
     weights = bootstrap.weights[:, rows]
-    per_class, per_class_boot = [], []
-    for k in range(labels.shape[1]):
-        known = ~np.isnan(labels[:, k])
-        y = labels[known, k]
-        if known.sum() == 0 or y.min() == y.max():
-            continue
-        logits = scores.logits[rows][known, k]  # AUROC on logits, as the discrimination section ranks them
-        per_class.append(weighted_auroc(logits, y, np.ones(int(known.sum())))[0])
-        per_class_boot.append(weighted_auroc(logits, y, weights[:, known]))
+    # AUROC on logits, as the discrimination section ranks them
+    auroc = bootstrap_mean_auroc(scores.logits[rows], labels, bootstrap.subset(rows))
     known = ~np.isnan(labels)
     positive = known & (labels == 1)
     missed = positive & (probs < 0.5)
@@ -59,19 +52,14 @@ def _group_statistics(scores: Scores, rows: np.ndarray, bootstrap: PatientBootst
     out = {
         "images": int(len(rows)),
         "patients": int(scores.table["patient_id"].iloc[rows].nunique()),
-        "mean AUROC": float(np.mean(per_class)) if per_class else np.nan,
-        "AUROC low": np.nan,
-        "AUROC high": np.nan,
+        "mean AUROC": auroc["mean_auroc"],
+        "AUROC low": auroc["low"],
+        "AUROC high": auroc["high"],
         "ECE": expected_calibration_error(np.clip(probs[known], 0, 1), labels[known], kind="binary"),
         "FNR at 0.5": float(missed.sum() / positive.sum()) if positive.any() else np.nan,
         "FNR low": np.nan,
         "FNR high": np.nan,
     }
-    if per_class:
-        stacked = np.vstack(per_class_boot)  # (classes, B): keep resamples where every class is defined
-        boot = stacked[:, ~np.isnan(stacked).any(0)].mean(0)
-        if len(boot):
-            out["AUROC low"], out["AUROC high"] = np.quantile(boot, [0.025, 0.975])
     fnr_boot = fnr_boot[~np.isnan(fnr_boot)]
     if len(fnr_boot) and positive.any():
         out["FNR low"], out["FNR high"] = np.quantile(fnr_boot, [0.025, 0.975])
@@ -99,11 +87,11 @@ def subgroups_section(scores: Scores, bootstrap: PatientBootstrap) -> ReportSect
         return absent(
             "subgroups",
             TITLE,
-            f"the dataset records none of {list(SUBGROUP_COLUMNS)} with two or more groups",
+            f"the dataset records none of {', '.join(SUBGROUP_COLUMNS)} with two or more groups",
         )
     table = subgroup_table(scores, bootstrap)
     if table.empty:
-        return absent("subgroups", TITLE, f"no subgroup of {list(attributes)} has {MIN_GROUP} test images")
+        return absent("subgroups", TITLE, f"no subgroup of {', '.join(attributes)} has {MIN_GROUP} test images")
     section = ReportSection("subgroups", TITLE)
     section.tables["Per subgroup (95 % intervals: bootstrap over patients)"] = table
     gaps = {}

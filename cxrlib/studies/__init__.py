@@ -21,6 +21,7 @@ from .pylon_ablations import (
     pylon_ablation_settings,
     run_pylon_ablations,
 )
+from .reliability_report import ReliabilityResult, ReliabilitySettings, reliability_settings, run_reliability
 from .saliency_losses import SaliencyLossResult, SaliencyLossSettings, run_saliency_losses, saliency_loss_settings
 
 #: the Settings dataclass behind each notebook (a test keeps each parameters cell equal to it)
@@ -35,6 +36,7 @@ STUDY_SETTINGS = {
     "07_defer": DeferSettings,
     "08_pylon": PylonSettings,
     "09_pylon_ablations": PylonAblationSettings,
+    "10_reliability_report": ReliabilitySettings,
 }
 #: each study's settings function and run function (``python -m cxrlib.studies NAME``)
 STUDY_RUNNERS = {
@@ -48,6 +50,7 @@ STUDY_RUNNERS = {
     "07_defer": (defer_settings, run_defer),
     "08_pylon": (pylon_settings, run_pylon),
     "09_pylon_ablations": (pylon_ablation_settings, run_pylon_ablations),
+    "10_reliability_report": (reliability_settings, run_reliability),
 }
 
 # in a notebook, every figure is shown with text no smaller than legibility.MIN_TEXT_PT (see there)
@@ -99,4 +102,8 @@ __all__ = [
     "PylonSettings",
     "pylon_settings",
     "run_pylon",
+    "ReliabilityResult",
+    "ReliabilitySettings",
+    "reliability_settings",
+    "run_reliability",
 ]

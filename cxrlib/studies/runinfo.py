@@ -124,6 +124,13 @@ _LABELS = {
     "transfer_epochs": "epochs (max): each transfer fit, each phase",
     "transfer_seeds": "seeds: each transfer arm",
     "transfer_source": "transfer source weights",
+    "model_source": "model",
+    "source": "model source asked for",
+    "n_bootstrap": "bootstrap resamples (patients)",
+    "costs": "deferral costs c (Chow's rule)",
+    "max_map_images": "test images mapped (at most)",
+    "nih_sample": "report on the NIH sample too",
+    "nih_images": "images: NIH sample (real)",
 }
 
 
@@ -212,6 +219,10 @@ _SETTINGS_SHOWN = (
     "ablation_seeds",
     "transfer_epochs",
     "transfer_seeds",
+    "source",
+    "n_bootstrap",
+    "costs",
+    "max_map_images",
     "pretrained",
 )
 _SYNTH_ONLY = ("n", "studies_per_patient", "uncertain_rate", "prevalence", "n_readers")

@@ -280,6 +280,29 @@ def test_executed_copies_have_outputs_and_figures(book_html):
             assert len(images) >= 4  # gallery, label distribution, real NIH images, SynthCXR beside them
 
 
+def test_reliability_report_notebook(book_html):
+    import nbformat
+
+    r = _results("10_reliability_report", book_html)
+    assert r["run"]["profile"] == "smoke" and r["backbone"] == "densenet121"
+    # the runner executes 01 first, and 10 reports on the model 01 saved rather than training its own
+    assert r["model_source"].startswith("loaded from notebook 01_baseline")
+    test, nih = r["reports"]["test split"], r["reports"]["NIH sample"]
+    assert test["images"] == r["run"]["n_test"] and nih["images"] == 21
+    assert not test["absent"], f"SynthCXR should fill every section: {test['absent']}"
+    assert set(nih["absent"]) == {"subgroups", "shortcut"}
+    assert 0.0 <= test["mean_auroc_low"] <= test["mean_auroc"] <= test["mean_auroc_high"] <= 1.0
+    assert test["recalibrations"] == 3 and test["ece_best"] <= test["ece_model"]
+    assert 0.0 <= test["point_localization"] <= 1.0 and 0.0 <= test["outside_thorax_share"] <= 1.0
+    assert all(Path(f).exists() for files in r["files"].values() for f in files.values())
+    # the reports render inline, figures embedded, and no figure is shown a second time as a cell image
+    nb = nbformat.read(ROOT / "book" / "notebooks" / "10_reliability_report.ipynb", as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error" or "image/png" in o.get("data", {})]
+    inline = [o["data"]["text/html"] for o in outputs if 'class="cxr-report"' in o.get("data", {}).get("text/html", "")]
+    assert len(inline) == 2 and all("data:image/png;base64," in h for h in inline)
+
+
 def test_each_smoke_notebook_stays_within_twice_its_budget(book_html):
     """Budget on this 2-core machine: 90 s per notebook on the smoke profile; a run over 2× fails."""
     runner = json.loads((ROOT / "results" / "_runner.json").read_text())

@@ -17,11 +17,13 @@ trained like any other: multi-label weighted BCE, one AUROC per body part (one-v
 
 from .departures import baseline_departures
 from .discussion import baseline_discussion
-from .result import BackboneRun, BaselineResult
+from .result import NOTEBOOK, BackboneRun, BaselineResult
 from .run import run_baseline
-from .settings import PRESETS, BaselineSettings, baseline_settings
+from .settings import PRESETS, BaselineSettings, baseline_settings, model_settings
 
 __all__ = [
+    "NOTEBOOK",
+    "model_settings",
     "baseline_departures",
     "BaselineSettings",
     "BackboneRun",

@@ -6,14 +6,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import torch
 
 from ..common import (
     boxed_overlay_figure,
     mean_ci,
 )
-from .settings import BaselineSettings
+from .settings import BaselineSettings, model_settings
 
-__all__ = ["BackboneRun", "BaselineResult"]
+__all__ = ["NOTEBOOK", "BackboneRun", "BaselineResult"]
+
+#: the notebook whose results and artifacts this study writes
+NOTEBOOK = "01_baseline"
 
 
 @dataclass
@@ -40,6 +44,26 @@ class BaselineResult:
     localization_note: str = "available"  #: "available", or why localisation is not measured
     run: dict = field(default_factory=dict)  #: the run header (see ``cxrlib.studies.runinfo``)
     uniform_mass: pd.Series | None = None  #: per class, a uniform map's mass in mask (None without masks)
+    trained: dict[str, torch.nn.Module] = field(default_factory=dict, repr=False)  #: first seed's model per backbone
+
+    def save_weights(self, notebook: str = NOTEBOOK) -> str:
+        """Save the first seed's trained model of every backbone as the artifact ``weights`` of ``notebook``,
+        with the settings that trained them (:func:`~.settings.model_settings`), for the reliability report
+        of notebook 10 (:mod:`cxrlib.studies.reliability_report`). Returns the artifact's path."""
+        from ...artifacts import save_artifact
+
+        models = {
+            name: {key: value.detach().cpu() for key, value in model.state_dict().items()}
+            for name, model in self.trained.items()
+        }
+        meta = {
+            "settings": model_settings(self.settings),
+            "profile": self.settings.profile,
+            "seed": self.settings.seeds[0],
+            "n_train": int(self.run.get("n_train", 0)),
+            "classes": list(self.classes),
+        }
+        return str(save_artifact(notebook, "weights", {"models": models, "meta": meta}))
 
     @property
     def localization_available(self) -> bool:

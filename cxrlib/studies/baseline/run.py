@@ -41,7 +41,7 @@ def run_baseline(settings: BaselineSettings) -> BaselineResult:
     else:
         note = "available"
     loss = WeightedBCELoss(positive_weights(train.labels))
-    runs = []
+    runs, trained = [], {}
     for backbone in settings.backbones:
         for seed in settings.seeds:
             torch.manual_seed(seed)
@@ -55,6 +55,8 @@ def run_baseline(settings: BaselineSettings) -> BaselineResult:
             t0 = time.perf_counter()
             result = fit(model, train, val, loss, config)
             seconds = time.perf_counter() - t0
+            if seed == settings.seeds[0]:
+                trained[backbone] = model
             pred = predict(model, test, device=settings.device, saliency="gradcam")
             runs.append(
                 BackboneRun(
@@ -79,6 +81,7 @@ def run_baseline(settings: BaselineSettings) -> BaselineResult:
         test,
         localization_note=note,
         uniform_mass=mask_area_share(test) if test.has_masks else None,
+        trained=trained,
     )
     summary = result.summary()
     result.run = describe_run(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from ..common import (
     check_backbone,
@@ -10,7 +12,7 @@ from ..common import (
 )
 from ..shared_settings import ChestDataSettings, TrainingSettings
 
-__all__ = ["STUDY_HELP", "BaselineSettings", "PRESETS", "baseline_settings"]
+__all__ = ["STUDY_HELP", "BaselineSettings", "PRESETS", "baseline_settings", "model_settings"]
 
 
 @dataclass
@@ -55,6 +57,23 @@ PRESETS = {
         "output_stride": 16,
     },
 }
+
+
+#: settings that do not change what a backbone learns (the run's shape, where it runs, how it reports)
+_NOT_LEARNED = ("profile", "progress", "device", "backbones", "seeds")
+
+
+def model_settings(settings: Any) -> dict[str, Any]:
+    """The settings that determine one backbone's trained weights (data, image size, classes, training
+    loop, output stride), as plain values: those of ``settings`` (any study's settings) that
+    :class:`BaselineSettings` has, other than the run's shape and device. Two runs whose
+    ``model_settings`` are equal train the same model for the same seed."""
+    names = [f.name for f in dataclasses.fields(BaselineSettings) if f.name not in _NOT_LEARNED]
+    return {name: _plain(getattr(settings, name)) for name in names if hasattr(settings, name)}
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
 
 
 def baseline_settings(profile: str = "default", **overrides) -> BaselineSettings:

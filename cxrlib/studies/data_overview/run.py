@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ...data import CXRDataset, PatientLeakageError, check_patient_leakage, open_dataset, samples
+from ...data.classes import SYNTH_NAMES_OF_NIH
 from ..common import open_study_dataset
 from ..runinfo import describe_run
 from .result import DataOverview
@@ -166,7 +167,7 @@ def real_beside_synthetic(ds: CXRDataset, nih: CXRDataset, n: int = 5) -> list:
         pairs, used = [], set()
         for i in boxed:
             findings = nih.boxes.loc[nih.boxes["image"] == nih.table.loc[i, "image"], "class"]
-            for finding in dict.fromkeys(_SYNTH_NAMES.get(f, f) for f in findings):
+            for finding in dict.fromkeys(SYNTH_NAMES_OF_NIH.get(f, f) for f in findings):
                 if finding not in ds.classes:
                     continue
                 candidates = [int(j) for j in ds.table.index[ds.table[finding] == 1] if int(j) not in used]
@@ -186,10 +187,6 @@ def real_beside_synthetic(ds: CXRDataset, nih: CXRDataset, n: int = 5) -> list:
     if synthetic:
         figures.append(plots.image_gallery(ds, synthetic, ncols=len(synthetic)))
     return figures
-
-
-#: NIH ChestX-ray14 box names that SynthCXR spells otherwise
-_SYNTH_NAMES = {"Effusion": "Pleural Effusion", "Infiltrate": "Infiltration"}
 
 
 def open_nih_sample(settings: DataSettings) -> CXRDataset | None:

@@ -343,11 +343,11 @@ class PylonResult:
         not have (Pneumonia is no SynthCXR class) are left out; NIH's "Effusion" is "Pleural Effusion"."""
         from ... import plots
         from ...data import open_nih_sample
+        from ...data.classes import SYNTH_NAMES_OF_NIH as names
 
         if not self.trained:
             return None
         nih = open_nih_sample(self.settings.image_size, classes="nih-boxes")
-        names = {"Effusion": "Pleural Effusion"}
         truth = nih.truth_boxes()
         keys = list(nih.table["image"])
         rows = [

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from cxrlib.report.bootstrap import PatientBootstrap, bootstrap_auroc, weighted_auroc
+from cxrlib.report.bootstrap import PatientBootstrap, bootstrap_auroc, bootstrap_mean_auroc, weighted_auroc
 
 
 def _data(n=120, seed=0):
@@ -42,6 +42,34 @@ def test_intervals_equal_a_brute_force_bootstrap_that_copies_each_drawn_patients
     assert ours["auroc"] == pytest.approx(roc_auc_score(labels[known], scores[known]))
     assert (ours["low"], ours["high"]) == pytest.approx((low, high), abs=1e-12)
     assert ours["resamples"] == len(values) and ours["n"] == known.sum()
+
+
+def test_the_mean_auroc_interval_equals_a_brute_force_bootstrap_over_the_same_classes():
+    rng = np.random.default_rng(5)
+    n = 90
+    patients = rng.integers(0, 30, n).astype(str)
+    labels = (rng.random((n, 3)) < [0.3, 0.15, 0.0]).astype(float)  # the third class has no positive
+    labels[::11, 0] = np.nan
+    scores = np.round(labels * 0.9 + rng.normal(0, 0.7, (n, 3)), 1)
+    ours = bootstrap_mean_auroc(scores, labels, PatientBootstrap.draw(patients, 150, seed=4))
+    rng = np.random.default_rng(4)
+    unique = np.unique(patients)
+    values = []
+    for _ in range(150):
+        drawn = unique[rng.integers(0, len(unique), len(unique))]
+        rows = np.concatenate([np.flatnonzero(patients == p) for p in drawn])
+        aurocs = []
+        for k in (0, 1):  # the classes scored on the whole split
+            known = rows[~np.isnan(labels[rows, k])]
+            if 0 < labels[known, k].sum() < len(known):
+                aurocs.append(roc_auc_score(labels[known, k], scores[known, k]))
+        if len(aurocs) == 2:  # a resample counts only where every scored class has both values
+            values.append(np.mean(aurocs))
+    known = [~np.isnan(labels[:, k]) for k in (0, 1)]
+    point = np.mean([roc_auc_score(labels[known[k], k], scores[known[k], k]) for k in (0, 1)])
+    assert ours["mean_auroc"] == pytest.approx(point) and ours["classes"] == 2
+    assert (ours["low"], ours["high"]) == pytest.approx(tuple(np.quantile(values, [0.025, 0.975])), abs=1e-12)
+    assert ours["resamples"] == len(values)
 
 
 def test_a_patient_is_drawn_with_all_of_its_images():

@@ -68,3 +68,16 @@ def test_images_without_a_patient_id_are_patients_of_their_own():
     assert (weights[:, 0] == weights[:, 1]).all()
     assert not (weights[:, 2] == weights[:, 3]).all() and not (weights[:, 3] == weights[:, 4]).all()
     assert (weights[:, [0, 2, 3, 4]].sum(1) == 4).all()  # four patients: a and three without an id
+
+
+def test_a_uniform_map_puts_the_box_share_inside_the_boxes():
+    from cxrlib.report.localization import mass_in_boxes
+
+    boxes = pd.DataFrame(
+        [("a", "x", 2.0, 3.0, 4.0, 5.0), ("a", "x", 10.0, 10.0, 2.0, 2.0), ("b", "y", 0.0, 0.0, 8.0, 16.0)],
+        columns=["image", "class", "x", "y", "w", "h"],
+    )
+    maps = torch.ones(2, 2, 16, 16)
+    table = mass_in_boxes(maps, ["a", "b"], boxes, ["x", "y"], (16, 16)).set_index("image")
+    assert table.loc["a", "box_share"] == (4 * 5 + 2 * 2) / 256 and table.loc["b", "box_share"] == 0.5
+    assert np.allclose(table["mass_inside"], table["box_share"])

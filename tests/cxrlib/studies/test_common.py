@@ -32,7 +32,7 @@ def test_check_backbone_names_the_parameter():
 IMAGENET_STUDIES = ("01_baseline", "02_saliency_losses", "04_imbalance_losses", "05_calibration", "07_defer")
 
 
-@pytest.mark.parametrize("study", [*IMAGENET_STUDIES, "08_pylon", "09_pylon_ablations"])
+@pytest.mark.parametrize("study", [*IMAGENET_STUDIES, "08_pylon", "09_pylon_ablations", "10_reliability_report"])
 def test_full_starts_from_imagenet_and_stops_before_any_data_or_training_without_the_file(study, monkeypatch, tmp_path):
     import urllib.request
 
