@@ -29,7 +29,7 @@ BOOK_BENCHMARK_ARGS: dict[str, dict[str, list[str]]] = {
         "pylon": ["--encoder", "resnet18", "--size", "64", "--batch", "4", "--repeats", "3"],
         "real_scale": ["--n", "300", "--side", "256", "--distinct", "20", "--serial-n", "100", "--size", "64"]
         + ["--throttle", "0.01"],
-        "report": ["--n", "100", "--size", "64", "--bootstrap", "50"],
+        "report": ["--n", "100", "--size", "64", "--bootstrap", "50", "--scale-n", "2000"],
     },
     "default": {
         "saliency": ["--image-size", "96", "--batch", "8", "--repeats", "5"],

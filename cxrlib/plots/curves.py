@@ -175,7 +175,8 @@ def reliability_diagram(
     nrows = -(-len(panels) // ncols)
     fig = plt.figure(figsize=(panel * ncols, panel * 1.45 * nrows))
     # one cell per panel (room between rows for the next row's title), split into curve and counts
-    outer = fig.add_gridspec(nrows, ncols, hspace=0.42, wspace=0.3)
+    two_line_titles = any(name and len(group) == 1 for name, group in panels.items())
+    outer = fig.add_gridspec(nrows, ncols, hspace=0.55 if two_line_titles else 0.42, wspace=0.3)
     for i, (name, group) in enumerate(panels.items()):
         row, col = divmod(i, ncols)
         cell = outer[row, col].subgridspec(2, 1, height_ratios=[3, 1], hspace=0.08)
@@ -189,11 +190,15 @@ def reliability_diagram(
             )[0]
             bottom.stairs(curve.count, curve.edges, color=line.get_color(), lw=1.2)
         top.set(xlim=(0, 1), ylim=(0, 1), ylabel="observed frequency" if col == 0 else "")
-        top.set_title(name, fontsize=10)
         top.tick_params(labelbottom=False)
-        if len(panels) == 1 and len(group) > 2:  # beside the panel, where it cannot hide a curve
+        if name and len(group) == 1:  # one curve: its ECE in the panel's title, no legend box over the curve
+            ((label, curve),) = group.items()
+            top.set_title(f"{name}\n{label}: ECE {curve.ece:.3f}", fontsize=10)
+        elif len(panels) == 1 and len(group) > 2:  # beside the panel, where it cannot hide a curve
+            top.set_title(name, fontsize=10)
             top.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.03, 1.0), frameon=False)
         else:
+            top.set_title(name, fontsize=10)
             top.legend(fontsize=7, loc="upper left")
         bottom.set_yscale("symlog", linthresh=1)
         bottom.set(xlabel="mean confidence", ylabel="count" if col == 0 else "")

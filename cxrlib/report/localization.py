@@ -78,14 +78,18 @@ def localization_section(data: CXRDataset, classes: list[str], maps: MapPass, bo
         worst = per_class["point localisation"].idxmin()
         section.findings.append(
             f"The map's peak lies inside a truth box for {weighted['point localisation']:.1%} of the "
-            f"{int(weighted['(image, class) pairs']):,} (image, class) pairs, where a peak drawn at random would "
-            f"for {weighted['box share of the image (chance)']:.1%}; worst class {worst} "
+            f"{int(weighted['(image, class) pairs']):,} (image, class) pairs, against "
+            f"{weighted['box share of the image (chance)']:.1%} for a peak drawn at random; worst class {worst} "
             f"({per_class.loc[worst, 'point localisation']:.1%})."
         )
-    # a few overlays: the first images, the class of their first box
-    shown = boxes.drop_duplicates("image").head(4)
-    fig, axes = plt.subplots(1, max(1, len(shown)), figsize=(3.2 * max(1, len(shown)), 3.4), squeeze=False)
-    for ax, (_, box) in zip(axes[0], shown.iterrows()):
+    # a few overlays
+    shown = boxes.drop_duplicates("class").head(4)  # the first boxed image of each class, up to four
+    columns = min(2, max(1, len(shown)))
+    rows = -(-max(1, len(shown)) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 3.6 * rows), squeeze=False)
+    for ax in axes.flat[len(shown) :]:
+        ax.axis("off")
+    for ax, (_, box) in zip(axes.flat, shown.iterrows()):
         i, k = keys.index(box["image"]), classes.index(box["class"])
         image = data[int(maps.positions[i])]["image"][0].numpy()
         heat = torch.nn.functional.interpolate(maps.maps[i, k][None, None], size=size, mode="bilinear")[0, 0]
@@ -93,7 +97,7 @@ def localization_section(data: CXRDataset, classes: list[str], maps: MapPass, bo
         ax.imshow(heat.numpy(), cmap="jet", alpha=0.35)
         for _, b in boxes[(boxes["image"] == box["image"]) & (boxes["class"] == box["class"])].iterrows():
             ax.add_patch(plt.Rectangle((b["x"], b["y"]), b["w"], b["h"], fill=False, color="lime", lw=1.5))
-        ax.set_title(f"{box['class']}\n{box['image']}", fontsize=9)
+        ax.set_title(f"{box['class']}\n{box['image']}", fontsize=10)
         ax.axis("off")
     fig.suptitle("Class map over the image, truth box in green")
     fig.tight_layout()

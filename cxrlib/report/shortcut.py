@@ -37,7 +37,11 @@ def shortcut_section(maps: MapPass, labels: np.ndarray) -> ReportSection:
         images = masks.flatten(1).any(1) if name == "marker_mask" else torch.ones(len(masks), dtype=torch.bool)
         pairs = positive & images[:, None]
         if not pairs.any():
-            section.notes.append(f"No positive finding on an image with a {where.split()[-1]}: nothing to probe there.")
+            section.notes.append(
+                f"No mapped image carries a {where.split()[-1]} (the data were made without one): nothing to probe."
+                if not images.any()
+                else f"No positive finding on an image with a {where.split()[-1]}: nothing to probe there."
+            )
             continue
         expanded = masks[:, None].expand(-1, maps.maps.shape[1], -1, -1)
         inside = heatmap_mass_in_mask(maps.maps.clamp_min(0), expanded)  # (n, K)

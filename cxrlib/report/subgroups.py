@@ -47,7 +47,8 @@ def _group_statistics(scores: Scores, rows: np.ndarray, bootstrap: PatientBootst
     known = ~np.isnan(labels)
     positive = known & (labels == 1)
     missed = positive & (probs < 0.5)
-    w_pos, w_missed = weights @ positive.sum(1), weights @ missed.sum(1)  # (B,): positives, and those missed
+    # (B,): weighted positives, and those missed (whole numbers, exact in float32 below 2**24)
+    w_pos, w_missed = (np.asarray(weights @ m.sum(1).astype(np.float32), np.float64) for m in (positive, missed))
     fnr_boot = np.where(w_pos > 0, w_missed / np.maximum(w_pos, 1e-12), np.nan)
     out = {
         "images": int(len(rows)),

@@ -4,7 +4,8 @@
     python -m cxrlib.studies 01_baseline --profile smoke -p epochs 1 -p backbones small-cnn
 
 Parameters are the notebook's (``-p NAME VALUE``, read like papermill's); rank 0 writes
-``results/<study>.json`` and prints the run header.
+``results/<study>.json``, saves the weights a later study loads (01's for 10, 08's for 09) as the notebook
+does, and prints the run header.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = run(settings)
     if is_main_process():
         record_results(args.study, result.headline)
+        if hasattr(result, "save_weights"):
+            result.save_weights()
         print(run_header_table(result.headline.get("run", {})).to_string())
     return 0
 

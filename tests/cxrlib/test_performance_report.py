@@ -22,3 +22,12 @@ def test_the_target_is_judged_at_its_size_only():
     assert "**missed**" in "\n".join(report_benchmark_section(_record(1000, 75.0)))
     small = "\n".join(report_benchmark_section(_record(150, 9.0)))
     assert "judged at that size only" in small and "**met**" not in small
+
+
+def test_the_bootstrap_at_scale_is_quoted_when_measured():
+    record = _record(1000, 42.0)
+    assert "real test set's size" not in "\n".join(report_benchmark_section(record))
+    scale = {"images": 50000, "resamples": 1000, "seconds": 12.5, "peak_mb": 310.0, "weights_mb": 200.0}
+    record["figures"]["bootstrap_at_scale"] = scale
+    text = "\n".join(report_benchmark_section(record))
+    assert "50,000 images" in text and "12.5 s" in text and "310 MB" in text and "200 MB" in text

@@ -65,6 +65,10 @@ def test_reliability_diagram_draws_before_and_after_with_bin_counts():
     assert len(bottom.patches) == 2 and bottom.get_ylabel() == "count"  # one stairs per curve
     grid = plots.reliability_diagram({f"class {k}": {"before": before, "after": after} for k in range(4)}, ncols=3)
     assert len(grid.axes) == 8 and [a.get_title() for a in grid.axes[::2]] == [f"class {k}" for k in range(4)]
+    single = plots.reliability_diagram({f"class {k}": {"model": before} for k in range(2)})
+    assert single.axes[0].get_title() == f"class 0\nmodel: ECE {before.ece:.3f}" and single.axes[0].get_legend() is None
+    many = plots.reliability_diagram({"a": before, "b": after, "c": before})  # one panel, three curves
+    assert many.axes[0].get_legend().get_bbox_to_anchor().x0 > many.axes[0].get_window_extent().x1  # beside it
     with pytest.raises(ValueError, match="no reliability curve"):
         plots.reliability_diagram({})
     with pytest.raises(ValueError, match="ReliabilityCurve"):

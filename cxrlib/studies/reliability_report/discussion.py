@@ -35,9 +35,12 @@ def _discrimination(test: dict, nih: dict | None, dataset: str) -> list[str]:
         )
     chance = nih["classes_with_chance_in_interval"]
     if chance:
-        lines.append(
-            f"The interval of {len(chance)} of its {nih['classes_scored']} classes includes 0.5 ({', '.join(chance)})."
+        subject = (
+            f"The intervals of {len(chance)} of its {nih['classes_scored']} classes include"
+            if len(chance) > 1
+            else f"The interval of one of its {nih['classes_scored']} classes includes"
         )
+        lines.append(f"{subject} 0.5 ({', '.join(chance)}).")
     if nih["mean_auroc_high"] < test["mean_auroc_low"]:
         lines.append(
             "The two intervals do not overlap: what the model learned on synthetic images does not carry over "

@@ -15,6 +15,15 @@ def _data(n=120, seed=0):
     return scores, labels, patients
 
 
+def _brute_force_resamples(patients, n_resamples, seed):
+    """The rows of each resample, drawn as PatientBootstrap.draw draws them, each drawn patient's images copied."""
+    rng = np.random.default_rng(seed)
+    unique = np.unique(patients)
+    for _ in range(n_resamples):
+        drawn = unique[rng.integers(0, len(unique), len(unique))]
+        yield np.concatenate([np.flatnonzero(patients == p) for p in drawn])
+
+
 def test_weighted_auroc_equals_scikit_learn_with_ties_and_weights():
     scores, labels, _ = _data()
     weights = np.random.default_rng(1).integers(0, 4, (5, len(scores))).astype(float)
@@ -28,12 +37,8 @@ def test_intervals_equal_a_brute_force_bootstrap_that_copies_each_drawn_patients
     scores, labels, patients = _data()
     labels[::17] = np.nan  # unknown labels are left out
     ours = bootstrap_auroc(scores, labels, PatientBootstrap.draw(patients, 200, seed=3))
-    rng = np.random.default_rng(3)
-    unique = np.unique(patients)
     values = []
-    for _ in range(200):
-        drawn = unique[rng.integers(0, len(unique), len(unique))]
-        rows = np.concatenate([np.flatnonzero(patients == p) for p in drawn])
+    for rows in _brute_force_resamples(patients, 200, seed=3):
         known = rows[~np.isnan(labels[rows])]
         if 0 < labels[known].sum() < len(known):
             values.append(roc_auc_score(labels[known], scores[known]))
@@ -52,12 +57,8 @@ def test_the_mean_auroc_interval_equals_a_brute_force_bootstrap_over_the_same_cl
     labels[::11, 0] = np.nan
     scores = np.round(labels * 0.9 + rng.normal(0, 0.7, (n, 3)), 1)
     ours = bootstrap_mean_auroc(scores, labels, PatientBootstrap.draw(patients, 150, seed=4))
-    rng = np.random.default_rng(4)
-    unique = np.unique(patients)
     values = []
-    for _ in range(150):
-        drawn = unique[rng.integers(0, len(unique), len(unique))]
-        rows = np.concatenate([np.flatnonzero(patients == p) for p in drawn])
+    for rows in _brute_force_resamples(patients, 150, seed=4):
         aurocs = []
         for k in (0, 1):  # the classes scored on the whole split
             known = rows[~np.isnan(labels[rows, k])]
@@ -70,6 +71,17 @@ def test_the_mean_auroc_interval_equals_a_brute_force_bootstrap_over_the_same_cl
     assert ours["mean_auroc"] == pytest.approx(point) and ours["classes"] == 2
     assert (ours["low"], ours["high"]) == pytest.approx(tuple(np.quantile(values, [0.025, 0.975])), abs=1e-12)
     assert ours["resamples"] == len(values)
+
+
+def test_resamples_scored_in_blocks_equal_all_at_once(monkeypatch):
+    """Large test sets are scored a block of resamples at a time (bounded memory): the same numbers."""
+    import cxrlib.report.bootstrap as bootstrap
+
+    scores, labels, patients = _data()
+    weights = PatientBootstrap.draw(patients, 37, seed=2).weights
+    whole = weighted_auroc(scores, labels, weights)
+    monkeypatch.setattr(bootstrap, "BLOCK_ELEMENTS", 5 * len(scores))  # blocks of 5 resamples, the last of 2
+    assert np.array_equal(weighted_auroc(scores, labels, weights), whole, equal_nan=True)
 
 
 def test_a_patient_is_drawn_with_all_of_its_images():

@@ -39,15 +39,6 @@ def test_profiles_resolve():
 
 
 @pytest.fixture(scope="module")
-def results_dir(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    path = tmp_path_factory.mktemp("results")
-    mp.setenv("CXRLIB_RESULTS_DIR", str(path))
-    yield path
-    mp.undo()
-
-
-@pytest.fixture(scope="module")
 def source_run(cache_dir, results_dir):
     """A tiny notebook-08 run whose first-seed weights are saved as 08's artifact."""
     settings = pylon_study.pylon_settings("smoke", n=200, epochs=1, seeds=(0,), progress=False)

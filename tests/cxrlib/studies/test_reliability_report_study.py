@@ -47,15 +47,6 @@ def test_nih_names_spell_the_classes_as_nih_does():
 
 
 @pytest.fixture(scope="module")
-def results_dir(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    path = tmp_path_factory.mktemp("results")
-    mp.setenv("CXRLIB_RESULTS_DIR", str(path))
-    yield path
-    mp.undo()
-
-
-@pytest.fixture(scope="module")
 def saved_01(results_dir, cache_dir):
     """01's tiny run with the small CNN, its weights saved as the book saves them."""
     settings = baseline_study.baseline_settings("smoke", backbones=("small-cnn",), seeds=(0,), **TINY)
