@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .performance import format_duration
+from .performance_format import format_duration
 
 __all__ = ["SCALE_NOTES", "profile_summary", "notebook_title", "scale_markdown", "write_scale_guide"]
 

@@ -13,7 +13,7 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from .performance import format_duration
+from .performance_format import format_duration
 from .scorecard_rows import SCORECARD, STUDIES, ScorecardRow, Study
 
 __all__ = [

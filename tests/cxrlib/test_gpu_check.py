@@ -7,6 +7,7 @@ import sys
 import pytest
 import torch
 
+from cxrlib.book import NOTEBOOKS
 from cxrlib.gpu_check import Job, main, run_jobs
 from cxrlib.gpu_report import gpu_check_section
 from cxrlib.performance import performance_markdown
@@ -38,7 +39,8 @@ def test_without_cuda_every_cuda_check_is_skipped_with_a_message(tmp_path, capsy
     assert "No CUDA device on this machine" in out
     record = json.loads((tmp_path / "results" / "benchmarks" / "gpu_check.json").read_text())
     checks = record["figures"]["checks"]
-    assert {c["status"] for c in checks} == {"skipped"} and len(checks) == 6 + 10 + 1 + 4
+    # 6 environment checks, one per study, the papermill notebook, and the four benchmarks
+    assert {c["status"] for c in checks} == {"skipped"} and len(checks) == 6 + len(NOTEBOOKS) + 1 + 4
     page = performance_markdown({"gpu_check": record}, None)
     assert "without CUDA" in page and "make gpu-check" in page
 
