@@ -17,6 +17,8 @@ __all__ = [
 
 
 def saliency_section(record: dict) -> list[str]:
+    """Markdown lines for one record of ``bench_saliency.py``: the training step with each saliency loss, and
+    batched Grad-CAM against pytorch-grad-cam."""
     s = record.get("settings", {})
     step = nested_get(record, "figures", "training_step") or {}
     cams = nested_get(record, "figures", "cam_extraction") or {}
@@ -76,6 +78,7 @@ def saliency_section(record: dict) -> list[str]:
 
 
 def loader_section(record: dict) -> list[str]:
+    """Markdown lines for one record of ``bench_loader.py``: decoding every epoch against the decode-once cache."""
     f = record.get("figures", {})
     s = record.get("settings", {})
     fast, slow = f.get("cache_images_per_second"), f.get("pil_images_per_second")
@@ -110,6 +113,8 @@ _LAPLACE_WHOLE, _LAPLACE_CACHED = "whole network (laplace-torch)", "cached featu
 
 
 def laplace_section(record: dict) -> list[str]:
+    """Markdown lines for one record of ``bench_laplace.py``: the last-layer Laplace fits on cached features
+    beside the source's hours."""
     s = record.get("settings", {})
     fit = nested_get(record, "figures", "fit") or {}
     prior = nested_get(record, "figures", "prior", "seconds") or {}
@@ -246,6 +251,8 @@ def _pylon_step_lines(seconds: dict[str, float]) -> list[str]:
 
 
 def pylon_section(record: dict) -> list[str]:
+    """Markdown lines for one record of ``bench_pylon.py``: the training step of each decoder against GMP's, per
+    memory layout, and class maps native against Grad-CAM."""
     s = record.get("settings", {})
     step = nested_get(record, "figures", "training_step") or {}
     maps = nested_get(record, "figures", "maps") or {}

@@ -73,8 +73,8 @@ SCALE_NOTES: dict[str, tuple[str, str]] = {
     "10_reliability_report": (
         "every section of the reliability report filled on data with known truth, the recalibrations and the "
         "Laplace predictive side by side, and the same model on real NIH images it never saw.",
-        "the reliability of a model trained on a real dataset: the 21 NIH images give intervals that span "
-        "most of [0, 1], and their report has no validation split, subgroups of 20 images or region masks.",
+        "the reliability of a model trained on a real dataset: 21 NIH images give wide intervals, and their "
+        "report has no validation split, no subgroup of 20 images and no region masks.",
     ),
 }
 

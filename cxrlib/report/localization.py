@@ -40,7 +40,10 @@ def mass_in_boxes(maps: torch.Tensor, keys: list[str], boxes: pd.DataFrame, clas
         i, k = position[key], classes.index(name)
         mask = torch.zeros(size, dtype=torch.bool)
         for x, y, w, h in group[["x", "y", "w", "h"]].to_numpy(float):
-            mask[max(0, int(y)) : max(0, int(np.ceil(y + h))), max(0, int(x)) : max(0, int(np.ceil(x + w)))] = True
+            # the pixels whose centre lies in the box, as point localisation counts a hit
+            top, bottom = max(0, int(np.ceil(y - 0.5))), max(0, int(np.floor(y + h - 0.5)) + 1)
+            left, right = max(0, int(np.ceil(x - 0.5))), max(0, int(np.floor(x + w - 0.5)) + 1)
+            mask[top:bottom, left:right] = True
         rows.append((key, name, float(heatmap_mass_in_mask(maps[i, k].clamp_min(0), mask)), float(mask.float().mean())))
     return pd.DataFrame(rows, columns=["image", "class", "mass_inside", "box_share"])
 

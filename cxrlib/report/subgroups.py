@@ -4,15 +4,17 @@ false-negative rate at 0.5 (with an interval), and the largest gap between group
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from ..metrics import expected_calibration_error
-from .bootstrap import PatientBootstrap, bootstrap_mean_auroc
+from .bootstrap import PatientBootstrap, class_resamples, mean_over_classes, mean_summary, percentile_interval
 from .scoring import Scores
 from .section import ReportSection, absent
 
-__all__ = ["SUBGROUP_COLUMNS", "AGE_BANDS", "subgroup_labels", "subgroup_table", "subgroups_section"]
+__all__ = ["SUBGROUP_COLUMNS", "AGE_BANDS", "subgroup_labels", "subgroup_table", "gap_interval", "subgroups_section"]
 
 TITLE = "Subgroups"
 #: table columns that define subgroups, in report order (``age`` is cut into :data:`AGE_BANDS`)
@@ -39,17 +41,26 @@ def subgroup_labels(table: pd.DataFrame) -> dict[str, pd.Series]:
     return out
 
 
-def _group_statistics(scores: Scores, rows: np.ndarray, bootstrap: PatientBootstrap) -> dict[str, float]:
+def _group_statistics(
+    scores: Scores, rows: np.ndarray, bootstrap: PatientBootstrap
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """The table row of the group of images ``rows``, and its resample values: ``per_class`` (a
+    :class:`ClassResamples` per class, AUROC on logits as the discrimination section ranks them) and
+    ``fnr (B,)``."""
     probs, labels = scores.probs[rows], scores.labels[rows]
-    weights = bootstrap.weights[:, rows]
-    # AUROC on logits, as the discrimination section ranks them
-    auroc = bootstrap_mean_auroc(scores.logits[rows], labels, bootstrap.subset(rows))
+    per_class = [class_resamples(scores.logits[rows, k], labels[:, k], bootstrap, rows) for k in range(labels.shape[1])]
+    auroc = mean_summary(per_class)
     known = ~np.isnan(labels)
     positive = known & (labels == 1)
     missed = positive & (probs < 0.5)
-    # (B,): weighted positives, and those missed (whole numbers, exact in float32 below 2**24)
-    w_pos, w_missed = (np.asarray(weights @ m.sum(1).astype(np.float32), np.float64) for m in (positive, missed))
-    fnr_boot = np.where(w_pos > 0, w_missed / np.maximum(w_pos, 1e-12), np.nan)
+    # (B,): weighted positives, and those missed; whole numbers, exact in float32 below 2**24. The counts are
+    # spread over all N images (zero outside the group), so the (B, N) weights are not copied
+    counts = np.zeros((2, bootstrap.weights.shape[1]), np.float32)
+    counts[0, rows], counts[1, rows] = positive.sum(1), missed.sum(1)
+    w_pos, w_missed = np.asarray(bootstrap.weights @ counts.T, np.float64).T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fnr_boot = np.where(w_pos > 0, w_missed / w_pos, np.nan)
+    fnr_low, fnr_high, _ = percentile_interval(fnr_boot) if positive.any() else (np.nan, np.nan, 0)
     out = {
         "images": int(len(rows)),
         "patients": int(scores.table["patient_id"].iloc[rows].nunique()),
@@ -58,28 +69,50 @@ def _group_statistics(scores: Scores, rows: np.ndarray, bootstrap: PatientBootst
         "AUROC high": auroc["high"],
         "ECE": expected_calibration_error(np.clip(probs[known], 0, 1), labels[known], kind="binary"),
         "FNR at 0.5": float(missed.sum() / positive.sum()) if positive.any() else np.nan,
-        "FNR low": np.nan,
-        "FNR high": np.nan,
+        "FNR low": fnr_low,
+        "FNR high": fnr_high,
     }
-    fnr_boot = fnr_boot[~np.isnan(fnr_boot)]
-    if len(fnr_boot) and positive.any():
-        out["FNR low"], out["FNR high"] = np.quantile(fnr_boot, [0.025, 0.975])
-    return out
+    return out, {"per_class": per_class, "fnr": fnr_boot}
 
 
-def subgroup_table(scores: Scores, bootstrap: PatientBootstrap) -> pd.DataFrame:
-    """One row per (attribute, group) with at least :data:`MIN_GROUP` images (see the module)."""
-    rows = {}
+def _subgroups(scores: Scores, bootstrap: PatientBootstrap) -> tuple[pd.DataFrame, dict]:
+    """:func:`subgroup_table`, and each row's resample values (see :func:`_group_statistics`)."""
+    rows, resamples = {}, {}
     for attribute, groups in subgroup_labels(scores.table).items():
         order = ["<40", "40–59", "60–79", "80+"] if attribute == "age" else sorted(groups.dropna().unique(), key=str)
         for group in [g for g in order if (groups == g).any()]:
             members = np.flatnonzero((groups == group).to_numpy())
             if len(members) >= MIN_GROUP:
-                rows[(attribute, str(group))] = _group_statistics(scores, members, bootstrap)
+                key = (attribute, str(group))
+                rows[key], resamples[key] = _group_statistics(scores, members, bootstrap)
     table = pd.DataFrame.from_dict(rows, orient="index")
     if not table.empty:
         table.index = pd.MultiIndex.from_tuples(table.index, names=["attribute", "group"])
-    return table
+    return table, resamples
+
+
+def subgroup_table(scores: Scores, bootstrap: PatientBootstrap) -> pd.DataFrame:
+    """One row per (attribute, group) with at least :data:`MIN_GROUP` images (see the module)."""
+    return _subgroups(scores, bootstrap)[0]
+
+
+def gap_interval(high: dict[str, Any], low: dict[str, Any], metric: str) -> dict[str, float]:
+    """The difference ``high − low`` of ``metric`` ("mean AUROC" or "FNR at 0.5") between two groups'
+    resample values (:func:`_group_statistics`), with the percentile interval of the per-resample difference
+    (both groups are drawn in the same resamples). The AUROC difference is over the classes both groups
+    score (``classes``)."""
+    if metric == "FNR at 0.5":
+        difference = high["fnr"] - low["fnr"]
+        point, classes = np.nan, None
+    else:
+        common = [i for i, (a, b) in enumerate(zip(high["per_class"], low["per_class"])) if a.scored and b.scored]
+        if not common:
+            return {"difference": np.nan, "low": np.nan, "high": np.nan, "classes": 0}
+        h_point, h_values = mean_over_classes([high["per_class"][i] for i in common])
+        l_point, l_values = mean_over_classes([low["per_class"][i] for i in common])
+        point, difference, classes = h_point - l_point, h_values - l_values, len(common)
+    lo, hi, _ = percentile_interval(difference)
+    return {"difference": point, "low": lo, "high": hi, "classes": classes}
 
 
 def subgroups_section(scores: Scores, bootstrap: PatientBootstrap) -> ReportSection:
@@ -90,7 +123,7 @@ def subgroups_section(scores: Scores, bootstrap: PatientBootstrap) -> ReportSect
             TITLE,
             f"the dataset records none of {', '.join(SUBGROUP_COLUMNS)} with two or more groups",
         )
-    table = subgroup_table(scores, bootstrap)
+    table, resamples = _subgroups(scores, bootstrap)
     if table.empty:
         return absent("subgroups", TITLE, f"no subgroup of {', '.join(attributes)} has {MIN_GROUP} test images")
     section = ReportSection("subgroups", TITLE)
@@ -104,20 +137,31 @@ def subgroups_section(scores: Scores, bootstrap: PatientBootstrap) -> ReportSect
             values = part[metric].dropna()
             if len(values) >= 2:
                 hi, lo = values.idxmax(), values.idxmin()
-                gaps[(attribute, metric)] = (float(values[hi] - values[lo]), hi, lo)
+                interval = gap_interval(resamples[(attribute, hi)], resamples[(attribute, lo)], metric)
+                gaps[(attribute, metric)] = {"gap": float(values[hi] - values[lo]), "highest": hi, "lowest": lo}
+                gaps[(attribute, metric)] |= {
+                    "gap_low": interval["low"],
+                    "gap_high": interval["high"],
+                    "gap_classes": interval["classes"],
+                }
     for metric in ("mean AUROC", "FNR at 0.5"):
         candidates = {k: v for k, v in gaps.items() if k[1] == metric}
         if candidates:
-            (attribute, _), (gap, hi, lo) = max(candidates.items(), key=lambda kv: kv[1][0])
-            section.findings.append(
+            (attribute, _), gap = max(candidates.items(), key=lambda kv: kv[1]["gap"])
+            hi, lo = gap["highest"], gap["lowest"]
+            line = (
                 f"Largest {metric} gap: {attribute} {hi} {table.loc[(attribute, hi), metric]:.3f} against "
-                f"{lo} {table.loc[(attribute, lo), metric]:.3f} (difference {gap:.3f})."
+                f"{lo} {table.loc[(attribute, lo), metric]:.3f} (difference {gap['gap']:.3f}"
             )
+            if np.isfinite(gap["gap_low"]):
+                over = "" if metric != "mean AUROC" else f", over the {gap['gap_classes']} classes both groups score"
+                line += f"; 95 % interval of the difference {gap['gap_low']:.3f} to {gap['gap_high']:.3f}{over}"
+            section.findings.append(line + ").")
     small = [a for a, g in attributes.items() if (g.value_counts() < MIN_GROUP).any()]
     if small:
         section.notes.append(f"Groups with fewer than {MIN_GROUP} test images are left out ({', '.join(small)}).")
     section.data = {
         "table": {f"{a}={g}": row for (a, g), row in table.to_dict(orient="index").items()},
-        "gaps": {f"{a}: {m}": {"gap": v[0], "highest": v[1], "lowest": v[2]} for (a, m), v in gaps.items()},
+        "gaps": {f"{a}: {m}": v for (a, m), v in gaps.items()},
     }
     return section

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from ..common import (
@@ -73,7 +75,15 @@ def model_settings(settings: Any) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
+    """A value ``torch.load(weights_only=True)`` reads back as it was: tuples as lists, Enums as their
+    values, paths as text."""
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
 
 
 def baseline_settings(profile: str = "default", **overrides) -> BaselineSettings:

@@ -11,22 +11,36 @@ if TYPE_CHECKING:
 __all__ = ["reliability_discussion"]
 
 
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
 def _auroc(n: dict[str, Any]) -> str:
     if math.isnan(n["mean_auroc_low"]):
         return f"{n['mean_auroc']:.3f}"
     return f"{n['mean_auroc']:.3f} (95 % interval {n['mean_auroc_low']:.3f}–{n['mean_auroc_high']:.3f})"
 
 
-def _discrimination(test: dict, nih: dict | None, dataset: str) -> list[str]:
+def _signed(value: float) -> str:
+    return f"{value:+.3f}".replace("-", "−")
+
+
+def _discrimination(test: dict, nih: dict | None, dataset: str, synthetic: bool) -> list[str]:
+    if math.isnan(test["mean_auroc"]):
+        return []
     lines = [
         f"**Discrimination.** On the {dataset} test split ({test['images']:,} images of {test['patients']:,} "
-        f"patients) the mean AUROC over {test['classes_scored']} classes is {_auroc(test)}."
+        f"patients) the mean AUROC over {_plural(test['classes_scored'], 'class', 'classes')} is {_auroc(test)}."
     ]
     if nih is None or math.isnan(nih["mean_auroc"]):
         return lines
-    sentence = f"On the {nih['images']} real NIH images it is {_auroc(nih)}, over {nih['classes_scored']} classes"
+    sentence = (
+        f"On the {nih['images']} real NIH images it is {_auroc(nih)}, over "
+        f"{_plural(nih['classes_scored'], 'class', 'classes')}"
+    )
     if nih["classes_unscored"]:
-        sentence += f" ({', '.join(nih['classes_unscored'])} has no positive or no negative image there)"
+        verb = "has" if len(nih["classes_unscored"]) == 1 else "have"
+        sentence += f" ({', '.join(nih['classes_unscored'])} {verb} no positive or no negative image there)"
     lines.append(sentence + ".")
     if nih["mean_auroc_low"] <= 0.5 <= nih["mean_auroc_high"]:
         lines.append(
@@ -38,37 +52,37 @@ def _discrimination(test: dict, nih: dict | None, dataset: str) -> list[str]:
         subject = (
             f"The intervals of {len(chance)} of its {nih['classes_scored']} classes include"
             if len(chance) > 1
-            else f"The interval of one of its {nih['classes_scored']} classes includes"
+            else f"The interval of one of its {_plural(nih['classes_scored'], 'class', 'classes')} includes"
         )
         lines.append(f"{subject} 0.5 ({', '.join(chance)}).")
-    if nih["mean_auroc_high"] < test["mean_auroc_low"]:
+    same_classes = test["classes_scored"] == nih["classes_scored"] and not nih["classes_unscored"]
+    if same_classes and nih["mean_auroc_high"] < test["mean_auroc_low"]:
+        trained_on = "synthetic images" if synthetic else f"{dataset}"
         lines.append(
-            "The two intervals do not overlap: what the model learned on synthetic images does not carry over "
-            "to real radiographs, which is what a report on the data it was trained on alone cannot show."
+            f"The mean is lower on the real images than on the test split, and the two intervals do not overlap: "
+            f"the model, trained on {trained_on}, ranks the NIH images worse than its own test split, which a report "
+            "on the data it was trained on alone cannot show."
         )
     return lines
 
 
-def _signed(value: float) -> str:
-    return f"{value:+.3f}".replace("-", "−")
-
-
 def _calibration(test: dict, nih: dict | None) -> list[str]:
+    if math.isnan(test["ece_model"]):
+        return []
     line = f"**Calibration.** As it is, the model's pooled ECE on the test split is {test['ece_model']:.3f}"
+    fitted = _plural(test["recalibrations"], "recalibration")
     if test["recalibrations"] and test["ece_best_method"] != "model":
         line += (
             f"; {test['ece_best_method']}, fitted on the validation split, brings it to {test['ece_best']:.3f} "
-            f"({_signed(test['ece_best'] - test['ece_model'])}), the lowest of the {test['recalibrations']} "
-            "recalibrations"
+            f"({_signed(test['ece_best'] - test['ece_model'])}), the lowest of the {fitted}"
         )
     elif test["recalibrations"]:
-        line += f"; none of the {test['recalibrations']} recalibrations lowers it"
+        line += f"; none of the {fitted} lowers it"
     lines = [line + "."]
     if nih is not None and not math.isnan(nih["ece_model"]):
         lines.append(
-            f"On the NIH images the ECE is {nih['ece_model']:.3f}; they come without a validation split of real "
-            "images, so nothing could be recalibrated there, and a temperature fitted on synthetic images "
-            "would not answer for real ones."
+            f"On the NIH images the ECE is {nih['ece_model']:.3f}. They come without a validation split of real "
+            "images, so no recalibration was fitted there."
         )
     return lines
 
@@ -87,8 +101,8 @@ def _localization(test: dict, nih: dict | None, chance: float | None) -> list[st
     if nih is not None and not math.isnan(nih["point_localization"]):
         pairs = int(nih["localized_pairs"])
         lines.append(
-            f"On the NIH images {nih['point_localization']:.0%} of {pairs} boxed pairs"
-            + (": too few to read as a rate." if pairs < 20 else ".")
+            f"On the NIH images the peak lies in a box for {nih['point_localization']:.0%} of "
+            f"{_plural(pairs, 'boxed pair')}" + (": too few to read as a rate." if pairs < 20 else ".")
         )
     return lines
 
@@ -117,10 +131,14 @@ def _subgroups(test: dict) -> list[str]:
         f"**Subgroups.** The largest gap in mean AUROC is by {gap['attribute']}: {gap['gap']:.3f} between "
         f"{gap['highest']} and {gap['lowest']}"
     )
-    if gap["intervals_overlap"] is True:
-        line += ", whose intervals overlap: a gap of this size is within what resampling the patients gives"
-    elif gap["intervals_overlap"] is False:
-        line += ", whose intervals do not overlap"
+    low, high = gap.get("gap_low", math.nan), gap.get("gap_high", math.nan)
+    if low is None or high is None or math.isnan(low):
+        return [line + "."]
+    line += f" (95 % interval of the difference {low:.3f} to {high:.3f})"
+    if low <= 0 <= high:
+        line += ": the interval includes 0, so this run does not establish a gap"
+    else:
+        line += ": the interval excludes 0, a gap that resampling the patients does not remove"
     return [line + "."]
 
 
@@ -130,7 +148,7 @@ def _shortcut(test: dict) -> list[str]:
         share, chance = test[f"{key}_share"], test[f"{key}_chance"]
         if math.isnan(share):
             continue
-        ratio = share / chance if chance > 0 else math.inf
+        ratio = round(share / chance, 2) if chance > 0 else math.inf
         verdict = "about as much as" if 0.9 <= ratio <= 1.1 else ("more than" if ratio > 1.1 else "less than")
         lines.append(
             f"{share:.1%} of the map mass of the positive findings lies {where}: {verdict} the {chance:.1%} a "
@@ -153,9 +171,10 @@ def reliability_discussion(result: ReliabilityResult) -> str:
     chance = None
     if section.available:
         chance = section.data["table"].get("weighted", {}).get("box share of the image (chance)")
+    synthetic = result.settings.dataset == "synth-cxr"
     paragraphs = [
         f"**The model.** {result.settings.backbone} as notebook 01 trains it, {result.model_source}.",
-        " ".join(_discrimination(test, nih, result.dataset_name)),
+        " ".join(_discrimination(test, nih, result.dataset_name, synthetic)),
         " ".join(_calibration(test, nih)),
         " ".join(_localization(test, nih, chance)),
         " ".join(_selective(test)),

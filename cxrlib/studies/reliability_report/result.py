@@ -27,7 +27,7 @@ def _value(mapping: Any, *keys: str) -> float:
 
 
 def report_numbers(report: ReliabilityReport) -> dict[str, Any]:
-    """The numbers of ``report`` that the summary, the discussion and the scorecard read (NaN where its
+    """The numbers of ``report`` that the summary, the discussion and the results JSON hold (NaN where its
     section is absent): images, mean AUROC and interval, ECE of the model and of the best recalibration,
     weighted point localisation, AURC, the largest subgroup gap and the shortcut probe's shares."""
     sections = {s.key: s for s in report.sections}
@@ -52,22 +52,23 @@ def report_numbers(report: ReliabilityReport) -> dict[str, Any]:
     pooled = sections["calibration"].data.get("pooled", {})
     out["ece_model"] = _value(pooled, "model", "ECE")
     best = min(pooled, key=lambda m: _value(pooled, m, "ECE"), default="model")
-    out |= {"ece_best_method": best, "ece_best": _value(pooled, best, "ECE"), "recalibrations": len(pooled) - 1}
+    out |= {
+        "ece_best_method": best,
+        "ece_best": _value(pooled, best, "ECE"),
+        "recalibrations": sum(method != "model" for method in pooled),
+        "validation": report.settings.get("validation images") != "none",
+    }
     table = sections["localization"].data.get("table", {})
     out["point_localization"] = _value(table, "weighted", "point localisation")
     out["localized_pairs"] = _value(table, "weighted", "(image, class) pairs")
     aurc = sections["selective"].data.get("aurc", {})
     out["aurc_model"] = _value(aurc, "model")
     out["aurc_laplace"] = _value(aurc, "last-layer Laplace")
-    groups = sections["subgroups"].data
-    auroc_gaps = {k: v for k, v in groups.get("gaps", {}).items() if k.endswith(": mean AUROC")}
+    gaps = sections["subgroups"].data.get("gaps", {})
+    auroc_gaps = {k: v for k, v in gaps.items() if k.endswith(": mean AUROC")}
     if auroc_gaps:
         name, gap = max(auroc_gaps.items(), key=lambda kv: kv[1]["gap"])
-        attribute = name.split(":")[0]
-        rows = {end: groups["table"].get(f"{attribute}={gap[end]}", {}) for end in ("highest", "lowest")}
-        lowest_high, highest_low = _value(rows["lowest"], "AUROC high"), _value(rows["highest"], "AUROC low")
-        overlap = None if math.isnan(lowest_high) or math.isnan(highest_low) else bool(lowest_high >= highest_low)
-        out["subgroup_gap"] = {"attribute": attribute, **gap, "intervals_overlap": overlap}
+        out["subgroup_gap"] = {"attribute": name.split(":")[0], **gap}
     probe = sections["shortcut"].data.get("table", {})
     for region, key in (("on the planted marker", "marker"), ("outside the thorax", "outside_thorax")):
         row = probe.get(f"map mass {region}", {})
@@ -110,17 +111,20 @@ class ReliabilityResult:
         numbers = self.numbers()
         rows: dict[str, dict[str, str]] = {}
         for name, n in numbers.items():
+            unfitted = "– (no validation split)" if not n["validation"] else "–"
             column = {
                 "test images (patients)": f"{n['images']:,} ({n['patients']:,})",
                 "mean AUROC (95 % interval)": _interval(n),
                 "classes with an AUROC": f"{n['classes_scored']} of {len(self.classes)}",
                 "ECE, the model as it is": _number(n["ece_model"]),
-                "lowest ECE (by)": "–" if n["recalibrations"] == 0 else f"{n['ece_best']:.3f} ({n['ece_best_method']})",
+                "lowest ECE (by)": unfitted
+                if n["recalibrations"] == 0
+                else f"{n['ece_best']:.3f} ({n['ece_best_method']})",
                 "point localisation (boxed pairs)": "–"
                 if math.isnan(n["point_localization"])
                 else f"{n['point_localization']:.1%} ({int(n['localized_pairs'])})",
                 "AURC, the model": _number(n["aurc_model"]),
-                "AURC, Laplace predictive": _number(n["aurc_laplace"]),
+                "AURC, Laplace predictive": unfitted if math.isnan(n["aurc_laplace"]) else f"{n['aurc_laplace']:.3f}",
                 "largest subgroup AUROC gap": "–"
                 if "subgroup_gap" not in n
                 else f"{n['subgroup_gap']['gap']:.3f} ({n['subgroup_gap']['attribute']})",

@@ -3,6 +3,7 @@ split and on the real NIH images shipped with cxrlib."""
 
 from __future__ import annotations
 
+import pickle
 import time
 
 import torch
@@ -25,18 +26,22 @@ __all__ = ["saved_model", "nih_names", "open_nih_report_set", "run_reliability"]
 LAST_LAYER = "classifier"
 
 
-def saved_model(s: ReliabilitySettings) -> tuple[dict | None, str]:
-    """Notebook 01's saved state dict of ``s.backbone`` when it was trained with these settings, and why
-    (not): ``(state_dict or None, a sentence)``."""
+def saved_model(s: ReliabilitySettings, classes: list[str] | None = None) -> tuple[dict | None, str]:
+    """Notebook 01's saved state dict of ``s.backbone`` when it was trained with these settings (and, given
+    ``classes``, on those classes in that order), and why (not): ``(state_dict or None, a sentence)``."""
     try:
         saved = load_artifact(SOURCE_NOTEBOOK, "weights")
+        meta = saved["meta"]
     except FileNotFoundError:
         return None, f"notebook {SOURCE_NOTEBOOK} has saved no weights in {results_dir()}"
-    meta = saved["meta"]
+    except (pickle.UnpicklingError, RuntimeError, KeyError, TypeError) as err:  # an older or damaged file
+        return None, f"notebook {SOURCE_NOTEBOOK}'s saved weights cannot be read ({type(err).__name__}: {err})"
     ours, theirs = model_settings(s), meta.get("settings", {})
     differ = [f"{k} {theirs.get(k)!r} there, {v!r} here" for k, v in ours.items() if theirs.get(k) != v]
     if int(meta.get("seed", -1)) != s.seeds[0]:
         differ.append(f"seed {meta.get('seed')!r} there, {s.seeds[0]!r} here")
+    if classes is not None and list(meta.get("classes", [])) != list(classes):
+        differ.append(f"classes {meta.get('classes')} there, {list(classes)} here")
     if differ:
         return None, f"notebook {SOURCE_NOTEBOOK}'s weights come from other settings ({'; '.join(differ[:4])})"
     if s.backbone not in saved["models"]:
@@ -118,6 +123,10 @@ def run_reliability(settings: ReliabilitySettings) -> ReliabilityResult:
     ds = open_chest_dataset(training_settings(s))
     train, val, test = ds.subset("train"), ds.subset("val"), ds.subset("test")
     classes = list(ds.classes)
+    if state is not None:  # the saved outputs must be these classes, in this order
+        state, why = saved_model(s, classes)
+        if state is None:
+            check_imagenet_weights(s, (s.backbone,))
     model, source = _model(s, len(classes), state, why)
     model_seconds = time.perf_counter() - t_start
     reports = {

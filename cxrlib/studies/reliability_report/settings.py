@@ -20,6 +20,8 @@ __all__ = ["STUDY_HELP", "ModelSource", "ReliabilitySettings", "PRESETS", "relia
 
 
 class ModelSource(str, Enum):
+    """Where the reported model's weights come from (parameter ``source``)."""
+
     AUTO = "auto"  #: notebook 01's saved weights when they fit these settings, else trained here
     TRAIN = "train"  #: always trained here, with 01's code and settings
 

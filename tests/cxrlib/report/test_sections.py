@@ -3,6 +3,7 @@ shortcut probe, and patients without an id."""
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 from cxrlib.report.bootstrap import PatientBootstrap
@@ -52,6 +53,27 @@ def test_subgroup_fnr_is_the_share_of_positives_below_one_half():
     assert ages == [g for g in ["<40", "40–59", "60–79", "80+"] if g in ages]  # in age order, not text order
 
 
+def test_the_subgroup_gap_interval_is_the_per_resample_difference_over_shared_classes():
+    from sklearn.metrics import roc_auc_score
+
+    from cxrlib.report.subgroups import subgroups_section
+
+    scores = _scores(90)
+    bootstrap = PatientBootstrap.draw(scores.table["patient_id"], 120, seed=1)
+    gap = subgroups_section(scores, bootstrap).data["gaps"]["view: mean AUROC"]
+    groups = {v: (scores.table["view"] == v).to_numpy() for v in ("AP", "PA")}
+    differences = []
+    for w in bootstrap.weights:  # brute force: every image repeated as often as its patient was drawn
+        means = {}
+        for view, rows in groups.items():
+            means[view] = np.mean(
+                [roc_auc_score(scores.labels[rows, k], scores.logits[rows, k], sample_weight=w[rows]) for k in (0, 1)]
+            )
+        differences.append(means[gap["highest"]] - means[gap["lowest"]])
+    assert (gap["gap_low"], gap["gap_high"]) == pytest.approx(tuple(np.quantile(differences, [0.025, 0.975])))
+    assert gap["gap_classes"] == 2 and gap["gap_low"] <= gap["gap"] <= gap["gap_high"]
+
+
 def test_the_shortcut_probe_leaves_blank_maps_out():
     maps = torch.zeros(2, 1, 4, 4)
     maps[0, 0, 0, 0] = 1.0  # image 0: all mass in a corner outside the thorax; image 1: a blank map
@@ -81,3 +103,7 @@ def test_a_uniform_map_puts_the_box_share_inside_the_boxes():
     table = mass_in_boxes(maps, ["a", "b"], boxes, ["x", "y"], (16, 16)).set_index("image")
     assert table.loc["a", "box_share"] == (4 * 5 + 2 * 2) / 256 and table.loc["b", "box_share"] == 0.5
     assert np.allclose(table["mass_inside"], table["box_share"])
+    # a fractional box covers the pixels whose centre it holds, as a point-localisation hit counts them
+    fractional = pd.DataFrame([("a", "x", 1.2, 1.2, 2.6, 2.6)], columns=["image", "class", "x", "y", "w", "h"])
+    share = mass_in_boxes(maps[:1], ["a"], fractional, ["x", "y"], (16, 16))["box_share"].item()
+    assert share == 9 / 256  # centres 1.5, 2.5, 3.5 lie in [1.2, 3.8] on each axis

@@ -63,6 +63,19 @@ def test_saved_weights_are_used_only_when_they_fit(saved_01):
     assert state is None and "n 160 there, 200 here" in why
     state, why = study.saved_model(study.reliability_settings("smoke", backbone="densenet121", **TINY))
     assert state is None and "trained no densenet121" in why
+    state, why = study.saved_model(fits, classes=list(reversed(saved_01.classes)))  # outputs in another order
+    assert state is None and "classes" in why
+
+
+def test_a_damaged_weights_file_means_training_here_not_a_crash(tmp_path, monkeypatch):
+    from cxrlib.artifacts import artifact_path
+
+    monkeypatch.setenv("CXRLIB_RESULTS_DIR", str(tmp_path))
+    path = artifact_path(baseline_study.NOTEBOOK, "weights")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not a checkpoint")
+    state, why = study.saved_model(study.reliability_settings("smoke", backbone="small-cnn", **TINY))
+    assert state is None and "cannot be read" in why
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +141,21 @@ def test_source_train_trains_here_even_when_01s_weights_fit(saved_01, monkeypatc
     assert calls == [("small-cnn",)] and result.model_source.startswith("trained here")
     assert set(result.reports) == {"test split"} and "nih_sample=False" in result.nih_note
     assert "**The NIH sample** was not reported on" in study.reliability_discussion(result)
+
+
+def test_a_report_whose_sections_are_all_absent_prints_no_nan():
+    from cxrlib.report import SECTION_KEYS, ReliabilityReport
+    from cxrlib.report.section import absent
+
+    empty = ReliabilityReport(
+        "empty",
+        {"test images": 4, "test patients": 4, "validation images": "none"},
+        [absent(key, key.title(), "the data do not allow it") for key in SECTION_KEYS],
+    )
+    settings = study.reliability_settings("smoke", nih_sample=False)
+    result = study.ReliabilityResult(settings, ["A"], {"test split": empty}, "given", nih_note="nih_sample=False")
+    text = study.reliability_discussion(result)
+    assert "nan" not in text.lower() and "**Not computed:**" in text
+    summary = result.summary()
+    assert not summary.apply(lambda col: col.str.contains("nan", case=False)).any().any()
+    assert summary.loc["lowest ECE (by)"].item() == "– (no validation split)"
