@@ -14,6 +14,11 @@ image list, size, generator options). It is built in a sibling working directory
   working directory is cleared first.
 * **Room first.** Where the entry's size is known in advance (``size_bytes``), an unwritable folder
   or a disk without room for it raises before anything is built, naming the folder.
+* **Stale work said, never silently deleted.** A resumable build of an entry whose key has since
+  changed (other options, another image list) cannot be resumed; its working directory would hold its
+  gigabytes forever. Before a build, the working directories beside it that no process holds and that
+  are older than :data:`STALE_PARTIAL_S` are named with their size (:func:`stale_partials`);
+  :func:`sweep_partials` deletes them.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,12 +44,18 @@ __all__ = [
     "check_writable",
     "check_free_space",
     "LOCK_TIMEOUT_S",
+    "STALE_PARTIAL_S",
+    "StalePartial",
+    "stale_partials",
+    "sweep_partials",
 ]
 
 log = logging.getLogger("cxrlib.data")
 
 #: how long a process waits for another one building the same entry (``$CXRLIB_CACHE_LOCK_TIMEOUT``)
 LOCK_TIMEOUT_S = float(os.environ.get("CXRLIB_CACHE_LOCK_TIMEOUT", 6 * 3600))
+#: a resumable working directory untouched this long, of another key, is reported as stale (7 days)
+STALE_PARTIAL_S = 7 * 24 * 3600.0
 #: room left free beside an entry (the file system's own needs, the entry's small files)
 _SPACE_MARGIN = 64 * 2**20
 
@@ -114,6 +126,73 @@ def _directory_bytes(folder: Path) -> int:
     return sum(p.stat().st_blocks * 512 for p in folder.rglob("*") if p.is_file())
 
 
+@dataclass(frozen=True)
+class StalePartial:
+    """A working directory of an unfinished build: its path, bytes on disk and seconds since last written."""
+
+    path: Path
+    bytes: int
+    age_s: float
+
+
+def _held_by_another(lock_path: Path) -> bool:
+    from filelock import FileLock, Timeout
+
+    if not lock_path.exists():
+        return False
+    lock = FileLock(str(lock_path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    lock.release()
+    return False
+
+
+def stale_partials(
+    folder: str | Path, older_than_s: float = STALE_PARTIAL_S, keep: str | None = None
+) -> list[StalePartial]:
+    """The ``*.partial`` working directories in ``folder`` (one kind's cache folder) that no process is
+    building (their lock is free) and that nothing has written for ``older_than_s`` seconds, other than
+    ``keep`` (the key about to be built)."""
+    folder, now, found = Path(folder), time.time(), []
+    if not folder.is_dir():
+        return found
+    for work in sorted(folder.glob("*.partial")):
+        key = work.name.removesuffix(".partial")
+        if key == keep or not work.is_dir():
+            continue
+        files = [p for p in work.rglob("*") if p.is_file()]
+        newest = max([work.stat().st_mtime, *(p.stat().st_mtime for p in files)])
+        if now - newest < older_than_s or _held_by_another(work.with_name(key + ".lock")):
+            continue
+        found.append(StalePartial(work, sum(p.stat().st_blocks * 512 for p in files), now - newest))
+    return found
+
+
+def sweep_partials(folder: str | Path, older_than_s: float = STALE_PARTIAL_S) -> list[StalePartial]:
+    """Delete what :func:`stale_partials` finds in ``folder``; returns what was deleted."""
+    found = stale_partials(folder, older_than_s)
+    for stale in found:
+        shutil.rmtree(stale.path, ignore_errors=True)
+    return found
+
+
+def _report_stale(folder: Path, keep: str) -> None:
+    found = stale_partials(folder, keep=keep)
+    if not found:
+        return
+    total = sum(s.bytes for s in found)
+    names = ", ".join(f"{s.path.name} ({_gib(s.bytes)}, {s.age_s / 86400:.0f} days)" for s in found[:5])
+    message = (
+        f"{len(found)} unfinished cache build(s) in {folder} that nothing has touched for over "
+        f"{STALE_PARTIAL_S / 86400:.0f} days hold {_gib(total)}: {names}. Their options have changed since, so "
+        f"they cannot be resumed; delete them with cxrlib.data.cache.sweep_partials({str(folder)!r})"
+    )
+    log.warning(message)
+    print(f"[cxrlib] {message}", flush=True)
+
+
 def _acquire(lock_path: Path, what: str, timeout: float):
     """The held ``filelock.FileLock`` at ``lock_path``; waits (saying so) while another process holds it."""
     from filelock import FileLock, Timeout
@@ -167,6 +246,7 @@ def open_or_build(
         if (final / "meta.json").exists():  # built by the process we waited for
             return CacheEntry(final)
         work = final.with_name(final.name + ".partial")
+        _report_stale(final.parent, keep=final.name)
         if work.exists() and not resumable:
             shutil.rmtree(work)
         if size_bytes is not None:
