@@ -40,6 +40,7 @@ __all__ = [
     "run_fingerprint",
     "package_digest",
     "DEPENDENCIES",
+    "TOOL_NOTEBOOKS",
     "is_bookkeeping_cell",
     "BOOKKEEPING_CALLS",
     "with_dependencies",
@@ -71,6 +72,8 @@ NOTEBOOKS: list[str] = [
 PROFILES = ("smoke", "default", "full")
 #: notebook → the notebooks whose artifacts (``cxrlib.artifacts``) it loads; the runner executes those
 #: first and reruns a notebook whenever one it depends on changed
+#: notebooks that apply the library to a model instead of reproducing a source (no study, no scorecard rows)
+TOOL_NOTEBOOKS: tuple[str, ...] = ("10_reliability_report",)
 DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "05_calibration": ("04_imbalance_losses",),
     "09_pylon_ablations": ("08_pylon",),

@@ -240,9 +240,10 @@ def test_intro_study_table_links_exactly_the_notebooks_that_exist(study):
     assert set(linked) <= set(book.NOTEBOOKS)
 
 
-def test_every_notebook_of_the_book_belongs_to_a_study_or_is_the_data_chapter():
+def test_every_notebook_of_the_book_belongs_to_a_study_or_is_the_data_chapter_or_a_tool():
     planned = {n for s in STUDIES for n in s.notebooks}
-    assert set(book.NOTEBOOKS) - planned <= {"00_data"}
+    assert set(book.NOTEBOOKS) - planned <= {"00_data", *book.TOOL_NOTEBOOKS}
+    assert set(book.TOOL_NOTEBOOKS) <= set(book.NOTEBOOKS) and not set(book.TOOL_NOTEBOOKS) & planned
 
 
 def test_a_run_with_several_groups_of_seeds_names_them():
