@@ -46,10 +46,15 @@ class PatientBootstrap:
             raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
         codes, unique = _codes(patients)
         rng = np.random.default_rng(seed)
-        draws = rng.integers(0, len(unique), (n_resamples, len(unique)))
-        counts = np.zeros((n_resamples, len(unique)), np.float32)
-        np.add.at(counts, (np.arange(n_resamples)[:, None], draws), np.float32(1.0))
-        return cls(counts[:, codes])
+        weights = np.empty((n_resamples, len(codes)), np.float32)
+        rows = max(1, BLOCK_ELEMENTS // max(len(unique), len(codes)))
+        for start in range(0, n_resamples, rows):  # a block at a time: no (B, P) int64 draws beside the weights
+            block = min(rows, n_resamples - start)
+            draws = rng.integers(0, len(unique), (block, len(unique)))  # the same stream as all rows at once
+            counts = np.zeros((block, len(unique)), np.float32)
+            np.add.at(counts, (np.arange(block)[:, None], draws), np.float32(1.0))
+            weights[start : start + block] = counts[:, codes]
+        return cls(weights)
 
     @property
     def resamples(self) -> int:

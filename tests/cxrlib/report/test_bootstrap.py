@@ -82,6 +82,8 @@ def test_resamples_scored_in_blocks_equal_all_at_once(monkeypatch):
     whole = weighted_auroc(scores, labels, weights)
     monkeypatch.setattr(bootstrap, "BLOCK_ELEMENTS", 5 * len(scores))  # blocks of 5 resamples, the last of 2
     assert np.array_equal(weighted_auroc(scores, labels, weights), whole, equal_nan=True)
+    # the resamples are drawn a block at a time too, from the same random stream
+    assert np.array_equal(PatientBootstrap.draw(patients, 37, seed=2).weights, weights)
 
 
 def test_a_patient_is_drawn_with_all_of_its_images():
