@@ -118,7 +118,9 @@ def calibration_section(
         if rows.any():
             per_class[c] = {"model": reliability_curve(test.probs[rows, k], test.labels[rows, k], kind="binary")}
     section.figures["Reliability per class (the model as it is)"] = reliability_diagram(
-        per_class, title="Reliability per class (test split)"
+        per_class,
+        title="Reliability per class (test split)",
+        ncols=2,  # two a row: legible in a narrow page
     )
     base = pooled.loc["model"]
     best = pooled["ECE"].idxmin()
