@@ -10,9 +10,11 @@ from .bootstrap import PatientBootstrap, auroc_summary, class_resamples, mean_su
 from .scoring import Scores
 from .section import ReportSection, absent
 
-__all__ = ["auroc_table", "discrimination_section"]
+__all__ = ["FEW_POSITIVES", "auroc_table", "discrimination_section"]
 
 TITLE = "Discrimination: AUROC per class"
+#: positives below which a class's AUROC is flagged as resting on a handful of images
+FEW_POSITIVES = 5
 
 
 def auroc_table(scores: Scores, classes: list[str], bootstrap: PatientBootstrap) -> pd.DataFrame:
@@ -64,6 +66,13 @@ def discrimination_section(scores: Scores, classes: list[str], bootstrap: Patien
         f"({scored.loc[best, 'auroc']:.3f}), lowest {worst} ({scored.loc[worst, 'auroc']:.3f}, "
         f"95 % interval {scored.loc[worst, 'low']:.3f}–{scored.loc[worst, 'high']:.3f})."
     )
+    few = scored[scored["positives"] < FEW_POSITIVES]
+    if len(few):
+        listed = ", ".join(f"{c} ({int(n)})" for c, n in few["positives"].items())
+        section.findings.append(
+            f"Fewer than {FEW_POSITIVES} positive images for {listed}: such an AUROC, and its interval, rest on "
+            "the ranks of those few images; read them as anecdotes, not rates."
+        )
     wide = scored[(scored["high"] - scored["low"]) > 0.2]
     if len(wide):
         section.findings.append(

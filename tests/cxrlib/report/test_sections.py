@@ -107,3 +107,14 @@ def test_a_uniform_map_puts_the_box_share_inside_the_boxes():
     fractional = pd.DataFrame([("a", "x", 1.2, 1.2, 2.6, 2.6)], columns=["image", "class", "x", "y", "w", "h"])
     share = mass_in_boxes(maps[:1], ["a"], fractional, ["x", "y"], (16, 16))["box_share"].item()
     assert share == 9 / 256  # centres 1.5, 2.5, 3.5 lie in [1.2, 3.8] on each axis
+
+
+def test_an_auroc_on_a_handful_of_positives_is_flagged():
+    from cxrlib.report.discrimination import discrimination_section
+
+    scores = _scores(60)
+    scores.labels[:, 1] = 0.0
+    scores.labels[:3, 1] = 1.0  # three positives for the second class
+    section = discrimination_section(scores, ["a", "b"], PatientBootstrap.draw(scores.table["patient_id"], 30))
+    flagged = [f for f in section.findings if f.startswith("Fewer than 5 positive images")]
+    assert len(flagged) == 1 and "b (3)" in flagged[0] and "a (" not in flagged[0]
