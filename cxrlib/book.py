@@ -70,10 +70,10 @@ NOTEBOOKS: list[str] = [
     "10_reliability_report",
 ]
 PROFILES = ("smoke", "default", "full")
-#: notebook → the notebooks whose artifacts (``cxrlib.artifacts``) it loads; the runner executes those
-#: first and reruns a notebook whenever one it depends on changed
 #: notebooks that apply the library to a model instead of reproducing a source (no study, no scorecard rows)
 TOOL_NOTEBOOKS: tuple[str, ...] = ("10_reliability_report",)
+#: notebook → the notebooks whose artifacts (``cxrlib.artifacts``) it loads; the runner executes those
+#: first and reruns a notebook whenever one it depends on changed
 DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "05_calibration": ("04_imbalance_losses",),
     "09_pylon_ablations": ("08_pylon",),

@@ -166,7 +166,7 @@ def stale_partials(
         newest = max([work.stat().st_mtime, *(p.stat().st_mtime for p in files)])
         if now - newest < older_than_s or _held_by_another(work.with_name(key + ".lock")):
             continue
-        found.append(StalePartial(work, sum(p.stat().st_blocks * 512 for p in files), now - newest))
+        found.append(StalePartial(work, _directory_bytes(work), now - newest))
     return found
 
 

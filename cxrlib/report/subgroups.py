@@ -97,22 +97,21 @@ def subgroup_table(scores: Scores, bootstrap: PatientBootstrap) -> pd.DataFrame:
 
 
 def gap_interval(high: dict[str, Any], low: dict[str, Any], metric: str) -> dict[str, float]:
-    """The difference ``high − low`` of ``metric`` ("mean AUROC" or "FNR at 0.5") between two groups'
-    resample values (:func:`_group_statistics`), with the percentile interval of the per-resample difference
-    (both groups are drawn in the same resamples). The AUROC difference is over the classes both groups
-    score (``classes``)."""
+    """The percentile interval (``low``, ``high``) of the per-resample difference ``high − low`` of ``metric``
+    ("mean AUROC" or "FNR at 0.5") between two groups' resample values (:func:`_group_statistics`; both
+    groups are drawn in the same resamples). The AUROC difference is over the classes both groups score
+    (their number is ``classes``; None for the FNR)."""
     if metric == "FNR at 0.5":
-        difference = high["fnr"] - low["fnr"]
-        point, classes = np.nan, None
+        difference, classes = high["fnr"] - low["fnr"], None
     else:
         common = [i for i, (a, b) in enumerate(zip(high["per_class"], low["per_class"])) if a.scored and b.scored]
         if not common:
-            return {"difference": np.nan, "low": np.nan, "high": np.nan, "classes": 0}
-        h_point, h_values = mean_over_classes([high["per_class"][i] for i in common])
-        l_point, l_values = mean_over_classes([low["per_class"][i] for i in common])
-        point, difference, classes = h_point - l_point, h_values - l_values, len(common)
+            return {"low": np.nan, "high": np.nan, "classes": 0}
+        h_values = mean_over_classes([high["per_class"][i] for i in common])[1]
+        l_values = mean_over_classes([low["per_class"][i] for i in common])[1]
+        difference, classes = h_values - l_values, len(common)
     lo, hi, _ = percentile_interval(difference)
-    return {"difference": point, "low": lo, "high": hi, "classes": classes}
+    return {"low": lo, "high": hi, "classes": classes}
 
 
 def subgroups_section(scores: Scores, bootstrap: PatientBootstrap) -> ReportSection:

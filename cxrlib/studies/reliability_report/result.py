@@ -9,7 +9,9 @@ from typing import Any
 
 import pandas as pd
 
+from ...nested import nested_get
 from ...report import ReliabilityReport
+from ..prose import short_ci
 from .settings import ReliabilitySettings
 
 __all__ = ["NOTEBOOK", "ReliabilityResult", "report_numbers"]
@@ -19,11 +21,9 @@ NOTEBOOK = "10_reliability_report"
 
 
 def _value(mapping: Any, *keys: str) -> float:
-    for key in keys:
-        if not isinstance(mapping, dict) or key not in mapping:
-            return math.nan
-        mapping = mapping[key]
-    return math.nan if mapping is None else float(mapping)
+    """The number at ``keys`` inside ``mapping``; NaN where it is missing or None."""
+    value = nested_get(mapping, *keys)
+    return math.nan if value is None else float(value)
 
 
 def report_numbers(report: ReliabilityReport) -> dict[str, Any]:
@@ -85,10 +85,6 @@ def _interval(n: dict) -> str:
     return f"{n['mean_auroc']:.3f} ({n['mean_auroc_low']:.3f}–{n['mean_auroc_high']:.3f})"
 
 
-def _number(value: float, form: str = "{:.3f}") -> str:
-    return "–" if math.isnan(value) else form.format(value)
-
-
 @dataclass
 class ReliabilityResult:
     settings: ReliabilitySettings
@@ -97,7 +93,6 @@ class ReliabilityResult:
     model_source: str  #: where the model's weights come from, in a sentence
     nih_note: str = ""  #: how the classes map to NIH's, or why the NIH sample was not reported on
     dataset_name: str = ""
-    model_seconds: float = math.nan  #: opening the data and loading (or training) the model
     run: dict = field(default_factory=dict)  #: the run header (see ``cxrlib.studies.runinfo``)
     headline: dict = field(default_factory=dict)
     saved: dict[str, dict[str, str]] = field(default_factory=dict)  #: report → {"html": path, "json": path}
@@ -116,14 +111,14 @@ class ReliabilityResult:
                 "test images (patients)": f"{n['images']:,} ({n['patients']:,})",
                 "mean AUROC (95 % interval)": _interval(n),
                 "classes with an AUROC": f"{n['classes_scored']} of {len(self.classes)}",
-                "ECE, the model as it is": _number(n["ece_model"]),
+                "ECE, the model as it is": short_ci(n["ece_model"], None, 3),
                 "lowest ECE (by)": unfitted
                 if n["recalibrations"] == 0
                 else f"{n['ece_best']:.3f} ({n['ece_best_method']})",
                 "point localisation (boxed pairs)": "–"
                 if math.isnan(n["point_localization"])
                 else f"{n['point_localization']:.1%} ({int(n['localized_pairs'])})",
-                "AURC, the model": _number(n["aurc_model"]),
+                "AURC, the model": short_ci(n["aurc_model"], None, 3),
                 "AURC, Laplace predictive": unfitted if math.isnan(n["aurc_laplace"]) else f"{n['aurc_laplace']:.3f}",
                 "largest subgroup AUROC gap": "–"
                 if "subgroup_gap" not in n

@@ -20,22 +20,28 @@ from ..runinfo import describe_run
 from .result import NOTEBOOK, ReliabilityResult
 from .settings import ModelSource, ReliabilitySettings, training_settings
 
-__all__ = ["saved_model", "nih_names", "open_nih_report_set", "run_reliability"]
+__all__ = ["load_saved_weights", "fitting_model", "saved_model", "nih_names", "open_nih_report_set", "run_reliability"]
 
 #: the name of the linear last layer of every cxrlib classifier (the last-layer Laplace's)
 LAST_LAYER = "classifier"
 
 
-def saved_model(s: ReliabilitySettings, classes: list[str] | None = None) -> tuple[dict | None, str]:
-    """Notebook 01's saved state dict of ``s.backbone`` when it was trained with these settings (and, given
-    ``classes``, on those classes in that order), and why (not): ``(state_dict or None, a sentence)``."""
+def load_saved_weights() -> tuple[dict | None, str]:
+    """Notebook 01's artifact ``weights`` (``{"models": ..., "meta": ...}``), or None and why it cannot be had."""
     try:
         saved = load_artifact(SOURCE_NOTEBOOK, "weights")
-        meta = saved["meta"]
+        saved["meta"], saved["models"]  # an older layout raises KeyError (a damaged file: TypeError) here
     except FileNotFoundError:
         return None, f"notebook {SOURCE_NOTEBOOK} has saved no weights in {results_dir()}"
     except (pickle.UnpicklingError, RuntimeError, KeyError, TypeError) as err:  # an older or damaged file
         return None, f"notebook {SOURCE_NOTEBOOK}'s saved weights cannot be read ({type(err).__name__}: {err})"
+    return saved, ""
+
+
+def fitting_model(s: ReliabilitySettings, saved: dict, classes: list[str] | None = None) -> tuple[dict | None, str]:
+    """The state dict of ``s.backbone`` in ``saved`` (:func:`load_saved_weights`) when it was trained with
+    these settings (and, given ``classes``, on those classes in that order), and why (not)."""
+    meta = saved["meta"]
     ours, theirs = model_settings(s), meta.get("settings", {})
     differ = [f"{k} {theirs.get(k)!r} there, {v!r} here" for k, v in ours.items() if theirs.get(k) != v]
     if int(meta.get("seed", -1)) != s.seeds[0]:
@@ -50,6 +56,13 @@ def saved_model(s: ReliabilitySettings, classes: list[str] | None = None) -> tup
         f"notebook {SOURCE_NOTEBOOK}'s saved weights ({meta.get('profile', '?')} profile, seed {meta['seed']}, "
         f"{meta.get('n_train', '?')} training images)"
     )
+
+
+def saved_model(s: ReliabilitySettings, classes: list[str] | None = None) -> tuple[dict | None, str]:
+    """Notebook 01's saved state dict of ``s.backbone`` when it was trained with these settings (and, given
+    ``classes``, on those classes in that order), and why (not): ``(state_dict or None, a sentence)``."""
+    saved, why = load_saved_weights()
+    return (None, why) if saved is None else fitting_model(s, saved, classes)
 
 
 def _model(s: ReliabilitySettings, n_classes: int, state: dict | None, why: str) -> tuple[torch.nn.Module, str]:
@@ -117,27 +130,25 @@ def run_reliability(settings: ReliabilitySettings) -> ReliabilityResult:
     the recalibrations) and, where its classes exist in NIH, on the shipped NIH images."""
     s = settings
     t_start = time.perf_counter()
-    state, why = saved_model(s) if s.source == ModelSource.AUTO else (None, "source='train'")
+    saved, why = load_saved_weights() if s.source == ModelSource.AUTO else (None, "source='train'")
+    state, why = (None, why) if saved is None else fitting_model(s, saved)
     if state is None:  # it will be trained here: stop before any data if its ImageNet weights are missing
         check_imagenet_weights(s, (s.backbone,))
     ds = open_chest_dataset(training_settings(s))
     train, val, test = ds.subset("train"), ds.subset("val"), ds.subset("test")
     classes = list(ds.classes)
-    if state is not None:  # the saved outputs must be these classes, in this order
-        state, why = saved_model(s, classes)
+    if state is not None:  # the saved outputs must be these classes, in this order (no second read of the file)
+        state, why = fitting_model(s, saved, classes)
         if state is None:
             check_imagenet_weights(s, (s.backbone,))
     model, source = _model(s, len(classes), state, why)
-    model_seconds = time.perf_counter() - t_start
     reports = {
         "test split": _report(model, test, val, s, f"{s.backbone} on the {ds.name} test split"),
     }
     nih, nih_note = open_nih_report_set(s, classes)
     if nih is not None:
         reports["NIH sample"] = _report(model, nih, None, s, f"{s.backbone} on the 21 NIH ChestX-ray14 images")
-    result = ReliabilityResult(
-        s, classes, reports, source, nih_note=nih_note, dataset_name=ds.name, model_seconds=model_seconds
-    )
+    result = ReliabilityResult(s, classes, reports, source, nih_note=nih_note, dataset_name=ds.name)
     result.save_reports(results_dir() / "reports" / NOTEBOOK)
     result.run = describe_run(
         s,
